@@ -1,0 +1,358 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sekisho/sekisho/internal/clusterpki"
+	"github.com/sekisho/sekisho/internal/pki"
+)
+
+func newCertsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "certs",
+		Short: "Build, check and renew the cluster PKI",
+	}
+	cmd.AddCommand(
+		newCertsInitCommand(),
+		newCertsGenerateCSRCommand(),
+		newCertsCheckExpirationCommand(),
+		newCertsRenewCommand(),
+	)
+	return cmd
+}
+
+// pkiFlags are the flags that shape the cluster's certificates, named as kubeadm names them.
+type pkiFlags struct {
+	dir                  string
+	nodeName             string
+	advertiseAddress     string
+	bindPort             int
+	extraSANs            []string
+	serviceCIDR          string
+	dnsDomain            string
+	controlPlaneEndpoint string
+	keyType              string
+	certValidity         time.Duration
+	caValidity           time.Duration
+	rootCACert           string
+	rootCAKey            string
+}
+
+func (f *pkiFlags) bind(fs *pflag.FlagSet, withDir bool) {
+	if withDir {
+		fs.StringVar(&f.dir, "dir", "", "data directory: certificates go to DIR/pki, kubeconfig files to DIR (required)")
+	}
+	fs.StringVar(&f.nodeName, "node-name", "", "node name for the apiserver, etcd and kubelet certificates (default: the hostname)")
+	fs.StringVar(&f.advertiseAddress, "apiserver-advertise-address", "", "IP address the API server advertises (default: the first non-loopback IPv4 address, else 127.0.0.1)")
+	fs.IntVar(&f.bindPort, "apiserver-bind-port", 6443, "port the API server listens on, used in kubeconfig server URLs")
+	fs.StringSliceVar(&f.extraSANs, "apiserver-cert-extra-sans", nil, "extra SANs (IP addresses or DNS names) for the API server certificate")
+	fs.StringVar(&f.serviceCIDR, "service-cidr", "10.96.0.0/12", "service IP range; its first address is the kubernetes Service IP")
+	fs.StringVar(&f.dnsDomain, "dns-domain", "cluster.local", "cluster DNS domain")
+	fs.StringVar(&f.controlPlaneEndpoint, "control-plane-endpoint", "", "stable host[:port] for the control plane, such as a load balancer")
+	fs.StringVar(&f.keyType, "key-type", string(pki.ECDSAP256), "key type: "+keyTypeList())
+	fs.DurationVar(&f.certValidity, "cert-validity", 8760*time.Hour, "validity of leaf certificates")
+	fs.DurationVar(&f.caValidity, "ca-validity", 87600*time.Hour, "validity of CA certificates")
+	fs.StringVar(&f.rootCACert, "root-ca-cert", "", "issue the three CAs as intermediates of this root CA certificate")
+	fs.StringVar(&f.rootCAKey, "root-ca-key", "", "private key of --root-ca-cert")
+}
+
+func keyTypeList() string {
+	var names []string
+	for _, t := range pki.KeyTypes() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+func (f *pkiFlags) options() (clusterpki.InitOptions, error) {
+	if f.dir == "" {
+		return clusterpki.InitOptions{}, fmt.Errorf("--dir is required")
+	}
+	keyType, err := pki.ParseKeyType(f.keyType)
+	if err != nil {
+		return clusterpki.InitOptions{}, fmt.Errorf("--key-type: %w", err)
+	}
+	node := f.nodeName
+	if node == "" {
+		node, err = os.Hostname()
+		if err != nil {
+			return clusterpki.InitOptions{}, fmt.Errorf("--node-name not given and the hostname is unknown: %w", err)
+		}
+	}
+	var addr net.IP
+	if f.advertiseAddress == "" {
+		addr = defaultAdvertiseAddress()
+	} else if addr = net.ParseIP(f.advertiseAddress); addr == nil {
+		return clusterpki.InitOptions{}, fmt.Errorf("--apiserver-advertise-address %q: not an IP address", f.advertiseAddress)
+	}
+	o := clusterpki.InitOptions{
+		Dir: f.dir,
+		Cluster: pki.ClusterConfig{
+			NodeName:             strings.ToLower(node),
+			AdvertiseAddress:     addr,
+			BindPort:             f.bindPort,
+			ControlPlaneEndpoint: f.controlPlaneEndpoint,
+			ServiceCIDR:          f.serviceCIDR,
+			DNSDomain:            f.dnsDomain,
+			ExtraSANs:            f.extraSANs,
+		},
+		KeyType:      keyType,
+		CertValidity: f.certValidity,
+		CAValidity:   f.caValidity,
+		Now:          time.Now(),
+	}
+	if (f.rootCACert == "") != (f.rootCAKey == "") {
+		return o, fmt.Errorf("--root-ca-cert and --root-ca-key must be given together")
+	}
+	if f.rootCACert != "" {
+		o.RootCA, err = loadRootCA(f.rootCACert, f.rootCAKey)
+		if err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func loadRootCA(certPath, keyPath string) (*pki.CA, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("--root-ca-cert: %w", err)
+	}
+	certs, err := pki.ParseCertificates(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--root-ca-cert %s: %w", certPath, err)
+	}
+	if !certs[0].IsCA {
+		return nil, fmt.Errorf("--root-ca-cert %s: not a CA certificate", certPath)
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("--root-ca-key: %w", err)
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--root-ca-key %s: %w", keyPath, err)
+	}
+	if !pki.KeyMatches(key, certs[0].PublicKey) {
+		return nil, fmt.Errorf("--root-ca-key %s: does not match --root-ca-cert %s", keyPath, certPath)
+	}
+	return &pki.CA{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+}
+
+// defaultAdvertiseAddress is the first non-loopback, non-link-local IPv4
+// address of this host, else 127.0.0.1.
+func defaultAdvertiseAddress() net.IP {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			if ip := ipn.IP.To4(); ip != nil && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
+				return ip
+			}
+		}
+	}
+	return net.IPv4(127, 0, 0, 1)
+}
+
+func printReport(w io.Writer, r *clusterpki.Report) {
+	for _, p := range r.Kept {
+		fmt.Fprintf(w, "kept     %s\n", p)
+	}
+	for _, p := range r.Written {
+		fmt.Fprintf(w, "written  %s\n", p)
+	}
+}
+
+func newCertsInitCommand() *cobra.Command {
+	var f pkiFlags
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "Generate every CA, certificate, key and kubeconfig the cluster needs",
+		Long: `Generate the cluster PKI under DIR/pki and the kubeconfig files in DIR, with kubeadm's
+file names. Files that already exist and fit are kept; a file that exists but does not
+fit is reported and nothing is written. A CA certificate without its key is treated as
+an external CA: the leaves it signs must already be present.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			r, err := clusterpki.Init(o)
+			if err != nil {
+				return err
+			}
+			printReport(cmd.OutOrStdout(), r)
+			fmt.Fprintf(cmd.OutOrStdout(), "The cluster PKI is ready in %s\n", o.Dir)
+			return nil
+		},
+	}
+	f.bind(cmd.Flags(), true)
+	return cmd
+}
+
+func newCertsGenerateCSRCommand() *cobra.Command {
+	var f pkiFlags
+	cmd := &cobra.Command{
+		Use:   "generate-csr --dir DIR",
+		Short: "Write a key and a certificate signing request for every leaf and kubeconfig, for an external CA",
+		Long: `Write DIR/pki/NAME.key and DIR/pki/NAME.csr for each leaf certificate, and DIR/NAME.conf.key
+and DIR/NAME.conf.csr for each kubeconfig. Sign each CSR with your CA (the CSRs request the
+right key usages and SANs, so "openssl x509 -req -copy_extensions copyall" keeps them) and save
+the certificate beside it as .crt. Then copy the CA certificates without their keys to
+DIR/pki and run "sekisho certs init", which validates the certificates and writes the kubeconfigs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			r, err := clusterpki.GenerateCSRs(o)
+			if err != nil {
+				return err
+			}
+			printReport(cmd.OutOrStdout(), r)
+			return nil
+		},
+	}
+	f.bind(cmd.Flags(), true)
+	return cmd
+}
+
+// expiringError is returned by check-expiration --fail-within.
+type expiringError struct{ names []string }
+
+func (e *expiringError) Error() string {
+	return fmt.Sprintf("%d certificate(s) missing or expiring within the window: %s", len(e.names), strings.Join(e.names, ", "))
+}
+
+func (e *expiringError) ExitCode() int { return 2 }
+
+func newCertsCheckExpirationCommand() *cobra.Command {
+	var (
+		dir        string
+		output     string
+		failWithin time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check-expiration --dir DIR",
+		Short: "Report when each certificate and CA of the cluster PKI expires",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			rep, err := clusterpki.CheckExpiration(dir, time.Now())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch output {
+			case "", "table":
+				printExpiration(out, rep)
+			case "json":
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					Kind       string `json:"kind"`
+					APIVersion string `json:"apiVersion"`
+					*clusterpki.ExpirationReport
+				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep}); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("-o %q: want table or json", output)
+			}
+			if failWithin > 0 {
+				if bad := rep.ExpiringWithin(failWithin); len(bad) > 0 {
+					var names []string
+					for _, e := range bad {
+						names = append(names, e.Name)
+					}
+					return &expiringError{names: names}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "data directory holding pki/ and the kubeconfig files (required)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().DurationVar(&failWithin, "fail-within", 0, "exit with status 2 if any certificate is missing or expires within this window, e.g. 720h")
+	return cmd
+}
+
+func printExpiration(w io.Writer, rep *clusterpki.ExpirationReport) {
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	expires := func(e clusterpki.Expiration) (string, string) {
+		if e.Missing {
+			return "MISSING", "-"
+		}
+		return e.ExpirationDate.Format("Jan 02, 2006 15:04 MST"), clusterpki.HumanDuration(e.ResidualTime)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tRESIDUAL TIME\tCERTIFICATE AUTHORITY\tEXTERNALLY MANAGED")
+	for _, e := range rep.Certificates {
+		exp, res := expires(e)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, exp, res, e.CAName, yesNo(e.ExternallyManaged))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CERTIFICATE AUTHORITY\tEXPIRES\tRESIDUAL TIME\tEXTERNALLY MANAGED")
+	for _, e := range rep.CertificateAuthorities {
+		exp, res := expires(e)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, exp, res, yesNo(e.ExternallyManaged))
+	}
+	tw.Flush()
+}
+
+func newCertsRenewCommand() *cobra.Command {
+	var (
+		dir      string
+		validity time.Duration
+		reuseKey bool
+	)
+	cmd := &cobra.Command{
+		Use:   "renew all|NAME... --dir DIR",
+		Short: "Re-issue leaf certificates and kubeconfig credentials from the same CA",
+		Long: `Re-issue certificates with the same subject, SANs and usages, a new serial and a new
+validity. A new private key is generated unless --reuse-key is given. NAME is one of:
+` + strings.Join(clusterpki.RenewableNames(), ", "),
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			r, err := clusterpki.Renew(clusterpki.RenewOptions{
+				Dir: dir, Names: args, Validity: validity, ReuseKey: reuseKey, Now: time.Now(),
+			})
+			if err != nil {
+				return err
+			}
+			printReport(cmd.OutOrStdout(), r)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "data directory holding pki/ and the kubeconfig files (required)")
+	cmd.Flags().DurationVar(&validity, "cert-validity", 8760*time.Hour, "validity of the renewed certificates")
+	cmd.Flags().BoolVar(&reuseKey, "reuse-key", false, "keep each certificate's private key instead of generating a new one")
+	return cmd
+}

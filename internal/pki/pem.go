@@ -1,0 +1,199 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// PEM block types, as kubeadm writes them.
+const (
+	blockCertificate   = "CERTIFICATE"
+	blockCSR           = "CERTIFICATE REQUEST"
+	blockRSAPrivateKey = "RSA PRIVATE KEY"
+	blockECPrivateKey  = "EC PRIVATE KEY"
+	blockPrivateKey    = "PRIVATE KEY"
+	blockPublicKey     = "PUBLIC KEY"
+	blockCRL           = "X509 CRL"
+)
+
+// EncodeCertificates returns certs as concatenated PEM blocks.
+func EncodeCertificates(certs ...*x509.Certificate) []byte {
+	var buf bytes.Buffer
+	for _, c := range certs {
+		_ = pem.Encode(&buf, &pem.Block{Type: blockCertificate, Bytes: c.Raw})
+	}
+	return buf.Bytes()
+}
+
+// ParseCertificates decodes every CERTIFICATE block in data. It fails when
+// data holds no certificate or any block is not a certificate.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != blockCertificate {
+			return nil, fmt.Errorf("unexpected PEM block %q, want %q", block.Type, blockCertificate)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("invalid certificate: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate found")
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, errors.New("trailing data after the last PEM block")
+	}
+	return certs, nil
+}
+
+// EncodePrivateKey returns key as PEM: PKCS#1 for RSA and SEC 1 for ECDSA,
+// the forms kubeadm and openssl write by default.
+func EncodePrivateKey(key crypto.Signer) ([]byte, error) {
+	var block *pem.Block
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		block = &pem.Block{Type: blockRSAPrivateKey, Bytes: x509.MarshalPKCS1PrivateKey(k)}
+	case *ecdsa.PrivateKey:
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		block = &pem.Block{Type: blockECPrivateKey, Bytes: der}
+	default:
+		return nil, fmt.Errorf("unsupported private key type %T", key)
+	}
+	return pem.EncodeToMemory(block), nil
+}
+
+// ParsePrivateKey decodes the first private key block in data, in PKCS#1,
+// SEC 1 or PKCS#8 form.
+func ParsePrivateKey(data []byte) (crypto.Signer, error) {
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("no PEM private key found")
+		}
+		var (
+			key any
+			err error
+		)
+		switch block.Type {
+		case blockRSAPrivateKey:
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case blockECPrivateKey:
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case blockPrivateKey:
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PARAMETERS":
+			continue // openssl ecparam writes this before the key
+		default:
+			return nil, fmt.Errorf("unexpected PEM block %q, want a private key", block.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("invalid private key: %w", err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("unsupported private key type %T", key)
+		}
+		switch signer.(type) {
+		case *rsa.PrivateKey, *ecdsa.PrivateKey:
+			return signer, nil
+		}
+		return nil, fmt.Errorf("unsupported private key type %T (want RSA or ECDSA)", key)
+	}
+}
+
+// EncodePublicKey returns pub as a PKIX "PUBLIC KEY" PEM block, the form of sa.pub.
+func EncodePublicKey(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: blockPublicKey, Bytes: der}), nil
+}
+
+// ParsePublicKeys decodes every public key in data. Both "PUBLIC KEY" blocks
+// and certificates are accepted, as kube-apiserver's --service-account-key-file does.
+func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
+	var keys []crypto.PublicKey
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch block.Type {
+		case blockPublicKey:
+			k, err := x509.ParsePKIXPublicKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("invalid public key: %w", err)
+			}
+			keys = append(keys, k)
+		case "RSA PUBLIC KEY":
+			k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("invalid public key: %w", err)
+			}
+			keys = append(keys, k)
+		case blockCertificate:
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("invalid certificate: %w", err)
+			}
+			keys = append(keys, c.PublicKey)
+		case blockRSAPrivateKey, blockECPrivateKey, blockPrivateKey:
+			k, err := ParsePrivateKey(pem.EncodeToMemory(block))
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k.Public())
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no PEM public key found")
+	}
+	return keys, nil
+}
+
+// EncodeCSR returns a DER certificate request as PEM.
+func EncodeCSR(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: blockCSR, Bytes: der})
+}
+
+// ParseCSR decodes and verifies the signature of the first CERTIFICATE
+// REQUEST block in data.
+func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("no PEM certificate request found")
+	}
+	if block.Type != blockCSR && block.Type != "NEW CERTIFICATE REQUEST" {
+		return nil, fmt.Errorf("unexpected PEM block %q, want %q", block.Type, blockCSR)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("invalid certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature does not verify: %w", err)
+	}
+	return csr, nil
+}
