@@ -158,6 +158,10 @@ func (c ClusterConfig) Validate() error {
 		if net.ParseIP(san) != nil {
 			continue
 		}
+		if looksLikeIP(san) {
+			errs = append(errs, fmt.Errorf("--apiserver-cert-extra-sans: %q is not a valid IP address", san))
+			continue
+		}
 		if msgs := validation.IsDNS1123Subdomain(strings.TrimPrefix(san, "*.")); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("--apiserver-cert-extra-sans: %q is neither an IP address nor a DNS name: %s", san, strings.Join(msgs, "; ")))
 		}
@@ -276,6 +280,16 @@ func (c ClusterConfig) KubeconfigSpecs() []KubeconfigSpec {
 		{Name: "controller-manager.conf", UserName: "system:kube-controller-manager", CommonName: "system:kube-controller-manager", Local: true},
 		{Name: "scheduler.conf", UserName: "system:kube-scheduler", CommonName: "system:kube-scheduler", Local: true},
 	}
+}
+
+// looksLikeIP reports whether s was meant as an IP address: only digits and
+// dots (IPv4) or containing a colon (IPv6). Such a value that does not parse
+// is a typo, not a DNS name.
+func looksLikeIP(s string) bool {
+	if strings.Contains(s, ":") {
+		return true
+	}
+	return strings.Trim(s, "0123456789.") == "" && strings.Contains(s, ".")
 }
 
 func addSAN(dns []string, ips []net.IP, san string) ([]string, []net.IP) {

@@ -146,14 +146,15 @@ func TestValidateNamesEveryBadFlag(t *testing.T) {
 		ServiceCIDR:          "10.96.0.0",
 		DNSDomain:            "-bad-",
 		ControlPlaneEndpoint: "lb.example.com:notaport",
-		ExtraSANs:            []string{"good.example.com", "bad_name!", "1.2.3.4"},
+		ExtraSANs:            []string{"good.example.com", "bad_name!", "1.2.3.4", "300.1.2.3", "fe80::zz"},
 	}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("want an error")
 	}
 	for _, flag := range []string{"--node-name", "--apiserver-advertise-address", "--apiserver-bind-port", "--service-cidr",
-		"--dns-domain", "--control-plane-endpoint", `--apiserver-cert-extra-sans: "bad_name!"`} {
+		"--dns-domain", "--control-plane-endpoint", `--apiserver-cert-extra-sans: "bad_name!"`,
+		`"300.1.2.3" is not a valid IP address`, `"fe80::zz" is not a valid IP address`} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error does not name %s: %v", flag, err)
 		}

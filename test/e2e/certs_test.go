@@ -390,6 +390,7 @@ func TestCertsBadInput(t *testing.T) {
 	}{
 		{"unwritable dir", false, nil, []string{"--dir", filepath.Join(file, "sub")}, "cannot create directory " + file + "/sub: not a directory"},
 		{"invalid IP", false, nil, []string{"--apiserver-advertise-address", "300.1.2.3"}, `--apiserver-advertise-address "300.1.2.3": not an IP address`},
+		{"invalid IP SAN", false, nil, []string{"--apiserver-cert-extra-sans", "10.0.0.256"}, `--apiserver-cert-extra-sans: "10.0.0.256" is not a valid IP address`},
 		{"invalid DNS SAN", false, nil, []string{"--apiserver-cert-extra-sans", "bad_name.example.com"}, `--apiserver-cert-extra-sans: "bad_name.example.com"`},
 		{"unknown key type", false, nil, []string{"--key-type", "dsa-1024"}, `--key-type: unknown key type "dsa-1024"`},
 		{"negative validity", false, nil, []string{"--cert-validity", "-1h"}, "--cert-validity: must be positive"},
