@@ -1,0 +1,307 @@
+package bolt
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// window keeps the most recent events in memory. It feeds watchers, lets a
+// watch resume from a recent revision, and lets List read at a recent past
+// revision by undoing the events after it.
+type window struct {
+	maxEvents int
+	maxBytes  int
+
+	mu     sync.Mutex
+	cond   *sync.Cond // broadcast whenever lastRev advances or the window closes
+	events []storage.Event
+	bytes  int
+	// compacted is the newest revision whose event has been discarded. The
+	// window can serve reads and watches from any revision >= compacted.
+	compacted int64
+	lastRev   int64
+	watchers  map[*watcher]struct{}
+	closed    bool
+
+	// maxQueue bounds a watcher's undelivered events; a watcher that falls
+	// further behind is closed and must resume from its last revision.
+	maxQueue int
+}
+
+func newWindow(startRev int64, maxEvents, maxBytes int) *window {
+	w := &window{
+		maxEvents: maxEvents,
+		maxBytes:  maxBytes,
+		compacted: startRev,
+		lastRev:   startRev,
+		watchers:  map[*watcher]struct{}{},
+		maxQueue:  max(maxEvents, 1000),
+	}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+func eventSize(e *storage.Event) int {
+	return len(e.Key) + len(e.Value) + len(e.PrevValue) + 64
+}
+
+// publish appends the events of one commit, which end at rev, and hands
+// them to the watchers whose prefix they match.
+func (w *window) publish(events []storage.Event, rev int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range events {
+		e := events[i]
+		w.events = append(w.events, e)
+		w.bytes += eventSize(&e)
+		for wt := range w.watchers {
+			if strings.HasPrefix(e.Key, wt.prefix) {
+				if !wt.push(e, w.maxQueue) {
+					delete(w.watchers, wt)
+				}
+			}
+		}
+	}
+	w.lastRev = rev
+	w.trim()
+	w.cond.Broadcast()
+}
+
+// trim drops the oldest events beyond the window's bounds.
+func (w *window) trim() {
+	drop := 0
+	for drop < len(w.events) && (len(w.events)-drop > w.maxEvents || w.bytes > w.maxBytes) {
+		w.bytes -= eventSize(&w.events[drop])
+		w.compacted = w.events[drop].Rev
+		drop++
+	}
+	if drop > 0 {
+		clear(w.events[:drop])
+		w.events = w.events[drop:]
+	}
+}
+
+// compact discards events up to and including rev.
+func (w *window) compact(rev int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rev = min(rev, w.lastRev)
+	drop := 0
+	for drop < len(w.events) && w.events[drop].Rev <= rev {
+		w.bytes -= eventSize(&w.events[drop])
+		drop++
+	}
+	clear(w.events[:drop])
+	w.events = w.events[drop:]
+	w.compacted = max(w.compacted, rev)
+}
+
+// waitFor blocks until events up to rev have been published.
+func (w *window) waitFor(rev int64) {
+	w.mu.Lock()
+	for w.lastRev < rev && !w.closed {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
+}
+
+// since returns the events after rev (up to toRev) under prefix, oldest first.
+func (w *window) since(rev, toRev int64, prefix string) ([]storage.Event, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rev < w.compacted {
+		return nil, storage.ErrCompacted
+	}
+	var out []storage.Event
+	for i := w.firstAfter(rev); i < len(w.events) && w.events[i].Rev <= toRev; i++ {
+		if strings.HasPrefix(w.events[i].Key, prefix) {
+			out = append(out, w.events[i])
+		}
+	}
+	return out, nil
+}
+
+// firstAfter returns the index of the first event with Rev > rev. Events
+// are in revision order, so this is a binary search.
+func (w *window) firstAfter(rev int64) int {
+	lo, hi := 0, len(w.events)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if w.events[mid].Rev <= rev {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// watch registers a watcher for changes under prefix after fromRev.
+func (w *window) watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, storage.ErrClosed
+	}
+	if fromRev == 0 {
+		fromRev = w.lastRev
+	}
+	if fromRev < w.compacted {
+		return nil, storage.ErrCompacted
+	}
+	if fromRev > w.lastRev {
+		return nil, storage.ErrFutureRevision
+	}
+	wt := &watcher{
+		prefix: prefix,
+		signal: make(chan struct{}, 1),
+		out:    make(chan storage.Event, 64),
+	}
+	for i := w.firstAfter(fromRev); i < len(w.events); i++ {
+		if strings.HasPrefix(w.events[i].Key, prefix) {
+			wt.queue = append(wt.queue, w.events[i])
+		}
+	}
+	w.watchers[wt] = struct{}{}
+	go wt.run(ctx, func() {
+		w.mu.Lock()
+		delete(w.watchers, wt)
+		w.mu.Unlock()
+	})
+	wt.notify()
+	return wt.out, nil
+}
+
+// progress tells idle watchers that they have seen everything up to lastRev.
+func (w *window) progress() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for wt := range w.watchers {
+		wt.progress(w.lastRev)
+	}
+}
+
+func (w *window) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for wt := range w.watchers {
+		wt.stop()
+		delete(w.watchers, wt)
+	}
+	w.cond.Broadcast()
+}
+
+// runProgress sends progress events every interval until ctx ends.
+func (w *window) runProgress(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.progress()
+		}
+	}
+}
+
+// watcher buffers events for one watch. The window appends to queue under
+// the window's lock; the watcher's goroutine drains it into out, so a slow
+// consumer never blocks a commit.
+type watcher struct {
+	prefix string
+	signal chan struct{}
+	out    chan storage.Event
+
+	mu      sync.Mutex
+	queue   []storage.Event
+	stopped bool
+}
+
+func (wt *watcher) notify() {
+	select {
+	case wt.signal <- struct{}{}:
+	default:
+	}
+}
+
+// push queues e; it returns false when the watcher is too far behind and
+// has been stopped.
+func (wt *watcher) push(e storage.Event, maxQueue int) bool {
+	wt.mu.Lock()
+	if len(wt.queue) >= maxQueue {
+		wt.stopped = true
+		wt.mu.Unlock()
+		wt.notify()
+		return false
+	}
+	wt.queue = append(wt.queue, e)
+	wt.mu.Unlock()
+	wt.notify()
+	return true
+}
+
+// progress queues a progress event if nothing else is waiting to be sent.
+func (wt *watcher) progress(rev int64) {
+	wt.mu.Lock()
+	idle := len(wt.queue) == 0
+	if idle {
+		wt.queue = append(wt.queue, storage.Event{Type: storage.EventProgress, Rev: rev})
+	}
+	wt.mu.Unlock()
+	if idle {
+		wt.notify()
+	}
+}
+
+func (wt *watcher) stop() {
+	wt.mu.Lock()
+	wt.stopped = true
+	wt.mu.Unlock()
+	wt.notify()
+}
+
+func (wt *watcher) run(ctx context.Context, unregister func()) {
+	defer close(wt.out)
+	defer unregister()
+	var batch []storage.Event
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wt.signal:
+		}
+		wt.mu.Lock()
+		batch, wt.queue = wt.queue, batch[:0]
+		stopped := wt.stopped
+		wt.mu.Unlock()
+		for _, e := range batch {
+			select {
+			case wt.out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		clear(batch)
+		if stopped {
+			// Deliver what was queued before the stop, then end.
+			wt.mu.Lock()
+			rest := wt.queue
+			wt.queue = nil
+			wt.mu.Unlock()
+			for _, e := range rest {
+				select {
+				case wt.out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,410 @@
+// Package storagetest is the conformance suite every storage backend must
+// pass. A backend's test supplies only a constructor.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// NewFunc returns a fresh, empty store. The store should send progress
+// events to idle watchers at least every few seconds.
+type NewFunc func(t *testing.T) storage.KV
+
+// Run runs the whole suite against the backend.
+func Run(t *testing.T, newKV NewFunc) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, kv storage.KV)
+	}{
+		{"CreateGet", testCreateGet},
+		{"UpdatePreconditions", testUpdatePreconditions},
+		{"DeletePreconditions", testDeletePreconditions},
+		{"ListPrefixAndPages", testListPages},
+		{"ListAtPastRevision", testListAtPastRevision},
+		{"Compaction", testCompaction},
+		{"WatchFromNow", testWatchFromNow},
+		{"WatchFromPastRevision", testWatchFromPast},
+		{"WatchPrefixIsolation", testWatchPrefix},
+		{"WatchCancel", testWatchCancel},
+		{"WatchProgress", testWatchProgress},
+		{"ConcurrentWrites", testConcurrentWrites},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := newKV(t)
+			t.Cleanup(func() { kv.Close() })
+			tc.fn(t, kv)
+		})
+	}
+}
+
+const prefix = "/registry/things/"
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustCreate(t *testing.T, kv storage.KV, key, value string) int64 {
+	t.Helper()
+	rev, err := kv.Create(ctx(t), key, []byte(value))
+	if err != nil {
+		t.Fatalf("Create(%s): %v", key, err)
+	}
+	return rev
+}
+
+func testCreateGet(t *testing.T, kv storage.KV) {
+	start, err := kv.Rev(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := mustCreate(t, kv, prefix+"a", "one")
+	r2 := mustCreate(t, kv, prefix+"b", "two")
+	if r1 <= start || r2 <= r1 {
+		t.Fatalf("revisions must grow: start %d, then %d, %d", start, r1, r2)
+	}
+	item, err := kv.Get(ctx(t), prefix+"a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(item.Value) != "one" || item.ModRev != r1 || item.CreateRev != r1 || item.Key != prefix+"a" {
+		t.Fatalf("Get = %+v", item)
+	}
+	if _, err := kv.Create(ctx(t), prefix+"a", []byte("again")); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("second Create: %v, want ErrExists", err)
+	}
+	if _, err := kv.Get(ctx(t), prefix+"missing"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Get(missing): %v, want ErrNotFound", err)
+	}
+	if rev, _ := kv.Rev(ctx(t)); rev != r2 {
+		t.Fatalf("Rev = %d, want %d (a failed write must not use a revision)", rev, r2)
+	}
+}
+
+func testUpdatePreconditions(t *testing.T, kv storage.KV) {
+	r1 := mustCreate(t, kv, prefix+"a", "one")
+	r2, err := kv.Update(ctx(t), prefix+"a", []byte("two"), r1)
+	if err != nil || r2 <= r1 {
+		t.Fatalf("Update: rev %d, %v", r2, err)
+	}
+	if _, err := kv.Update(ctx(t), prefix+"a", []byte("stale"), r1); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("stale Update: %v, want ErrConflict", err)
+	}
+	if _, err := kv.Update(ctx(t), prefix+"nope", []byte("x"), 1); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Update(missing): %v, want ErrNotFound", err)
+	}
+	item, _ := kv.Get(ctx(t), prefix+"a")
+	if string(item.Value) != "two" || item.ModRev != r2 || item.CreateRev != r1 {
+		t.Fatalf("after update: %+v", item)
+	}
+}
+
+func testDeletePreconditions(t *testing.T, kv storage.KV) {
+	r1 := mustCreate(t, kv, prefix+"a", "one")
+	if _, _, err := kv.Delete(ctx(t), prefix+"a", r1+100); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("Delete with wrong rev: %v", err)
+	}
+	prev, r2, err := kv.Delete(ctx(t), prefix+"a", r1)
+	if err != nil || r2 <= r1 || string(prev.Value) != "one" || prev.ModRev != r1 {
+		t.Fatalf("Delete: %+v rev %d %v", prev, r2, err)
+	}
+	if _, _, err := kv.Delete(ctx(t), prefix+"a", 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Delete twice: %v", err)
+	}
+	mustCreate(t, kv, prefix+"b", "b")
+	if _, _, err := kv.Delete(ctx(t), prefix+"b", 0); err != nil {
+		t.Fatalf("unconditional Delete: %v", err)
+	}
+}
+
+func listAll(t *testing.T, kv storage.KV, p string, opts storage.ListOptions) (keys, values []string, rev int64) {
+	t.Helper()
+	for {
+		res, err := kv.List(ctx(t), p, opts)
+		if err != nil {
+			t.Fatalf("List(%s, %+v): %v", p, opts, err)
+		}
+		for _, it := range res.Items {
+			keys = append(keys, it.Key)
+			values = append(values, string(it.Value))
+		}
+		rev = res.Rev
+		if res.Next == "" {
+			return
+		}
+		opts.Start, opts.Rev = res.Next, res.Rev
+	}
+}
+
+func testListPages(t *testing.T, kv storage.KV) {
+	for i := range 25 {
+		mustCreate(t, kv, fmt.Sprintf("%s%03d", prefix, i), fmt.Sprint(i))
+	}
+	mustCreate(t, kv, "/registry/thingsx/not-mine", "x")
+	mustCreate(t, kv, "/registry/other/1", "x")
+	res, err := kv.List(ctx(t), prefix, storage.ListOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) != 10 || res.Next != prefix+"010" || res.Remaining != 15 {
+		t.Fatalf("first page: %d items, next %q, remaining %d", len(res.Items), res.Next, res.Remaining)
+	}
+	keys, _, _ := listAll(t, kv, prefix, storage.ListOptions{Limit: 7})
+	if len(keys) != 25 || keys[0] != prefix+"000" || keys[24] != prefix+"024" {
+		t.Fatalf("paged list: %d keys %v", len(keys), keys)
+	}
+	for i := 1; i < len(keys); i++ {
+		if keys[i-1] >= keys[i] {
+			t.Fatalf("not in key order: %s then %s", keys[i-1], keys[i])
+		}
+	}
+	all, err := kv.List(ctx(t), prefix, storage.ListOptions{})
+	if err != nil || len(all.Items) != 25 || all.Next != "" || all.Remaining != 0 {
+		t.Fatalf("unlimited list: %d items, next %q, %v", len(all.Items), all.Next, err)
+	}
+	empty, err := kv.List(ctx(t), "/registry/none/", storage.ListOptions{})
+	if err != nil || len(empty.Items) != 0 {
+		t.Fatalf("empty list: %+v %v", empty, err)
+	}
+}
+
+func testListAtPastRevision(t *testing.T, kv storage.KV) {
+	mustCreate(t, kv, prefix+"a", "a1")
+	rb := mustCreate(t, kv, prefix+"b", "b1")
+	mustCreate(t, kv, prefix+"c", "c1")
+	res, err := kv.List(ctx(t), prefix, storage.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := res.Rev
+	// Change everything after past: update a, delete b, delete and recreate c, add d.
+	ia, _ := kv.Get(ctx(t), prefix+"a")
+	if _, err := kv.Update(ctx(t), prefix+"a", []byte("a2"), ia.ModRev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Delete(ctx(t), prefix+"b", rb); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Delete(ctx(t), prefix+"c", 0); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, kv, prefix+"c", "c2")
+	mustCreate(t, kv, prefix+"d", "d1")
+
+	keys, values, rev := listAll(t, kv, prefix, storage.ListOptions{Rev: past})
+	if rev != past || fmt.Sprint(keys) != fmt.Sprint([]string{prefix + "a", prefix + "b", prefix + "c"}) ||
+		fmt.Sprint(values) != "[a1 b1 c1]" {
+		t.Fatalf("list at %d: rev %d keys %v values %v", past, rev, keys, values)
+	}
+	// Pages of a past list stay at that revision.
+	keys, values, _ = listAll(t, kv, prefix, storage.ListOptions{Rev: past, Limit: 1})
+	if fmt.Sprint(values) != "[a1 b1 c1]" || len(keys) != 3 {
+		t.Fatalf("paged list at %d: %v", past, values)
+	}
+	_, values, _ = listAll(t, kv, prefix, storage.ListOptions{})
+	if fmt.Sprint(values) != "[a2 c2 d1]" {
+		t.Fatalf("latest list: %v", values)
+	}
+	cur, _ := kv.Rev(ctx(t))
+	if _, err := kv.List(ctx(t), prefix, storage.ListOptions{Rev: cur + 10}); !errors.Is(err, storage.ErrFutureRevision) {
+		t.Fatalf("list in the future: %v", err)
+	}
+}
+
+func testCompaction(t *testing.T, kv storage.KV) {
+	r1 := mustCreate(t, kv, prefix+"a", "a1")
+	r2, _ := kv.Update(ctx(t), prefix+"a", []byte("a2"), r1)
+	mustCreate(t, kv, prefix+"b", "b1")
+	if err := kv.Compact(ctx(t), r2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.List(ctx(t), prefix, storage.ListOptions{Rev: r1}); !errors.Is(err, storage.ErrCompacted) {
+		t.Fatalf("list below compaction: %v, want ErrCompacted", err)
+	}
+	if _, err := kv.Watch(ctx(t), prefix, r1); !errors.Is(err, storage.ErrCompacted) {
+		t.Fatalf("watch below compaction: %v, want ErrCompacted", err)
+	}
+	_, values, _ := listAll(t, kv, prefix, storage.ListOptions{Rev: r2})
+	if fmt.Sprint(values) != "[a2]" {
+		t.Fatalf("list at the compaction revision: %v", values)
+	}
+}
+
+// next returns the next non-progress event, failing after a deadline.
+func next(t *testing.T, ch <-chan storage.Event) storage.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				t.Fatal("watch closed early")
+			}
+			if e.Type == storage.EventProgress {
+				continue
+			}
+			return e
+		case <-deadline:
+			t.Fatal("no watch event within 10s")
+		}
+	}
+}
+
+func testWatchFromNow(t *testing.T, kv storage.KV) {
+	w, err := kv.Watch(ctx(t), prefix, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := mustCreate(t, kv, prefix+"a", "one")
+	r2, _ := kv.Update(ctx(t), prefix+"a", []byte("two"), r1)
+	_, r3, _ := kv.Delete(ctx(t), prefix+"a", r2)
+	want := []struct {
+		typ       storage.EventType
+		rev       int64
+		val, prev string
+		prevRev   int64
+	}{
+		{storage.EventAdded, r1, "one", "", 0},
+		{storage.EventModified, r2, "two", "one", r1},
+		{storage.EventDeleted, r3, "two", "two", r2},
+	}
+	for _, w2 := range want {
+		e := next(t, w)
+		if e.Type != w2.typ || e.Rev != w2.rev || string(e.Value) != w2.val || string(e.PrevValue) != w2.prev ||
+			e.PrevModRev != w2.prevRev || e.Key != prefix+"a" || e.CreateRev != r1 {
+			t.Fatalf("event %+v, want %+v", e, w2)
+		}
+	}
+}
+
+func testWatchFromPast(t *testing.T, kv storage.KV) {
+	r1 := mustCreate(t, kv, prefix+"a", "one")
+	r2 := mustCreate(t, kv, prefix+"b", "two")
+	w, err := kv.Watch(ctx(t), prefix, r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, w); e.Rev != r2 || e.Key != prefix+"b" {
+		t.Fatalf("replayed %+v, want b at %d", e, r2)
+	}
+	r3 := mustCreate(t, kv, prefix+"c", "three")
+	if e := next(t, w); e.Rev != r3 {
+		t.Fatalf("live %+v, want rev %d", e, r3)
+	}
+	cur, _ := kv.Rev(ctx(t))
+	if _, err := kv.Watch(ctx(t), prefix, cur+100); !errors.Is(err, storage.ErrFutureRevision) {
+		t.Fatalf("watch from the future: %v", err)
+	}
+}
+
+func testWatchPrefix(t *testing.T, kv storage.KV) {
+	w, err := kv.Watch(ctx(t), prefix+"ns1/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, kv, prefix+"ns2/x", "no")
+	mustCreate(t, kv, prefix+"ns1x", "no")
+	r := mustCreate(t, kv, prefix+"ns1/y", "yes")
+	if e := next(t, w); e.Rev != r || string(e.Value) != "yes" {
+		t.Fatalf("got %+v", e)
+	}
+}
+
+func testWatchCancel(t *testing.T, kv storage.KV) {
+	c, cancel := context.WithCancel(context.Background())
+	w, err := kv.Watch(c, prefix, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-w:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("watch channel not closed after cancel")
+		}
+	}
+}
+
+func testWatchProgress(t *testing.T, kv storage.KV) {
+	r := mustCreate(t, kv, prefix+"a", "one")
+	w, err := kv.Watch(ctx(t), "/registry/quiet/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case e, ok := <-w:
+			if !ok {
+				t.Fatal("closed")
+			}
+			if e.Type != storage.EventProgress {
+				t.Fatalf("unexpected %+v", e)
+			}
+			if e.Rev < r {
+				t.Fatalf("progress at %d, before the last write %d", e.Rev, r)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no progress event within 20s")
+		}
+	}
+}
+
+// testConcurrentWrites checks that concurrent writers each get a distinct
+// revision, every acknowledged write is readable, and a watcher sees every
+// write exactly once in revision order.
+func testConcurrentWrites(t *testing.T, kv storage.KV) {
+	w, err := kv.Watch(ctx(t), prefix, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 50
+	var mu sync.Mutex
+	revs := map[int64]bool{}
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				rev, err := kv.Create(context.Background(), fmt.Sprintf("%sg%d-%d", prefix, g, i), []byte("v"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if revs[rev] {
+					t.Errorf("revision %d given twice", rev)
+				}
+				revs[rev] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	keys, _, _ := listAll(t, kv, prefix, storage.ListOptions{})
+	if len(keys) != writers*each {
+		t.Fatalf("listed %d keys, want %d", len(keys), writers*each)
+	}
+	last := int64(0)
+	for range writers * each {
+		e := next(t, w)
+		if e.Rev <= last || !revs[e.Rev] {
+			t.Fatalf("event rev %d after %d (acknowledged: %v)", e.Rev, last, revs[e.Rev])
+		}
+		last = e.Rev
+	}
+}
