@@ -36,6 +36,7 @@ func newRootCommand() *cobra.Command {
 		newCertsCommand(),
 		newKubeconfigCommand(),
 		newUpCommand(),
+		newServeCommand(),
 	)
 	return root
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sekisho/sekisho/internal/clusterpki"
+	"github.com/sekisho/sekisho/internal/controlplane"
+	"github.com/sekisho/sekisho/internal/pki"
 )
 
 // defaultDataDir is a per-user directory: $XDG_DATA_HOME/sekisho, else
@@ -23,29 +28,90 @@ func defaultDataDir() string {
 }
 
 func newUpCommand() *cobra.Command {
-	var f pkiFlags
+	o := controlplane.DefaultOptions()
+	o.BindAddress = "127.0.0.1"
+	var (
+		dataDir   string
+		verbosity int
+	)
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Build the cluster PKI in a data directory and serve the API",
-		Args:  cobra.NoArgs,
+		Short: "Build the cluster PKI if needed and serve the API: one command for a working control plane",
+		Long: `up builds the cluster PKI in the data directory (if it is not there yet), then serves the
+Kubernetes API with secure defaults. It accepts every flag of "sekisho serve"; a flag given
+overrides up's default. Ctrl-C shuts down gracefully.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "data directory: %s\n", f.dir)
-			o, err := f.options()
-			if err != nil {
+			fmt.Fprintf(out, "data directory: %s\n", dataDir)
+			if o.SecurePort == 0 {
+				return fmt.Errorf("--secure-port: up needs a fixed port, which it writes into the kubeconfig files")
+			}
+			if err := upPKI(dataDir, &o); err != nil {
 				return err
 			}
-			r, err := clusterpki.Init(o)
-			if err != nil {
-				return err
+			flags := cmd.Flags()
+			def := func(flag string, target *string, value string) {
+				if !flags.Changed(flag) {
+					*target = value
+				}
 			}
-			fmt.Fprintf(out, "PKI ready: %d files written, %d kept\n", len(r.Written), len(r.Kept))
-			fmt.Fprintf(out, "admin kubeconfig: %s\n", filepath.Join(f.dir, "super-admin.conf"))
-			fmt.Fprintln(out, "The API server is not built yet; `up` stops after the PKI.")
-			return nil
+			def("tls-cert-file", &o.TLSCertFile, filepath.Join(dataDir, clusterpki.CertFile("apiserver")))
+			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
+			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
+			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			kubeconfig := filepath.Join(dataDir, "super-admin.conf")
+			o.Ready = func(addr net.Addr) {
+				fmt.Fprintf(out, "serving:    https://%s\nkubeconfig: %s\ntry:        kubectl --kubeconfig %s get namespaces\n",
+					addr, kubeconfig, kubeconfig)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return controlplane.Run(ctx, o, newLogger(verbosity))
 		},
 	}
-	cmd.Flags().StringVar(&f.dir, "data-dir", defaultDataDir(), "data directory for the PKI, kubeconfigs and storage")
-	f.bind(cmd.Flags(), false)
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory for the PKI, kubeconfig files and storage")
+	serveFlags(cmd.Flags(), &o, &verbosity)
 	return cmd
+}
+
+// upPKI builds (or checks) the PKI for the address up serves on.
+func upPKI(dataDir string, o *controlplane.Options) error {
+	advertise := o.AdvertiseAddress
+	if advertise == "" {
+		advertise = o.BindAddress
+	}
+	ip := net.ParseIP(advertise)
+	if ip == nil {
+		return fmt.Errorf("--bind-address %q: not an IP address", advertise)
+	}
+	if ip.IsUnspecified() {
+		ip = defaultAdvertiseAddress()
+	}
+	node, err := os.Hostname()
+	if err != nil {
+		node = "sekisho"
+	}
+	rep, err := clusterpki.Init(clusterpki.InitOptions{
+		Dir: dataDir,
+		Cluster: pki.ClusterConfig{
+			NodeName:         strings.ToLower(node),
+			AdvertiseAddress: ip,
+			BindPort:         o.SecurePort,
+			ServiceCIDR:      o.ServiceClusterIPRange,
+			DNSDomain:        "cluster.local",
+			ExtraSANs:        []string{"localhost", "127.0.0.1"},
+		},
+		KeyType:      pki.ECDSAP256,
+		CertValidity: 8760 * time.Hour,
+		CAValidity:   87600 * time.Hour,
+		Now:          time.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("%w (up keeps one cluster per --data-dir; choose another data directory for different addresses)", err)
+	}
+	if len(rep.Written) > 0 {
+		fmt.Fprintf(os.Stdout, "PKI: wrote %d files\n", len(rep.Written))
+	}
+	return nil
 }

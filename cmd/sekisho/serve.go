@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sekisho/sekisho/internal/controlplane"
+)
+
+// serveFlags binds kube-apiserver's flag names to o.
+func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to listen on for the secure port")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "port to serve HTTPS on (0 picks a free port)")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "IP address advertised to clients (default: the bind address)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate (with intermediates)")
+	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", o.TLSPrivateKeyFile, "private key of --tls-cert-file")
+	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: VersionTLS12 or VersionTLS13")
+	fs.StringSliceVar(&o.TLSCipherSuites, "tls-cipher-suites", o.TLSCipherSuites, "allowed TLS 1.2 cipher suites (default: Go's secure set)")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle that client certificates must chain to")
+	fs.StringVar(&o.StorageDir, "storage-dir", o.StorageDir, "directory of the embedded database")
+	fs.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "maximum concurrent non-mutating requests")
+	fs.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "maximum concurrent mutating requests")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "deadline for non-watch requests")
+	fs.DurationVar(&o.MinRequestTimeout, "min-request-timeout", o.MinRequestTimeout, "minimum lifetime of a watch; each lasts a random span up to twice this")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", o.ServiceClusterIPRange, "CIDR from which Service cluster IPs are allocated")
+	fs.StringVar(&o.ServiceNodePortRange, "service-node-port-range", o.ServiceNodePortRange, "port range reserved for NodePort Services")
+	fs.IntVarP(verbosity, "v", "v", 0, "log verbosity: 0 info, 4 and above debug")
+}
+
+func newLogger(verbosity int) *slog.Logger {
+	level := slog.LevelInfo
+	if verbosity >= 4 {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newServeCommand() *cobra.Command {
+	o := controlplane.DefaultOptions()
+	var verbosity int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Kubernetes API (kube-apiserver's flags)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			return controlplane.Run(ctx, o, newLogger(verbosity))
+		},
+	}
+	serveFlags(cmd.Flags(), &o, &verbosity)
+	return cmd
+}

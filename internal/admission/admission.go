@@ -1,0 +1,93 @@
+// Package admission runs the checks a write passes after authorization and
+// before storage: mutating plugins first, in order, then validating
+// plugins, in order. Any plugin can refuse the write.
+package admission
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sekisho/sekisho/internal/authn"
+)
+
+// Operation is the kind of write.
+type Operation string
+
+// Operations, as admission webhooks name them.
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+	Delete Operation = "DELETE"
+)
+
+// Attributes describe one write.
+type Attributes struct {
+	Operation   Operation
+	Resource    schema.GroupVersionResource
+	Kind        schema.GroupVersionKind
+	Subresource string
+	Namespace   string
+	Name        string
+	// Object is the object being written (nil for delete); mutators may
+	// change it. OldObject is the stored object (nil for create).
+	Object    runtime.Object
+	OldObject runtime.Object
+	User      *authn.User
+	DryRun    bool
+}
+
+// Mutator may change the object of a write, or refuse it.
+type Mutator interface {
+	Admit(ctx context.Context, a *Attributes) error
+}
+
+// Validator may refuse a write; it must not change it.
+type Validator interface {
+	Validate(ctx context.Context, a *Attributes) error
+}
+
+// MutatorFunc adapts a function to Mutator.
+type MutatorFunc func(ctx context.Context, a *Attributes) error
+
+// Admit implements Mutator.
+func (f MutatorFunc) Admit(ctx context.Context, a *Attributes) error { return f(ctx, a) }
+
+// ValidatorFunc adapts a function to Validator.
+type ValidatorFunc func(ctx context.Context, a *Attributes) error
+
+// Validate implements Validator.
+func (f ValidatorFunc) Validate(ctx context.Context, a *Attributes) error { return f(ctx, a) }
+
+// Chain is the ordered admission pipeline.
+type Chain struct {
+	Mutators   []Mutator
+	Validators []Validator
+}
+
+// Mutate runs every mutator in order and stops at the first refusal.
+func (c *Chain) Mutate(ctx context.Context, a *Attributes) error {
+	if c == nil {
+		return nil
+	}
+	for _, m := range c.Mutators {
+		if err := m.Admit(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate runs every validator in order and stops at the first refusal.
+func (c *Chain) Validate(ctx context.Context, a *Attributes) error {
+	if c == nil {
+		return nil
+	}
+	for _, v := range c.Validators {
+		if err := v.Validate(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/uuid"
+
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authz"
+)
+
+type auditIDKey struct{}
+
+func auditID(ctx context.Context) string {
+	id, _ := ctx.Value(auditIDKey{}).(string)
+	return id
+}
+
+// buildChain assembles the filters, outermost first:
+// panic recovery → request info (with Audit-Id) → in-flight limits and
+// timeouts → health and version (public) → authentication →
+// impersonation → audit → authorization → routing.
+func (s *Server) buildChain() http.Handler {
+	var h http.Handler = http.HandlerFunc(s.route)
+	h = s.withAuthorization(h)
+	if s.cfg.Audit != nil {
+		h = s.cfg.Audit(h)
+	}
+	if s.cfg.Impersonation != nil {
+		h = s.cfg.Impersonation(h)
+	} else {
+		h = refuseImpersonation(h)
+	}
+	h = s.withAuthentication(h)
+	h = s.withPublicPaths(h)
+	h = s.withLimits(h)
+	h = s.withRequestInfo(h)
+	h = s.withRecovery(h)
+	return h
+}
+
+func (s *Server) withRecovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", append(logAttrs(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))...)
+				writeStatus(w, apierrors.NewInternalError(genericServerError).ErrStatus)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) withRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("Audit-ID")
+		if id == "" || len(id) > 64 {
+			id = string(uuid.NewUUID())
+		}
+		w.Header().Set("Audit-Id", id)
+		w.Header().Set("Cache-Control", "no-cache, private")
+		ctx := context.WithValue(r.Context(), auditIDKey{}, id)
+		ctx = withRequestInfo(ctx, ParseRequestInfo(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// isLongRunning reports requests exempt from the request timeout and the
+// in-flight limit: watches.
+func isLongRunning(ri *RequestInfo) bool {
+	return ri.Verb == "watch"
+}
+
+func isMutating(ri *RequestInfo) bool {
+	switch ri.Verb {
+	case "create", "update", "patch", "delete", "deletecollection":
+		return true
+	}
+	return false
+}
+
+// withLimits bounds concurrent requests (429 beyond the limit) and gives
+// non-watch requests a deadline.
+func (s *Server) withLimits(next http.Handler) http.Handler {
+	readOnly := make(chan struct{}, s.cfg.MaxRequestsInFlight)
+	mutating := make(chan struct{}, s.cfg.MaxMutatingRequestsInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := RequestInfoFrom(r.Context())
+		if isLongRunning(ri) || isHealthPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sem := readOnly
+		if isMutating(ri) {
+			sem = mutating
+		}
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeStatus(w, apierrors.NewTooManyRequests("Too many requests, please try again later.", 1).ErrStatus)
+			return
+		}
+		timeout := s.cfg.RequestTimeout
+		if v := r.URL.Query().Get("timeout"); v != "" {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 && d < timeout {
+				timeout = d
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// withPublicPaths serves the health endpoints and /version without credentials.
+func (s *Server) withPublicPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case isHealthPath(r.URL.Path):
+			s.serveHealth(w, r)
+		case r.URL.Path == "/version" && r.Method == http.MethodGet:
+			s.serveVersion(w, r)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (s *Server) withAuthentication(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok, err := s.cfg.Authenticator.Authenticate(r)
+		if err != nil || !ok {
+			// The client learns nothing; the log says why, without secrets.
+			cause := "no credentials"
+			if err != nil {
+				cause = err.Error()
+			}
+			s.log.Info("authentication failed", append(logAttrs(r), "cause", cause)...)
+			writeStatus(w, unauthorized())
+			return
+		}
+		r.Header.Del("Authorization")
+		next.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), u)))
+	})
+}
+
+// refuseImpersonation fails closed until an impersonation filter is configured.
+func refuseImpersonation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "impersonate-") {
+				writeStatus(w, apierrors.NewForbidden(schema.GroupResource{}, "", errors.New("impersonation is not enabled on this server")).ErrStatus)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Attributes turns a request into authorization attributes.
+func Attributes(u *authn.User, ri *RequestInfo) authz.Attributes {
+	return authz.Attributes{
+		User: u, Verb: ri.Verb, Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource,
+		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name, Path: ri.Path,
+		ResourceRequest: ri.IsResourceRequest,
+	}
+}
+
+func (s *Server) withAuthorization(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := RequestInfoFrom(r.Context())
+		u := authn.UserFrom(r.Context())
+		a := Attributes(u, ri)
+		if !ri.IsResourceRequest {
+			a.Verb = nonResourceVerb(r.Method)
+		}
+		decision, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
+		if decision == authz.Allow && err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.log.Info("forbidden", append(logAttrs(r), "user", u.Name, "verb", a.Verb, "resource", a.Resource,
+			"namespace", a.Namespace, "name", a.Name, "reason", reason, "err", err)...)
+		msg := errors.New(authz.ForbiddenMessage(a))
+		var st metav1.Status
+		if ri.IsResourceRequest {
+			gr := schema.GroupResource{Group: ri.APIGroup, Resource: ri.Resource}
+			st = apierrors.NewForbidden(gr, ri.Name, msg).ErrStatus
+		} else {
+			st = apierrors.NewForbidden(schema.GroupResource{}, "", msg).ErrStatus
+		}
+		writeStatus(w, st)
+	})
+}
+
+// nonResourceVerb maps an HTTP method to the verb RBAC uses for a path.
+func nonResourceVerb(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return "get"
+	case http.MethodPost:
+		return "post"
+	case http.MethodPut:
+		return "put"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return strings.ToLower(method)
+}

@@ -1,0 +1,128 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// maxJSONPatchOperations bounds the work one JSON patch can ask for.
+const maxJSONPatchOperations = 10000
+
+func init() {
+	// A JSON patch "copy" can duplicate large subtrees; cap what a patch may add.
+	jsonpatch.AccumulatedCopySizeLimit = MaxBodyBytes
+}
+
+// Patch content types.
+const (
+	patchJSON      = "application/json-patch+json"
+	patchMerge     = "application/merge-patch+json"
+	patchStrategic = "application/strategic-merge-patch+json"
+	patchApply     = "application/apply-patch+yaml"
+)
+
+// applyPatch applies a patch of the given type to the JSON of an object.
+func applyPatch(res *registry.Resource, patchType string, original, patch []byte) ([]byte, error) {
+	switch patchType {
+	case patchJSON:
+		var ops []json.RawMessage
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			return nil, apierrors.NewBadRequest("the JSON patch is not a JSON array of operations: " + err.Error())
+		}
+		if len(ops) > maxJSONPatchOperations {
+			return nil, apierrors.NewRequestEntityTooLargeError(
+				fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(ops)))
+		}
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		out, err := p.Apply(original)
+		if err != nil {
+			return nil, fmtPatchError(res, err)
+		}
+		return out, nil
+	case patchMerge:
+		out, err := jsonpatch.MergePatch(original, patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return out, nil
+	case patchStrategic:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, apierrors.NewBadRequest("the strategic merge patch is not a JSON object: " + err.Error())
+		}
+		out, err := strategicpatch.StrategicMergePatch(original, patch, res.New())
+		if err != nil {
+			return nil, fmtPatchError(res, err)
+		}
+		return out, nil
+	}
+	return nil, unsupportedPatch(patchType)
+}
+
+func fmtPatchError(res *registry.Resource, err error) error {
+	return apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", res.GroupResource(), "", err.Error(), 0, false)
+}
+
+func unsupportedPatch(ct string) error {
+	err := unsupportedMediaType(ct).(*apierrors.StatusError)
+	err.ErrStatus.Message = fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
+		patchJSON, patchMerge, patchStrategic)
+	return err
+}
+
+func (s *Server) patch(req *request) error {
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	directive, err := fieldValidation(req.r)
+	if err != nil {
+		return err
+	}
+	pt := contentType(req.r)
+	switch pt {
+	case patchJSON, patchMerge, patchStrategic:
+	default:
+		return unsupportedPatch(pt)
+	}
+	patchBody, err := readBody(req.r)
+	if err != nil {
+		return err
+	}
+	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur registry.Object) (registry.Object, error) {
+		original, err := json.Marshal(cur)
+		if err != nil {
+			return nil, err
+		}
+		patched, err := applyPatch(req.res, pt, original, patchBody)
+		if err != nil {
+			return nil, err
+		}
+		obj, warnings, err := decodeObject(req.res, patched, directive)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			addWarning(req.w, w)
+		}
+		if err := checkNamespace(req, obj); err != nil {
+			return nil, err
+		}
+		obj.SetManagedFields(nil)
+		return s.prepareUpdate(req, obj, cur, dry)
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeEntry(req, http.StatusOK, e)
+}

@@ -1,0 +1,666 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// errNotFoundPath is kube-apiserver's answer for a path no resource serves.
+func errNotFoundPath() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, false)
+}
+
+// request bundles what a resource handler needs.
+type request struct {
+	w   http.ResponseWriter
+	r   *http.Request
+	ri  *RequestInfo
+	res *registry.Resource
+	sub *registry.Subresource
+	ctx context.Context
+}
+
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *RequestInfo) {
+	res, ok := s.cfg.Registry.Lookup(schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource})
+	if !ok || len(ri.Parts) > 3 {
+		s.writeError(w, r, errNotFoundPath())
+		return
+	}
+	// A namespaced resource named outside a namespace, or a cluster-scoped
+	// one inside a namespace, has no such path.
+	if (res.Namespaced && ri.Namespace == "" && ri.Name != "") || (!res.Namespaced && ri.Namespace != "" && ri.Resource != "namespaces") {
+		s.writeError(w, r, errNotFoundPath())
+		return
+	}
+	req := &request{w: w, r: r, ri: ri, res: res, ctx: r.Context()}
+	if ri.Subresource != "" {
+		req.sub = res.Subresource(ri.Subresource)
+		if req.sub == nil {
+			s.writeError(w, r, errNotFoundPath())
+			return
+		}
+	}
+	var err error
+	switch ri.Verb {
+	case "get":
+		err = s.get(req)
+	case "list":
+		if req.sub != nil {
+			err = errNotFoundPath()
+			break
+		}
+		err = s.list(req)
+	case "watch":
+		err = s.watch(req)
+	case "create":
+		if ri.Name != "" {
+			err = apierrors.NewMethodNotSupported(res.GroupResource(), "create")
+			break
+		}
+		err = s.create(req)
+	case "update":
+		err = s.update(req)
+	case "patch":
+		err = s.patch(req)
+	case "delete":
+		if req.sub != nil {
+			err = apierrors.NewMethodNotSupported(res.GroupResource(), "delete")
+			break
+		}
+		err = s.delete(req)
+	case "deletecollection":
+		err = s.deleteCollection(req)
+	default:
+		err = apierrors.NewMethodNotSupported(res.GroupResource(), r.Method)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// dryRun reads the dryRun query parameter: absent, or "All".
+func dryRun(r *http.Request) (bool, error) {
+	values := r.URL.Query()["dryRun"]
+	for _, v := range values {
+		if v != "All" {
+			return false, apierrors.NewBadRequest(fmt.Sprintf("Invalid dryRun value %q: valid values are [All]", v))
+		}
+	}
+	return len(values) > 0, nil
+}
+
+func addWarning(w http.ResponseWriter, msg string) {
+	w.Header().Add("Warning", "299 - "+strconv.Quote(msg))
+}
+
+// writeBytes writes an encoded response.
+func writeBytes(w http.ResponseWriter, code int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	w.Write(body)
+}
+
+// writeEntry answers with one object in the negotiated format.
+func (s *Server) writeEntry(req *request, code int, e *registry.Entry) error {
+	neg, err := negotiate(req.r, true, false)
+	if err != nil {
+		return err
+	}
+	switch neg.format {
+	case formatJSON:
+		writeBytes(req.w, code, neg.contentType, e.JSON)
+		return nil
+	case formatYAML:
+		y, err := yaml.JSONToYAML(e.JSON)
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, code, neg.contentType, y)
+		return nil
+	case formatTable:
+		obj, err := e.Object()
+		if err != nil {
+			return err
+		}
+		t, err := s.table(req, neg.tableGV, []registry.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
+		if err != nil {
+			return err
+		}
+		return writeJSON(req.w, code, neg.contentType, t)
+	case formatPartialMetadata:
+		obj, err := e.Object()
+		if err != nil {
+			return err
+		}
+		return writeJSON(req.w, code, neg.contentType, partialMetadata(obj, neg.tableGV))
+	}
+	return notAcceptable()
+}
+
+func writeJSON(w http.ResponseWriter, code int, contentType string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writeBytes(w, code, contentType, data)
+	return nil
+}
+
+func partialMetadata(obj registry.Object, gv string) *metav1.PartialObjectMetadata {
+	pm := &metav1.PartialObjectMetadata{ObjectMeta: *metaOf(obj)}
+	pm.APIVersion, pm.Kind = gv, "PartialObjectMetadata"
+	return pm
+}
+
+func metaOf(obj registry.Object) *metav1.ObjectMeta {
+	m := &metav1.ObjectMeta{}
+	m.Name, m.GenerateName, m.Namespace, m.UID = obj.GetName(), obj.GetGenerateName(), obj.GetNamespace(), obj.GetUID()
+	m.ResourceVersion, m.Generation, m.CreationTimestamp = obj.GetResourceVersion(), obj.GetGeneration(), obj.GetCreationTimestamp()
+	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = obj.GetDeletionTimestamp(), obj.GetDeletionGracePeriodSeconds()
+	m.Labels, m.Annotations, m.OwnerReferences, m.Finalizers = obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(), obj.GetFinalizers()
+	return m
+}
+
+func (s *Server) get(req *request) error {
+	e, err := s.cfg.Store.Get(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
+	if err != nil {
+		return err
+	}
+	return s.writeEntry(req, http.StatusOK, e)
+}
+
+// listOptions parses selectors, paging and resourceVersion semantics.
+func (s *Server) listOptions(req *request) (registry.ListOptions, error) {
+	q := req.r.URL.Query()
+	o := registry.ListOptions{Namespace: req.ri.Namespace}
+	var err error
+	if v := q.Get("labelSelector"); v != "" {
+		if o.Labels, err = labels.Parse(v); err != nil {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		}
+	}
+	if v := q.Get("fieldSelector"); v != "" {
+		if o.Fields, err = fields.ParseSelector(v); err != nil {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		}
+		o.Fields, err = o.Fields.Transform(func(f, v string) (string, string, error) {
+			if f == "metadata.name" || (f == "metadata.namespace" && req.res.Namespaced) || containsString(req.res.FieldLabels, f) {
+				return f, v, nil
+			}
+			return "", "", fmt.Errorf("field label not supported: %s", f)
+		})
+		if err != nil {
+			return o, apierrors.NewBadRequest(err.Error())
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if o.Limit, err = strconv.ParseInt(v, 10, 64); err != nil || o.Limit < 0 {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("limit must be a non-negative integer, got %q", v))
+		}
+	}
+	o.Continue = q.Get("continue")
+	rv, match := q.Get("resourceVersion"), q.Get("resourceVersionMatch")
+	if o.Continue != "" && rv != "" && rv != "0" {
+		return o, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
+	}
+	if match != "" && rv == "" {
+		return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+	}
+	if match != "" && o.Continue != "" {
+		return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden when continue is provided")
+	}
+	if rv != "" {
+		n, err := strconv.ParseInt(rv, 10, 64)
+		if err != nil || n < 0 {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %q", rv))
+		}
+		switch match {
+		case "", string(metav1.ResourceVersionMatchNotOlderThan):
+			o.MinRev = n
+		case string(metav1.ResourceVersionMatchExact):
+			if n == 0 {
+				return o, apierrors.NewBadRequest(`resourceVersionMatch "exact" is forbidden for resourceVersion "0"`)
+			}
+			o.Rev = n
+		default:
+			return o, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersionMatch %q: must be Exact or NotOlderThan", match))
+		}
+	}
+	o.AllowBookmark = isTrue(q.Get("allowWatchBookmarks"))
+	if v := q.Get("sendInitialEvents"); v != "" {
+		o.SendInitial = isTrue(v)
+	}
+	return o, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) list(req *request) error {
+	o, err := s.listOptions(req)
+	if err != nil {
+		return err
+	}
+	neg, err := negotiate(req.r, true, false)
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Store.List(req.ctx, req.res, o)
+	if err != nil {
+		return err
+	}
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.Rev, 10), Continue: res.Continue, RemainingItemCount: res.Remaining}
+	switch neg.format {
+	case formatTable, formatPartialMetadata:
+		objs := make([]registry.Object, 0, len(res.Items))
+		for _, e := range res.Items {
+			obj, err := e.Object()
+			if err != nil {
+				return err
+			}
+			objs = append(objs, obj)
+		}
+		if neg.format == formatPartialMetadata {
+			list := &metav1.PartialObjectMetadataList{ListMeta: lm}
+			list.APIVersion, list.Kind = neg.tableGV, "PartialObjectMetadataList"
+			for _, obj := range objs {
+				list.Items = append(list.Items, *partialMetadata(obj, neg.tableGV))
+			}
+			return writeJSON(req.w, http.StatusOK, neg.contentType, list)
+		}
+		t, err := s.table(req, neg.tableGV, objs, lm)
+		if err != nil {
+			return err
+		}
+		return writeJSON(req.w, http.StatusOK, neg.contentType, t)
+	}
+	body := encodeList(req.res, lm, res.Items)
+	if neg.format == formatYAML {
+		if body, err = yaml.JSONToYAML(body); err != nil {
+			return err
+		}
+	}
+	writeBytes(req.w, http.StatusOK, neg.contentType, body)
+	return nil
+}
+
+// encodeList assembles a list response around already-encoded items.
+func encodeList(res *registry.Resource, lm metav1.ListMeta, items []*registry.Entry) []byte {
+	meta, _ := json.Marshal(lm)
+	n := 128 + len(meta)
+	for _, e := range items {
+		n += len(e.JSON) + 1
+	}
+	var b bytes.Buffer
+	b.Grow(n)
+	fmt.Fprintf(&b, `{"kind":%q,"apiVersion":%q,"metadata":`, res.ListKind(), res.GroupVersion.String())
+	b.Write(meta)
+	b.WriteString(`,"items":[`)
+	for i, e := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e.JSON)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// attributes builds the admission attributes of a write.
+func attributes(req *request, op admission.Operation, name string, obj, old registry.Object, dry bool) *admission.Attributes {
+	a := &admission.Attributes{
+		Operation: op, Resource: req.res.GroupVersionResource(), Kind: req.res.GroupVersionKind(),
+		Subresource: req.ri.Subresource, Namespace: req.ri.Namespace, Name: name,
+		User: authn.UserFrom(req.ctx), DryRun: dry,
+	}
+	if obj != nil {
+		a.Object = obj
+	}
+	if old != nil {
+		a.OldObject = old
+	}
+	return a
+}
+
+func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), name, errs)
+}
+
+// readObject reads, decodes and checks the namespace of a request body in
+// JSON, YAML or Kubernetes protobuf.
+func (s *Server) readObject(req *request) (registry.Object, error) {
+	directive, err := fieldValidation(req.r)
+	if err != nil {
+		return nil, err
+	}
+	var obj registry.Object
+	if contentType(req.r) == protobufContentType {
+		data, err := readBody(req.r)
+		if err != nil {
+			return nil, err
+		}
+		obj = req.res.New()
+		if err := decodeProtobuf(data, obj, req.res.Kind); err != nil {
+			return nil, err
+		}
+		if err := checkTypeMeta(req.res, obj); err != nil {
+			return nil, err
+		}
+	} else {
+		data, err := bodyJSON(req.r)
+		if err != nil {
+			return nil, err
+		}
+		var warnings []string
+		obj, warnings, err = decodeObject(req.res, data, directive)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			addWarning(req.w, w)
+		}
+	}
+	if err := checkNamespace(req, obj); err != nil {
+		return nil, err
+	}
+	obj.SetManagedFields(nil)
+	return obj, nil
+}
+
+func checkNamespace(req *request, obj registry.Object) error {
+	if !req.res.Namespaced {
+		obj.SetNamespace("")
+		return nil
+	}
+	switch ns := obj.GetNamespace(); {
+	case ns == "":
+		obj.SetNamespace(req.ri.Namespace)
+	case ns != req.ri.Namespace:
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	return nil
+}
+
+func (s *Server) create(req *request) error {
+	if req.res.Namespaced && req.ri.Namespace == "" {
+		return errNotFoundPath()
+	}
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.readObject(req)
+	if err != nil {
+		return err
+	}
+	res := req.res
+	if res.PrepareForCreate != nil {
+		res.PrepareForCreate(obj)
+	}
+	name := obj.GetName()
+	if name == "" {
+		name = obj.GetGenerateName()
+	}
+	attrs := attributes(req, admission.Create, obj.GetName(), obj, nil, dry)
+	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
+		return err
+	}
+	errs := res.ValidateMeta(obj)
+	if res.Validate != nil {
+		errs = append(errs, res.Validate(obj)...)
+	}
+	if len(errs) > 0 {
+		return invalid(res, name, errs)
+	}
+	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
+		return err
+	}
+	e, err := s.cfg.Store.Create(req.ctx, res, obj, dry)
+	if err != nil {
+		return err
+	}
+	if s.cfg.AfterCreate != nil && !dry {
+		s.cfg.AfterCreate(req.ctx, res, obj)
+	}
+	return s.writeEntry(req, http.StatusCreated, e)
+}
+
+// prepareUpdate turns the object a client sent (whole, or patched) into
+// the object to store, given the current one, and runs admission and
+// validation on it.
+func (s *Server) prepareUpdate(req *request, obj, cur registry.Object, dry bool) (registry.Object, error) {
+	res := req.res
+	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
+		return nil, registry.ErrConflict(res, cur.GetName())
+	}
+	if obj.GetName() != cur.GetName() {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
+	}
+	// Server-owned metadata a client may omit is carried over.
+	if obj.GetUID() == "" {
+		obj.SetUID(cur.GetUID())
+	}
+	if ts := obj.GetCreationTimestamp(); ts.IsZero() {
+		obj.SetCreationTimestamp(cur.GetCreationTimestamp())
+	}
+	obj.SetGeneration(cur.GetGeneration())
+	obj.SetDeletionTimestamp(cur.GetDeletionTimestamp())
+	obj.SetDeletionGracePeriodSeconds(cur.GetDeletionGracePeriodSeconds())
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	next := obj
+	if req.sub != nil {
+		next = req.sub.Apply(obj, cur)
+	} else if res.PrepareForUpdate != nil {
+		res.PrepareForUpdate(next, cur)
+	}
+	attrs := attributes(req, admission.Update, cur.GetName(), next, cur, dry)
+	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
+		return nil, err
+	}
+	errs := res.ValidateMeta(next)
+	errs = append(errs, registry.ValidateMetaUpdate(next, cur)...)
+	switch {
+	case req.sub != nil && req.sub.Validate != nil:
+		errs = append(errs, req.sub.Validate(next, cur)...)
+	default:
+		if res.Validate != nil {
+			errs = append(errs, res.Validate(next)...)
+		}
+		if res.ValidateUpdate != nil {
+			errs = append(errs, res.ValidateUpdate(next, cur)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid(res, cur.GetName(), errs)
+	}
+	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+func (s *Server) update(req *request) error {
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.readObject(req)
+	if err != nil {
+		return err
+	}
+	if obj.GetName() != req.ri.Name {
+		return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), req.ri.Name))
+	}
+	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur registry.Object) (registry.Object, error) {
+		return s.prepareUpdate(req, obj.DeepCopyObject().(registry.Object), cur, dry)
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeEntry(req, http.StatusOK, e)
+}
+
+func (s *Server) delete(req *request) error {
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	opts, err := deleteOptions(req.r)
+	if err != nil {
+		return err
+	}
+	if len(opts.DryRun) > 0 {
+		dry = true
+	}
+	var pre registry.Preconditions
+	if opts.Preconditions != nil {
+		if opts.Preconditions.UID != nil {
+			pre.UID = string(*opts.Preconditions.UID)
+		}
+		if opts.Preconditions.ResourceVersion != nil {
+			pre.ResourceVersion = *opts.Preconditions.ResourceVersion
+		}
+	}
+	old, err := s.cfg.Store.GetObject(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, req.ri.Name, nil, old, dry)); err != nil {
+		return err
+	}
+	e, deleted, err := s.cfg.Store.Delete(req.ctx, req.res, req.ri.Namespace, req.ri.Name, pre, dry)
+	if err != nil {
+		return err
+	}
+	if deleted && s.cfg.AfterDelete != nil && !dry {
+		s.cfg.AfterDelete(req.ctx, req.res, old)
+	}
+	if deleted && !req.res.ReturnDeletedObject {
+		return writeJSON(req.w, http.StatusOK, "application/json", metav1.Status{
+			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status:   metav1.StatusSuccess,
+			Details: &metav1.StatusDetails{
+				Name: req.ri.Name, Group: req.res.GroupVersion.Group, Kind: req.res.Name, UID: old.GetUID(),
+			},
+		})
+	}
+	return s.writeEntry(req, http.StatusOK, e)
+}
+
+// deleteOptions reads DeleteOptions from the body and the query.
+func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
+	opts := &metav1.DeleteOptions{}
+	data, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) > 0 && contentType(r) == protobufContentType {
+		if err := decodeProtobuf(data, opts, "DeleteOptions"); err != nil {
+			return nil, err
+		}
+	} else if len(bytes.TrimSpace(data)) > 0 {
+		if contentType(r) != "application/json" {
+			if data, err = yamlToJSON(data); err != nil {
+				return nil, err
+			}
+		}
+		if err := json.Unmarshal(data, opts); err != nil {
+			return nil, apierrors.NewBadRequest("invalid DeleteOptions: " + err.Error())
+		}
+	}
+	q := r.URL.Query()
+	if v := q.Get("gracePeriodSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid gracePeriodSeconds %q", v))
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if v := q.Get("propagationPolicy"); v != "" {
+		p := metav1.DeletionPropagation(v)
+		opts.PropagationPolicy = &p
+	}
+	if opts.PropagationPolicy != nil {
+		switch *opts.PropagationPolicy {
+		case metav1.DeletePropagationOrphan, metav1.DeletePropagationBackground, metav1.DeletePropagationForeground:
+		default:
+			return nil, apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "DeleteOptions"}, "",
+				field.ErrorList{field.NotSupported(field.NewPath("propagationPolicy"), *opts.PropagationPolicy, []string{"Foreground", "Background", "Orphan", "nil"})})
+		}
+	}
+	for _, v := range opts.DryRun {
+		if v != "All" {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("Invalid dryRun value %q: valid values are [All]", v))
+		}
+	}
+	return opts, nil
+}
+
+func (s *Server) deleteCollection(req *request) error {
+	if req.sub != nil {
+		return errNotFoundPath()
+	}
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	if _, err := deleteOptions(req.r); err != nil {
+		return err
+	}
+	o, err := s.listOptions(req)
+	if err != nil {
+		return err
+	}
+	o.Limit, o.Continue = 0, ""
+	list, err := s.cfg.Store.List(req.ctx, req.res, o)
+	if err != nil {
+		return err
+	}
+	var deleted []*registry.Entry
+	for _, item := range list.Items {
+		obj, err := item.Object()
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, obj.GetName(), nil, obj, dry)); err != nil {
+			return err
+		}
+		e, done, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), registry.Preconditions{}, dry)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if done && s.cfg.AfterDelete != nil && !dry {
+			s.cfg.AfterDelete(req.ctx, req.res, obj)
+		}
+		deleted = append(deleted, e)
+	}
+	body := encodeList(req.res, metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.Rev, 10)}, deleted)
+	writeBytes(req.w, http.StatusOK, "application/json", body)
+	return nil
+}

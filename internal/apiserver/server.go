@@ -1,0 +1,198 @@
+// Package apiserver serves the Kubernetes API over HTTPS: the request
+// filters (panic recovery, request info, authentication, impersonation,
+// audit, authorization), the REST handlers with admission, discovery,
+// OpenAPI and health endpoints.
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Config assembles a Server.
+type Config struct {
+	Registry      *registry.Registry
+	Store         *registry.Store
+	Authenticator authn.Authenticator
+	Authorizer    authz.Authorizer
+	Admission     *admission.Chain
+	// Impersonation wraps the handler after authentication; nil refuses
+	// every impersonation request.
+	Impersonation func(next http.Handler) http.Handler
+	// Audit wraps the handler after impersonation; nil records nothing.
+	Audit func(next http.Handler) http.Handler
+
+	HealthChecks []HealthCheck
+	// OpenAPI serves /openapi/v2 and /openapi/v3; nil leaves them unserved.
+	OpenAPI http.Handler
+
+	// AfterCreate and AfterDelete let allocators and controllers react
+	// to committed writes.
+	AfterCreate func(ctx context.Context, res *registry.Resource, obj registry.Object)
+	AfterDelete func(ctx context.Context, res *registry.Resource, obj registry.Object)
+
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	RequestTimeout              time.Duration
+	MinRequestTimeout           time.Duration
+	BookmarkInterval            time.Duration
+
+	// ExternalAddress is host:port as clients reach the server.
+	ExternalAddress string
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.MaxRequestsInFlight == 0 {
+		c.MaxRequestsInFlight = 400
+	}
+	if c.MaxMutatingRequestsInFlight == 0 {
+		c.MaxMutatingRequestsInFlight = 200
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = time.Minute
+	}
+	if c.MinRequestTimeout == 0 {
+		c.MinRequestTimeout = 1800 * time.Second
+	}
+	if c.BookmarkInterval == 0 {
+		c.BookmarkInterval = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the API server's HTTP handler and lifecycle.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	discovery *discovery
+	checks    []HealthCheck
+	handler   http.Handler
+
+	stopOnce sync.Once
+	stopping chan struct{}
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	if cfg.Registry == nil || cfg.Store == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
+		return nil, errors.New("apiserver: registry, store, authenticator and authorizer are required")
+	}
+	d, err := newDiscovery(cfg.Registry, cfg.ExternalAddress)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, discovery: d, stopping: make(chan struct{})}
+	s.checks = append(s.checks, cfg.HealthChecks...)
+	s.checks = append(s.checks, HealthCheck{
+		Name: "shutdown", ReadyOnly: true,
+		Check: func(context.Context) error {
+			select {
+			case <-s.stopping:
+				return errors.New("the server is shutting down")
+			default:
+				return nil
+			}
+		},
+	})
+	s.handler = s.buildChain()
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// Handler returns the full filter chain.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// BeginShutdown makes /readyz fail and ends every watch cleanly.
+func (s *Server) BeginShutdown() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// route dispatches an authenticated, authorized request.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	ri := RequestInfoFrom(r.Context())
+	switch {
+	case ri.IsResourceRequest:
+		s.serveResource(w, r, ri)
+	case s.serveDiscovery(w, r):
+	case r.URL.Path == "/openapi/v2" || r.URL.Path == "/openapi/v3" || len(r.URL.Path) > len("/openapi/v3/") && r.URL.Path[:len("/openapi/v3/")] == "/openapi/v3/":
+		if s.cfg.OpenAPI == nil {
+			s.writeError(w, r, errNotFoundPath())
+			return
+		}
+		s.cfg.OpenAPI.ServeHTTP(w, r)
+	case r.URL.Path == "/version" || r.URL.Path == "/version/":
+		s.serveVersion(w, r)
+	default:
+		s.writeError(w, r, errNotFoundPath())
+	}
+}
+
+// ServeOptions configure how the server listens.
+type ServeOptions struct {
+	Listener          net.Listener
+	TLSConfig         *tls.Config
+	ReadHeaderTimeout time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may finish.
+	ShutdownTimeout time.Duration
+}
+
+// Serve serves HTTPS on opts.Listener until ctx ends, then shuts down
+// gracefully: /readyz turns unready, watches end, in-flight requests finish.
+func (s *Server) Serve(ctx context.Context, opts ServeOptions) error {
+	if opts.TLSConfig == nil {
+		return errors.New("apiserver: TLS is required; there is no insecure port")
+	}
+	if opts.ReadHeaderTimeout == 0 {
+		opts.ReadHeaderTimeout = 10 * time.Second
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         opts.TLSConfig,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 1000},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(opts.Listener, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.BeginShutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// watchTimeout is how long a watch stays open: timeoutSeconds if given,
+// else a random span between MinRequestTimeout and twice that, so that
+// clients do not all reconnect at once.
+func (s *Server) watchTimeout(r *http.Request) (time.Duration, error) {
+	if v := r.URL.Query().Get("timeoutSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
+		}
+		if n > 0 {
+			return time.Duration(n) * time.Second, nil
+		}
+	}
+	min := s.cfg.MinRequestTimeout
+	return min + time.Duration(rand.Int64N(int64(min))), nil
+}
+
+func (s *Server) watch(req *request) error {
+	if req.sub != nil {
+		return errNotFoundPath()
+	}
+	lo, err := s.listOptions(req)
+	if err != nil {
+		return err
+	}
+	neg, err := negotiate(req.r, true, false)
+	if err != nil {
+		return err
+	}
+	if neg.format == formatYAML {
+		return notAcceptable()
+	}
+	timeout, err := s.watchTimeout(req.r)
+	if err != nil {
+		return err
+	}
+	o := registry.WatchOptions{ListOptions: lo}
+	// A watch's resourceVersion is where it starts, not a read bound.
+	o.FromRev, o.MinRev = lo.MinRev, 0
+	if lo.Rev != 0 {
+		return apierrors.NewBadRequest(`resourceVersionMatch "Exact" is not supported for watch`)
+	}
+	if v := req.r.URL.Query().Get("sendInitialEvents"); v != "" {
+		send := isTrue(v)
+		if send && (req.r.URL.Query().Get("resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) || !lo.AllowBookmark) {
+			return apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true")
+		}
+		o.SendInitialEvents = &send
+		o.MinRev = o.FromRev
+	}
+	ctx := req.ctx
+	events, err := s.cfg.Store.Watch(ctx, req.res, o)
+	if err != nil {
+		return err
+	}
+
+	w := req.w
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", neg.contentType)
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	lastBookmark := s.now()
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-deadline.C:
+			return nil
+		case <-s.stopping:
+			return nil // shutting down: end the stream cleanly
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if ev.Type == registry.WatchBookmark && !ev.InitialEventsEnd {
+				if !o.AllowBookmark || s.now().Sub(lastBookmark) < s.cfg.BookmarkInterval {
+					continue
+				}
+				lastBookmark = s.now()
+			}
+			buf.Reset()
+			if err := s.encodeEvent(&buf, req, neg, ev); err != nil {
+				s.log.Error("watch event encoding failed", append(logAttrs(req.r), "err", err)...)
+				return nil
+			}
+			// Drain what else is ready before flushing, so a burst costs one write.
+			for more := true; more; {
+				select {
+				case ev2, ok := <-events:
+					if !ok {
+						more = false
+						events = nil
+						break
+					}
+					if ev2.Type == registry.WatchBookmark && !ev2.InitialEventsEnd {
+						continue
+					}
+					if err := s.encodeEvent(&buf, req, neg, ev2); err != nil {
+						return nil
+					}
+				default:
+					more = false
+				}
+			}
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return nil
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			if events == nil {
+				return nil
+			}
+		}
+	}
+}
+
+// encodeEvent appends one newline-terminated watch event.
+func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev registry.WatchEvent) error {
+	var object []byte
+	switch {
+	case ev.Type == registry.WatchBookmark:
+		object = req.res.BookmarkJSON(ev.Rev, ev.InitialEventsEnd)
+	case neg.format == formatTable || neg.format == formatPartialMetadata:
+		obj, err := ev.Entry.Object()
+		if err != nil {
+			return err
+		}
+		var v any
+		if neg.format == formatTable {
+			t, err := s.table(req, neg.tableGV, []registry.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
+			if err != nil {
+				return err
+			}
+			v = t
+		} else {
+			v = partialMetadata(obj, neg.tableGV)
+		}
+		if object, err = json.Marshal(v); err != nil {
+			return err
+		}
+	default:
+		object = ev.Entry.JSON
+	}
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(ev.Type)
+	buf.WriteString(`","object":`)
+	buf.Write(object)
+	buf.WriteString("}\n")
+	return nil
+}

@@ -1,0 +1,91 @@
+// Package authn defines who is making a request and how a request proves it.
+// An Authenticator answers in three ways: "not my kind of credential"
+// (ok=false, err=nil), "valid" (ok=true), or "my kind, and invalid"
+// (err != nil). A Chain asks each in order; the first valid answer wins.
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+)
+
+// Well-known groups.
+const (
+	GroupAuthenticated   = "system:authenticated"
+	GroupUnauthenticated = "system:unauthenticated"
+	GroupMasters         = "system:masters"
+	UserAnonymous        = "system:anonymous"
+)
+
+// User is an authenticated identity.
+type User struct {
+	Name   string
+	UID    string
+	Groups []string
+	Extra  map[string][]string
+	// Authenticator names the method that vouched for the user, for logs.
+	Authenticator string
+}
+
+// InGroup reports whether u is a member of group.
+func (u *User) InGroup(group string) bool {
+	return u != nil && slices.Contains(u.Groups, group)
+}
+
+// Authenticator authenticates a request.
+type Authenticator interface {
+	Authenticate(r *http.Request) (u *User, ok bool, err error)
+}
+
+// AuthenticatorFunc adapts a function to Authenticator.
+type AuthenticatorFunc func(r *http.Request) (*User, bool, error)
+
+// Authenticate implements Authenticator.
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (*User, bool, error) { return f(r) }
+
+// TokenAuthenticator authenticates a bearer token.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (u *User, ok bool, err error)
+}
+
+// Chain tries each authenticator in order. The first valid answer wins;
+// errors from the others are collected so that a failure can be explained.
+type Chain []Authenticator
+
+// Authenticate implements Authenticator. A successful user always carries
+// system:authenticated.
+func (c Chain) Authenticate(r *http.Request) (*User, bool, error) {
+	var errs []error
+	for _, a := range c {
+		u, ok, err := a.Authenticate(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			if !u.InGroup(GroupAuthenticated) && u.Name != UserAnonymous {
+				// Authenticators may share their users (caches do): copy.
+				cp := *u
+				cp.Groups = append(slices.Clone(u.Groups), GroupAuthenticated)
+				u = &cp
+			}
+			return u, true, nil
+		}
+	}
+	return nil, false, errors.Join(errs...)
+}
+
+type userKey struct{}
+
+// WithUser returns a context carrying u.
+func WithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the user in ctx, or nil.
+func UserFrom(ctx context.Context) *User {
+	u, _ := ctx.Value(userKey{}).(*User)
+	return u
+}

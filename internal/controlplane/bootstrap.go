@@ -1,0 +1,78 @@
+package controlplane
+
+import (
+	"context"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// bootstrap creates what every cluster has from the start: the system
+// namespaces, and the "kubernetes" Service with its Endpoints pointing at
+// this server. Existing objects are left alone.
+func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Store, o Options, advertise string, port int) error {
+	lookup := func(resource string) *registry.Resource {
+		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
+		return res
+	}
+	ensure := func(res *registry.Resource, obj registry.Object) error {
+		if res.PrepareForCreate != nil {
+			res.PrepareForCreate(obj)
+		}
+		_, err := store.Create(ctx, res, obj, false)
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}
+	for _, ns := range registry.SystemNamespaces {
+		if err := ensure(lookup("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	_, cidr, _ := net.ParseCIDR(o.ServiceClusterIPRange)
+	svcIP := firstIP(cidr)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"},
+		},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: svcIP.String(),
+			Ports: []corev1.ServicePort{{
+				Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port)),
+			}},
+		},
+	}
+	if err := ensure(lookup("services"), svc); err != nil {
+		return err
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: advertise}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	return ensure(lookup("endpoints"), ep)
+}
+
+// firstIP is the first usable address of a CIDR: the network address + 1.
+func firstIP(n *net.IPNet) net.IP {
+	ip := make(net.IP, len(n.IP))
+	copy(ip, n.IP)
+	for i := len(ip) - 1; i >= 0; i-- {
+		ip[i]++
+		if ip[i] != 0 {
+			break
+		}
+	}
+	return ip
+}

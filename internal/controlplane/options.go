@@ -1,0 +1,151 @@
+// Package controlplane assembles the API server from its options (storage,
+// registry, the authentication and authorization chains, admission,
+// controllers) and runs it.
+package controlplane
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Options are the settings of `sekisho serve`, named after kube-apiserver's flags.
+type Options struct {
+	BindAddress       string
+	SecurePort        int
+	AdvertiseAddress  string
+	TLSCertFile       string
+	TLSPrivateKeyFile string
+	TLSMinVersion     string
+	TLSCipherSuites   []string
+	ClientCAFile      string
+
+	StorageDir string
+
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	RequestTimeout              time.Duration
+	MinRequestTimeout           time.Duration
+	ShutdownTimeout             time.Duration
+
+	ServiceClusterIPRange string
+	ServiceNodePortRange  string
+
+	// Ready, when set, is called once the server is listening.
+	Ready func(addr net.Addr)
+}
+
+// DefaultOptions returns kube-apiserver's defaults.
+func DefaultOptions() Options {
+	return Options{
+		BindAddress:                 "0.0.0.0",
+		SecurePort:                  6443,
+		TLSMinVersion:               "VersionTLS12",
+		MaxRequestsInFlight:         400,
+		MaxMutatingRequestsInFlight: 200,
+		RequestTimeout:              time.Minute,
+		MinRequestTimeout:           1800 * time.Second,
+		ShutdownTimeout:             30 * time.Second,
+		ServiceClusterIPRange:       "10.96.0.0/12",
+		ServiceNodePortRange:        "30000-32767",
+	}
+}
+
+// Validate reports every problem at once, each naming its flag.
+func (o *Options) Validate() error {
+	var errs []error
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q: not an IP address", o.BindAddress))
+	}
+	if o.SecurePort < 0 || o.SecurePort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d: must be between 0 and 65535", o.SecurePort))
+	}
+	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil {
+		errs = append(errs, fmt.Errorf("--advertise-address %q: not an IP address", o.AdvertiseAddress))
+	}
+	if o.TLSCertFile == "" || o.TLSPrivateKeyFile == "" {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file are required: there is no insecure port"))
+	}
+	if _, err := tlsVersion(o.TLSMinVersion); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := cipherSuites(o.TLSCipherSuites); err != nil {
+		errs = append(errs, err)
+	}
+	if o.StorageDir == "" {
+		errs = append(errs, errors.New("--storage-dir is required"))
+	}
+	if o.MaxRequestsInFlight <= 0 {
+		errs = append(errs, fmt.Errorf("--max-requests-inflight %d: must be positive", o.MaxRequestsInFlight))
+	}
+	if o.MaxMutatingRequestsInFlight <= 0 {
+		errs = append(errs, fmt.Errorf("--max-mutating-requests-inflight %d: must be positive", o.MaxMutatingRequestsInFlight))
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout %s: must be positive", o.RequestTimeout))
+	}
+	if o.MinRequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--min-request-timeout %s: must be positive", o.MinRequestTimeout))
+	}
+	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
+		errs = append(errs, fmt.Errorf("--service-cluster-ip-range %q: not a CIDR", o.ServiceClusterIPRange))
+	}
+	if _, _, err := parsePortRange(o.ServiceNodePortRange); err != nil {
+		errs = append(errs, fmt.Errorf("--service-node-port-range %q: %v", o.ServiceNodePortRange, err))
+	}
+	return errors.Join(errs...)
+}
+
+// tlsVersion maps kube-apiserver's --tls-min-version names. TLS 1.0 and 1.1
+// are refused outright.
+func tlsVersion(name string) (uint16, error) {
+	switch name {
+	case "", "VersionTLS12":
+		return tls.VersionTLS12, nil
+	case "VersionTLS13":
+		return tls.VersionTLS13, nil
+	case "VersionTLS10", "VersionTLS11":
+		return 0, fmt.Errorf("--tls-min-version %s: TLS versions below 1.2 are not supported", name)
+	}
+	return 0, fmt.Errorf("--tls-min-version %q: want VersionTLS12 or VersionTLS13", name)
+}
+
+// cipherSuites maps --tls-cipher-suites names to IDs. Only suites Go
+// considers secure are accepted.
+func cipherSuites(names []string) ([]uint16, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	known := map[string]uint16{}
+	for _, c := range tls.CipherSuites() {
+		known[c.Name] = c.ID
+	}
+	var ids []uint16
+	var bad []string
+	for _, n := range names {
+		id, ok := known[strings.TrimSpace(n)]
+		if !ok {
+			bad = append(bad, n)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("--tls-cipher-suites: unknown or insecure cipher suite(s) %s", strings.Join(bad, ", "))
+	}
+	return ids, nil
+}
+
+func parsePortRange(s string) (int, int, error) {
+	var lo, hi int
+	if _, err := fmt.Sscanf(s, "%d-%d", &lo, &hi); err != nil {
+		return 0, 0, errors.New("want FIRST-LAST, e.g. 30000-32767")
+	}
+	if lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, errors.New("ports must be 1-65535 with FIRST <= LAST")
+	}
+	return lo, hi, nil
+}

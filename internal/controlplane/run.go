@@ -1,0 +1,174 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
+	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/authn"
+	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
+	"github.com/sekisho/sekisho/internal/authz"
+	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
+	"github.com/sekisho/sekisho/internal/pki"
+	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/storage/bolt"
+)
+
+// DatabaseFile is the embedded store's file inside --storage-dir.
+const DatabaseFile = "sekisho.db"
+
+// Run starts the API server and blocks until ctx ends and shutdown completes.
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	tlsConfig, err := serverTLS(o)
+	if err != nil {
+		return err
+	}
+	clientCAs, err := loadClientCAs(o.ClientCAFile)
+	if err != nil {
+		return err
+	}
+	if clientCAs != nil {
+		tlsConfig.ClientCAs = clientCAs
+	}
+
+	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
+		return fmt.Errorf("--storage-dir: %w", err)
+	}
+	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(o.StorageDir, DatabaseFile)})
+	if err != nil {
+		return fmt.Errorf("--storage-dir: %w", err)
+	}
+	defer kv.Close()
+
+	reg := registry.Builtin()
+	store := registry.NewStore(kv)
+
+	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("--bind-address/--secure-port: %w", err)
+	}
+	defer listener.Close()
+	advertise := o.AdvertiseAddress
+	if advertise == "" {
+		advertise = o.BindAddress
+		if ip := net.ParseIP(advertise); ip == nil || ip.IsUnspecified() {
+			advertise = "127.0.0.1"
+		}
+	}
+	port := listener.Addr().(*net.TCPAddr).Port
+
+	if err := bootstrap(ctx, reg, store, o, advertise, port); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+
+	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	chain := &admission.Chain{
+		Validators: []admission.Validator{
+			namespacelifecycle.New(func(ctx context.Context, name string) (*corev1.Namespace, error) {
+				obj, err := store.GetObject(ctx, namespaces, "", name)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.Namespace), nil
+			}, func(gvr schema.GroupVersionResource) bool {
+				res, ok := reg.Lookup(gvr)
+				return ok && res.Namespaced
+			}),
+		},
+	}
+
+	var authenticators authn.Chain
+	if clientCAs != nil {
+		authenticators = append(authenticators, authnx509.New(authnx509.StaticPool{P: clientCAs}))
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Registry:                    reg,
+		Store:                       store,
+		Authenticator:               authenticators,
+		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
+		Admission:                   chain,
+		HealthChecks:                healthChecks(store),
+		MaxRequestsInFlight:         o.MaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
+		RequestTimeout:              o.RequestTimeout,
+		MinRequestTimeout:           o.MinRequestTimeout,
+		ExternalAddress:             net.JoinHostPort(advertise, strconv.Itoa(port)),
+		Logger:                      log,
+	})
+	if err != nil {
+		return err
+	}
+	nsController := &namespacecontroller.Controller{Registry: reg, Store: store, Log: log}
+	go nsController.Run(ctx)
+	if o.Ready != nil {
+		o.Ready(listener.Addr())
+	}
+	log.Info("serving", "address", listener.Addr().String(), "storage", o.StorageDir)
+	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: tlsConfig, ShutdownTimeout: o.ShutdownTimeout})
+}
+
+func healthChecks(store *registry.Store) []apiserver.HealthCheck {
+	return []apiserver.HealthCheck{
+		{Name: "log", Check: func(context.Context) error { return nil }},
+		{Name: "etcd", Check: func(ctx context.Context) error {
+			_, err := store.KV.Rev(ctx)
+			return err
+		}},
+	}
+}
+
+// serverTLS loads the serving certificate and builds a TLS 1.2+ config.
+// Client certificates are requested but verified per request by the x509
+// authenticator, so that requests without one can still use a token.
+func serverTLS(o Options) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSPrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert-file/--tls-private-key-file: %w", err)
+	}
+	minVersion, _ := tlsVersion(o.TLSMinVersion)
+	suites, _ := cipherSuites(o.TLSCipherSuites)
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   minVersion,
+		CipherSuites: suites,
+		ClientAuth:   tls.RequestClientCert,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
+}
+
+func loadClientCAs(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--client-ca-file: %w", err)
+	}
+	certs, err := pki.ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("--client-ca-file %s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		if !c.IsCA {
+			return nil, fmt.Errorf("--client-ca-file %s: %q is not a CA certificate", path, c.Subject.CommonName)
+		}
+		pool.AddCert(c)
+	}
+	return pool, nil
+}

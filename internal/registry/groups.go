@@ -1,0 +1,435 @@
+package registry
+
+import (
+	"strings"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Roles is rbac.authorization.k8s.io/v1 roles.
+func Roles() *Resource {
+	return &Resource{
+		GroupVersion: rbacv1.SchemeGroupVersion, Name: "roles", SingularName: "role", Kind: "Role", Namespaced: true,
+		New:          func() Object { return &rbacv1.Role{} },
+		ValidateName: namePathSegment,
+		Validate: func(obj Object) field.ErrorList {
+			return validatePolicyRules(obj.(*rbacv1.Role).Rules, false)
+		},
+	}
+}
+
+// ClusterRoles is rbac.authorization.k8s.io/v1 clusterroles.
+func ClusterRoles() *Resource {
+	return &Resource{
+		GroupVersion: rbacv1.SchemeGroupVersion, Name: "clusterroles", SingularName: "clusterrole", Kind: "ClusterRole",
+		New:          func() Object { return &rbacv1.ClusterRole{} },
+		ValidateName: namePathSegment,
+		Validate: func(obj Object) field.ErrorList {
+			cr := obj.(*rbacv1.ClusterRole)
+			errs := validatePolicyRules(cr.Rules, true)
+			if cr.AggregationRule != nil {
+				if len(cr.AggregationRule.ClusterRoleSelectors) == 0 {
+					errs = append(errs, field.Required(field.NewPath("aggregationRule", "clusterRoleSelectors"), "at least one clusterRoleSelector required if aggregationRule is non-nil"))
+				}
+				for i, sel := range cr.AggregationRule.ClusterRoleSelectors {
+					errs = append(errs, validateLabelSelector(&sel, field.NewPath("aggregationRule", "clusterRoleSelectors").Index(i))...)
+				}
+			}
+			return errs
+		},
+	}
+}
+
+func validatePolicyRules(rules []rbacv1.PolicyRule, clusterRole bool) field.ErrorList {
+	var errs field.ErrorList
+	for i, r := range rules {
+		p := field.NewPath("rules").Index(i)
+		if len(r.Verbs) == 0 {
+			errs = append(errs, field.Required(p.Child("verbs"), "verbs must contain at least one value"))
+		}
+		if len(r.NonResourceURLs) > 0 {
+			if !clusterRole {
+				errs = append(errs, field.Invalid(p.Child("nonResourceURLs"), r.NonResourceURLs, "namespaced rules cannot apply to non-resource URLs"))
+			}
+			if len(r.APIGroups) > 0 || len(r.Resources) > 0 || len(r.ResourceNames) > 0 {
+				errs = append(errs, field.Invalid(p.Child("nonResourceURLs"), r.NonResourceURLs, "rules cannot apply to both regular resources and non-resource URLs"))
+			}
+			for j, u := range r.NonResourceURLs {
+				if !strings.HasPrefix(u, "/") && u != "*" {
+					errs = append(errs, field.Invalid(p.Child("nonResourceURLs").Index(j), u, "must start with /"))
+				}
+			}
+			continue
+		}
+		if len(r.APIGroups) == 0 {
+			errs = append(errs, field.Required(p.Child("apiGroups"), "resource rules must supply at least one api group"))
+		}
+		if len(r.Resources) == 0 {
+			errs = append(errs, field.Required(p.Child("resources"), "resource rules must supply at least one resource"))
+		}
+	}
+	return errs
+}
+
+func validateRoleRef(ref, old *rbacv1.RoleRef, namespaced bool) field.ErrorList {
+	var errs field.ErrorList
+	p := field.NewPath("roleRef")
+	if ref.APIGroup != rbacv1.GroupName {
+		errs = append(errs, field.NotSupported(p.Child("apiGroup"), ref.APIGroup, []string{rbacv1.GroupName}))
+	}
+	kinds := []string{"ClusterRole"}
+	if namespaced {
+		kinds = []string{"ClusterRole", "Role"}
+	}
+	errs = append(errs, validateEnum(ref.Kind, kinds, p.Child("kind"))...)
+	if ref.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	} else {
+		for _, msg := range namePathSegment(ref.Name, false) {
+			errs = append(errs, field.Invalid(p.Child("name"), ref.Name, msg))
+		}
+	}
+	if old != nil && *ref != *old {
+		errs = append(errs, field.Invalid(p, *ref, "cannot change roleRef"))
+	}
+	return errs
+}
+
+func validateSubjects(subjects []rbacv1.Subject, namespaced bool) field.ErrorList {
+	var errs field.ErrorList
+	for i, s := range subjects {
+		p := field.NewPath("subjects").Index(i)
+		if s.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		}
+		switch s.Kind {
+		case rbacv1.ServiceAccountKind:
+			if s.APIGroup != "" {
+				errs = append(errs, field.NotSupported(p.Child("apiGroup"), s.APIGroup, []string{""}))
+			}
+			if s.Namespace == "" && !namespaced {
+				errs = append(errs, field.Required(p.Child("namespace"), ""))
+			}
+			if s.Name != "" {
+				for _, msg := range nameDNSSubdomain(s.Name, false) {
+					errs = append(errs, field.Invalid(p.Child("name"), s.Name, msg))
+				}
+			}
+		case rbacv1.UserKind, rbacv1.GroupKind:
+			if s.APIGroup != rbacv1.GroupName {
+				errs = append(errs, field.NotSupported(p.Child("apiGroup"), s.APIGroup, []string{rbacv1.GroupName}))
+			}
+		default:
+			errs = append(errs, field.NotSupported(p.Child("kind"), s.Kind, []string{rbacv1.ServiceAccountKind, rbacv1.UserKind, rbacv1.GroupKind}))
+		}
+	}
+	return errs
+}
+
+// defaultSubjects fills the API group of User and Group subjects, which
+// kubectl and most manifests leave out.
+func defaultSubjects(subjects []rbacv1.Subject) {
+	for i := range subjects {
+		if subjects[i].APIGroup == "" && (subjects[i].Kind == rbacv1.UserKind || subjects[i].Kind == rbacv1.GroupKind) {
+			subjects[i].APIGroup = rbacv1.GroupName
+		}
+	}
+}
+
+func bindingTable(subject string) *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn(), col("Role", rbacv1.RoleBinding{}.SwaggerDoc()["roleRef"]), ageColumn(),
+			wide(col("Users", "Users in the "+subject)), wide(col("Groups", "Groups in the "+subject)),
+			wide(col("ServiceAccounts", "ServiceAccounts in the "+subject)),
+		},
+		Cells: func(obj Object, now time.Time) []any {
+			var ref rbacv1.RoleRef
+			var subjects []rbacv1.Subject
+			switch b := obj.(type) {
+			case *rbacv1.RoleBinding:
+				ref, subjects = b.RoleRef, b.Subjects
+			case *rbacv1.ClusterRoleBinding:
+				ref, subjects = b.RoleRef, b.Subjects
+			}
+			var users, groups, sas []string
+			for _, s := range subjects {
+				switch s.Kind {
+				case rbacv1.UserKind:
+					users = append(users, s.Name)
+				case rbacv1.GroupKind:
+					groups = append(groups, s.Name)
+				case rbacv1.ServiceAccountKind:
+					sas = append(sas, s.Namespace+"/"+s.Name)
+				}
+			}
+			return []any{obj.GetName(), ref.Kind + "/" + ref.Name, age(obj.GetCreationTimestamp(), now),
+				strings.Join(users, ", "), strings.Join(groups, ", "), strings.Join(sas, ", ")}
+		},
+	}
+}
+
+// RoleBindings is rbac.authorization.k8s.io/v1 rolebindings.
+func RoleBindings() *Resource {
+	return &Resource{
+		GroupVersion: rbacv1.SchemeGroupVersion, Name: "rolebindings", SingularName: "rolebinding", Kind: "RoleBinding", Namespaced: true,
+		New:              func() Object { return &rbacv1.RoleBinding{} },
+		ValidateName:     namePathSegment,
+		PrepareForCreate: func(obj Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
+		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
+		Validate: func(obj Object) field.ErrorList {
+			b := obj.(*rbacv1.RoleBinding)
+			return append(validateRoleRef(&b.RoleRef, nil, true), validateSubjects(b.Subjects, true)...)
+		},
+		ValidateUpdate: func(obj, old Object) field.ErrorList {
+			b, o := obj.(*rbacv1.RoleBinding), old.(*rbacv1.RoleBinding)
+			return append(validateRoleRef(&b.RoleRef, &o.RoleRef, true), validateSubjects(b.Subjects, true)...)
+		},
+		Table: bindingTable("roleBinding"),
+	}
+}
+
+// ClusterRoleBindings is rbac.authorization.k8s.io/v1 clusterrolebindings.
+func ClusterRoleBindings() *Resource {
+	return &Resource{
+		GroupVersion: rbacv1.SchemeGroupVersion, Name: "clusterrolebindings", SingularName: "clusterrolebinding", Kind: "ClusterRoleBinding",
+		New:              func() Object { return &rbacv1.ClusterRoleBinding{} },
+		ValidateName:     namePathSegment,
+		PrepareForCreate: func(obj Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
+		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
+		Validate: func(obj Object) field.ErrorList {
+			b := obj.(*rbacv1.ClusterRoleBinding)
+			return append(validateRoleRef(&b.RoleRef, nil, false), validateSubjects(b.Subjects, false)...)
+		},
+		ValidateUpdate: func(obj, old Object) field.ErrorList {
+			b, o := obj.(*rbacv1.ClusterRoleBinding), old.(*rbacv1.ClusterRoleBinding)
+			return append(validateRoleRef(&b.RoleRef, &o.RoleRef, false), validateSubjects(b.Subjects, false)...)
+		},
+		Table: bindingTable("clusterRoleBinding"),
+	}
+}
+
+// CertificateSigningRequests is certificates.k8s.io/v1
+// certificatesigningrequests, with status and approval subresources.
+func CertificateSigningRequests() *Resource {
+	specDoc := certificatesv1.CertificateSigningRequestSpec{}.SwaggerDoc()
+	statusDoc := certificatesv1.CertificateSigningRequestStatus{}.SwaggerDoc()
+	approval := &Subresource{
+		Name: "approval",
+		Apply: func(obj, old Object) Object {
+			out := old.DeepCopyObject().(*certificatesv1.CertificateSigningRequest)
+			out.Status.Conditions = obj.(*certificatesv1.CertificateSigningRequest).Status.Conditions
+			return out
+		},
+		Verbs: []string{"get", "patch", "update"},
+	}
+	return &Resource{
+		GroupVersion: certificatesv1.SchemeGroupVersion, Name: "certificatesigningrequests", SingularName: "certificatesigningrequest",
+		Kind: "CertificateSigningRequest", ShortNames: []string{"csr"},
+		New:              func() Object { return &certificatesv1.CertificateSigningRequest{} },
+		PrepareForCreate: clearStatus,
+		PrepareForUpdate: keepStatus,
+		Validate: func(obj Object) field.ErrorList {
+			csr := obj.(*certificatesv1.CertificateSigningRequest)
+			var errs field.ErrorList
+			p := field.NewPath("spec")
+			if len(csr.Spec.Request) == 0 {
+				errs = append(errs, field.Required(p.Child("request"), ""))
+			}
+			if csr.Spec.SignerName == "" {
+				errs = append(errs, field.Required(p.Child("signerName"), ""))
+			}
+			if len(csr.Spec.Usages) == 0 {
+				errs = append(errs, field.Required(p.Child("usages"), ""))
+			}
+			if csr.Spec.ExpirationSeconds != nil && *csr.Spec.ExpirationSeconds < 600 {
+				errs = append(errs, field.Invalid(p.Child("expirationSeconds"), *csr.Spec.ExpirationSeconds, "may not specify a duration less than 600 seconds (10 minutes)"))
+			}
+			return errs
+		},
+		ValidateUpdate: func(obj, old Object) field.ErrorList {
+			n, o := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
+			return immutable(n.Spec, o.Spec, field.NewPath("spec"))
+		},
+		Subresources: []*Subresource{StatusSubresource(), approval},
+		SelectableFields: func(obj Object) map[string]string {
+			return map[string]string{"spec.signerName": obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
+		},
+		FieldLabels: []string{"spec.signerName"},
+		Table: &Table{
+			Columns: []metav1.TableColumnDefinition{
+				nameColumn(), ageColumn(), col("SignerName", specDoc["signerName"]), col("Requestor", specDoc["request"]),
+				col("RequestedDuration", specDoc["expirationSeconds"]), col("Condition", statusDoc["conditions"]),
+			},
+			Cells: csrCells,
+		},
+	}
+}
+
+func csrCells(obj Object, now time.Time) []any {
+	csr := obj.(*certificatesv1.CertificateSigningRequest)
+	signer := csr.Spec.SignerName
+	if signer == "" {
+		signer = "<none>"
+	}
+	duration := "<none>"
+	if csr.Spec.ExpirationSeconds != nil {
+		duration = HumanDuration(time.Duration(*csr.Spec.ExpirationSeconds) * time.Second)
+	}
+	var approved, denied, failed bool
+	for _, c := range csr.Status.Conditions {
+		switch c.Type {
+		case certificatesv1.CertificateApproved:
+			approved = true
+		case certificatesv1.CertificateDenied:
+			denied = true
+		case certificatesv1.CertificateFailed:
+			failed = true
+		}
+	}
+	cond := "Pending"
+	switch {
+	case denied:
+		cond = "Denied"
+	case approved:
+		cond = "Approved"
+	}
+	if failed {
+		cond += ",Failed"
+	}
+	if len(csr.Status.Certificate) > 0 {
+		cond += ",Issued"
+	}
+	return []any{csr.Name, age(csr.CreationTimestamp, now), signer, csr.Spec.Username, duration, cond}
+}
+
+// Leases is coordination.k8s.io/v1 leases.
+func Leases() *Resource {
+	return &Resource{
+		GroupVersion: coordinationv1.SchemeGroupVersion, Name: "leases", SingularName: "lease", Kind: "Lease", Namespaced: true,
+		New: func() Object { return &coordinationv1.Lease{} },
+		Validate: func(obj Object) field.ErrorList {
+			l := obj.(*coordinationv1.Lease)
+			var errs field.ErrorList
+			if d := l.Spec.LeaseDurationSeconds; d != nil && *d <= 0 {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "leaseDurationSeconds"), *d, "must be greater than 0"))
+			}
+			if t := l.Spec.LeaseTransitions; t != nil && *t < 0 {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "leaseTransitions"), *t, "must be greater than or equal to 0"))
+			}
+			return errs
+		},
+		Table: &Table{
+			Columns: []metav1.TableColumnDefinition{nameColumn(), col("Holder", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]), ageColumn()},
+			Cells: func(obj Object, now time.Time) []any {
+				l := obj.(*coordinationv1.Lease)
+				holder := ""
+				if l.Spec.HolderIdentity != nil {
+					holder = *l.Spec.HolderIdentity
+				}
+				return []any{l.Name, holder, age(l.CreationTimestamp, now)}
+			},
+		},
+	}
+}
+
+// NetworkPolicies is networking.k8s.io/v1 networkpolicies.
+func NetworkPolicies() *Resource {
+	return &Resource{
+		GroupVersion: networkingv1.SchemeGroupVersion, Name: "networkpolicies", SingularName: "networkpolicy", Kind: "NetworkPolicy", Namespaced: true,
+		ShortNames:       []string{"netpol"},
+		TracksGeneration: true,
+		New:              func() Object { return &networkingv1.NetworkPolicy{} },
+		PrepareForCreate: func(obj Object) {
+			defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy))
+		},
+		PrepareForUpdate: func(obj, _ Object) {
+			defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy))
+		},
+		Validate: func(obj Object) field.ErrorList {
+			np := obj.(*networkingv1.NetworkPolicy)
+			p := field.NewPath("spec")
+			errs := validateLabelSelector(&np.Spec.PodSelector, p.Child("podSelector"))
+			for i, t := range np.Spec.PolicyTypes {
+				errs = append(errs, validateEnum(string(t), []string{"Egress", "Ingress"}, p.Child("policyTypes").Index(i))...)
+			}
+			checkPorts := func(ports []networkingv1.NetworkPolicyPort, pp *field.Path) {
+				for i, port := range ports {
+					if port.Protocol != nil {
+						errs = append(errs, validateProtocol(string(*port.Protocol), pp.Index(i).Child("protocol"))...)
+					}
+				}
+			}
+			checkPeers := func(peers []networkingv1.NetworkPolicyPeer, pp *field.Path) {
+				for i, peer := range peers {
+					if peer.PodSelector != nil {
+						errs = append(errs, validateLabelSelector(peer.PodSelector, pp.Index(i).Child("podSelector"))...)
+					}
+					if peer.NamespaceSelector != nil {
+						errs = append(errs, validateLabelSelector(peer.NamespaceSelector, pp.Index(i).Child("namespaceSelector"))...)
+					}
+				}
+			}
+			for i, r := range np.Spec.Ingress {
+				checkPorts(r.Ports, p.Child("ingress").Index(i).Child("ports"))
+				checkPeers(r.From, p.Child("ingress").Index(i).Child("from"))
+			}
+			for i, r := range np.Spec.Egress {
+				checkPorts(r.Ports, p.Child("egress").Index(i).Child("ports"))
+				checkPeers(r.To, p.Child("egress").Index(i).Child("to"))
+			}
+			return errs
+		},
+		Table: &Table{
+			Columns: []metav1.TableColumnDefinition{nameColumn(), col("Pod-Selector", networkingv1.NetworkPolicySpec{}.SwaggerDoc()["podSelector"]), ageColumn()},
+			Cells: func(obj Object, now time.Time) []any {
+				np := obj.(*networkingv1.NetworkPolicy)
+				return []any{np.Name, metav1.FormatLabelSelector(&np.Spec.PodSelector), age(np.CreationTimestamp, now)}
+			},
+		},
+	}
+}
+
+func defaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
+	tcp := func(ports []networkingv1.NetworkPolicyPort) {
+		for i := range ports {
+			if ports[i].Protocol == nil {
+				p := corev1.ProtocolTCP
+				ports[i].Protocol = &p
+			}
+		}
+	}
+	for i := range np.Spec.Ingress {
+		tcp(np.Spec.Ingress[i].Ports)
+	}
+	for i := range np.Spec.Egress {
+		tcp(np.Spec.Egress[i].Ports)
+	}
+	if len(np.Spec.PolicyTypes) == 0 {
+		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(np.Spec.Egress) > 0 {
+			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+}
+
+// Builtin returns every resource sekisho serves.
+func Builtin() *Registry {
+	r, err := New(
+		Namespaces(), Secrets(), ConfigMaps(), ServiceAccounts(), Pods(), Nodes(), Events(),
+		ResourceQuotas(), LimitRanges(), Services(), Endpoints(),
+		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
+		CertificateSigningRequests(), Leases(), NetworkPolicies(),
+	)
+	if err != nil {
+		panic(err) // the built-in table is static; a duplicate is a programming error
+	}
+	return r
+}

@@ -1,0 +1,224 @@
+// Package registry describes every resource the API server serves: its
+// names, scope, defaults, validation, table columns, selectable fields and
+// subresources. Adding a type is one Resource value.
+package registry
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Object is a stored API object: a typed struct from k8s.io/api.
+type Object interface {
+	runtime.Object
+	metav1.Object
+}
+
+// Resource describes one served resource.
+type Resource struct {
+	GroupVersion schema.GroupVersion
+	// Name is the plural resource name in URLs, e.g. "secrets".
+	Name         string
+	SingularName string
+	Kind         string
+	Namespaced   bool
+	ShortNames   []string
+	Categories   []string
+
+	// New returns an empty object of this resource's type.
+	New func() Object
+
+	// ValidateName checks a name (or a generateName prefix).
+	ValidateName func(name string, prefix bool) []string
+	// PrepareForCreate sets server-owned fields and defaults before
+	// validation on create.
+	PrepareForCreate func(obj Object)
+	// PrepareForUpdate carries over fields a main-resource update may not
+	// change (status, for resources with a status subresource).
+	PrepareForUpdate func(obj, old Object)
+	// Validate checks a new object; ValidateUpdate an update. Both may be nil.
+	Validate       func(obj Object) field.ErrorList
+	ValidateUpdate func(obj, old Object) field.ErrorList
+
+	// Subresources that replace part of the object, e.g. "status".
+	Subresources []*Subresource
+
+	// SelectableFields returns the fields this type supports in field
+	// selectors besides metadata.name and metadata.namespace.
+	SelectableFields func(obj Object) map[string]string
+	// FieldLabels lists the keys SelectableFields returns.
+	FieldLabels []string
+
+	// Table renders objects for kubectl get. Nil means the default Name
+	// and Created At columns.
+	Table *Table
+
+	// TracksGeneration makes metadata.generation count changes to the
+	// object's desired state (everything but metadata and status).
+	TracksGeneration bool
+
+	// ReturnDeletedObject makes DELETE return the deleted object instead
+	// of a Status, as kube-apiserver does for pods, services and namespaces.
+	ReturnDeletedObject bool
+
+	// Undeletable explains why an object may never be deleted, or returns "".
+	Undeletable func(obj Object) string
+	// OnDelete adjusts an object when its deletion is requested, e.g. a
+	// namespace turns Terminating.
+	OnDelete func(obj Object)
+	// DeletionHold reports a resource-specific finalizer that keeps an
+	// object after its deletion is requested, such as a namespace's
+	// spec.finalizers.
+	DeletionHold func(obj Object) bool
+}
+
+// GroupVersionResource identifies the resource.
+func (r *Resource) GroupVersionResource() schema.GroupVersionResource {
+	return r.GroupVersion.WithResource(r.Name)
+}
+
+// GroupVersionKind identifies the resource's type.
+func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
+	return r.GroupVersion.WithKind(r.Kind)
+}
+
+// ListKind is the kind of the resource's list type.
+func (r *Resource) ListKind() string { return r.Kind + "List" }
+
+// GroupResource names the resource in error messages.
+func (r *Resource) GroupResource() schema.GroupResource {
+	return r.GroupVersion.WithResource(r.Name).GroupResource()
+}
+
+// Subresource returns the named subresource, or nil.
+func (r *Resource) Subresource(name string) *Subresource {
+	for _, s := range r.Subresources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Subresource is a part of an object with its own endpoint, such as
+// "status". Writes to it change only that part.
+type Subresource struct {
+	Name string
+	// Apply copies the subresource's part of obj onto a copy of old and
+	// returns it: everything else stays as stored.
+	Apply func(obj, old Object) Object
+	// Validate checks the result of Apply; nil means the resource's ValidateUpdate.
+	Validate func(obj, old Object) field.ErrorList
+	// Verbs are the verbs discovery lists for the subresource.
+	Verbs []string
+}
+
+// Registry holds the served resources.
+type Registry struct {
+	byGVR map[schema.GroupVersionResource]*Resource
+	list  []*Resource
+}
+
+// New builds a registry; it refuses duplicates.
+func New(resources ...*Resource) (*Registry, error) {
+	r := &Registry{byGVR: map[schema.GroupVersionResource]*Resource{}}
+	for _, res := range resources {
+		if err := r.add(res); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(r.list, func(i, j int) bool {
+		a, b := r.list[i], r.list[j]
+		if a.GroupVersion.Group != b.GroupVersion.Group {
+			return a.GroupVersion.Group < b.GroupVersion.Group
+		}
+		return a.Name < b.Name
+	})
+	return r, nil
+}
+
+func (r *Registry) add(res *Resource) error {
+	gvr := res.GroupVersionResource()
+	if _, dup := r.byGVR[gvr]; dup {
+		return fmt.Errorf("registry: %s registered twice", gvr)
+	}
+	if res.New == nil || res.Kind == "" || res.Name == "" {
+		return fmt.Errorf("registry: %s needs New, Kind and Name", gvr)
+	}
+	if got := reflect.TypeOf(res.New()).Elem().Name(); got != res.Kind {
+		return fmt.Errorf("registry: %s: New returns %s, not %s", gvr, got, res.Kind)
+	}
+	r.byGVR[gvr] = res
+	r.list = append(r.list, res)
+	return nil
+}
+
+// Lookup returns the resource for a group, version and plural name.
+func (r *Registry) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
+	res, ok := r.byGVR[gvr]
+	return res, ok
+}
+
+// Resources lists every resource, ordered by group then name.
+func (r *Registry) Resources() []*Resource { return r.list }
+
+// GroupVersions lists the served group versions: the core group first,
+// then the others by name.
+func (r *Registry) GroupVersions() []schema.GroupVersion {
+	seen := map[schema.GroupVersion]bool{}
+	var out []schema.GroupVersion
+	for _, res := range r.list {
+		if !seen[res.GroupVersion] {
+			seen[res.GroupVersion] = true
+			out = append(out, res.GroupVersion)
+		}
+	}
+	return out
+}
+
+// ByKind returns the resource whose type is gvk.
+func (r *Registry) ByKind(gvk schema.GroupVersionKind) (*Resource, bool) {
+	for _, res := range r.list {
+		if res.GroupVersionKind() == gvk {
+			return res, true
+		}
+	}
+	return nil, false
+}
+
+// copyField copies the exported field name from src to dst, which must be
+// pointers to the same struct type.
+func copyField(dst, src Object, name string) {
+	d := reflect.ValueOf(dst).Elem().FieldByName(name)
+	s := reflect.ValueOf(src).Elem().FieldByName(name)
+	d.Set(s)
+}
+
+// StatusSubresource is the usual "status" subresource: writes to it change
+// only the Status field, and main-resource writes cannot change Status.
+func StatusSubresource() *Subresource {
+	return &Subresource{
+		Name: "status",
+		Apply: func(obj, old Object) Object {
+			out := old.DeepCopyObject().(Object)
+			copyField(out, obj, "Status")
+			return out
+		},
+		Verbs: []string{"get", "patch", "update"},
+	}
+}
+
+// keepStatus is a PrepareForUpdate that leaves Status as stored.
+func keepStatus(obj, old Object) { copyField(obj, old, "Status") }
+
+// clearStatus is a PrepareForCreate that drops any Status a client sent.
+func clearStatus(obj Object) {
+	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	v.Set(reflect.Zero(v.Type()))
+}

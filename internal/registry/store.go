@@ -1,0 +1,600 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+
+	"github.com/sekisho/sekisho/internal/encryption"
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// Store keeps objects of every resource in a storage.KV.
+type Store struct {
+	KV          storage.KV
+	Transformer encryption.Transformer
+	Now         func() time.Time
+}
+
+// NewStore returns a Store over kv with identity encryption.
+func NewStore(kv storage.KV) *Store {
+	return &Store{KV: kv, Transformer: encryption.Identity{}, Now: time.Now}
+}
+
+const keyRoot = "/registry/"
+
+// Key is the storage key of an object.
+func Key(r *Resource, namespace, name string) string {
+	if r.Namespaced {
+		return keyRoot + r.Name + "/" + namespace + "/" + name
+	}
+	return keyRoot + r.Name + "/" + name
+}
+
+// Prefix is the storage prefix of a resource, within a namespace if given.
+func Prefix(r *Resource, namespace string) string {
+	if r.Namespaced && namespace != "" {
+		return keyRoot + r.Name + "/" + namespace + "/"
+	}
+	return keyRoot + r.Name + "/"
+}
+
+// Entry is a stored object: its JSON as served (with resourceVersion), and
+// its decoded form on demand.
+type Entry struct {
+	JSON []byte
+	Rev  int64
+	res  *Resource
+	obj  Object
+}
+
+// Object decodes the entry.
+func (e *Entry) Object() (Object, error) {
+	if e.obj != nil {
+		return e.obj, nil
+	}
+	obj, err := e.res.decode(e.JSON, e.Rev)
+	if err != nil {
+		return nil, err
+	}
+	e.obj = obj
+	return obj, nil
+}
+
+func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, error) {
+	plain, _, err := s.Transformer.Open(ctx, value, []byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot decrypt stored value: %w", key, err)
+	}
+	return plain, nil
+}
+
+func (s *Store) entry(ctx context.Context, r *Resource, it *storage.Item) (*Entry, error) {
+	plain, err := s.open(ctx, it.Key, it.Value)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{JSON: r.withResourceVersion(plain, it.ModRev), Rev: it.ModRev, res: r}, nil
+}
+
+func notFound(r *Resource, name string) error {
+	return apierrors.NewNotFound(r.GroupResource(), name)
+}
+
+// Get returns the current object.
+func (s *Store) Get(ctx context.Context, r *Resource, namespace, name string) (*Entry, error) {
+	it, err := s.KV.Get(ctx, Key(r, namespace, name))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound(r, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.entry(ctx, r, it)
+}
+
+// GetObject returns the current object decoded.
+func (s *Store) GetObject(ctx context.Context, r *Resource, namespace, name string) (Object, error) {
+	e, err := s.Get(ctx, r, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.Object()
+}
+
+// Create stores a new object. It assigns uid and creationTimestamp and,
+// when the object asks for one, a generated name. The object must already
+// be prepared and validated.
+func (s *Store) Create(ctx context.Context, r *Resource, obj Object, dryRun bool) (*Entry, error) {
+	obj.SetUID(types.UID(uuid.NewUUID()))
+	obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
+	obj.SetResourceVersion("")
+	obj.SetDeletionTimestamp(nil)
+	obj.SetDeletionGracePeriodSeconds(nil)
+	obj.SetGeneration(0)
+	if r.TracksGeneration {
+		obj.SetGeneration(1)
+	}
+	generated := obj.GetName() == "" && obj.GetGenerateName() != ""
+	// A generated name can collide; try a few before giving up, as
+	// kube-apiserver does.
+	for attempt := 0; ; attempt++ {
+		if generated {
+			obj.SetName(obj.GetGenerateName() + rand.String(5))
+		}
+		value, err := r.encode(obj)
+		if err != nil {
+			return nil, err
+		}
+		key := Key(r, obj.GetNamespace(), obj.GetName())
+		if dryRun {
+			if _, err := s.KV.Get(ctx, key); err == nil {
+				if generated && attempt < 8 {
+					continue
+				}
+				return nil, apierrors.NewAlreadyExists(r.GroupResource(), obj.GetName())
+			}
+			rev, err := s.KV.Rev(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, nil
+		}
+		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
+		if err != nil {
+			return nil, err
+		}
+		rev, err := s.KV.Create(ctx, key, sealed)
+		if errors.Is(err, storage.ErrExists) {
+			if generated && attempt < 8 {
+				continue
+			}
+			return nil, apierrors.NewAlreadyExists(r.GroupResource(), obj.GetName())
+		}
+		if err != nil {
+			return nil, err
+		}
+		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
+		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r, obj: obj}, nil
+	}
+}
+
+// UpdateFunc computes the new object from the current one (a private
+// copy). Returning an error aborts the update with that error.
+type UpdateFunc func(current Object) (Object, error)
+
+// ErrConflict is the message Kubernetes gives for a stale resourceVersion.
+func ErrConflict(r *Resource, name string) error {
+	return apierrors.NewConflict(r.GroupResource(), name,
+		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// Update applies update to the current object and stores the result,
+// retrying when another writer got in first. An update that changes
+// nothing is not written. An object that is being deleted and has no
+// finalizers left is deleted instead; the returned Entry is then the last
+// state and deleted is true.
+func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string, dryRun bool, update UpdateFunc) (e *Entry, deleted bool, err error) {
+	key := Key(r, namespace, name)
+	for attempt := 0; ; attempt++ {
+		it, err := s.KV.Get(ctx, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, false, notFound(r, name)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		cur, err := s.entry(ctx, r, it)
+		if err != nil {
+			return nil, false, err
+		}
+		curObj, err := cur.Object()
+		if err != nil {
+			return nil, false, err
+		}
+		next, err := update(curObj.DeepCopyObject().(Object))
+		if err != nil {
+			return nil, false, err
+		}
+		if next.GetDeletionTimestamp() != nil && len(next.GetFinalizers()) == 0 && !holdsDeletion(r, next) {
+			if dryRun {
+				return cur, true, nil
+			}
+			prev, rev, err := s.KV.Delete(ctx, key, it.ModRev)
+			if errors.Is(err, storage.ErrConflict) && attempt < 16 {
+				continue
+			}
+			if err != nil {
+				return nil, false, storageError(r, name, err)
+			}
+			last, err := s.deletedEntry(ctx, r, prev, rev, next)
+			return last, true, err
+		}
+		plainCur, err := s.open(ctx, key, it.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		if r.TracksGeneration && changesSpec(curObj, next) {
+			next.SetGeneration(curObj.GetGeneration() + 1)
+		}
+		value, err := r.encode(next)
+		if err != nil {
+			return nil, false, err
+		}
+		if bytes.Equal(value, plainCur) {
+			return cur, false, nil
+		}
+		if dryRun {
+			return &Entry{JSON: r.withResourceVersion(value, it.ModRev), Rev: it.ModRev, res: r}, false, nil
+		}
+		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
+		if err != nil {
+			return nil, false, err
+		}
+		rev, err := s.KV.Update(ctx, key, sealed, it.ModRev)
+		if errors.Is(err, storage.ErrConflict) && attempt < 16 {
+			continue
+		}
+		if err != nil {
+			return nil, false, storageError(r, name, err)
+		}
+		next.SetResourceVersion(strconv.FormatInt(rev, 10))
+		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r, obj: next}, false, nil
+	}
+}
+
+// changesSpec reports whether an update changes more than metadata and
+// status, which is what bumps metadata.generation.
+func changesSpec(old, next Object) bool {
+	strip := func(o Object) map[string]json.RawMessage {
+		data, _ := json.Marshal(o)
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(data, &m)
+		delete(m, "metadata")
+		delete(m, "status")
+		return m
+	}
+	a, b := strip(old), strip(next)
+	if len(a) != len(b) {
+		return true
+	}
+	for k, v := range a {
+		if !bytes.Equal(v, b[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+func storageError(r *Resource, name string, err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return notFound(r, name)
+	case errors.Is(err, storage.ErrConflict):
+		return ErrConflict(r, name)
+	}
+	return err
+}
+
+// holdsDeletion reports whether a resource-specific finalizer (a
+// namespace's spec.finalizers) still holds an object that is being deleted.
+func holdsDeletion(r *Resource, obj Object) bool {
+	return r.DeletionHold != nil && r.DeletionHold(obj)
+}
+
+func (s *Store) deletedEntry(ctx context.Context, r *Resource, prev *storage.Item, rev int64, fallback Object) (*Entry, error) {
+	if prev == nil {
+		value, err := r.encode(fallback)
+		if err != nil {
+			return nil, err
+		}
+		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, nil
+	}
+	plain, err := s.open(ctx, prev.Key, prev.Value)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{JSON: r.withResourceVersion(plain, rev), Rev: rev, res: r}, nil
+}
+
+// Preconditions guard a delete.
+type Preconditions struct {
+	UID             string
+	ResourceVersion string
+}
+
+// Delete deletes an object. An object with finalizers (or a resource's
+// own deletion hold) is only marked with a deletionTimestamp; it goes when
+// the last finalizer is removed. The returned Entry is the object as it
+// now is (or was, when deleted is true).
+func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre Preconditions, dryRun bool) (e *Entry, deleted bool, err error) {
+	key := Key(r, namespace, name)
+	for attempt := 0; ; attempt++ {
+		it, err := s.KV.Get(ctx, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, false, notFound(r, name)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		cur, err := s.entry(ctx, r, it)
+		if err != nil {
+			return nil, false, err
+		}
+		obj, err := cur.Object()
+		if err != nil {
+			return nil, false, err
+		}
+		if pre.UID != "" && string(obj.GetUID()) != pre.UID {
+			return nil, false, apierrors.NewConflict(r.GroupResource(), name,
+				fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.UID, obj.GetUID()))
+		}
+		if pre.ResourceVersion != "" && obj.GetResourceVersion() != pre.ResourceVersion {
+			return nil, false, apierrors.NewConflict(r.GroupResource(), name,
+				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.ResourceVersion, obj.GetResourceVersion()))
+		}
+		if msg := undeletable(r, obj); msg != "" {
+			return nil, false, apierrors.NewForbidden(r.GroupResource(), name, errors.New(msg))
+		}
+		marked := obj.DeepCopyObject().(Object)
+		if r.OnDelete != nil {
+			r.OnDelete(marked)
+		}
+		if len(obj.GetFinalizers()) > 0 || holdsDeletion(r, marked) {
+			if obj.GetDeletionTimestamp() != nil && !changesAnything(r, obj, marked) {
+				return cur, false, nil // already being deleted
+			}
+			if marked.GetDeletionTimestamp() == nil {
+				now := metav1.NewTime(s.Now().Truncate(time.Second))
+				zero := int64(0)
+				marked.SetDeletionTimestamp(&now)
+				marked.SetDeletionGracePeriodSeconds(&zero)
+			}
+			if dryRun {
+				value, err := r.encode(marked)
+				if err != nil {
+					return nil, false, err
+				}
+				return &Entry{JSON: r.withResourceVersion(value, it.ModRev), Rev: it.ModRev, res: r}, false, nil
+			}
+			value, err := r.encode(marked)
+			if err != nil {
+				return nil, false, err
+			}
+			sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
+			if err != nil {
+				return nil, false, err
+			}
+			rev, err := s.KV.Update(ctx, key, sealed, it.ModRev)
+			if errors.Is(err, storage.ErrConflict) && attempt < 16 {
+				continue
+			}
+			if err != nil {
+				return nil, false, storageError(r, name, err)
+			}
+			return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, false, nil
+		}
+		if dryRun {
+			return cur, true, nil
+		}
+		prev, rev, err := s.KV.Delete(ctx, key, it.ModRev)
+		if errors.Is(err, storage.ErrConflict) && attempt < 16 {
+			continue
+		}
+		if err != nil {
+			return nil, false, storageError(r, name, err)
+		}
+		last, err := s.deletedEntry(ctx, r, prev, rev, obj)
+		return last, true, err
+	}
+}
+
+func undeletable(r *Resource, obj Object) string {
+	if r.Undeletable == nil {
+		return ""
+	}
+	return r.Undeletable(obj)
+}
+
+func changesAnything(r *Resource, a, b Object) bool {
+	x, _ := r.encode(a)
+	y, _ := r.encode(b)
+	return !bytes.Equal(x, y)
+}
+
+// ListOptions select and page a list or watch.
+type ListOptions struct {
+	Namespace     string
+	Labels        labels.Selector
+	Fields        fields.Selector
+	Limit         int64
+	Continue      string
+	Rev           int64 // read at exactly this revision (0: latest)
+	MinRev        int64 // the read must not be older than this revision
+	SendInitial   bool
+	AllowBookmark bool
+}
+
+// ListResult is one page of a list.
+type ListResult struct {
+	Items     []*Entry
+	Rev       int64
+	Continue  string
+	Remaining *int64
+}
+
+// continueToken is the opaque token clients pass back for the next page,
+// in the shape kube-apiserver uses.
+type continueToken struct {
+	APIVersion string `json:"v"`
+	Rev        int64  `json:"rv"`
+	Start      string `json:"start"`
+}
+
+func encodeContinue(rev int64, nextKey, prefix string) string {
+	data, _ := json.Marshal(continueToken{APIVersion: "meta.k8s.io/v1", Rev: rev, Start: strings.TrimPrefix(nextKey, prefix)})
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+func decodeContinue(token, prefix string) (int64, string, error) {
+	data, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return 0, "", fmt.Errorf("continue key is not valid: %v", err)
+	}
+	var t continueToken
+	if err := json.Unmarshal(data, &t); err != nil {
+		return 0, "", fmt.Errorf("continue key is not valid: %v", err)
+	}
+	if t.APIVersion != "meta.k8s.io/v1" {
+		return 0, "", fmt.Errorf("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+	}
+	if t.Rev <= 0 || strings.Contains(t.Start, "..") || strings.HasPrefix(t.Start, "/") {
+		return 0, "", errors.New("continue key is not valid: invalid start key")
+	}
+	return t.Rev, prefix + t.Start, nil
+}
+
+// matches reports whether an entry passes the selectors.
+func (o *ListOptions) matches(r *Resource, e *Entry) (bool, error) {
+	if o.Labels != nil && !o.Labels.Empty() {
+		var m metadataOnly
+		if err := json.Unmarshal(e.JSON, &m); err != nil {
+			return false, err
+		}
+		if !o.Labels.Matches(labels.Set(m.Metadata.Labels)) {
+			return false, nil
+		}
+	}
+	if o.Fields != nil && !o.Fields.Empty() {
+		obj, err := e.Object()
+		if err != nil {
+			return false, err
+		}
+		if !o.Fields.Matches(FieldSet(r, obj)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// FieldSet is the set of fields an object can be selected by.
+func FieldSet(r *Resource, obj Object) fields.Set {
+	set := fields.Set{"metadata.name": obj.GetName()}
+	if r.Namespaced {
+		set["metadata.namespace"] = obj.GetNamespace()
+	}
+	if r.SelectableFields != nil {
+		for k, v := range r.SelectableFields(obj) {
+			set[k] = v
+		}
+	}
+	return set
+}
+
+// filtered reports whether any selector is set.
+func (o *ListOptions) filtered() bool {
+	return (o.Labels != nil && !o.Labels.Empty()) || (o.Fields != nil && !o.Fields.Empty())
+}
+
+// List returns one page of objects. A continue token pins later pages to
+// the revision of the first.
+func (s *Store) List(ctx context.Context, r *Resource, o ListOptions) (*ListResult, error) {
+	prefix := Prefix(r, o.Namespace)
+	kvOpts := storage.ListOptions{Rev: o.Rev}
+	if o.Continue != "" {
+		rev, start, err := decodeContinue(o.Continue, prefix)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		kvOpts.Rev, kvOpts.Start = rev, start
+	}
+	if o.MinRev > 0 && kvOpts.Rev == 0 {
+		cur, err := s.KV.Rev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if o.MinRev > cur {
+			return nil, tooLargeRV(o.MinRev, cur)
+		}
+	}
+	res := &ListResult{}
+	// Without selectors one storage page is one API page. With selectors,
+	// keep reading until the page is full or the keys run out.
+	for {
+		if o.Limit > 0 {
+			kvOpts.Limit = o.Limit - int64(len(res.Items))
+			if o.filtered() {
+				kvOpts.Limit = max(kvOpts.Limit, 100)
+			}
+		}
+		page, err := s.KV.List(ctx, prefix, kvOpts)
+		if err != nil {
+			return nil, listError(err, kvOpts.Rev, o.Continue != "")
+		}
+		res.Rev = page.Rev
+		kvOpts.Rev = page.Rev
+		for i, it := range page.Items {
+			e, err := s.entry(ctx, r, it)
+			if err != nil {
+				return nil, err
+			}
+			ok, err := o.matches(r, e)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				res.Items = append(res.Items, e)
+			}
+			if o.Limit > 0 && int64(len(res.Items)) >= o.Limit {
+				next := page.Next
+				if i+1 < len(page.Items) {
+					next = page.Items[i+1].Key
+				}
+				if next != "" {
+					res.Continue = encodeContinue(page.Rev, next, prefix)
+					if !o.filtered() {
+						rest := page.Remaining + int64(len(page.Items)-i-1)
+						res.Remaining = &rest
+					}
+				}
+				return res, nil
+			}
+		}
+		if page.Next == "" {
+			return res, nil
+		}
+		kvOpts.Start = page.Next
+	}
+}
+
+func tooLargeRV(want, cur int64) error {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, cur), 1)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return err
+}
+
+func listError(err error, rev int64, continuing bool) error {
+	switch {
+	case errors.Is(err, storage.ErrCompacted) && continuing:
+		return apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+	case errors.Is(err, storage.ErrCompacted):
+		return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
+	case errors.Is(err, storage.ErrFutureRevision):
+		return tooLargeRV(rev, 0)
+	}
+	return err
+}

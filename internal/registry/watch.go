@@ -1,0 +1,169 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// Watch event types, as the watch API names them.
+const (
+	WatchAdded    = "ADDED"
+	WatchModified = "MODIFIED"
+	WatchDeleted  = "DELETED"
+	WatchBookmark = "BOOKMARK"
+)
+
+// AnnotationInitialEventsEnd marks the bookmark that ends the initial
+// events of a watch with sendInitialEvents=true.
+const AnnotationInitialEventsEnd = "k8s.io/initial-events-end"
+
+// WatchEvent is one event of a watch. Bookmarks carry only Rev.
+type WatchEvent struct {
+	Type             string
+	Entry            *Entry
+	Rev              int64
+	InitialEventsEnd bool
+}
+
+// WatchOptions extend ListOptions for a watch.
+type WatchOptions struct {
+	ListOptions
+	// FromRev starts after this revision; 0 starts with the current state
+	// as ADDED events (unless SendInitialEvents is false).
+	FromRev int64
+	// SendInitialEvents: nil keeps the classic behaviour (initial events
+	// only when FromRev is 0); true sends the state at (or after) FromRev
+	// followed by a bookmark marking the end; false sends none.
+	SendInitialEvents *bool
+}
+
+// Watch streams changes to r's objects that match the selectors. When
+// an object stops or starts matching, the watcher sees DELETED or ADDED,
+// as Kubernetes does. The channel closes when ctx ends or the storage
+// watch ends (the client then resumes from its last resourceVersion).
+func (s *Store) Watch(ctx context.Context, r *Resource, o WatchOptions) (<-chan WatchEvent, error) {
+	prefix := Prefix(r, o.Namespace)
+	initial := o.FromRev == 0
+	if o.SendInitialEvents != nil {
+		initial = *o.SendInitialEvents
+	}
+	from := o.FromRev
+	var initialItems []*Entry
+	if initial {
+		list, err := s.List(ctx, r, ListOptions{Namespace: o.Namespace, Labels: o.Labels, Fields: o.Fields, MinRev: o.FromRev})
+		if err != nil {
+			return nil, err
+		}
+		initialItems, from = list.Items, list.Rev
+	} else if from == 0 {
+		rev, err := s.KV.Rev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		from = rev
+	}
+	raw, err := s.KV.Watch(ctx, prefix, from)
+	switch {
+	case errors.Is(err, storage.ErrCompacted):
+		return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", from))
+	case errors.Is(err, storage.ErrFutureRevision):
+		cur, _ := s.KV.Rev(ctx)
+		return nil, tooLargeRV(from, cur)
+	case err != nil:
+		return nil, err
+	}
+	out := make(chan WatchEvent, 64)
+	go func() {
+		defer close(out)
+		send := func(e WatchEvent) bool {
+			select {
+			case out <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for _, e := range initialItems {
+			if !send(WatchEvent{Type: WatchAdded, Entry: e, Rev: e.Rev}) {
+				return
+			}
+		}
+		if o.SendInitialEvents != nil && *o.SendInitialEvents {
+			if !send(WatchEvent{Type: WatchBookmark, Rev: from, InitialEventsEnd: true}) {
+				return
+			}
+		}
+		for ev := range raw {
+			we, ok, err := s.translate(ctx, r, &o.ListOptions, ev)
+			if err != nil {
+				return // undecodable value: end the watch; the client will relist
+			}
+			if ok && !send(we) {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// translate turns a storage event into the watch event a client with
+// these selectors should see, if any.
+func (s *Store) translate(ctx context.Context, r *Resource, o *ListOptions, ev storage.Event) (WatchEvent, bool, error) {
+	if ev.Type == storage.EventProgress {
+		return WatchEvent{Type: WatchBookmark, Rev: ev.Rev}, true, nil
+	}
+	entryOf := func(value []byte) (*Entry, bool, error) {
+		plain, err := s.open(ctx, ev.Key, value)
+		if err != nil {
+			return nil, false, err
+		}
+		e := &Entry{JSON: r.withResourceVersion(plain, ev.Rev), Rev: ev.Rev, res: r}
+		ok, err := o.matches(r, e)
+		return e, ok, err
+	}
+	switch ev.Type {
+	case storage.EventAdded:
+		e, ok, err := entryOf(ev.Value)
+		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev}, ok, err
+	case storage.EventDeleted:
+		e, ok, err := entryOf(ev.Value)
+		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev}, ok, err
+	}
+	cur, curOK, err := entryOf(ev.Value)
+	if err != nil {
+		return WatchEvent{}, false, err
+	}
+	if !o.filtered() {
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev}, true, nil
+	}
+	prev, prevOK, err := entryOf(ev.PrevValue)
+	if err != nil {
+		return WatchEvent{}, false, err
+	}
+	switch {
+	case curOK && prevOK:
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev}, true, nil
+	case curOK:
+		return WatchEvent{Type: WatchAdded, Entry: cur, Rev: ev.Rev}, true, nil
+	case prevOK:
+		return WatchEvent{Type: WatchDeleted, Entry: prev, Rev: ev.Rev}, true, nil
+	}
+	return WatchEvent{}, false, nil
+}
+
+// BookmarkJSON is the object of a BOOKMARK event: the watched kind with
+// only a resourceVersion (and the initial-events-end annotation when it
+// ends the initial events).
+func (r *Resource) BookmarkJSON(rev int64, initialEnd bool) []byte {
+	out := fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q`, r.Kind, r.GroupVersion.String(), strconv.FormatInt(rev, 10))
+	if initialEnd {
+		out = fmt.Appendf(out, `,"annotations":{%q:"true"}`, AnnotationInitialEventsEnd)
+	}
+	return append(out, "}}"...)
+}
