@@ -21,6 +21,7 @@ import (
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/authz"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
+	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
@@ -103,6 +104,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
 		Admission:                   chain,
 		HealthChecks:                healthChecks(store),
+		OpenAPI:                     &openapi.Handler{Registry: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
 		MaxRequestsInFlight:         o.MaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
 		RequestTimeout:              o.RequestTimeout,

@@ -1,0 +1,181 @@
+package openapi
+
+import (
+	"crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Media types of the OpenAPI documents.
+const (
+	v2Protobuf           = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+	v2ProtobufDeprecated = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+)
+
+// Handler serves /openapi/v2, /openapi/v3 and /openapi/v3/{group version}.
+// Documents are built on first use, since they are only needed by
+// kubectl's explain, validation and apply, and cost a few megabytes.
+type Handler struct {
+	Registry *registry.Registry
+	// Version is the API version reported in info.version.
+	Version string
+
+	once sync.Once
+	err  error
+	v2   []byte
+	v2pb []byte
+	v3   map[string][]byte // "api/v1" or "apis/{group}/{version}"
+	hash map[string]string
+	idx  []byte
+}
+
+func gvPath(gv schema.GroupVersion) string {
+	if gv.Group == "" {
+		return "api/" + gv.Version
+	}
+	return "apis/" + gv.Group + "/" + gv.Version
+}
+
+func (h *Handler) build() {
+	h.v3 = map[string][]byte{}
+	h.hash = map[string]string{}
+	info := map[string]any{"title": "Kubernetes", "version": h.Version}
+	index := map[string]any{}
+	for _, gv := range h.Registry.GroupVersions() {
+		d := newDocument(false)
+		for _, res := range h.Registry.Resources() {
+			if res.GroupVersion == gv {
+				d.addResource(res)
+			}
+		}
+		doc := map[string]any{
+			"openapi":    "3.0.0",
+			"info":       info,
+			"paths":      d.paths,
+			"components": map[string]any{"schemas": d.gen.defs},
+		}
+		data, err := json.Marshal(doc)
+		if err != nil {
+			h.err = err
+			return
+		}
+		p := gvPath(gv)
+		h.v3[p] = data
+		h.hash[p] = fmt.Sprintf("%X", sha512.Sum512(data))
+		index[p] = map[string]any{"serverRelativeURL": "/openapi/v3/" + p + "?hash=" + h.hash[p]}
+	}
+	h.idx, h.err = json.Marshal(map[string]any{"paths": index})
+	if h.err != nil {
+		return
+	}
+	d := newDocument(true)
+	for _, res := range h.Registry.Resources() {
+		d.addResource(res)
+	}
+	v2 := map[string]any{"swagger": "2.0", "info": info, "paths": d.paths, "definitions": d.gen.defs}
+	if h.v2, h.err = json.Marshal(v2); h.err != nil {
+		return
+	}
+	parsed, err := openapiv2.ParseDocument(h.v2)
+	if err != nil {
+		h.err = fmt.Errorf("openapi v2: %w", err)
+		return
+	}
+	h.v2pb, h.err = proto.Marshal(parsed)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.once.Do(h.build)
+	if h.err != nil {
+		http.Error(w, "the OpenAPI document could not be built", http.StatusInternalServerError)
+		return
+	}
+	switch path := strings.TrimSuffix(r.URL.Path, "/"); {
+	case path == "/openapi/v2":
+		h.serveV2(w, r)
+	case path == "/openapi/v3":
+		serveDoc(w, r, h.idx, fmt.Sprintf("%X", sha512.Sum512(h.idx)), false)
+	case strings.HasPrefix(path, "/openapi/v3/"):
+		p := strings.TrimPrefix(path, "/openapi/v3/")
+		data, ok := h.v3[p]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if q := r.URL.Query().Get("hash"); q != "" && q != h.hash[p] {
+			// The content changed since the client's index: send it to the current one.
+			w.Header().Set("Location", "/openapi/v3/"+p+"?hash="+h.hash[p])
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
+		}
+		if !acceptsJSON(r) {
+			http.Error(w, "only application/json is served", http.StatusNotAcceptable)
+			return
+		}
+		serveDoc(w, r, data, h.hash[p], r.URL.Query().Get("hash") != "")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (h *Handler) serveV2(w http.ResponseWriter, r *http.Request) {
+	etag := fmt.Sprintf("%X", sha512.Sum512(h.v2))
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		switch mt {
+		case v2Protobuf, v2ProtobufDeprecated:
+			w.Header().Set("Content-Type", v2Protobuf)
+			serveBytes(w, r, h.v2pb, etag+"-pb", false)
+			return
+		case "application/json", "*/*", "":
+			serveDoc(w, r, h.v2, etag, false)
+			return
+		}
+	}
+	serveDoc(w, r, h.v2, etag, false)
+}
+
+func acceptsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		if mt == "application/json" || mt == "*/*" || mt == "application/*" {
+			return true
+		}
+	}
+	return false
+}
+
+func serveDoc(w http.ResponseWriter, r *http.Request, data []byte, etag string, immutable bool) {
+	w.Header().Set("Content-Type", "application/json")
+	serveBytes(w, r, data, etag, immutable)
+}
+
+// serveBytes answers with data, honouring If-None-Match. Documents whose URL
+// carries their content hash may be cached for good.
+func serveBytes(w http.ResponseWriter, r *http.Request, data []byte, etag string, immutable bool) {
+	quoted := `"` + etag + `"`
+	w.Header().Set("ETag", quoted)
+	w.Header().Set("Vary", "Accept")
+	if immutable {
+		w.Header().Set("Cache-Control", "public, immutable")
+	}
+	if r.Header.Get("If-None-Match") == quoted {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(data)
+}
