@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAuthenticationAndForbidden checks the exact 401 and 403 bodies, the
+// unauthenticated health and version endpoints, and that the x509
+// authenticator refuses certificates it must not accept.
+func TestAuthenticationAndForbidden(t *testing.T) {
+	s := startServer(t)
+	const unauthorizedBody = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`
+
+	anon := s.client(false)
+	for _, p := range []string{"/healthz", "/livez", "/readyz", "/readyz/etcd", "/version"} {
+		code, body := s.doWith(anon, "GET", p, "", nil)
+		if code != 200 {
+			t.Errorf("%s without credentials: %d %s", p, code, body)
+		}
+	}
+	if code, body := s.doWith(anon, "GET", "/version", "", nil); !strings.Contains(body, `"major":"1"`) || !strings.Contains(body, `"gitVersion":"v1.`) {
+		t.Errorf("/version: %d %s", code, body)
+	}
+	for _, p := range []string{"/api", "/apis", "/api/v1/namespaces", "/openapi/v3", "/metrics"} {
+		code, body := s.doWith(anon, "GET", p, "", nil)
+		if code != 401 || body != unauthorizedBody {
+			t.Errorf("%s without credentials: %d %s", p, code, body)
+		}
+	}
+
+	// A client certificate with only the serverAuth usage: the API
+	// server's own serving certificate, signed by the right CA.
+	serving, err := tls.LoadX509KeyPair(filepath.Join(s.dir, "pki/apiserver.crt"), filepath.Join(s.dir, "pki/apiserver.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := s.doWith(clientWithCert(t, s, serving), "GET", "/api/v1/namespaces", "", nil); code != 401 || body != unauthorizedBody {
+		t.Errorf("serverAuth-only certificate: %d %s", code, body)
+	}
+	// A client certificate from another cluster's CA.
+	other := startServer(t)
+	if code, body := s.doWith(clientWithCert(t, s, other.clientCert("super-admin")), "GET", "/api/v1/namespaces", "", nil); code != 401 || body != unauthorizedBody {
+		t.Errorf("certificate from an unknown CA: %d %s", code, body)
+	}
+	// The log reaches us through a pipe: wait for it.
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), "lacks the clientAuth extended key usage") &&
+			strings.Contains(s.logs.String(), "signed by unknown authority")
+	}) {
+		t.Errorf("the server log does not explain the 401s:\n%s", s.logs.String())
+	}
+
+	// admin.conf's group has no binding yet: authenticated, then forbidden.
+	admin := clientWithCert(t, s, s.clientCert("admin"))
+	code, body := s.doWith(admin, "GET", "/api/v1/namespaces/default/configmaps", "", nil)
+	const forbidden = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps is forbidden: User \"kubernetes-admin\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\"","reason":"Forbidden","details":{"kind":"configmaps"},"code":403}`
+	if code != 403 || body != forbidden {
+		t.Errorf("403 body:\n got %d %s\nwant %s", code, body, forbidden)
+	}
+	code, body = s.doWith(admin, "GET", "/api/v1/namespaces/kube-system/secrets/token", "", nil)
+	if code != 403 || !strings.Contains(body, `secrets \"token\" is forbidden: User \"kubernetes-admin\" cannot get resource \"secrets\" in API group \"\" in the namespace \"kube-system\"`) {
+		t.Errorf("403 for a named object: %d %s", code, body)
+	}
+	code, body = s.doWith(admin, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles", "", nil)
+	if code != 403 || !strings.Contains(body, `cannot list resource \"clusterroles\" in API group \"rbac.authorization.k8s.io\" at the cluster scope`) {
+		t.Errorf("403 at cluster scope: %d %s", code, body)
+	}
+
+	// Every response carries an Audit-Id, and the log ties it to the cause.
+	resp, err := anon.Get(s.url("/api/v1/namespaces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("Audit-Id")
+	if id == "" || !waitFor(func() bool { return strings.Contains(s.logs.String(), "auditID="+id) }) {
+		t.Errorf("Audit-Id %q not in the server log", id)
+	}
+
+	// Impersonation is refused until it is configured.
+	req := mustRequest(t, "GET", s.url("/api/v1/namespaces"), nil)
+	req.Header.Set("Impersonate-User", "someone")
+	resp, err = s.client(true).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("impersonation: %d %s", resp.StatusCode, data)
+	}
+}
+
+func clientWithCert(t *testing.T, s *server, cert tls.Certificate) *http.Client {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	// Always present the certificate, even when the server's list of
+	// acceptable CAs does not name its issuer: the server must refuse it.
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
+	}}}
+}
+
+func waitFor(cond func() bool) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// TestTLSSettings checks that old TLS versions are refused and that the
+// TLS flags are honoured.
+func TestTLSSettings(t *testing.T) {
+	s := startServer(t, "--tls-min-version", "VersionTLS13")
+	caPEM, _ := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	dial := func(max uint16) error {
+		conn, err := tls.Dial("tcp", s.url("")[len("https://"):], &tls.Config{RootCAs: pool, MaxVersion: max, MinVersion: tls.VersionTLS10})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := dial(tls.VersionTLS12); err == nil {
+		t.Error("TLS 1.2 accepted with --tls-min-version VersionTLS13")
+	}
+	if err := dial(tls.VersionTLS13); err != nil {
+		t.Errorf("TLS 1.3 refused: %v", err)
+	}
+
+	for _, bad := range [][]string{
+		{"--tls-min-version", "VersionTLS11"},
+		{"--tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA"},
+		{"--bind-address", "nonsense"},
+	} {
+		r := sekisho(t, append([]string{"serve", "--tls-cert-file", filepath.Join(s.dir, "pki/apiserver.crt"),
+			"--tls-private-key-file", filepath.Join(s.dir, "pki/apiserver.key"), "--storage-dir", t.TempDir()}, bad...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, bad[0]) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("serve %v: exit %d, %q", bad, r.code, r.stderr)
+		}
+	}
+	if r := sekisho(t, "serve", "--storage-dir", t.TempDir()); r.code == 0 || !strings.Contains(r.stderr, "there is no insecure port") {
+		t.Errorf("serve without TLS files: exit %d, %q", r.code, r.stderr)
+	}
+}
