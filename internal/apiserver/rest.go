@@ -220,7 +220,8 @@ func (s *Server) listOptions(req *request) (registry.ListOptions, error) {
 	if o.Continue != "" && rv != "" && rv != "0" {
 		return o, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 	}
-	if match != "" && rv == "" {
+	watchList := req.ri.Verb == "watch" && isTrue(q.Get("sendInitialEvents"))
+	if match != "" && rv == "" && !watchList {
 		return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
 	if match != "" && o.Continue != "" {
@@ -420,10 +421,8 @@ func (s *Server) create(req *request) error {
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}
+	generated := registry.GenerateName(obj)
 	name := obj.GetName()
-	if name == "" {
-		name = obj.GetGenerateName()
-	}
 	attrs := attributes(req, admission.Create, obj.GetName(), obj, nil, dry)
 	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
 		return err
@@ -438,7 +437,7 @@ func (s *Server) create(req *request) error {
 	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
 		return err
 	}
-	e, err := s.cfg.Store.Create(req.ctx, res, obj, dry)
+	e, err := s.cfg.Store.Create(req.ctx, res, obj, generated, dry)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Stor
 		if res.PrepareForCreate != nil {
 			res.PrepareForCreate(obj)
 		}
-		_, err := store.Create(ctx, res, obj, false)
+		_, err := store.Create(ctx, res, obj, false, false)
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}

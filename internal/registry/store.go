@@ -116,10 +116,22 @@ func (s *Store) GetObject(ctx context.Context, r *Resource, namespace, name stri
 	return e.Object()
 }
 
-// Create stores a new object. It assigns uid and creationTimestamp and,
-// when the object asks for one, a generated name. The object must already
+// GenerateName gives obj a name from its generateName prefix when it has
+// none, and reports whether it did. Names are generated before validation,
+// so that the generated name is what gets validated.
+func GenerateName(obj Object) bool {
+	if obj.GetName() != "" || obj.GetGenerateName() == "" {
+		return false
+	}
+	obj.SetName(obj.GetGenerateName() + rand.String(5))
+	return true
+}
+
+// Create stores a new object. It assigns uid and creationTimestamp. When
+// generated is true the name came from GenerateName, and a collision is
+// retried with a new name, as kube-apiserver does. The object must already
 // be prepared and validated.
-func (s *Store) Create(ctx context.Context, r *Resource, obj Object, dryRun bool) (*Entry, error) {
+func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, dryRun bool) (*Entry, error) {
 	obj.SetUID(types.UID(uuid.NewUUID()))
 	obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
 	obj.SetResourceVersion("")
@@ -129,11 +141,8 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, dryRun bool
 	if r.TracksGeneration {
 		obj.SetGeneration(1)
 	}
-	generated := obj.GetName() == "" && obj.GetGenerateName() != ""
-	// A generated name can collide; try a few before giving up, as
-	// kube-apiserver does.
 	for attempt := 0; ; attempt++ {
-		if generated {
+		if generated && attempt > 0 {
 			obj.SetName(obj.GetGenerateName() + rand.String(5))
 		}
 		value, err := r.encode(obj)
