@@ -156,8 +156,8 @@ func TestWriteSemantics(t *testing.T) {
 	var obj struct {
 		Metadata struct {
 			Name, UID, ResourceVersion, CreationTimestamp, Namespace string
-			DeletionTimestamp                                      *string
-			Finalizers                                             []string
+			DeletionTimestamp                                        *string
+			Finalizers                                               []string
 		}
 		Status struct{ Phase string }
 	}
@@ -176,7 +176,9 @@ func TestWriteSemantics(t *testing.T) {
 
 	v1 := s.create(t, cms, `{"metadata":{"name":"cas"},"data":{"a":"1"}}`)
 	rv := rvOf(t, v1)
-	update := func(body string) (int, string) { return s.do("PUT", cms+"/cas", "application/json", strings.NewReader(body)) }
+	update := func(body string) (int, string) {
+		return s.do("PUT", cms+"/cas", "application/json", strings.NewReader(body))
+	}
 	if code, body := update(fmt.Sprintf(`{"metadata":{"name":"cas","resourceVersion":"%d"},"data":{"a":"2"}}`, rv)); code != 200 || rvOf(t, body) <= rv {
 		t.Fatalf("update with the current rv: %d %s", code, body)
 	}
