@@ -10,12 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/serviceip"
 )
 
 // bootstrap creates what every cluster has from the start: the system
 // namespaces, and the "kubernetes" Service with its Endpoints pointing at
 // this server. Existing objects are left alone.
-func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Store, o Options, advertise string, port int) error {
+func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Store, alloc *serviceip.Allocator, o Options, advertise string, port int) error {
 	lookup := func(resource string) *registry.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -49,6 +50,9 @@ func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Stor
 				Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port)),
 			}},
 		},
+	}
+	if err := alloc.Reserve(ctx, svc); err != nil {
+		return err
 	}
 	if err := ensure(lookup("services"), svc); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,6 +25,7 @@ import (
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
 )
 
@@ -73,12 +75,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
 
-	if err := bootstrap(ctx, reg, store, o, advertise, port); err != nil {
+	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
+	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
+	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
+	if err := bootstrap(ctx, reg, store, allocator, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 
 	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	chain := &admission.Chain{
+		Mutators: []admission.Mutator{allocator},
 		Validators: []admission.Validator{
 			namespacelifecycle.New(func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				obj, err := store.GetObject(ctx, namespaces, "", name)
@@ -117,6 +123,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	nsController := &namespacecontroller.Controller{Registry: reg, Store: store, Log: log}
 	go nsController.Run(ctx)
+	services, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
+	go allocator.RunRepair(ctx, store, services, time.Minute)
 	if o.Ready != nil {
 		o.Ready(listener.Addr())
 	}

@@ -131,8 +131,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serveV2(w http.ResponseWriter, r *http.Request) {
 	etag := fmt.Sprintf("%X", sha512.Sum512(h.v2))
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
-		switch mt {
+		// The deprecated protobuf name contains '@', which is not a valid
+		// media type token, so compare the raw text.
+		mt, _, _ := strings.Cut(part, ";")
+		switch strings.TrimSpace(mt) {
 		case v2Protobuf, v2ProtobufDeprecated:
 			w.Header().Set("Content-Type", v2Protobuf)
 			serveBytes(w, r, h.v2pb, etag+"-pb", false)

@@ -1,0 +1,146 @@
+package registry
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestBuiltinRegistry(t *testing.T) {
+	r := Builtin()
+	if len(r.Resources()) != 18 {
+		t.Errorf("%d resources", len(r.Resources()))
+	}
+	gvs := r.GroupVersions()
+	if gvs[0].String() != "v1" {
+		t.Errorf("core group not first: %v", gvs)
+	}
+	for _, res := range r.Resources() {
+		table := res.TableFor()
+		cells := table.Cells(res.New(), time.Now())
+		if len(cells) != len(table.Columns) {
+			t.Errorf("%s: %d cells for %d columns", res.Name, len(cells), len(table.Columns))
+		}
+		for _, c := range table.Columns {
+			if c.Description == "" {
+				t.Errorf("%s: column %s has no description", res.Name, c.Name)
+			}
+		}
+	}
+	if _, err := New(Secrets(), Secrets()); err == nil {
+		t.Error("duplicate resources accepted")
+	}
+}
+
+func TestResourceVersionSplice(t *testing.T) {
+	res := Secrets()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "7"}, Data: map[string][]byte{"k": []byte("v")}}
+	data, err := res.encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "resourceVersion") {
+		t.Fatalf("stored bytes carry a resourceVersion: %s", data)
+	}
+	out := res.withResourceVersion(data, 42)
+	var back corev1.Secret
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if back.ResourceVersion != "42" || back.Name != "a" || string(back.Data["k"]) != "v" || back.Kind != "Secret" {
+		t.Fatalf("spliced object: %+v", back)
+	}
+	// Bytes not written by encode fall back to a full decode.
+	foreign := []byte(`{"metadata":{"name":"x"},"kind":"Secret","apiVersion":"v1"}`)
+	if err := json.Unmarshal(res.withResourceVersion(foreign, 5), &back); err != nil || back.ResourceVersion != "5" {
+		t.Fatalf("foreign bytes: %v %+v", err, back)
+	}
+}
+
+func TestContinueToken(t *testing.T) {
+	tok := encodeContinue(17, "/registry/secrets/ns/b", "/registry/secrets/")
+	rev, key, err := decodeContinue(tok, "/registry/secrets/")
+	if err != nil || rev != 17 || key != "/registry/secrets/ns/b" {
+		t.Fatalf("round trip: %d %q %v", rev, key, err)
+	}
+	for _, bad := range []string{"!!!", "e30", encodeContinue(0, "/registry/secrets/x", "/registry/secrets/")} {
+		if _, _, err := decodeContinue(bad, "/registry/secrets/"); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-5 * time.Second:               "<invalid>",
+		90 * time.Second:               "90s",
+		5*time.Minute + 12*time.Second: "5m12s",
+		150 * time.Minute:              "150m",
+		3*time.Hour + 20*time.Minute:   "3h20m",
+		30 * time.Hour:                 "30h",
+		3*24*time.Hour + 4*time.Hour:   "3d4h",
+		100 * 24 * time.Hour:           "100d",
+		(3*365 + 45) * 24 * time.Hour:  "3y45d",
+		10 * 365 * 24 * time.Hour:      "10y",
+	} {
+		if got := HumanDuration(d); got != want {
+			t.Errorf("HumanDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestPodTableCells(t *testing.T) {
+	now := time.Now()
+	started := true
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", CreationTimestamp: metav1.NewTime(now.Add(-2 * time.Minute))},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "a"}, {Name: "b"}}},
+		Status: corev1.PodStatus{
+			Phase:  corev1.PodRunning,
+			PodIPs: []corev1.PodIP{{IP: "10.0.0.5"}},
+			ContainerStatuses: []corev1.ContainerStatus{
+				{Name: "a", Ready: true, Started: &started, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+				{Name: "b", RestartCount: 3, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(now.Add(-30 * time.Second))}}},
+			},
+		},
+	}
+	cells := podCells(pod, now)
+	want := []any{"web", "1/2", "CrashLoopBackOff", "3 (30s ago)", "2m", "10.0.0.5", "n1", "<none>", "<none>"}
+	for i := range want {
+		if cells[i] != want[i] {
+			t.Errorf("cell %d = %v, want %v", i, cells[i], want[i])
+		}
+	}
+	pod.DeletionTimestamp = &metav1.Time{Time: now}
+	if got := podCells(pod, now)[2]; got != "Terminating" {
+		t.Errorf("deleting pod status %v", got)
+	}
+}
+
+func TestValidationErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		res  *Resource
+		obj  Object
+		want string
+	}{
+		{Pods(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d"}}, "spec.containers"},
+		{Pods(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}, "spec.containers[0].image"},
+		{Services(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 70000}}}}, "spec.ports[0].port"},
+		{Secrets(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "d"}, Type: corev1.SecretTypeTLS}, "data[tls.crt]"},
+		{ConfigMaps(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "d"}, Data: map[string]string{"a b": "x"}}, "data[a b]"},
+	}
+	for _, c := range cases {
+		if c.res.PrepareForCreate != nil {
+			c.res.PrepareForCreate(c.obj)
+		}
+		errs := append(c.res.ValidateMeta(c.obj), c.res.Validate(c.obj)...)
+		if !strings.Contains(errs.ToAggregate().Error(), c.want) {
+			t.Errorf("%s: %v, want an error at %s", c.res.Name, errs, c.want)
+		}
+	}
+}
