@@ -1,10 +1,12 @@
 package apiserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -125,10 +127,10 @@ func (s *Server) writeEntry(req *request, code int, e *registry.Entry) error {
 	}
 	switch neg.format {
 	case formatJSON:
-		writeBytes(req.w, code, neg.contentType, e.JSON)
+		writeBytes(req.w, code, neg.contentType, e.JSON())
 		return nil
 	case formatYAML:
-		y, err := yaml.JSONToYAML(e.JSON)
+		y, err := yaml.JSONToYAML(e.JSON())
 		if err != nil {
 			return err
 		}
@@ -298,35 +300,45 @@ func (s *Server) list(req *request) error {
 		}
 		return writeJSON(req.w, http.StatusOK, neg.contentType, t)
 	}
-	body := encodeList(req.res, lm, res.Items)
 	if neg.format == formatYAML {
-		if body, err = yaml.JSONToYAML(body); err != nil {
+		body, err := yaml.JSONToYAML(encodeList(req.res, lm, res.Items))
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, http.StatusOK, neg.contentType, body)
+		return nil
+	}
+	req.w.Header().Set("Content-Type", neg.contentType)
+	req.w.WriteHeader(http.StatusOK)
+	return writeList(req.w, req.res, lm, res.Items)
+}
+
+func listHeader(res *registry.Resource, lm metav1.ListMeta) []byte {
+	meta, _ := json.Marshal(lm)
+	return fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, res.ListKind(), res.GroupVersion.String(), meta)
+}
+
+// writeList streams a list response around already-encoded items, so a
+// large list is never copied into one buffer.
+func writeList(w io.Writer, res *registry.Resource, lm metav1.ListMeta, items []*registry.Entry) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(listHeader(res, lm))
+	for i, e := range items {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := e.WriteJSON(bw); err != nil {
 			return err
 		}
 	}
-	writeBytes(req.w, http.StatusOK, neg.contentType, body)
-	return nil
+	bw.WriteString("]}")
+	return bw.Flush()
 }
 
-// encodeList assembles a list response around already-encoded items.
+// encodeList assembles a list response in memory.
 func encodeList(res *registry.Resource, lm metav1.ListMeta, items []*registry.Entry) []byte {
-	meta, _ := json.Marshal(lm)
-	n := 128 + len(meta)
-	for _, e := range items {
-		n += len(e.JSON) + 1
-	}
 	var b bytes.Buffer
-	b.Grow(n)
-	fmt.Fprintf(&b, `{"kind":%q,"apiVersion":%q,"metadata":`, res.ListKind(), res.GroupVersion.String())
-	b.Write(meta)
-	b.WriteString(`,"items":[`)
-	for i, e := range items {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(e.JSON)
-	}
-	b.WriteString("]}")
+	writeList(&b, res, lm, items)
 	return b.Bytes()
 }
 

@@ -162,7 +162,7 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev
 			return err
 		}
 	default:
-		object = ev.Entry.JSON
+		object = ev.Entry.JSON()
 	}
 	buf.WriteString(`{"type":"`)
 	buf.WriteString(ev.Type)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -30,13 +31,16 @@ type Handler struct {
 	// Version is the API version reported in info.version.
 	Version string
 
-	once sync.Once
-	err  error
-	v2   []byte
-	v2pb []byte
-	v3   map[string][]byte // "api/v1" or "apis/{group}/{version}"
-	hash map[string]string
-	idx  []byte
+	v3Once sync.Once
+	v3Err  error
+	v3     map[string][]byte // "api/v1" or "apis/{group}/{version}"
+	hash   map[string]string
+	idx    []byte
+
+	v2Once sync.Once
+	v2Err  error
+	v2     []byte
+	v2pb   []byte
 }
 
 func gvPath(gv schema.GroupVersion) string {
@@ -46,10 +50,14 @@ func gvPath(gv schema.GroupVersion) string {
 	return "apis/" + gv.Group + "/" + gv.Version
 }
 
-func (h *Handler) build() {
+func (h *Handler) info() map[string]any {
+	return map[string]any{"title": "Kubernetes", "version": h.Version}
+}
+
+// buildV3 renders one document per group version and the index.
+func (h *Handler) buildV3() {
 	h.v3 = map[string][]byte{}
 	h.hash = map[string]string{}
-	info := map[string]any{"title": "Kubernetes", "version": h.Version}
 	index := map[string]any{}
 	for _, gv := range h.Registry.GroupVersions() {
 		d := newDocument(false)
@@ -60,13 +68,13 @@ func (h *Handler) build() {
 		}
 		doc := map[string]any{
 			"openapi":    "3.0.0",
-			"info":       info,
+			"info":       h.info(),
 			"paths":      d.paths,
 			"components": map[string]any{"schemas": d.gen.defs},
 		}
 		data, err := json.Marshal(doc)
 		if err != nil {
-			h.err = err
+			h.v3Err = err
 			return
 		}
 		p := gvPath(gv)
@@ -74,35 +82,51 @@ func (h *Handler) build() {
 		h.hash[p] = fmt.Sprintf("%X", sha512.Sum512(data))
 		index[p] = map[string]any{"serverRelativeURL": "/openapi/v3/" + p + "?hash=" + h.hash[p]}
 	}
-	h.idx, h.err = json.Marshal(map[string]any{"paths": index})
-	if h.err != nil {
-		return
-	}
+	h.idx, h.v3Err = json.Marshal(map[string]any{"paths": index})
+	releaseMemory()
+}
+
+// buildV2 renders the single Swagger 2.0 document, as JSON and protobuf.
+func (h *Handler) buildV2() {
 	d := newDocument(true)
 	for _, res := range h.Registry.Resources() {
 		d.addResource(res)
 	}
-	v2 := map[string]any{"swagger": "2.0", "info": info, "paths": d.paths, "definitions": d.gen.defs}
-	if h.v2, h.err = json.Marshal(v2); h.err != nil {
+	v2 := map[string]any{"swagger": "2.0", "info": h.info(), "paths": d.paths, "definitions": d.gen.defs}
+	if h.v2, h.v2Err = json.Marshal(v2); h.v2Err != nil {
 		return
 	}
 	parsed, err := openapiv2.ParseDocument(h.v2)
 	if err != nil {
-		h.err = fmt.Errorf("openapi v2: %w", err)
+		h.v2Err = fmt.Errorf("openapi v2: %w", err)
 		return
 	}
-	h.v2pb, h.err = proto.Marshal(parsed)
+	h.v2pb, h.v2Err = proto.Marshal(parsed)
+	releaseMemory()
 }
 
+// releaseMemory hands the megabytes of intermediate maps a build leaves
+// behind back to the operating system at once, rather than when the
+// runtime's scavenger gets to them: an idle server should stay small.
+func releaseMemory() { debug.FreeOSMemory() }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.once.Do(h.build)
-	if h.err != nil {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if path == "/openapi/v2" {
+		h.v2Once.Do(h.buildV2)
+		if h.v2Err != nil {
+			http.Error(w, "the OpenAPI document could not be built", http.StatusInternalServerError)
+			return
+		}
+		h.serveV2(w, r)
+		return
+	}
+	h.v3Once.Do(h.buildV3)
+	if h.v3Err != nil {
 		http.Error(w, "the OpenAPI document could not be built", http.StatusInternalServerError)
 		return
 	}
-	switch path := strings.TrimSuffix(r.URL.Path, "/"); {
-	case path == "/openapi/v2":
-		h.serveV2(w, r)
+	switch {
 	case path == "/openapi/v3":
 		serveDoc(w, r, h.idx, fmt.Sprintf("%X", sha512.Sum512(h.idx)), false)
 	case strings.HasPrefix(path, "/openapi/v3/"):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -27,7 +28,10 @@ func (r *Resource) encode(obj Object) ([]byte, error) {
 // metaPrefix is how every stored object of r begins: encoding/json writes
 // TypeMeta's fields first, then metadata.
 func (r *Resource) metaPrefix() []byte {
-	return fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{`, r.Kind, r.GroupVersion.String())
+	r.prefixOnce.Do(func() {
+		r.prefix = fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{`, r.Kind, r.GroupVersion.String())
+	})
+	return r.prefix
 }
 
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.
@@ -45,6 +49,29 @@ func (r *Resource) withResourceVersion(data []byte, rev int64) []byte {
 		out = append(out, ',')
 	}
 	return append(out, data[len(prefix):]...)
+}
+
+// writeWithResourceVersion writes what withResourceVersion returns,
+// without allocating the result.
+func (r *Resource) writeWithResourceVersion(w io.Writer, data []byte, rev int64) error {
+	prefix := r.metaPrefix()
+	if !bytes.HasPrefix(data, prefix) {
+		_, err := w.Write(spliceSlow(data, rev))
+		return err
+	}
+	var buf [48]byte
+	head := append(buf[:0], `"resourceVersion":"`...)
+	head = strconv.AppendInt(head, rev, 10)
+	head = append(head, '"')
+	if len(data) > len(prefix) && data[len(prefix)] != '}' {
+		head = append(head, ',')
+	}
+	for _, part := range [][]byte{prefix, head, data[len(prefix):]} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // spliceSlow handles bytes not written by encode (for example written by

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -76,6 +77,9 @@ type Resource struct {
 	// object after its deletion is requested, such as a namespace's
 	// spec.finalizers.
 	DeletionHold func(obj Object) bool
+
+	prefixOnce sync.Once
+	prefix     []byte // how every stored object of this resource begins
 }
 
 // GroupVersionResource identifies the resource.

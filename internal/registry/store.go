@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -53,13 +54,35 @@ func Prefix(r *Resource, namespace string) string {
 	return keyRoot + r.Name + "/"
 }
 
-// Entry is a stored object: its JSON as served (with resourceVersion), and
-// its decoded form on demand.
+// Entry is a stored object: its stored bytes (JSON without a
+// resourceVersion), its revision, and its decoded form on demand.
 type Entry struct {
-	JSON []byte
-	Rev  int64
-	res  *Resource
-	obj  Object
+	plain []byte
+	Rev   int64
+	res   *Resource
+	obj   Object
+	json  []byte
+}
+
+func newEntry(r *Resource, plain []byte, rev int64) *Entry {
+	return &Entry{plain: plain, Rev: rev, res: r}
+}
+
+// JSON returns the object as served, with its resourceVersion.
+func (e *Entry) JSON() []byte {
+	if e.json == nil {
+		e.json = e.res.withResourceVersion(e.plain, e.Rev)
+	}
+	return e.json
+}
+
+// WriteJSON writes the object as served without building it in memory.
+func (e *Entry) WriteJSON(w io.Writer) error {
+	if e.json != nil {
+		_, err := w.Write(e.json)
+		return err
+	}
+	return e.res.writeWithResourceVersion(w, e.plain, e.Rev)
 }
 
 // Object decodes the entry.
@@ -67,7 +90,7 @@ func (e *Entry) Object() (Object, error) {
 	if e.obj != nil {
 		return e.obj, nil
 	}
-	obj, err := e.res.decode(e.JSON, e.Rev)
+	obj, err := e.res.decode(e.plain, e.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +111,7 @@ func (s *Store) entry(ctx context.Context, r *Resource, it *storage.Item) (*Entr
 	if err != nil {
 		return nil, err
 	}
-	return &Entry{JSON: r.withResourceVersion(plain, it.ModRev), Rev: it.ModRev, res: r}, nil
+	return newEntry(r, plain, it.ModRev), nil
 }
 
 func notFound(r *Resource, name string) error {
@@ -161,7 +184,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, 
 			if err != nil {
 				return nil, err
 			}
-			return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, nil
+			return newEntry(r, value, rev), nil
 		}
 		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
 		if err != nil {
@@ -178,7 +201,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, 
 			return nil, err
 		}
 		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
-		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r, obj: obj}, nil
+		return &Entry{plain: value, Rev: rev, res: r, obj: obj}, nil
 	}
 }
 
@@ -248,7 +271,7 @@ func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string,
 			return cur, false, nil
 		}
 		if dryRun {
-			return &Entry{JSON: r.withResourceVersion(value, it.ModRev), Rev: it.ModRev, res: r}, false, nil
+			return newEntry(r, value, it.ModRev), false, nil
 		}
 		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
 		if err != nil {
@@ -262,7 +285,7 @@ func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string,
 			return nil, false, storageError(r, name, err)
 		}
 		next.SetResourceVersion(strconv.FormatInt(rev, 10))
-		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r, obj: next}, false, nil
+		return &Entry{plain: value, Rev: rev, res: r, obj: next}, false, nil
 	}
 }
 
@@ -311,13 +334,13 @@ func (s *Store) deletedEntry(ctx context.Context, r *Resource, prev *storage.Ite
 		if err != nil {
 			return nil, err
 		}
-		return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, nil
+		return newEntry(r, value, rev), nil
 	}
 	plain, err := s.open(ctx, prev.Key, prev.Value)
 	if err != nil {
 		return nil, err
 	}
-	return &Entry{JSON: r.withResourceVersion(plain, rev), Rev: rev, res: r}, nil
+	return newEntry(r, plain, rev), nil
 }
 
 // Preconditions guard a delete.
@@ -378,7 +401,7 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 				if err != nil {
 					return nil, false, err
 				}
-				return &Entry{JSON: r.withResourceVersion(value, it.ModRev), Rev: it.ModRev, res: r}, false, nil
+				return newEntry(r, value, it.ModRev), false, nil
 			}
 			value, err := r.encode(marked)
 			if err != nil {
@@ -395,7 +418,7 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 			if err != nil {
 				return nil, false, storageError(r, name, err)
 			}
-			return &Entry{JSON: r.withResourceVersion(value, rev), Rev: rev, res: r}, false, nil
+			return newEntry(r, value, rev), false, nil
 		}
 		if dryRun {
 			return cur, true, nil
@@ -481,7 +504,7 @@ func decodeContinue(token, prefix string) (int64, string, error) {
 func (o *ListOptions) matches(r *Resource, e *Entry) (bool, error) {
 	if o.Labels != nil && !o.Labels.Empty() {
 		var m metadataOnly
-		if err := json.Unmarshal(e.JSON, &m); err != nil {
+		if err := json.Unmarshal(e.plain, &m); err != nil {
 			return false, err
 		}
 		if !o.Labels.Matches(labels.Set(m.Metadata.Labels)) {

@@ -123,7 +123,7 @@ func (s *Store) translate(ctx context.Context, r *Resource, o *ListOptions, ev s
 		if err != nil {
 			return nil, false, err
 		}
-		e := &Entry{JSON: r.withResourceVersion(plain, ev.Rev), Rev: ev.Rev, res: r}
+		e := newEntry(r, plain, ev.Rev)
 		ok, err := o.matches(r, e)
 		return e, ok, err
 	}

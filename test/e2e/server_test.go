@@ -24,7 +24,7 @@ import (
 
 // server is a running `sekisho up` process.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	port    int
 	cmd     *exec.Cmd
@@ -54,7 +54,7 @@ func (b *syncBuffer) String() string {
 }
 
 // freePort asks the kernel for a port that is free right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -141,6 +141,9 @@ func (s *server) kubeconfig() string { return filepath.Join(s.dir, "super-admin.
 func (s *server) client(withCert bool) *http.Client {
 	return s.clientWith(withCert, "super-admin")
 }
+
+// anonClient trusts the cluster CA and presents no certificate.
+func (s *server) anonClient() *http.Client { return s.clientWith(false, "") }
 
 func (s *server) clientWith(withCert bool, who string) *http.Client {
 	s.t.Helper()
