@@ -31,6 +31,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", o.ServiceClusterIPRange, "CIDR from which Service cluster IPs are allocated")
 	fs.StringVar(&o.ServiceNodePortRange, "service-node-port-range", o.ServiceNodePortRange, "port range reserved for NodePort Services")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve /debug/pprof to authorized users")
 	fs.IntVarP(verbosity, "v", "v", 0, "log verbosity: 0 info, 4 and above debug")
 }
 

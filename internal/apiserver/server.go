@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,8 @@ type Config struct {
 	HealthChecks []HealthCheck
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil leaves them unserved.
 	OpenAPI http.Handler
+	// Profiling serves /debug/pprof to authorized users.
+	Profiling bool
 
 	// AfterCreate and AfterDelete let allocators and controllers react
 	// to committed writes.
@@ -143,6 +147,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.cfg.OpenAPI.ServeHTTP(w, r)
 	case r.URL.Path == "/version" || r.URL.Path == "/version/":
 		s.serveVersion(w, r)
+	case s.cfg.Profiling && strings.HasPrefix(r.URL.Path, "/debug/pprof"):
+		servePprof(w, r)
 	default:
 		s.writeError(w, r, errNotFoundPath())
 	}
@@ -195,4 +201,19 @@ func (s *Server) Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	return nil
+}
+
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }

@@ -31,6 +31,8 @@ type Options struct {
 	MinRequestTimeout           time.Duration
 	ShutdownTimeout             time.Duration
 
+	Profiling bool
+
 	ServiceClusterIPRange string
 	ServiceNodePortRange  string
 

@@ -110,6 +110,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
 		Admission:                   chain,
 		HealthChecks:                healthChecks(store),
+		Profiling:                   o.Profiling,
 		OpenAPI:                     &openapi.Handler{Registry: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
 		MaxRequestsInFlight:         o.MaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
