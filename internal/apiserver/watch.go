@@ -80,8 +80,40 @@ func (s *Server) watch(req *request) error {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	lastBookmark := s.now()
+	// Bookmarks, when the client allows them, go out every BookmarkInterval
+	// and just before the watch times out (so the client can resume from a
+	// recent revision), as kube-apiserver does. A bookmark carries the
+	// newest revision whose events have all been delivered.
+	var bookmarks <-chan time.Time
+	var bookmarkTimer *time.Timer
+	if o.AllowBookmark {
+		bookmarkTimer = time.NewTimer(min(s.cfg.BookmarkInterval, max(timeout-2*time.Second, timeout/2)))
+		defer bookmarkTimer.Stop()
+		bookmarks = bookmarkTimer.C
+	}
+	var lastRev int64
 	var buf bytes.Buffer
+	flush := func() bool {
+		if buf.Len() == 0 {
+			return true
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return false
+		}
+		buf.Reset()
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	// add encodes one event; storage progress only advances lastRev.
+	add := func(ev registry.WatchEvent) error {
+		lastRev = max(lastRev, ev.Rev)
+		if ev.Type == registry.WatchBookmark && !ev.InitialEventsEnd {
+			return nil
+		}
+		return s.encodeEvent(&buf, req, neg, ev)
+	}
 	for {
 		select {
 		case <-deadline.C:
@@ -90,18 +122,21 @@ func (s *Server) watch(req *request) error {
 			return nil // shutting down: end the stream cleanly
 		case <-ctx.Done():
 			return nil
+		case <-bookmarks:
+			if lastRev > 0 {
+				if err := s.encodeEvent(&buf, req, neg, registry.WatchEvent{Type: registry.WatchBookmark, Rev: lastRev}); err != nil {
+					return nil
+				}
+				if !flush() {
+					return nil
+				}
+			}
+			bookmarkTimer.Reset(s.cfg.BookmarkInterval)
 		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
-			if ev.Type == registry.WatchBookmark && !ev.InitialEventsEnd {
-				if !o.AllowBookmark || s.now().Sub(lastBookmark) < s.cfg.BookmarkInterval {
-					continue
-				}
-				lastBookmark = s.now()
-			}
-			buf.Reset()
-			if err := s.encodeEvent(&buf, req, neg, ev); err != nil {
+			if err := add(ev); err != nil {
 				s.log.Error("watch event encoding failed", append(logAttrs(req.r), "err", err)...)
 				return nil
 			}
@@ -110,27 +145,17 @@ func (s *Server) watch(req *request) error {
 				select {
 				case ev2, ok := <-events:
 					if !ok {
-						more = false
-						events = nil
-						break
+						flush()
+						return nil
 					}
-					if ev2.Type == registry.WatchBookmark && !ev2.InitialEventsEnd {
-						continue
-					}
-					if err := s.encodeEvent(&buf, req, neg, ev2); err != nil {
+					if err := add(ev2); err != nil {
 						return nil
 					}
 				default:
 					more = false
 				}
 			}
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return nil
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-			if events == nil {
+			if !flush() {
 				return nil
 			}
 		}

@@ -94,10 +94,12 @@ func (s *Store) Watch(ctx context.Context, r *Resource, o WatchOptions) (<-chan 
 				return
 			}
 		}
-		if o.SendInitialEvents != nil && *o.SendInitialEvents {
-			if !send(WatchEvent{Type: WatchBookmark, Rev: from, InitialEventsEnd: true}) {
-				return
-			}
+		// Everything up to from has now been sent: a bookmark at from is
+		// safe. It is marked as the end of the initial events when the
+		// client asked for them; otherwise it is a plain progress note.
+		initialEnd := o.SendInitialEvents != nil && *o.SendInitialEvents
+		if !send(WatchEvent{Type: WatchBookmark, Rev: from, InitialEventsEnd: initialEnd}) {
+			return
 		}
 		for ev := range raw {
 			we, ok, err := s.translate(ctx, r, &o.ListOptions, ev)

@@ -356,6 +356,20 @@ func TestWatchSemantics(t *testing.T) {
 		t.Errorf("initial-events-end bookmark: %+v", e)
 	}
 
+	// Bookmarks come only when allowed, at the latest before the timeout.
+	_, now, _ := s.list(t, cms)
+	_, marked := openWatch("allowWatchBookmarks=true&timeoutSeconds=4&resourceVersion=" + now.Metadata.ResourceVersion)
+	e := next(marked)
+	if e.Type != "BOOKMARK" || e.Object.Metadata.ResourceVersion == "" {
+		t.Errorf("want a bookmark before the timeout, got %+v", e)
+	}
+	_, unmarked := openWatch("timeoutSeconds=4&resourceVersion=" + now.Metadata.ResourceVersion)
+	for l := range unmarked {
+		if strings.Contains(l, "BOOKMARK") {
+			t.Errorf("bookmark sent without allowWatchBookmarks: %s", l)
+		}
+	}
+
 	// timeoutSeconds ends the stream cleanly.
 	start := time.Now()
 	resp, ch := openWatch("timeoutSeconds=1")
