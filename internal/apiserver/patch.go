@@ -108,17 +108,10 @@ func (s *Server) patch(req *request) error {
 		if err != nil {
 			return nil, err
 		}
-		obj, warnings, err := decodeObject(req.res, patched, directive)
+		obj, err := s.decodeChecked(req, patched, directive)
 		if err != nil {
 			return nil, err
 		}
-		for _, w := range warnings {
-			addWarning(req.w, w)
-		}
-		if err := checkNamespace(req, obj); err != nil {
-			return nil, err
-		}
-		obj.SetManagedFields(nil)
 		return s.prepareUpdate(req, obj, cur, dry)
 	})
 	if err != nil {

@@ -387,14 +387,24 @@ func (s *Server) readObject(req *request) (registry.Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		var warnings []string
-		obj, warnings, err = decodeObject(req.res, data, directive)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range warnings {
-			addWarning(req.w, w)
-		}
+		return s.decodeChecked(req, data, directive)
+	}
+	if err := checkNamespace(req, obj); err != nil {
+		return nil, err
+	}
+	obj.SetManagedFields(nil)
+	return obj, nil
+}
+
+// decodeChecked decodes a JSON object for req, passes strictness warnings
+// to the client and checks its namespace.
+func (s *Server) decodeChecked(req *request, data []byte, directive string) (registry.Object, error) {
+	obj, warnings, err := decodeObject(req.res, data, directive)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		addWarning(req.w, w)
 	}
 	if err := checkNamespace(req, obj); err != nil {
 		return nil, err

@@ -205,6 +205,26 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, 
 	}
 }
 
+// current reads the object at key: its storage item, entry and decoded form.
+func (s *Store) current(ctx context.Context, r *Resource, key, name string) (*storage.Item, *Entry, Object, error) {
+	it, err := s.KV.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil, notFound(r, name)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e, err := s.entry(ctx, r, it)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	obj, err := e.Object()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return it, e, obj, nil
+}
+
 // UpdateFunc computes the new object from the current one (a private
 // copy). Returning an error aborts the update with that error.
 type UpdateFunc func(current Object) (Object, error)
@@ -223,18 +243,7 @@ func ErrConflict(r *Resource, name string) error {
 func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string, dryRun bool, update UpdateFunc) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
 	for attempt := 0; ; attempt++ {
-		it, err := s.KV.Get(ctx, key)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, false, notFound(r, name)
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		cur, err := s.entry(ctx, r, it)
-		if err != nil {
-			return nil, false, err
-		}
-		curObj, err := cur.Object()
+		it, cur, curObj, err := s.current(ctx, r, key, name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -356,18 +365,7 @@ type Preconditions struct {
 func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre Preconditions, dryRun bool) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
 	for attempt := 0; ; attempt++ {
-		it, err := s.KV.Get(ctx, key)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, false, notFound(r, name)
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		cur, err := s.entry(ctx, r, it)
-		if err != nil {
-			return nil, false, err
-		}
-		obj, err := cur.Object()
+		it, cur, obj, err := s.current(ctx, r, key, name)
 		if err != nil {
 			return nil, false, err
 		}
