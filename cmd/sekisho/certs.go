@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,6 +28,7 @@ func newCertsCommand() *cobra.Command {
 		newCertsGenerateCSRCommand(),
 		newCertsCheckExpirationCommand(),
 		newCertsRenewCommand(),
+		newCertsRevokeCommand(),
 	)
 	return cmd
 }
@@ -354,5 +356,41 @@ validity. A new private key is generated unless --reuse-key is given. NAME is on
 	cmd.Flags().StringVar(&dir, "dir", "", "data directory holding pki/ and the kubeconfig files (required)")
 	cmd.Flags().DurationVar(&validity, "cert-validity", 8760*time.Hour, "validity of the renewed certificates")
 	cmd.Flags().BoolVar(&reuseKey, "reuse-key", false, "keep each certificate's private key instead of generating a new one")
+	return cmd
+}
+
+func newCertsRevokeCommand() *cobra.Command {
+	var o clusterpki.RevokeOptions
+	cmd := &cobra.Command{
+		Use:   "revoke --dir DIR (--cert FILE | --serial HEX)",
+		Short: "Revoke a certificate of the cluster CA by adding it to the CRL the API server checks",
+		Long: `Add a certificate issued by the cluster CA (pki/ca.crt) to its certificate revocation list,
+DIR/pki/ca.crl by default. A server started with --client-crl-file pointing at that file
+(sekisho up does this) refuses the certificate within seconds, also on connections already open.
+--cert takes a PEM certificate or a kubeconfig whose client certificate is to be revoked.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			o.Now = time.Now()
+			serial, err := clusterpki.Revoke(o)
+			if err != nil {
+				return err
+			}
+			crl := o.CRL
+			if crl == "" {
+				crl = filepath.Join(o.Dir, clusterpki.CRLFile)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked serial %X (%s); CRL written to %s\n", serial, o.Reason, crl)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Dir, "dir", "", "data directory holding pki/ca.{crt,key} (required)")
+	fs.StringVar(&o.CertFile, "cert", "", "certificate to revoke: a PEM file or a kubeconfig")
+	fs.StringVar(&o.Serial, "serial", "", "serial number to revoke, in hex")
+	fs.StringVar(&o.CRL, "crl", "", "CRL file to update (default DIR/pki/ca.crl)")
+	fs.StringVar(&o.Reason, "reason", "unspecified", "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, ...")
 	return cmd
 }

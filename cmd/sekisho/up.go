@@ -60,6 +60,7 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			def("client-crl-file", &o.ClientCRLFile, filepath.Join(dataDir, clusterpki.CRLFile))
 			kubeconfig := filepath.Join(dataDir, "super-admin.conf")
 			o.Ready = func(addr net.Addr) {
 				fmt.Fprintf(out, "serving:    https://%s\nkubeconfig: %s\ntry:        kubectl --kubeconfig %s get namespaces\n",

@@ -22,6 +22,10 @@ type Options struct {
 	TLSMinVersion     string
 	TLSCipherSuites   []string
 	ClientCAFile      string
+	ClientCRLFile     string
+
+	TokenAuthFile string
+	AnonymousAuth bool
 
 	StorageDir string
 
@@ -76,6 +80,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := cipherSuites(o.TLSCipherSuites); err != nil {
 		errs = append(errs, err)
+	}
+	if o.ClientCRLFile != "" && o.ClientCAFile == "" {
+		errs = append(errs, errors.New("--client-crl-file requires --client-ca-file"))
 	}
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))

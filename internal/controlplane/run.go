@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,12 +17,9 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/apiserver"
-	"github.com/sekisho/sekisho/internal/authn"
-	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/authz"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	"github.com/sekisho/sekisho/internal/openapi"
-	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
@@ -41,13 +37,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	clientCAs, err := loadClientCAs(o.ClientCAFile)
+	authentication, err := buildAuthentication(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	if clientCAs != nil {
-		tlsConfig.ClientCAs = clientCAs
-	}
+	authentication.clientCATLS(tlsConfig)
 
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
@@ -99,14 +93,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		},
 	}
 
-	var authenticators authn.Chain
-	if clientCAs != nil {
-		authenticators = append(authenticators, authnx509.New(authnx509.StaticPool{P: clientCAs}))
-	}
 	srv, err := apiserver.New(apiserver.Config{
 		Registry:                    reg,
 		Store:                       store,
-		Authenticator:               authenticators,
+		Authenticator:               authentication,
 		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
 		Admission:                   chain,
 		HealthChecks:                healthChecks(store),
@@ -160,26 +150,4 @@ func serverTLS(o Options) (*tls.Config, error) {
 		ClientAuth:   tls.RequestClientCert,
 		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
-}
-
-func loadClientCAs(path string) (*x509.CertPool, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--client-ca-file: %w", err)
-	}
-	certs, err := pki.ParseCertificates(data)
-	if err != nil {
-		return nil, fmt.Errorf("--client-ca-file %s: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		if !c.IsCA {
-			return nil, fmt.Errorf("--client-ca-file %s: %q is not a CA certificate", path, c.Subject.CommonName)
-		}
-		pool.AddCert(c)
-	}
-	return pool, nil
 }

@@ -32,7 +32,10 @@ func (s StaticPool) Pool() (*x509.CertPool, uint64) { return s.P, 1 }
 // or the CA pool changes.
 type Authenticator struct {
 	CAs CAPool
-	Now func() time.Time
+	// Revocations, when set, is consulted on every request, cached or not,
+	// so a revoked certificate stops working on connections already open.
+	Revocations Revocations
+	Now         func() time.Time
 
 	mu    sync.RWMutex
 	cache map[string]cached
@@ -64,6 +67,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 	now := a.Now()
 	pool, gen := a.CAs.Pool()
 
+	if err := a.checkRevoked(r.TLS.PeerCertificates); err != nil {
+		return nil, false, err
+	}
 	a.mu.RLock()
 	c, hit := a.cache[string(leaf.Raw)]
 	a.mu.RUnlock()
@@ -82,6 +88,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 	a.cache[string(leaf.Raw)] = cached{user: user, generation: gen, notAfter: notAfter, chainKey: chainKey(chain)}
 	a.mu.Unlock()
 	return user, true, nil
+}
+
+func (a *Authenticator) checkRevoked(certs []*x509.Certificate) error {
+	if a.Revocations == nil {
+		return nil
+	}
+	for _, c := range certs {
+		if revoked, reason := a.Revocations.Revoked(c); revoked {
+			return fmt.Errorf("x509: certificate CN=%q serial %X is revoked (%s)", c.Subject.CommonName, c.SerialNumber, reason)
+		}
+	}
+	return nil
 }
 
 func chainKey(chain []*x509.Certificate) string {

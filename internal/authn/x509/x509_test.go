@@ -143,3 +143,59 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+func TestRevocation(t *testing.T) {
+	f := newFixture(t)
+	crl := &CRL{CAs: func() []*x509.Certificate { return []*x509.Certificate{f.ca.Cert} }}
+	if err := crl.Load(nil, false); err != nil {
+		t.Fatal(err)
+	}
+	a := New(StaticPool{P: f.pool})
+	a.Revocations = crl
+	a.Now = func() time.Time { return now }
+	good := issue(t, f.ca, "good", nil, pki.KindClient, time.Hour)
+	bad := issue(t, f.ca, "bad", nil, pki.KindClient, time.Hour)
+	for _, c := range []*x509.Certificate{good, bad} {
+		if _, _, ok, err := authenticate(a, c); !ok {
+			t.Fatalf("before revocation: %v", err)
+		}
+	}
+	pemCRL, err := f.ca.Revoke(nil, bad.SerialNumber, 1, now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.Load(pemCRL, true); err != nil {
+		t.Fatal(err)
+	}
+	// The verification of bad is cached; revocation must still apply.
+	if _, _, ok, err := authenticate(a, bad); ok || err == nil || !strings.Contains(err.Error(), "is revoked (keyCompromise)") {
+		t.Fatalf("revoked certificate: ok=%v err=%v", ok, err)
+	}
+	if _, _, ok, _ := authenticate(a, good); !ok {
+		t.Fatal("a certificate that was not revoked stopped working")
+	}
+	// A CRL signed by another CA is refused, and the last good set stays.
+	foreign, _ := f.other.Revoke(nil, good.SerialNumber, 0, now, now.Add(time.Hour))
+	if err := crl.Load(foreign, true); err == nil || !strings.Contains(err.Error(), "not signed by a trusted client CA") {
+		t.Fatalf("foreign CRL: %v", err)
+	}
+	if _, _, ok, _ := authenticate(a, bad); ok {
+		t.Fatal("a rejected CRL reload un-revoked a certificate")
+	}
+	if err := crl.Load([]byte("garbage"), true); err == nil {
+		t.Fatal("garbage CRL accepted")
+	}
+	// A second revocation extends the list.
+	prev, _ := pki.ParseCRL(pemCRL)
+	next, err := f.ca.Revoke(prev, good.SerialNumber, 4, now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ca.Revoke(prev, bad.SerialNumber, 1, now, now.Add(time.Hour)); err == nil {
+		t.Fatal("revoking a serial twice succeeded")
+	}
+	crl.Load(next, true)
+	if crl.Len() != 2 {
+		t.Fatalf("%d revoked, want 2", crl.Len())
+	}
+}

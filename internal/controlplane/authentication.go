@@ -1,0 +1,98 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authn/tokenfile"
+	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
+	"github.com/sekisho/sekisho/internal/reload"
+)
+
+// authentication is the assembled authenticator and what TLS needs of it.
+type authentication struct {
+	authn.Authenticator
+	// clientCAs is the reloadable client CA pool, nil without --client-ca-file.
+	clientCAs *authnx509.DynamicPool
+}
+
+// buildAuthentication assembles the authenticators in Kubernetes' order:
+// client certificates, then bearer tokens (token file, ...). Files are
+// watched and reloaded; a file that is bad at start stops the server.
+func buildAuthentication(ctx context.Context, o Options, log *slog.Logger) (*authentication, error) {
+	a := &authentication{}
+	var chain authn.Chain
+	if o.ClientCAFile != "" {
+		a.clientCAs = &authnx509.DynamicPool{}
+		if err := watch(ctx, log, "--client-ca-file", o.ClientCAFile, false, a.clientCAs.Load); err != nil {
+			return nil, err
+		}
+		x := authnx509.New(a.clientCAs)
+		if o.ClientCRLFile != "" {
+			crl := &authnx509.CRL{CAs: a.clientCAs.Certificates}
+			if err := watch(ctx, log, "--client-crl-file", o.ClientCRLFile, true, crl.Load); err != nil {
+				return nil, err
+			}
+			x.Revocations = crl
+		}
+		chain = append(chain, x)
+	}
+	var tokens authn.TokenChain
+	if o.TokenAuthFile != "" {
+		tf := &tokenfile.Authenticator{}
+		if err := watch(ctx, log, "--token-auth-file", o.TokenAuthFile, false, tf.Load); err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, tf)
+	}
+	if len(tokens) > 0 {
+		chain = append(chain, &authn.BearerToken{Tokens: tokens})
+	}
+	a.Authenticator = chain
+	if o.AnonymousAuth {
+		a.Authenticator = authn.WithAnonymous(chain)
+	}
+	return a, nil
+}
+
+// watch loads path now and whenever it changes. optional files may be
+// missing. The flag names the file in errors.
+func watch(ctx context.Context, log *slog.Logger, flag, path string, optional bool, load reload.Loader) error {
+	f := &reload.File{Path: path, Load: load, Log: log, Optional: optional, Interval: reloadInterval}
+	if err := f.Start(ctx); err != nil {
+		return fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return nil
+}
+
+// reloadInterval is how often watched files are checked. A revoked
+// certificate or a removed token stops working within about this long.
+var reloadInterval = 500 * time.Millisecond
+
+// clientCATLS makes the TLS handshake advertise the current client CAs,
+// following reloads of --client-ca-file.
+func (a *authentication) clientCATLS(base *tls.Config) {
+	if a.clientCAs == nil {
+		return
+	}
+	var mu sync.Mutex
+	var cached *tls.Config
+	var gen uint64
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		pool, g := a.clientCAs.Pool()
+		mu.Lock()
+		defer mu.Unlock()
+		if cached == nil || g != gen {
+			c := base.Clone()
+			c.GetConfigForClient = nil
+			c.ClientCAs = pool
+			cached, gen = c, g
+		}
+		return cached, nil
+	}
+}
