@@ -27,6 +27,9 @@ func defaultDataDir() string {
 	return "sekisho-data"
 }
 
+// DefaultServiceAccountIssuer is kubeadm's default issuer.
+const DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+
 func newUpCommand() *cobra.Command {
 	o := controlplane.DefaultOptions()
 	o.BindAddress = "127.0.0.1"
@@ -61,6 +64,13 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
 			def("client-crl-file", &o.ClientCRLFile, filepath.Join(dataDir, clusterpki.CRLFile))
+			def("service-account-signing-key-file", &o.ServiceAccountSigningKeyFile, filepath.Join(dataDir, clusterpki.SAKeyFile))
+			if !flags.Changed("service-account-key-file") {
+				o.ServiceAccountKeyFiles = []string{filepath.Join(dataDir, clusterpki.SAPubFile)}
+			}
+			if !flags.Changed("service-account-issuer") {
+				o.ServiceAccountIssuers = []string{DefaultServiceAccountIssuer}
+			}
 			kubeconfig := filepath.Join(dataDir, "super-admin.conf")
 			o.Ready = func(addr net.Addr) {
 				fmt.Fprintf(out, "serving:    https://%s\nkubeconfig: %s\ntry:        kubectl --kubeconfig %s get namespaces\n",

@@ -133,15 +133,27 @@ func decodeProtobuf(data []byte, into any, what string) error {
 	return nil
 }
 
-// decodeObject unmarshals JSON into a new object of res, applying the
+// bodyType is the type a request body decodes into.
+type bodyType struct {
+	New  func() registry.Object
+	GVK  schema.GroupVersionKind
+	Name string // the resource, for messages
+}
+
+func bodyTypeOf(res *registry.Resource) bodyType {
+	return bodyType{New: res.New, GVK: res.GroupVersionKind(), Name: res.Name}
+}
+
+// decodeObject unmarshals JSON into a new object of type t, applying the
 // field validation directive to unknown and duplicate fields. Warnings are
 // returned for the Warn directive.
-func decodeObject(res *registry.Resource, data []byte, directive string) (registry.Object, []string, error) {
-	obj := res.New()
+func decodeObject(t bodyType, data []byte, directive string) (registry.Object, []string, error) {
+	obj := t.New()
 	cannot := func(err error) error {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v",
-			res.Kind, res.GroupVersion.Version, res.Kind, err))
+			t.GVK.Kind, t.GVK.Version, t.GVK.Kind, err))
 	}
+	var warnings []string
 	if directive == fieldValidationIgnore {
 		if err := sjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
 			return nil, nil, cannot(err)
@@ -151,39 +163,28 @@ func decodeObject(res *registry.Resource, data []byte, directive string) (regist
 		if err != nil {
 			return nil, nil, cannot(err)
 		}
-		if len(strictErrs) > 0 {
-			if directive == fieldValidationStrict {
-				msgs := make([]string, len(strictErrs))
-				for i, e := range strictErrs {
-					msgs[i] = e.Error()
-				}
-				return nil, nil, cannot(errors.New("strict decoding error: " + strings.Join(msgs, ", ")))
-			}
-			var warnings []string
-			for _, e := range strictErrs {
-				warnings = append(warnings, e.Error())
-			}
-			if err := checkTypeMeta(res, obj); err != nil {
-				return nil, nil, err
-			}
-			return obj, warnings, nil
+		for _, e := range strictErrs {
+			warnings = append(warnings, e.Error())
+		}
+		if len(strictErrs) > 0 && directive == fieldValidationStrict {
+			return nil, nil, cannot(errors.New("strict decoding error: " + strings.Join(warnings, ", ")))
 		}
 	}
-	if err := checkTypeMeta(res, obj); err != nil {
+	if err := checkTypeMeta(t, obj); err != nil {
 		return nil, nil, err
 	}
-	return obj, nil, nil
+	return obj, warnings, nil
 }
 
 // checkTypeMeta refuses a body whose kind or apiVersion names another type.
 // Both may be omitted: the URL says what the type is.
-func checkTypeMeta(res *registry.Resource, obj registry.Object) error {
+func checkTypeMeta(t bodyType, obj registry.Object) error {
 	gvk := obj.GetObjectKind().GroupVersionKind()
-	if gvk.Kind != "" && gvk.Kind != res.Kind {
-		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the request body (%s) does not match the resource %s (kind %s)", gvk.Kind, res.Name, res.Kind))
+	if gvk.Kind != "" && gvk.Kind != t.GVK.Kind {
+		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the request body (%s) does not match the resource %s (kind %s)", gvk.Kind, t.Name, t.GVK.Kind))
 	}
-	if gv := gvk.GroupVersion(); !gv.Empty() && gv != res.GroupVersion {
-		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gv, res.GroupVersion))
+	if gv := gvk.GroupVersion(); !gv.Empty() && gv != t.GVK.GroupVersion() {
+		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gv, t.GVK.GroupVersion()))
 	}
 	return nil
 }

@@ -110,10 +110,17 @@ func apiResource(res *registry.Resource, sub string) metav1.APIResource {
 		ShortNames:   res.ShortNames,
 		Categories:   res.Categories,
 	}
+	if res.Create != nil {
+		r.Verbs = []string{"create"}
+	}
 	if sub != "" {
+		s := res.Subresource(sub)
 		r.Name += "/" + sub
 		r.SingularName, r.ShortNames, r.Categories = "", nil, nil
-		r.Verbs = res.Subresource(sub).Verbs
+		r.Verbs = s.Verbs
+		if gvk := s.GroupVersionKind; !gvk.Empty() {
+			r.Group, r.Version, r.Kind = gvk.Group, gvk.Version, gvk.Kind
+		}
 	}
 	return r
 }
@@ -134,9 +141,16 @@ func discoveryResource(res *registry.Resource) apidiscoveryv2.APIResourceDiscove
 		ShortNames:       res.ShortNames,
 		Categories:       res.Categories,
 	}
+	if res.Create != nil {
+		d.Verbs = []string{"create"}
+	}
 	for _, sub := range res.Subresources {
+		subKind := kind
+		if gvk := sub.GroupVersionKind; !gvk.Empty() {
+			subKind = &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+		}
 		d.Subresources = append(d.Subresources, apidiscoveryv2.APISubresourceDiscovery{
-			Subresource: sub.Name, ResponseKind: kind, Verbs: sub.Verbs,
+			Subresource: sub.Name, ResponseKind: subKind, Verbs: sub.Verbs,
 		})
 	}
 	return d

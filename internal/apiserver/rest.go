@@ -59,6 +59,18 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		}
 	}
 	var err error
+	switch {
+	case res.Create != nil:
+		err = s.createVirtual(req)
+	case req.sub != nil && req.sub.Create != nil:
+		err = s.createAction(req)
+	}
+	if res.Create != nil || (req.sub != nil && req.sub.Create != nil) {
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	switch ri.Verb {
 	case "get":
 		err = s.get(req)
@@ -365,29 +377,9 @@ func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
 // readObject reads, decodes and checks the namespace of a request body in
 // JSON, YAML or Kubernetes protobuf.
 func (s *Server) readObject(req *request) (registry.Object, error) {
-	directive, err := fieldValidation(req.r)
+	obj, err := s.readTyped(req, bodyTypeOf(req.res))
 	if err != nil {
 		return nil, err
-	}
-	var obj registry.Object
-	if contentType(req.r) == protobufContentType {
-		data, err := readBody(req.r)
-		if err != nil {
-			return nil, err
-		}
-		obj = req.res.New()
-		if err := decodeProtobuf(data, obj, req.res.Kind); err != nil {
-			return nil, err
-		}
-		if err := checkTypeMeta(req.res, obj); err != nil {
-			return nil, err
-		}
-	} else {
-		data, err := bodyJSON(req.r)
-		if err != nil {
-			return nil, err
-		}
-		return s.decodeChecked(req, data, directive)
 	}
 	if err := checkNamespace(req, obj); err != nil {
 		return nil, err
@@ -396,10 +388,44 @@ func (s *Server) readObject(req *request) (registry.Object, error) {
 	return obj, nil
 }
 
+// readTyped reads and decodes a request body of type t.
+func (s *Server) readTyped(req *request, t bodyType) (registry.Object, error) {
+	directive, err := fieldValidation(req.r)
+	if err != nil {
+		return nil, err
+	}
+	if contentType(req.r) == protobufContentType {
+		data, err := readBody(req.r)
+		if err != nil {
+			return nil, err
+		}
+		obj := t.New()
+		if err := decodeProtobuf(data, obj, t.GVK.Kind); err != nil {
+			return nil, err
+		}
+		if err := checkTypeMeta(t, obj); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	}
+	data, err := bodyJSON(req.r)
+	if err != nil {
+		return nil, err
+	}
+	obj, warnings, err := decodeObject(t, data, directive)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		addWarning(req.w, w)
+	}
+	return obj, nil
+}
+
 // decodeChecked decodes a JSON object for req, passes strictness warnings
 // to the client and checks its namespace.
 func (s *Server) decodeChecked(req *request, data []byte, directive string) (registry.Object, error) {
-	obj, warnings, err := decodeObject(req.res, data, directive)
+	obj, warnings, err := decodeObject(bodyTypeOf(req.res), data, directive)
 	if err != nil {
 		return nil, err
 	}
@@ -684,4 +710,50 @@ func (s *Server) deleteCollection(req *request) error {
 	body := encodeList(req.res, metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.Rev, 10)}, deleted)
 	writeBytes(req.w, http.StatusOK, "application/json", body)
 	return nil
+}
+
+// createVirtual serves POST to a resource that computes an answer instead
+// of storing an object, such as tokenreviews.
+func (s *Server) createVirtual(req *request) error {
+	if req.ri.Verb != "create" || req.ri.Name != "" {
+		return apierrors.NewMethodNotSupported(req.res.GroupResource(), req.ri.Verb)
+	}
+	in, err := s.readTyped(req, bodyTypeOf(req.res))
+	if err != nil {
+		return err
+	}
+	if req.res.Namespaced {
+		if err := checkNamespace(req, in); err != nil {
+			return err
+		}
+	}
+	out, err := req.res.Create(req.ctx, in)
+	if err != nil {
+		return err
+	}
+	out.GetObjectKind().SetGroupVersionKind(req.res.GroupVersionKind())
+	return writeJSON(req.w, http.StatusCreated, "application/json", out)
+}
+
+// createAction serves POST to an action subresource of an existing
+// object, such as serviceaccounts/token.
+func (s *Server) createAction(req *request) error {
+	if req.ri.Verb != "create" {
+		return apierrors.NewMethodNotSupported(req.res.GroupResource(), req.ri.Verb)
+	}
+	sub := req.sub
+	in, err := s.readTyped(req, bodyType{New: sub.New, GVK: sub.GroupVersionKind, Name: req.res.Name + "/" + sub.Name})
+	if err != nil {
+		return err
+	}
+	parent, err := s.cfg.Store.GetObject(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
+	if err != nil {
+		return err
+	}
+	out, err := sub.Create(req.ctx, parent, in)
+	if err != nil {
+		return err
+	}
+	out.GetObjectKind().SetGroupVersionKind(sub.GroupVersionKind)
+	return writeJSON(req.w, http.StatusCreated, "application/json", out)
 }

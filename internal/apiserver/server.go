@@ -41,6 +41,9 @@ type Config struct {
 	OpenAPI http.Handler
 	// Profiling serves /debug/pprof to authorized users.
 	Profiling bool
+	// Paths serves extra non-resource paths to authorized users, such as
+	// the service-account issuer's discovery documents.
+	Paths map[string]http.Handler
 
 	// AfterCreate and AfterDelete let allocators and controllers react
 	// to committed writes.
@@ -147,6 +150,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.cfg.OpenAPI.ServeHTTP(w, r)
 	case r.URL.Path == "/version" || r.URL.Path == "/version/":
 		s.serveVersion(w, r)
+	case s.cfg.Paths[r.URL.Path] != nil:
+		s.cfg.Paths[r.URL.Path].ServeHTTP(w, r)
 	case s.cfg.Profiling && strings.HasPrefix(r.URL.Path, "/debug/pprof"):
 		servePprof(w, r)
 	default:

@@ -89,3 +89,17 @@ func UserFrom(ctx context.Context) *User {
 	u, _ := ctx.Value(userKey{}).(*User)
 	return u
 }
+
+type audiencesKey struct{}
+
+// WithAudiences returns a context asking token authenticators to accept
+// only tokens meant for one of auds (a TokenReview with spec.audiences).
+func WithAudiences(ctx context.Context, auds []string) context.Context {
+	return context.WithValue(ctx, audiencesKey{}, auds)
+}
+
+// AudiencesFrom returns the audiences set by WithAudiences, or nil.
+func AudiencesFrom(ctx context.Context) []string {
+	a, _ := ctx.Value(audiencesKey{}).([]string)
+	return a
+}

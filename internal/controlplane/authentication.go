@@ -19,12 +19,15 @@ type authentication struct {
 	authn.Authenticator
 	// clientCAs is the reloadable client CA pool, nil without --client-ca-file.
 	clientCAs *authnx509.DynamicPool
+	// tokens are the bearer token authenticators, for TokenReview.
+	tokens       authn.TokenChain
+	apiAudiences []string
 }
 
 // buildAuthentication assembles the authenticators in Kubernetes' order:
-// client certificates, then bearer tokens (token file, ...). Files are
+// client certificates, then bearer tokens (token file, service accounts). Files are
 // watched and reloaded; a file that is bad at start stops the server.
-func buildAuthentication(ctx context.Context, o Options, log *slog.Logger) (*authentication, error) {
+func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts) (*authentication, error) {
 	a := &authentication{}
 	var chain authn.Chain
 	if o.ClientCAFile != "" {
@@ -50,9 +53,14 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger) (*aut
 		}
 		tokens = append(tokens, tf)
 	}
+	if accounts != nil {
+		tokens = append(tokens, accounts.authenticator)
+		a.apiAudiences = accounts.audiences
+	}
 	if len(tokens) > 0 {
 		chain = append(chain, &authn.BearerToken{Tokens: tokens})
 	}
+	a.tokens = tokens
 	a.Authenticator = chain
 	if o.AnonymousAuth {
 		a.Authenticator = authn.WithAnonymous(chain)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -26,6 +27,13 @@ type Options struct {
 
 	TokenAuthFile string
 	AnonymousAuth bool
+
+	ServiceAccountKeyFiles           []string
+	ServiceAccountSigningKeyFile     string
+	ServiceAccountIssuers            []string
+	APIAudiences                     []string
+	ServiceAccountLookup             bool
+	ServiceAccountMaxTokenExpiration time.Duration
 
 	StorageDir string
 
@@ -55,6 +63,7 @@ func DefaultOptions() Options {
 		RequestTimeout:              time.Minute,
 		MinRequestTimeout:           1800 * time.Second,
 		ShutdownTimeout:             30 * time.Second,
+		ServiceAccountLookup:        true,
 		ServiceClusterIPRange:       "10.96.0.0/12",
 		ServiceNodePortRange:        "30000-32767",
 	}
@@ -83,6 +92,19 @@ func (o *Options) Validate() error {
 	}
 	if o.ClientCRLFile != "" && o.ClientCAFile == "" {
 		errs = append(errs, errors.New("--client-crl-file requires --client-ca-file"))
+	}
+	if o.ServiceAccountSigningKeyFile != "" && len(o.ServiceAccountIssuers) == 0 {
+		errs = append(errs, errors.New("--service-account-issuer is required with --service-account-signing-key-file"))
+	}
+	for _, iss := range o.ServiceAccountIssuers {
+		if strings.Contains(iss, ":") {
+			if u, err := url.Parse(iss); err != nil || u.Scheme != "https" || u.Fragment != "" || u.RawQuery != "" {
+				errs = append(errs, fmt.Errorf("--service-account-issuer %q: a URL issuer must be https, without query or fragment", iss))
+			}
+		}
+	}
+	if o.ServiceAccountMaxTokenExpiration != 0 && o.ServiceAccountMaxTokenExpiration < time.Hour {
+		errs = append(errs, fmt.Errorf("--service-account-max-token-expiration %s: must be at least 1h", o.ServiceAccountMaxTokenExpiration))
 	}
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/authz"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
+	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
@@ -37,12 +39,6 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	authentication, err := buildAuthentication(ctx, o, log)
-	if err != nil {
-		return err
-	}
-	authentication.clientCATLS(tlsConfig)
-
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
 	}
@@ -51,9 +47,33 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return fmt.Errorf("--storage-dir: %w", err)
 	}
 	defer kv.Close()
-
-	reg := registry.Builtin()
 	store := registry.NewStore(kv)
+
+	// The authentication APIs need the authenticators, which need the
+	// informers, which need the registry: break the cycle with a holder
+	// the handlers read once everything exists.
+	var accounts *serviceAccounts
+	var authentication *authentication
+	reg := registry.Builtin(registry.AuthenticationHandlers{
+		TokenRequest: func(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+			return accounts.tokenRequest(ctx, account, req)
+		},
+		TokenReview: func(ctx context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
+			return tokenReview(authentication.tokens, authentication.apiAudiences, log)(ctx, r)
+		},
+		SelfSubjectReview: selfSubjectReview,
+	})
+	inf := newInformers(store, reg, log)
+	if accounts, err = setupServiceAccounts(o, inf); err != nil {
+		return err
+	}
+	if accounts != nil {
+		accounts.store, accounts.reg = store, reg
+	}
+	if authentication, err = buildAuthentication(ctx, o, log, accounts); err != nil {
+		return err
+	}
+	authentication.clientCATLS(tlsConfig)
 
 	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -68,6 +88,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
+	externalAddress := net.JoinHostPort(advertise, strconv.Itoa(port))
 
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
@@ -75,9 +96,43 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := bootstrap(ctx, reg, store, allocator, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	paths, err := accounts.discoveryHandlers("https://" + externalAddress)
+	if err != nil {
+		return err
+	}
 
+	srv, err := apiserver.New(apiserver.Config{
+		Registry:                    reg,
+		Store:                       store,
+		Authenticator:               authentication,
+		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
+		Admission:                   admissionChain(reg, store, allocator),
+		HealthChecks:                healthChecks(store),
+		Profiling:                   o.Profiling,
+		Paths:                       paths,
+		OpenAPI:                     &openapi.Handler{Registry: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
+		MaxRequestsInFlight:         o.MaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
+		RequestTimeout:              o.RequestTimeout,
+		MinRequestTimeout:           o.MinRequestTimeout,
+		ExternalAddress:             externalAddress,
+		Logger:                      log,
+	})
+	if err != nil {
+		return err
+	}
+	startControllers(ctx, o, log, reg, store, inf, accounts, allocator)
+	if o.Ready != nil {
+		o.Ready(listener.Addr())
+	}
+	log.Info("serving", "address", listener.Addr().String(), "storage", o.StorageDir)
+	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: tlsConfig, ShutdownTimeout: o.ShutdownTimeout})
+}
+
+// admissionChain is the admission plugins, in order.
+func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator) *admission.Chain {
 	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
-	chain := &admission.Chain{
+	return &admission.Chain{
 		Mutators: []admission.Mutator{allocator},
 		Validators: []admission.Validator{
 			namespacelifecycle.New(func(ctx context.Context, name string) (*corev1.Namespace, error) {
@@ -92,35 +147,30 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			}),
 		},
 	}
+}
 
-	srv, err := apiserver.New(apiserver.Config{
-		Registry:                    reg,
-		Store:                       store,
-		Authenticator:               authentication,
-		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
-		Admission:                   chain,
-		HealthChecks:                healthChecks(store),
-		Profiling:                   o.Profiling,
-		OpenAPI:                     &openapi.Handler{Registry: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
-		MaxRequestsInFlight:         o.MaxRequestsInFlight,
-		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
-		RequestTimeout:              o.RequestTimeout,
-		MinRequestTimeout:           o.MinRequestTimeout,
-		ExternalAddress:             net.JoinHostPort(advertise, strconv.Itoa(port)),
-		Logger:                      log,
-	})
-	if err != nil {
-		return err
+// startControllers starts the informers and the controllers that use them.
+func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store,
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator) {
+	core := func(resource string) *registry.Resource {
+		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
+		return res
 	}
-	nsController := &namespacecontroller.Controller{Registry: reg, Store: store, Log: log}
-	go nsController.Run(ctx)
-	services, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
-	go allocator.RunRepair(ctx, store, services, time.Minute)
-	if o.Ready != nil {
-		o.Ready(listener.Addr())
+	go (&namespacecontroller.Controller{Registry: reg, Store: store, Log: log}).Run(ctx)
+	go allocator.RunRepair(ctx, store, core("services"), time.Minute)
+
+	sac := &sacontroller.Controller{Store: store, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets, Log: log}
+	if accounts != nil && accounts.signer != nil {
+		sac.Signer = accounts.signer
 	}
-	log.Info("serving", "address", listener.Addr().String(), "storage", o.StorageDir)
-	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: tlsConfig, ShutdownTimeout: o.ShutdownTimeout})
+	if o.ClientCAFile != "" {
+		sac.RootCA, _ = os.ReadFile(o.ClientCAFile)
+	}
+	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
+	go sac.Run(ctx)
+	for _, i := range inf.all() {
+		go i.Run(ctx)
+	}
 }
 
 func healthChecks(store *registry.Store) []apiserver.HealthCheck {

@@ -140,7 +140,10 @@ func (d *document) addResource(res *registry.Resource) {
 	name := g.define(t)
 	g.defs[name]["x-kubernetes-group-version-kind"] = []any{gvkMap(res.GroupVersionKind())}
 	ref := g.ref(name)
-	listRef := g.ref(listSchema(g, res, ref))
+	listRef := ""
+	if res.Create == nil {
+		listRef = g.ref(listSchema(g, res, ref))
+	}
 	statusRef := g.ref(g.define(reflect.TypeOf(metav1.Status{})))
 	patchRef := g.ref(g.define(reflect.TypeOf(metav1.Patch{})))
 	deleteRef := g.ref(g.define(reflect.TypeOf(metav1.DeleteOptions{})))
@@ -238,12 +241,38 @@ func (d *document) addResource(res *registry.Resource) {
 		d.paths[path] = item
 	}
 
+	if res.Create != nil {
+		path := collection
+		pathParams := []param{pPretty}
+		if res.Namespaced {
+			path, pathParams = namespacedCollection, []param{pNamespace, pPretty}
+		}
+		d.paths[path] = map[string]any{
+			"parameters": renderParams(pathParams, g.v2),
+			"post":       op("post", operationID("create", res, res.Namespaced, ""), write, ref, ref, "application/json", "application/yaml"),
+		}
+		return
+	}
+	addAction := func(path string, namespaced bool, s *registry.Subresource) {
+		pathParams := []param{pName, pPretty}
+		if namespaced {
+			pathParams = []param{pName, pNamespace, pPretty}
+		}
+		subRef := g.ref(g.define(typeOf(s.New())))
+		o := op("post", operationID("create", res, namespaced, s.Name), write, subRef, subRef, "application/json", "application/yaml")
+		o["x-kubernetes-group-version-kind"] = gvkMap(s.GroupVersionKind)
+		d.paths[path] = map[string]any{"parameters": renderParams(pathParams, g.v2), "post": o}
+	}
 	itemVerbs := []string{"get", "update", "patch", "delete"}
 	if res.Namespaced {
 		addCollection(collection, false)
 		addCollection(namespacedCollection, true)
 		addItem(namespacedCollection+"/{name}", true, "", itemVerbs)
 		for _, s := range res.Subresources {
+			if s.Create != nil {
+				addAction(namespacedCollection+"/{name}/"+s.Name, true, s)
+				continue
+			}
 			addItem(namespacedCollection+"/{name}/"+s.Name, true, s.Name, s.Verbs)
 		}
 		return
@@ -251,6 +280,10 @@ func (d *document) addResource(res *registry.Resource) {
 	addCollection(collection, false)
 	addItem(collection+"/{name}", false, "", itemVerbs)
 	for _, s := range res.Subresources {
+		if s.Create != nil {
+			addAction(collection+"/{name}/"+s.Name, false, s)
+			continue
+		}
 		addItem(collection+"/{name}/"+s.Name, false, s.Name, s.Verbs)
 	}
 }

@@ -420,14 +420,26 @@ func defaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
 	}
 }
 
-// Builtin returns every resource sekisho serves.
-func Builtin() *Registry {
-	r, err := New(
-		Namespaces(), Secrets(), ConfigMaps(), ServiceAccounts(), Pods(), Nodes(), Events(),
+// Builtin returns every resource sekisho serves. The authentication
+// handlers come from the control plane; nil handlers leave those APIs out.
+func Builtin(auth AuthenticationHandlers) *Registry {
+	sa := ServiceAccounts()
+	resources := []*Resource{
+		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Nodes(), Events(),
 		ResourceQuotas(), LimitRanges(), Services(), Endpoints(),
 		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
 		CertificateSigningRequests(), Leases(), NetworkPolicies(),
-	)
+	}
+	if auth.TokenRequest != nil {
+		sa.Subresources = append(sa.Subresources, TokenSubresource(auth.TokenRequest))
+	}
+	if auth.TokenReview != nil {
+		resources = append(resources, TokenReviews(auth.TokenReview))
+	}
+	if auth.SelfSubjectReview != nil {
+		resources = append(resources, SelfSubjectReviews(auth.SelfSubjectReview))
+	}
+	r, err := New(resources...)
 	if err != nil {
 		panic(err) // the built-in table is static; a duplicate is a programming error
 	}

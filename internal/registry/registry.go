@@ -4,6 +4,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -34,6 +35,11 @@ type Resource struct {
 
 	// New returns an empty object of this resource's type.
 	New func() Object
+
+	// Create, when set, makes this a virtual resource: only POST is
+	// served, nothing is stored, and the response is what Create returns
+	// (tokenreviews, selfsubjectreviews, access reviews).
+	Create func(ctx context.Context, obj Object) (Object, error)
 
 	// ValidateName checks a name (or a generateName prefix).
 	ValidateName func(name string, prefix bool) []string
@@ -114,6 +120,14 @@ func (r *Resource) Subresource(name string) *Subresource {
 // "status". Writes to it change only that part.
 type Subresource struct {
 	Name string
+	// Create makes the subresource an action: POST to it decodes the body
+	// into a New() object and answers with what Create returns, without
+	// storing anything (serviceaccounts/token).
+	Create func(ctx context.Context, parent Object, in Object) (Object, error)
+	// New returns the request type of an action subresource.
+	New func() Object
+	// GroupVersionKind is the type of an action subresource.
+	GroupVersionKind schema.GroupVersionKind
 	// Apply copies the subresource's part of obj onto a copy of old and
 	// returns it: everything else stays as stored.
 	Apply func(obj, old Object) Object

@@ -1,0 +1,159 @@
+// Package serviceaccount runs the service-account controllers: every
+// namespace gets a "default" ServiceAccount, and every Secret of type
+// kubernetes.io/service-account-token gets a signed token.
+package serviceaccount
+
+import (
+	"context"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// LegacySigner signs tokens for service-account token Secrets.
+type LegacySigner interface {
+	IssueLegacy(namespace, serviceAccount, serviceAccountUID, secretName string) (string, error)
+}
+
+// Controller creates default service accounts and fills token Secrets.
+type Controller struct {
+	Store           *registry.Store
+	Namespaces      *informer.Informer
+	ServiceAccounts *informer.Informer
+	Secrets         *informer.Informer
+	// Signer fills token Secrets; nil leaves them alone.
+	Signer LegacySigner
+	// RootCA is written to each token Secret as ca.crt.
+	RootCA []byte
+	Log    *slog.Logger
+
+	saRes, secretRes *registry.Resource
+	work             chan func(context.Context)
+}
+
+// Register subscribes the controller to its informers; call it before
+// the informers start, then Run.
+func (c *Controller) Register(serviceAccounts, secrets *registry.Resource) {
+	c.saRes, c.secretRes = serviceAccounts, secrets
+	c.work = make(chan func(context.Context), 1024)
+	enqueue := func(f func(context.Context)) {
+		select {
+		case c.work <- f:
+		default:
+			go func() { c.work <- f }()
+		}
+	}
+	c.Namespaces.AddHandler(func(t string, obj, _ registry.Object) {
+		if t != registry.WatchDeleted && obj.GetDeletionTimestamp() == nil {
+			ns := obj.GetName()
+			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
+		}
+	})
+	c.ServiceAccounts.AddHandler(func(t string, obj, _ registry.Object) {
+		ns, name := obj.GetNamespace(), obj.GetName()
+		if t == registry.WatchDeleted && name == "default" {
+			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
+		}
+		if t == registry.WatchAdded && c.Signer != nil {
+			// Token Secrets made before their account can be filled now.
+			enqueue(func(ctx context.Context) {
+				for _, o := range c.Secrets.List() {
+					s := o.(*corev1.Secret)
+					if s.Namespace == ns && s.Annotations[corev1.ServiceAccountNameKey] == name {
+						c.fillToken(ctx, s.Namespace, s.Name)
+					}
+				}
+			})
+		}
+	})
+	if c.Signer != nil {
+		c.Secrets.AddHandler(func(t string, obj, _ registry.Object) {
+			s := obj.(*corev1.Secret)
+			if t != registry.WatchDeleted && s.Type == corev1.SecretTypeServiceAccountToken && len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
+				ns, name := s.Namespace, s.Name
+				enqueue(func(ctx context.Context) { c.fillToken(ctx, ns, name) })
+			}
+		})
+	}
+}
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-c.work:
+			f(ctx)
+		}
+	}
+}
+
+// ensureDefault creates the namespace's "default" ServiceAccount.
+func (c *Controller) ensureDefault(ctx context.Context, namespace string) {
+	if ns, ok := c.Namespaces.Get("", namespace); !ok || ns.GetDeletionTimestamp() != nil {
+		return
+	}
+	if _, ok := c.ServiceAccounts.Get(namespace, "default"); ok {
+		return
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: namespace}}
+	if _, err := c.Store.Create(ctx, c.saRes, sa, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
+		c.Log.Warn("serviceaccount controller: cannot create the default service account", "namespace", namespace, "err", err)
+	}
+}
+
+// fillToken signs a token for a service-account token Secret whose service
+// account exists, and records the account's UID.
+func (c *Controller) fillToken(ctx context.Context, namespace, name string) {
+	obj, ok := c.Secrets.Get(namespace, name)
+	if !ok {
+		return
+	}
+	secret := obj.(*corev1.Secret)
+	if secret.Type != corev1.SecretTypeServiceAccountToken || len(secret.Data[corev1.ServiceAccountTokenKey]) > 0 {
+		return
+	}
+	saName := secret.Annotations[corev1.ServiceAccountNameKey]
+	saObj, ok := c.ServiceAccounts.Get(namespace, saName)
+	if !ok {
+		return // filled when the account appears
+	}
+	sa := saObj.(*corev1.ServiceAccount)
+	if uid := secret.Annotations[corev1.ServiceAccountUIDKey]; uid != "" && uid != string(sa.UID) {
+		c.Log.Warn("serviceaccount controller: token Secret names another incarnation of its service account", "secret", namespace+"/"+name)
+		return
+	}
+	token, err := c.Signer.IssueLegacy(namespace, sa.Name, string(sa.UID), name)
+	if err != nil {
+		c.Log.Error("serviceaccount controller: cannot sign a token", "secret", namespace+"/"+name, "err", err)
+		return
+	}
+	_, _, err = c.Store.Update(ctx, c.secretRes, namespace, name, false, func(cur registry.Object) (registry.Object, error) {
+		s := cur.(*corev1.Secret)
+		if len(s.Data[corev1.ServiceAccountTokenKey]) > 0 {
+			return s, nil
+		}
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		s.Data[corev1.ServiceAccountTokenKey] = []byte(token)
+		s.Data[corev1.ServiceAccountNamespaceKey] = []byte(namespace)
+		if len(c.RootCA) > 0 {
+			s.Data[corev1.ServiceAccountRootCAKey] = c.RootCA
+		}
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[corev1.ServiceAccountUIDKey] = string(sa.UID)
+		return s, nil
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		c.Log.Warn("serviceaccount controller: cannot fill the token Secret", "secret", namespace+"/"+name, "err", err)
+	}
+}

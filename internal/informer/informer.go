@@ -1,0 +1,186 @@
+// Package informer keeps an in-memory copy of one resource, fed by a
+// storage watch, for components that must answer on every request without
+// touching storage: token lookups, RBAC, the node graph.
+package informer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Handler is told of every change after the cache has applied it. old is
+// nil for additions; obj is the last state for deletions.
+type Handler func(eventType string, obj, old registry.Object)
+
+// Informer caches every object of a resource.
+type Informer struct {
+	Store    *registry.Store
+	Resource *registry.Resource
+	Log      *slog.Logger
+
+	mu       sync.RWMutex
+	objs     map[string]registry.Object
+	handlers []Handler
+	synced   chan struct{}
+	once     sync.Once
+}
+
+// New returns an informer for res; call Run to fill it.
+func New(store *registry.Store, res *registry.Resource, log *slog.Logger) *Informer {
+	return &Informer{Store: store, Resource: res, Log: log, objs: map[string]registry.Object{}, synced: make(chan struct{})}
+}
+
+// Key is how objects are indexed: namespace/name, or name.
+func Key(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// AddHandler registers h; register before Run so no event is missed.
+func (i *Informer) AddHandler(h Handler) {
+	i.mu.Lock()
+	i.handlers = append(i.handlers, h)
+	i.mu.Unlock()
+}
+
+// Get returns the cached object.
+func (i *Informer) Get(namespace, name string) (registry.Object, bool) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	o, ok := i.objs[Key(namespace, name)]
+	return o, ok
+}
+
+// List returns every cached object.
+func (i *Informer) List() []registry.Object {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]registry.Object, 0, len(i.objs))
+	for _, o := range i.objs {
+		out = append(out, o)
+	}
+	return out
+}
+
+// Synced is closed once the cache holds the complete initial state.
+func (i *Informer) Synced() <-chan struct{} { return i.synced }
+
+// WaitForSync blocks until the cache is synced or ctx ends.
+func (i *Informer) WaitForSync(ctx context.Context) bool {
+	select {
+	case <-i.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Run keeps the cache current until ctx ends. It resumes its watch from the
+// last revision seen and relists when that revision has expired.
+func (i *Informer) Run(ctx context.Context) {
+	var from int64
+	for ctx.Err() == nil {
+		events, err := i.Store.Watch(ctx, i.Resource, registry.WatchOptions{FromRev: from})
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			from = 0
+			continue
+		}
+		if err != nil {
+			i.Log.Warn("informer: watch failed", "resource", i.Resource.Name, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		relist := from == 0
+		var fresh map[string]registry.Object
+		if relist {
+			fresh = map[string]registry.Object{}
+		}
+		for ev := range events {
+			if ev.Type == registry.WatchBookmark {
+				if relist {
+					i.replace(fresh)
+					relist, fresh = false, nil
+				}
+				from = max(from, ev.Rev)
+				continue
+			}
+			obj, err := ev.Entry.Object()
+			if err != nil {
+				continue
+			}
+			from = max(from, ev.Rev)
+			if relist {
+				fresh[Key(obj.GetNamespace(), obj.GetName())] = obj
+				continue
+			}
+			i.apply(ev.Type, obj)
+		}
+		if ctx.Err() == nil {
+			sleep(ctx, 100*time.Millisecond)
+		}
+	}
+}
+
+// replace installs a complete list, telling handlers what changed.
+func (i *Informer) replace(fresh map[string]registry.Object) {
+	i.mu.Lock()
+	old := i.objs
+	i.objs = fresh
+	handlers := i.handlers
+	i.mu.Unlock()
+	for k, o := range fresh {
+		prev, existed := old[k]
+		switch {
+		case !existed:
+			notify(handlers, registry.WatchAdded, o, nil)
+		case prev.GetResourceVersion() != o.GetResourceVersion():
+			notify(handlers, registry.WatchModified, o, prev)
+		}
+	}
+	for k, o := range old {
+		if _, ok := fresh[k]; !ok {
+			notify(handlers, registry.WatchDeleted, o, nil)
+		}
+	}
+	i.once.Do(func() { close(i.synced) })
+}
+
+func (i *Informer) apply(eventType string, obj registry.Object) {
+	k := Key(obj.GetNamespace(), obj.GetName())
+	i.mu.Lock()
+	old := i.objs[k]
+	if eventType == registry.WatchDeleted {
+		delete(i.objs, k)
+	} else {
+		i.objs[k] = obj
+	}
+	handlers := i.handlers
+	i.mu.Unlock()
+	if eventType == registry.WatchDeleted {
+		old = nil
+	}
+	notify(handlers, eventType, obj, old)
+}
+
+func notify(handlers []Handler, eventType string, obj, old registry.Object) {
+	for _, h := range handlers {
+		h(eventType, obj, old)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
