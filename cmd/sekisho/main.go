@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		newKubeconfigCommand(),
 		newUpCommand(),
 		newServeCommand(),
+		newTokenCommand(),
 	)
 	return root
 }

@@ -68,6 +68,9 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			if !flags.Changed("service-account-key-file") {
 				o.ServiceAccountKeyFiles = []string{filepath.Join(dataDir, clusterpki.SAPubFile)}
 			}
+			if !flags.Changed("enable-bootstrap-token-auth") {
+				o.EnableBootstrapTokenAuth = true
+			}
 			if !flags.Changed("service-account-issuer") {
 				o.ServiceAccountIssuers = []string{DefaultServiceAccountIssuer}
 			}

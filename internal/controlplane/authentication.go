@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sekisho/sekisho/internal/authn"
+	bootstraptokenauth "github.com/sekisho/sekisho/internal/authn/bootstrap"
 	"github.com/sekisho/sekisho/internal/authn/tokenfile"
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/reload"
@@ -25,9 +26,10 @@ type authentication struct {
 }
 
 // buildAuthentication assembles the authenticators in Kubernetes' order:
-// client certificates, then bearer tokens (token file, service accounts). Files are
+// client certificates, then bearer tokens (token file, service accounts,
+// bootstrap tokens). Files are
 // watched and reloaded; a file that is bad at start stops the server.
-func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts) (*authentication, error) {
+func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers) (*authentication, error) {
 	a := &authentication{}
 	var chain authn.Chain
 	if o.ClientCAFile != "" {
@@ -56,6 +58,9 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 	if accounts != nil {
 		tokens = append(tokens, accounts.authenticator)
 		a.apiAudiences = accounts.audiences
+	}
+	if o.EnableBootstrapTokenAuth {
+		tokens = append(tokens, &bootstraptokenauth.Authenticator{Secrets: inf.secret})
 	}
 	if len(tokens) > 0 {
 		chain = append(chain, &authn.BearerToken{Tokens: tokens})

@@ -25,8 +25,9 @@ type Options struct {
 	ClientCAFile      string
 	ClientCRLFile     string
 
-	TokenAuthFile string
-	AnonymousAuth bool
+	TokenAuthFile            string
+	AnonymousAuth            bool
+	EnableBootstrapTokenAuth bool
 
 	ServiceAccountKeyFiles           []string
 	ServiceAccountSigningKeyFile     string

@@ -19,6 +19,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/authz"
+	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/openapi"
@@ -70,7 +71,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if accounts != nil {
 		accounts.store, accounts.reg = store, reg
 	}
-	if authentication, err = buildAuthentication(ctx, o, log, accounts); err != nil {
+	if authentication, err = buildAuthentication(ctx, o, log, accounts, inf); err != nil {
 		return err
 	}
 	authentication.clientCATLS(tlsConfig)
@@ -121,7 +122,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(ctx, o, log, reg, store, inf, accounts, allocator)
+	startControllers(ctx, o, log, reg, store, inf, accounts, allocator, "https://"+externalAddress)
 	if o.Ready != nil {
 		o.Ready(listener.Addr())
 	}
@@ -151,7 +152,7 @@ func admissionChain(reg *registry.Registry, store *registry.Store, allocator *se
 
 // startControllers starts the informers and the controllers that use them.
 func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store,
-	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator) {
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, externalURL string) {
 	core := func(resource string) *registry.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -168,6 +169,11 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *reg
 	}
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
 	go sac.Run(ctx)
+	if o.EnableBootstrapTokenAuth {
+		bc := &bootstrapcontroller.Controller{Store: store, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: sac.RootCA, Log: log}
+		bc.Register(core("secrets"), core("configmaps"))
+		go bc.Run(ctx)
+	}
 	for _, i := range inf.all() {
 		go i.Run(ctx)
 	}

@@ -28,7 +28,7 @@ import (
 
 // informers are the in-memory caches the control plane keeps.
 type informers struct {
-	namespaces, serviceAccounts, secrets, pods, nodes *informer.Informer
+	namespaces, serviceAccounts, secrets, configMaps, pods, nodes *informer.Informer
 }
 
 func newInformers(store *registry.Store, reg *registry.Registry, log *slog.Logger) *informers {
@@ -38,12 +38,12 @@ func newInformers(store *registry.Store, reg *registry.Registry, log *slog.Logge
 	}
 	return &informers{
 		namespaces: core("namespaces"), serviceAccounts: core("serviceaccounts"),
-		secrets: core("secrets"), pods: core("pods"), nodes: core("nodes"),
+		secrets: core("secrets"), configMaps: core("configmaps"), pods: core("pods"), nodes: core("nodes"),
 	}
 }
 
 func (i *informers) all() []*informer.Informer {
-	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.pods, i.nodes}
+	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.configMaps, i.pods, i.nodes}
 }
 
 // ServiceAccountUID and the rest implement serviceaccount.Lookup.
@@ -60,6 +60,15 @@ func (i *informers) SecretToken(ns, name string) ([]byte, bool) {
 	}
 	t, ok := o.(*corev1.Secret).Data[corev1.ServiceAccountTokenKey]
 	return t, ok
+}
+
+// secret reads a cached Secret.
+func (i *informers) secret(ns, name string) (*corev1.Secret, bool) {
+	o, ok := i.secrets.Get(ns, name)
+	if !ok {
+		return nil, false
+	}
+	return o.(*corev1.Secret), true
 }
 
 func uidOf(o registry.Object, ok bool) (string, bool) {
