@@ -64,7 +64,9 @@ func TestBootstrapTokens(t *testing.T) {
 
 	// An expiring token is removed soon after it expires.
 	short := strings.TrimSpace(mustSekisho(t, "token", "create", "--kubeconfig", kc, "--ttl", "2s"))
-	if !waitFor(func() bool { return s.kubectl("-n", "kube-system", "get", "secret", "bootstrap-token-"+short[:6]).code != 0 }) {
+	if !waitFor(func() bool {
+		return s.kubectl("-n", "kube-system", "get", "secret", "bootstrap-token-"+short[:6]).code != 0
+	}) {
 		t.Error("the expired token Secret was not cleaned up")
 	}
 
