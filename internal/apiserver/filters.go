@@ -35,11 +35,7 @@ func (s *Server) buildChain() http.Handler {
 	if s.cfg.Audit != nil {
 		h = s.cfg.Audit(h)
 	}
-	if s.cfg.Impersonation != nil {
-		h = s.cfg.Impersonation(h)
-	} else {
-		h = refuseImpersonation(h)
-	}
+	h = s.withImpersonation(h)
 	h = s.withAuthentication(h)
 	h = s.withPublicPaths(h)
 	h = s.withLimits(h)
@@ -155,19 +151,6 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 		}
 		r.Header.Del("Authorization")
 		next.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), u)))
-	})
-}
-
-// refuseImpersonation fails closed until an impersonation filter is configured.
-func refuseImpersonation(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k := range r.Header {
-			if strings.HasPrefix(strings.ToLower(k), "impersonate-") {
-				writeStatus(w, apierrors.NewForbidden(schema.GroupResource{}, "", errors.New("impersonation is not enabled on this server")).ErrStatus)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

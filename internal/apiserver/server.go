@@ -30,9 +30,6 @@ type Config struct {
 	Authenticator authn.Authenticator
 	Authorizer    authz.Authorizer
 	Admission     *admission.Chain
-	// Impersonation wraps the handler after authentication; nil refuses
-	// every impersonation request.
-	Impersonation func(next http.Handler) http.Handler
 	// Audit wraps the handler after impersonation; nil records nothing.
 	Audit func(next http.Handler) http.Handler
 

@@ -85,17 +85,45 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 		t.Errorf("Audit-Id %q not in the server log", id)
 	}
 
-	// Impersonation is refused until it is configured.
-	req := mustRequest(t, "GET", s.url("/api/v1/namespaces"), nil)
-	req.Header.Set("Impersonate-User", "someone")
-	resp, err = s.client(true).Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// Impersonation: super-admin (system:masters) may impersonate; admin.conf
+	// (no rights yet) may not, and nothing is applied. The impersonated
+	// users are put in system:masters so they may read their own identity.
+	impersonate := func(c *http.Client, headers map[string][]string) (int, string) {
+		req := mustRequest(t, "POST", s.url("/apis/authentication.k8s.io/v1/selfsubjectreviews"), strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		for k, vs := range headers {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
 	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Errorf("impersonation: %d %s", resp.StatusCode, data)
+	code, body = impersonate(s.client(true), map[string][]string{
+		"Impersonate-User": {"jane"}, "Impersonate-Group": {"dev", "system:masters"}, "Impersonate-Uid": {"u-1"},
+		"Impersonate-Extra-Scopes": {"view", "edit"}, "Impersonate-Extra-Acme.com%2Fproject": {"p1"},
+	})
+	for _, want := range []string{`"username":"jane"`, `"uid":"u-1"`, `"groups":["dev","system:masters","system:authenticated"]`, `"scopes":["view","edit"]`, `"acme.com/project":["p1"]`} {
+		if code != 201 || !strings.Contains(body, want) {
+			t.Errorf("impersonation by super-admin lacks %s: %d %s", want, code, body)
+		}
+	}
+	code, body = impersonate(s.client(true), map[string][]string{"Impersonate-User": {"system:serviceaccount:kube-system:default"}, "Impersonate-Group": {"system:masters"}})
+	if code != 201 || !strings.Contains(body, `"groups":["system:serviceaccounts","system:serviceaccounts:kube-system","system:masters","system:authenticated"]`) {
+		t.Errorf("impersonating a service account: %d %s", code, body)
+	}
+	code, body = impersonate(admin, map[string][]string{"Impersonate-User": {"jane"}})
+	if code != 403 || !strings.Contains(body, `users \"jane\" is forbidden: User \"kubernetes-admin\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope`) {
+		t.Errorf("impersonation without permission: %d %s", code, body)
+	}
+	code, body = impersonate(s.client(true), map[string][]string{"Impersonate-Group": {"dev"}})
+	if code != 400 {
+		t.Errorf("groups without a user: %d %s", code, body)
 	}
 }
 
