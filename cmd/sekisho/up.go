@@ -68,6 +68,20 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			if !flags.Changed("service-account-key-file") {
 				o.ServiceAccountKeyFiles = []string{filepath.Join(dataDir, clusterpki.SAPubFile)}
 			}
+			// The authenticating proxy, as kubeadm configures it.
+			if !flags.Changed("requestheader-client-ca-file") {
+				o.RequestHeaderClientCAFile = filepath.Join(dataDir, clusterpki.CertFile("front-proxy-ca"))
+				defSlice := func(flag string, target *[]string, v ...string) {
+					if !flags.Changed(flag) {
+						*target = v
+					}
+				}
+				defSlice("requestheader-allowed-names", &o.RequestHeaderAllowedNames, "front-proxy-client")
+				defSlice("requestheader-username-headers", &o.RequestHeaderUsernameHeaders, "X-Remote-User")
+				defSlice("requestheader-uid-headers", &o.RequestHeaderUIDHeaders, "X-Remote-Uid")
+				defSlice("requestheader-group-headers", &o.RequestHeaderGroupHeaders, "X-Remote-Group")
+				defSlice("requestheader-extra-headers-prefix", &o.RequestHeaderExtraHeadersPrefix, "X-Remote-Extra-")
+			}
 			if !flags.Changed("enable-bootstrap-token-auth") {
 				o.EnableBootstrapTokenAuth = true
 			}

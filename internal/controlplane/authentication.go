@@ -10,6 +10,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	bootstraptokenauth "github.com/sekisho/sekisho/internal/authn/bootstrap"
+	"github.com/sekisho/sekisho/internal/authn/requestheader"
 	"github.com/sekisho/sekisho/internal/authn/tokenfile"
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/reload"
@@ -26,12 +27,26 @@ type authentication struct {
 }
 
 // buildAuthentication assembles the authenticators in Kubernetes' order:
-// client certificates, then bearer tokens (token file, service accounts,
+// the authenticating proxy, client certificates, then bearer tokens (token file, service accounts,
 // bootstrap tokens). Files are
 // watched and reloaded; a file that is bad at start stops the server.
 func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers) (*authentication, error) {
 	a := &authentication{}
 	var chain authn.Chain
+	if o.RequestHeaderClientCAFile != "" {
+		proxyCAs := &authnx509.DynamicPool{}
+		if err := watch(ctx, log, "--requestheader-client-ca-file", o.RequestHeaderClientCAFile, false, proxyCAs.Load); err != nil {
+			return nil, err
+		}
+		if o.RequestHeaderClientCAFile == o.ClientCAFile {
+			log.Warn("--requestheader-client-ca-file is the client CA: any client certificate with an allowed CN can assert identities")
+		}
+		chain = append(chain, requestheader.New(proxyCAs, requestheader.Options{
+			UsernameHeaders: o.RequestHeaderUsernameHeaders, UIDHeaders: o.RequestHeaderUIDHeaders,
+			GroupHeaders: o.RequestHeaderGroupHeaders, ExtraHeaderPrefixes: o.RequestHeaderExtraHeadersPrefix,
+			AllowedNames: o.RequestHeaderAllowedNames, AllowAnyName: o.RequestHeaderAllowAnyName,
+		}))
+	}
 	if o.ClientCAFile != "" {
 		a.clientCAs = &authnx509.DynamicPool{}
 		if err := watch(ctx, log, "--client-ca-file", o.ClientCAFile, false, a.clientCAs.Load); err != nil {

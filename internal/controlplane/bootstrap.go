@@ -2,7 +2,9 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"os"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,7 +67,53 @@ func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Stor
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	return ensure(lookup("endpoints"), ep)
+	if err := ensure(lookup("endpoints"), ep); err != nil {
+		return err
+	}
+	return publishAuthenticationSettings(ctx, lookup("configmaps"), store, o)
+}
+
+// publishAuthenticationSettings writes kube-system/extension-apiserver-authentication,
+// where aggregated API servers read which client CAs and proxy headers to trust.
+func publishAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options) error {
+	data := map[string]string{}
+	if o.ClientCAFile != "" {
+		ca, err := os.ReadFile(o.ClientCAFile)
+		if err != nil {
+			return err
+		}
+		data["client-ca-file"] = string(ca)
+	}
+	if o.RequestHeaderClientCAFile != "" {
+		ca, err := os.ReadFile(o.RequestHeaderClientCAFile)
+		if err != nil {
+			return err
+		}
+		data["requestheader-client-ca-file"] = string(ca)
+		for key, list := range map[string][]string{
+			"requestheader-allowed-names":        o.RequestHeaderAllowedNames,
+			"requestheader-username-headers":     o.RequestHeaderUsernameHeaders,
+			"requestheader-uid-headers":          o.RequestHeaderUIDHeaders,
+			"requestheader-group-headers":        o.RequestHeaderGroupHeaders,
+			"requestheader-extra-headers-prefix": o.RequestHeaderExtraHeadersPrefix,
+		} {
+			if list == nil {
+				list = []string{}
+			}
+			encoded, _ := json.Marshal(list)
+			data[key] = string(encoded)
+		}
+	}
+	const name = "extension-apiserver-authentication"
+	_, _, err := store.Update(ctx, configMaps, metav1.NamespaceSystem, name, false, func(cur registry.Object) (registry.Object, error) {
+		cm := cur.(*corev1.ConfigMap)
+		cm.Data = data
+		return cm, nil
+	})
+	if apierrors.IsNotFound(err) {
+		_, err = store.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, false, false)
+	}
+	return err
 }
 
 // firstIP is the first usable address of a CIDR: the network address + 1.

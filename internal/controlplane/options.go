@@ -25,6 +25,14 @@ type Options struct {
 	ClientCAFile      string
 	ClientCRLFile     string
 
+	RequestHeaderClientCAFile       string
+	RequestHeaderAllowedNames       []string
+	RequestHeaderAllowAnyName       bool
+	RequestHeaderUsernameHeaders    []string
+	RequestHeaderUIDHeaders         []string
+	RequestHeaderGroupHeaders       []string
+	RequestHeaderExtraHeadersPrefix []string
+
 	TokenAuthFile            string
 	AnonymousAuth            bool
 	EnableBootstrapTokenAuth bool
@@ -106,6 +114,19 @@ func (o *Options) Validate() error {
 	}
 	if o.ServiceAccountMaxTokenExpiration != 0 && o.ServiceAccountMaxTokenExpiration < time.Hour {
 		errs = append(errs, fmt.Errorf("--service-account-max-token-expiration %s: must be at least 1h", o.ServiceAccountMaxTokenExpiration))
+	}
+	if o.RequestHeaderClientCAFile == "" {
+		if len(o.RequestHeaderAllowedNames) > 0 || len(o.RequestHeaderUsernameHeaders) > 0 || o.RequestHeaderAllowAnyName {
+			errs = append(errs, errors.New("--requestheader-client-ca-file is required to enable the authenticating proxy"))
+		}
+	} else {
+		if len(o.RequestHeaderAllowedNames) == 0 && !o.RequestHeaderAllowAnyName {
+			errs = append(errs, errors.New("--requestheader-allowed-names must not be empty: an empty list would trust every certificate "+
+				"of the front-proxy CA; name the proxy's CN, or pass --requestheader-allow-any-name"))
+		}
+		if len(o.RequestHeaderUsernameHeaders) == 0 {
+			errs = append(errs, errors.New("--requestheader-username-headers must name at least one header"))
+		}
 	}
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))

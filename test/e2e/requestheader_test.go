@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRequestHeaderProxy checks the authenticating proxy: identity headers
+// count only behind a front-proxy certificate with an allowed CN.
+func TestRequestHeaderProxy(t *testing.T) {
+	requireTools(t, "openssl", "kubectl")
+	s := startServer(t)
+	proxyCert, err := tls.LoadX509KeyPair(filepath.Join(s.dir, "pki/front-proxy-client.crt"), filepath.Join(s.dir, "pki/front-proxy-client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whoami := func(c *http.Client, headers map[string]string) (int, string) {
+		req := mustRequest(t, "POST", s.url("/apis/authentication.k8s.io/v1/selfsubjectreviews"), strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Add(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	headers := map[string]string{
+		"X-Remote-User": "alice", "X-Remote-Group": "system:masters", "X-Remote-Uid": "a-1",
+		"X-Remote-Extra-Acme.com%2Fproject": "p1",
+	}
+	code, body := whoami(clientWithCert(t, s, proxyCert), headers)
+	for _, want := range []string{`"username":"alice"`, `"uid":"a-1"`, `"groups":["system:masters","system:authenticated"]`, `"acme.com/project":["p1"]`} {
+		if code != 201 || !strings.Contains(body, want) {
+			t.Errorf("through the proxy, lacks %s: %d %s", want, code, body)
+		}
+	}
+	// A client certificate of the cluster CA: the headers are ignored.
+	code, body = whoami(s.client(true), headers)
+	if code != 201 || !strings.Contains(body, `"username":"kubernetes-super-admin"`) {
+		t.Errorf("headers from a client certificate were honoured: %d %s", code, body)
+	}
+	// No certificate at all: the headers are ignored, so 401.
+	if code, _ := whoami(s.anonClient(), headers); code != 401 {
+		t.Errorf("headers without a certificate: %d", code)
+	}
+	// A front-proxy certificate with a CN not on the allowed list.
+	dir := t.TempDir()
+	key, csr, crt, ext := filepath.Join(dir, "k"), filepath.Join(dir, "csr"), filepath.Join(dir, "crt"), filepath.Join(dir, "ext")
+	os.WriteFile(ext, []byte("extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n"), 0o600)
+	must(t, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc", "-keyout", key, "-out", csr, "-subj", "/CN=rogue-proxy")
+	must(t, "openssl", "x509", "-req", "-in", csr, "-CA", filepath.Join(s.dir, "pki/front-proxy-ca.crt"), "-CAkey", filepath.Join(s.dir, "pki/front-proxy-ca.key"),
+		"-set_serial", "0x77", "-days", "1", "-extfile", ext, "-out", crt)
+	rogue, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := whoami(clientWithCert(t, s, rogue), headers); code != 401 {
+		t.Errorf("proxy with a CN not allowed: %d %s", code, body)
+	}
+	if !waitFor(func() bool { return strings.Contains(s.logs.String(), `proxy certificate CN \"rogue-proxy\" is not in --requestheader-allowed-names`) }) {
+		t.Error("the log does not explain the refused proxy")
+	}
+
+	// The settings are published for aggregated API servers.
+	cm := s.mustKubectl("-n", "kube-system", "get", "cm", "extension-apiserver-authentication", "-o", "jsonpath={.data}")
+	for _, want := range []string{`"requestheader-allowed-names":"[\"front-proxy-client\"]"`, `"requestheader-username-headers":"[\"X-Remote-User\"]"`,
+		`"requestheader-extra-headers-prefix":"[\"X-Remote-Extra-\"]"`, `requestheader-client-ca-file`, `client-ca-file`} {
+		if !strings.Contains(cm, want) {
+			t.Errorf("extension-apiserver-authentication lacks %s: %s", want, cm)
+		}
+	}
+
+	// An empty allowed-names list must be asked for explicitly.
+	r := sekisho(t, "up", "--data-dir", t.TempDir(), "--secure-port", "1", "--requestheader-allowed-names", "")
+	if r.code == 0 || !strings.Contains(r.stderr, "--requestheader-allowed-names must not be empty") {
+		t.Errorf("empty allowed names: %+v", r)
+	}
+}
