@@ -66,7 +66,9 @@ func TestRequestHeaderProxy(t *testing.T) {
 	if code, body := whoami(clientWithCert(t, s, rogue), headers); code != 401 {
 		t.Errorf("proxy with a CN not allowed: %d %s", code, body)
 	}
-	if !waitFor(func() bool { return strings.Contains(s.logs.String(), `proxy certificate CN \"rogue-proxy\" is not in --requestheader-allowed-names`) }) {
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), `proxy certificate CN \"rogue-proxy\" is not in --requestheader-allowed-names`)
+	}) {
 		t.Error("the log does not explain the refused proxy")
 	}
 
