@@ -12,6 +12,7 @@ import (
 	bootstraptokenauth "github.com/sekisho/sekisho/internal/authn/bootstrap"
 	"github.com/sekisho/sekisho/internal/authn/requestheader"
 	"github.com/sekisho/sekisho/internal/authn/tokenfile"
+	"github.com/sekisho/sekisho/internal/authn/webhook"
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/reload"
 )
@@ -28,7 +29,7 @@ type authentication struct {
 
 // buildAuthentication assembles the authenticators in Kubernetes' order:
 // the authenticating proxy, client certificates, then bearer tokens (token file, service accounts,
-// bootstrap tokens). Files are
+// bootstrap tokens, the token webhook). Files are
 // watched and reloaded; a file that is bad at start stops the server.
 func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers) (*authentication, error) {
 	a := &authentication{}
@@ -77,6 +78,13 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 	if o.EnableBootstrapTokenAuth {
 		tokens = append(tokens, &bootstraptokenauth.Authenticator{Secrets: inf.secret})
 	}
+	if o.TokenWebhookConfigFile != "" {
+		client, err := webhook.NewClient(o.TokenWebhookConfigFile, webhookTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("--authentication-token-webhook-config-file: %w", err)
+		}
+		tokens = append(tokens, &webhook.Authenticator{Client: client, Version: o.TokenWebhookVersion, TTL: o.TokenWebhookCacheTTL, Audiences: a.apiAudiences})
+	}
 	if len(tokens) > 0 {
 		chain = append(chain, &authn.BearerToken{Tokens: tokens})
 	}
@@ -101,6 +109,9 @@ func watch(ctx context.Context, log *slog.Logger, flag, path string, optional bo
 // reloadInterval is how often watched files are checked. A revoked
 // certificate or a removed token stops working within about this long.
 var reloadInterval = 500 * time.Millisecond
+
+// webhookTimeout bounds one call to an authentication or authorization webhook.
+const webhookTimeout = 5 * time.Second
 
 // clientCATLS makes the TLS handshake advertise the current client CAs,
 // following reloads of --client-ca-file.

@@ -33,6 +33,10 @@ type Options struct {
 	RequestHeaderGroupHeaders       []string
 	RequestHeaderExtraHeadersPrefix []string
 
+	TokenWebhookConfigFile string
+	TokenWebhookVersion    string
+	TokenWebhookCacheTTL   time.Duration
+
 	TokenAuthFile            string
 	AnonymousAuth            bool
 	EnableBootstrapTokenAuth bool
@@ -73,6 +77,8 @@ func DefaultOptions() Options {
 		MinRequestTimeout:           1800 * time.Second,
 		ShutdownTimeout:             30 * time.Second,
 		ServiceAccountLookup:        true,
+		TokenWebhookVersion:         "v1",
+		TokenWebhookCacheTTL:        2 * time.Minute,
 		ServiceClusterIPRange:       "10.96.0.0/12",
 		ServiceNodePortRange:        "30000-32767",
 	}
@@ -127,6 +133,12 @@ func (o *Options) Validate() error {
 		if len(o.RequestHeaderUsernameHeaders) == 0 {
 			errs = append(errs, errors.New("--requestheader-username-headers must name at least one header"))
 		}
+	}
+	if o.TokenWebhookVersion != "v1" && o.TokenWebhookVersion != "v1beta1" {
+		errs = append(errs, fmt.Errorf("--authentication-token-webhook-version %q: want v1 or v1beta1", o.TokenWebhookVersion))
+	}
+	if o.TokenWebhookCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("--authentication-token-webhook-cache-ttl %s: must not be negative", o.TokenWebhookCacheTTL))
 	}
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))
