@@ -10,6 +10,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	bootstraptokenauth "github.com/sekisho/sekisho/internal/authn/bootstrap"
+	"github.com/sekisho/sekisho/internal/authn/oidc"
 	"github.com/sekisho/sekisho/internal/authn/requestheader"
 	"github.com/sekisho/sekisho/internal/authn/tokenfile"
 	"github.com/sekisho/sekisho/internal/authn/webhook"
@@ -29,7 +30,7 @@ type authentication struct {
 
 // buildAuthentication assembles the authenticators in Kubernetes' order:
 // the authenticating proxy, client certificates, then bearer tokens (token file, service accounts,
-// bootstrap tokens, the token webhook). Files are
+// bootstrap tokens, OIDC, the token webhook). Files are
 // watched and reloaded; a file that is bad at start stops the server.
 func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers) (*authentication, error) {
 	a := &authentication{}
@@ -77,6 +78,25 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 	}
 	if o.EnableBootstrapTokenAuth {
 		tokens = append(tokens, &bootstraptokenauth.Authenticator{Secrets: inf.secret})
+	}
+	switch {
+	case o.AuthenticationConfigFile != "":
+		jwt := oidc.New(nil)
+		if err := watch(ctx, log, "--authentication-config", o.AuthenticationConfigFile, false, jwt.Load); err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, jwt)
+	case o.OIDCIssuerURL != "":
+		issuers, err := oidc.FromFlags(oidc.Flags{
+			IssuerURL: o.OIDCIssuerURL, ClientID: o.OIDCClientID, CAFile: o.OIDCCAFile,
+			UsernameClaim: o.OIDCUsernameClaim, UsernamePrefix: o.OIDCUsernamePrefix,
+			GroupsClaim: o.OIDCGroupsClaim, GroupsPrefix: o.OIDCGroupsPrefix,
+			RequiredClaims: o.OIDCRequiredClaims, SigningAlgs: o.OIDCSigningAlgs,
+		})
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, oidc.New(issuers))
 	}
 	if o.TokenWebhookConfigFile != "" {
 		client, err := webhook.NewClient(o.TokenWebhookConfigFile, webhookTimeout)

@@ -33,6 +33,20 @@ type Options struct {
 	RequestHeaderGroupHeaders       []string
 	RequestHeaderExtraHeadersPrefix []string
 
+	OIDCIssuerURL      string
+	OIDCClientID       string
+	OIDCCAFile         string
+	OIDCUsernameClaim  string
+	OIDCUsernamePrefix string
+	OIDCGroupsClaim    string
+	OIDCGroupsPrefix   string
+	OIDCRequiredClaims map[string]string
+	OIDCSigningAlgs    []string
+
+	// AuthenticationConfigFile is an AuthenticationConfiguration with JWT
+	// issuers, reloaded on change; it excludes the --oidc-* flags.
+	AuthenticationConfigFile string
+
 	TokenWebhookConfigFile string
 	TokenWebhookVersion    string
 	TokenWebhookCacheTTL   time.Duration
@@ -78,6 +92,8 @@ func DefaultOptions() Options {
 		ShutdownTimeout:             30 * time.Second,
 		ServiceAccountLookup:        true,
 		TokenWebhookVersion:         "v1",
+		OIDCUsernameClaim:           "sub",
+		OIDCSigningAlgs:             []string{"RS256"},
 		TokenWebhookCacheTTL:        2 * time.Minute,
 		ServiceClusterIPRange:       "10.96.0.0/12",
 		ServiceNodePortRange:        "30000-32767",
@@ -133,6 +149,9 @@ func (o *Options) Validate() error {
 		if len(o.RequestHeaderUsernameHeaders) == 0 {
 			errs = append(errs, errors.New("--requestheader-username-headers must name at least one header"))
 		}
+	}
+	if o.AuthenticationConfigFile != "" && o.OIDCIssuerURL != "" {
+		errs = append(errs, errors.New("--authentication-config and --oidc-issuer-url are mutually exclusive; configure issuers in the file"))
 	}
 	if o.TokenWebhookVersion != "v1" && o.TokenWebhookVersion != "v1beta1" {
 		errs = append(errs, fmt.Errorf("--authentication-token-webhook-version %q: want v1 or v1beta1", o.TokenWebhookVersion))
