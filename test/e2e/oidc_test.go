@@ -117,7 +117,9 @@ func TestOIDC(t *testing.T) {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
-	if !waitFor(func() bool { return strings.Contains(s.logs.String(), "audience [other-app] does not include any of [kubernetes]") }) {
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), "audience [other-app] does not include any of [kubernetes]")
+	}) {
 		t.Error("the log does not explain the audience mismatch")
 	}
 }
