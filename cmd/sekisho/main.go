@@ -38,6 +38,7 @@ func newRootCommand() *cobra.Command {
 		newUpCommand(),
 		newServeCommand(),
 		newTokenCommand(),
+		newDoctorCommand(),
 	)
 	return root
 }

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDoctor runs sekisho doctor against a healthy kubeconfig and against
+// each kind of broken one, checking that it names the failure and its fix.
+func TestDoctor(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t)
+	out := mustSekisho(t, "doctor", "--kubeconfig", s.kubeconfig())
+	for _, want := range []string{"[ok] TLS", "[ok] client certificate issuer", `[ok] identity: the server knows you as "kubernetes-super-admin"`, "all checks passed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("healthy kubeconfig lacks %q:\n%s", want, out)
+		}
+	}
+	other := startServer(t)
+
+	// A kubeconfig whose CA is another cluster's.
+	wrongCA := filepath.Join(t.TempDir(), "wrong-ca.conf")
+	data, _ := os.ReadFile(s.kubeconfig())
+	os.WriteFile(wrongCA, data, 0o600)
+	must(t, "kubectl", "--kubeconfig", wrongCA, "config", "set-cluster", "kubernetes", "--certificate-authority", filepath.Join(other.dir, "pki/ca.crt"), "--embed-certs")
+	expectDoctor(t, wrongCA, "[FAIL] TLS: the server's certificate (issued by \"kubernetes-ca\") is not trusted", "certificate-authority")
+
+	// A client certificate of another cluster's CA.
+	foreign := filepath.Join(t.TempDir(), "foreign.conf")
+	data, _ = os.ReadFile(other.kubeconfig())
+	os.WriteFile(foreign, data, 0o600)
+	must(t, "kubectl", "--kubeconfig", foreign, "config", "set-cluster", "kubernetes", "--server", s.url(""), "--certificate-authority", filepath.Join(s.dir, "pki/ca.crt"), "--embed-certs")
+	expectDoctor(t, foreign, "[warn] client certificate issuer", "may come from another cluster", "[FAIL] identity")
+
+	// An expired certificate.
+	short := filepath.Join(t.TempDir(), "short.conf")
+	mustSekisho(t, "kubeconfig", "user", "--dir", s.dir, "--client-name", "brief", "--validity", "1s", "--out", short)
+	time.Sleep(1500 * time.Millisecond)
+	expectDoctor(t, short, "[FAIL] client certificate: CN=\"brief\"", "expired at")
+
+	// A revoked certificate: everything looks fine until the server refuses it.
+	revoked := s.userKubeconfig(t, "mallory")
+	mustSekisho(t, "certs", "revoke", "--dir", s.dir, "--cert", revoked)
+	time.Sleep(time.Second)
+	expectDoctor(t, revoked, "[FAIL] identity: the server refused the credentials (401 Unauthorized)", "revoked")
+
+	// Nothing listens.
+	down := filepath.Join(t.TempDir(), "down.conf")
+	data, _ = os.ReadFile(s.kubeconfig())
+	os.WriteFile(down, data, 0o600)
+	must(t, "kubectl", "--kubeconfig", down, "config", "set-cluster", "kubernetes", "--server", "https://127.0.0.1:1")
+	expectDoctor(t, down, "[FAIL] connect:", "does not accept connections")
+}
+
+func expectDoctor(t *testing.T, kubeconfig string, wants ...string) {
+	t.Helper()
+	r := sekisho(t, "doctor", "--kubeconfig", kubeconfig)
+	if r.code == 0 {
+		t.Errorf("doctor passed with %s:\n%s", filepath.Base(kubeconfig), r.stdout)
+	}
+	for _, w := range wants {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("doctor output for %s lacks %q:\n%s", filepath.Base(kubeconfig), w, r.stdout)
+		}
+	}
+}
