@@ -313,4 +313,3 @@ func whoami(ctx context.Context, r *Report, cfg *rest.Config) {
 		r.add(Fail, "identity", err.Error(), "")
 	}
 }
-
