@@ -135,6 +135,22 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 		}
 	})
+	b.Run("cached-with-CRL", func(b *testing.B) {
+		crl := &CRL{CAs: func() []*x509.Certificate { return []*x509.Certificate{f.ca.Cert} }}
+		other := issue(b, f.ca, "revoked", nil, pki.KindClient, time.Hour)
+		pemCRL, _ := f.ca.Revoke(nil, other.SerialNumber, 1, now, now.Add(time.Hour))
+		if err := crl.Load(pemCRL, true); err != nil {
+			b.Fatal(err)
+		}
+		a := New(StaticPool{P: f.pool})
+		a.Revocations = crl
+		a.Now = func() time.Time { return now }
+		for b.Loop() {
+			if _, ok, err := a.Authenticate(r); !ok || err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("full-verify", func(b *testing.B) {
 		for b.Loop() {
 			if _, _, err := verify(cert, nil, f.pool, now); err != nil {
