@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
@@ -154,13 +155,24 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 	})
 }
 
-// Attributes turns a request into authorization attributes.
+// Attributes turns a request into authorization attributes. A list or
+// watch narrowed to one object by a metadata.name field selector is
+// authorized as a request for that name, as kube-apiserver does, so that
+// resourceNames rules can allow watching a single object.
 func Attributes(u *authn.User, ri *RequestInfo) authz.Attributes {
-	return authz.Attributes{
+	a := authz.Attributes{
 		User: u, Verb: ri.Verb, Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource,
 		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name, Path: ri.Path,
-		ResourceRequest: ri.IsResourceRequest,
+		ResourceRequest: ri.IsResourceRequest, FieldSelector: ri.FieldSelector, LabelSelector: ri.LabelSelector,
 	}
+	if a.Name == "" && (a.Verb == "list" || a.Verb == "watch") && ri.FieldSelector != "" {
+		if sel, err := fields.ParseSelector(ri.FieldSelector); err == nil {
+			if name, ok := sel.RequiresExactMatch("metadata.name"); ok {
+				a.Name = name
+			}
+		}
+	}
+	return a
 }
 
 func (s *Server) withAuthorization(next http.Handler) http.Handler {

@@ -21,6 +21,10 @@ type RequestInfo struct {
 	Subresource string
 	Name        string
 	Parts       []string
+
+	// FieldSelector and LabelSelector are the query's selectors.
+	FieldSelector string
+	LabelSelector string
 }
 
 type requestInfoKey struct{}
@@ -88,13 +92,15 @@ func ParseRequestInfo(r *http.Request) *RequestInfo {
 		ri.Namespace = ri.Name
 	}
 
+	q := r.URL.Query()
+	ri.FieldSelector, ri.LabelSelector = q.Get("fieldSelector"), q.Get("labelSelector")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		ri.Verb = "get"
 		if ri.Name == "" {
 			ri.Verb = "list"
 		}
-		if watchPath || isTrue(r.URL.Query().Get("watch")) {
+		if watchPath || isTrue(q.Get("watch")) {
 			ri.Verb = "watch"
 		}
 	case http.MethodPost:

@@ -43,6 +43,11 @@ type Attributes struct {
 	Name            string
 	Path            string
 	ResourceRequest bool
+	// FieldSelector and LabelSelector are a list or watch's selectors as
+	// the client sent them, for authorizers that allow only narrowed
+	// reads (a node may list only the pods bound to it).
+	FieldSelector string
+	LabelSelector string
 }
 
 // Authorizer makes a Decision with a reason for the log.

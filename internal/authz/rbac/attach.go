@@ -1,0 +1,50 @@
+package rbac
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Attach keeps the index current from informers of roles, clusterroles,
+// rolebindings and clusterrolebindings: each watch event updates one entry.
+// Register before the informers run so that no event is missed.
+func (x *Index) Attach(roles, clusterRoles, roleBindings, clusterRoleBindings *informer.Informer) {
+	roles.AddHandler(func(ev string, obj, _ registry.Object) {
+		r := obj.(*rbacv1.Role)
+		ref := RoleRef{Kind: "Role", Namespace: r.Namespace, Name: r.Name}
+		if ev == registry.WatchDeleted {
+			x.DeleteRole(ref)
+			return
+		}
+		x.SetRole(ref, r.Rules)
+	})
+	clusterRoles.AddHandler(func(ev string, obj, _ registry.Object) {
+		r := obj.(*rbacv1.ClusterRole)
+		ref := RoleRef{Kind: "ClusterRole", Name: r.Name}
+		if ev == registry.WatchDeleted {
+			x.DeleteRole(ref)
+			return
+		}
+		x.SetRole(ref, r.Rules)
+	})
+	roleBindings.AddHandler(func(ev string, obj, _ registry.Object) {
+		b := obj.(*rbacv1.RoleBinding)
+		ref := BindingRef{Kind: "RoleBinding", Namespace: b.Namespace, Name: b.Name}
+		if ev == registry.WatchDeleted {
+			x.DeleteBinding(ref)
+			return
+		}
+		x.SetBinding(ref, b.RoleRef, b.Subjects)
+	})
+	clusterRoleBindings.AddHandler(func(ev string, obj, _ registry.Object) {
+		b := obj.(*rbacv1.ClusterRoleBinding)
+		ref := BindingRef{Kind: "ClusterRoleBinding", Name: b.Name}
+		if ev == registry.WatchDeleted {
+			x.DeleteBinding(ref)
+			return
+		}
+		x.SetBinding(ref, b.RoleRef, b.Subjects)
+	})
+}

@@ -1,0 +1,224 @@
+package rbac
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/sekisho/sekisho/internal/authz"
+)
+
+// Authorizer decides with the index.
+type Authorizer struct{ Index *Index }
+
+// Authorize implements authz.Authorizer. RBAC only grants: no match is no
+// opinion, which the end of the chain turns into a denial.
+func (z *Authorizer) Authorize(_ context.Context, a authz.Attributes) (authz.Decision, string, error) {
+	if g, ok := z.Index.Find(a); ok {
+		return authz.Allow, "RBAC: " + g.String(), nil
+	}
+	return authz.NoOpinion, "", nil
+}
+
+// WhoCan lists every subject that a binding allows to do a, with the grant
+// that allows it, sorted by subject kind, subject and binding. It walks the
+// roles whose rules match and then the bindings that reference them, so its
+// cost grows with the number of roles, not with the number of requests.
+func (x *Index) WhoCan(a authz.Attributes) []Grant {
+	ns, inNamespace := requestScopes(&a)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []Grant
+	for _, e := range x.roles {
+		if !e.exists || len(e.bindings) == 0 {
+			continue
+		}
+		if e.ref.Kind == "Role" && (!inNamespace || e.ref.Namespace != ns) {
+			continue
+		}
+		i := slices.IndexFunc(e.rules, func(r rbacv1.PolicyRule) bool { return RuleAllows(&r, a) })
+		if i < 0 {
+			continue
+		}
+		for _, b := range e.bindings {
+			if b.scope() != "" && (!inNamespace || b.scope() != ns) {
+				continue
+			}
+			for _, s := range b.subjects {
+				if _, _, ok := resolveSubject(s, b.ref.Namespace); !ok {
+					continue
+				}
+				if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "" {
+					s.Namespace = b.ref.Namespace
+				}
+				out = append(out, Grant{Binding: b.ref, Role: e.ref, Rule: e.rules[i], Subject: s})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		si, sj := out[i].Subject, out[j].Subject
+		if si.Kind != sj.Kind {
+			return si.Kind < sj.Kind
+		}
+		if ki, kj := subjectName(si), subjectName(sj); ki != kj {
+			return ki < kj
+		}
+		return out[i].Binding.String() < out[j].Binding.String()
+	})
+	return out
+}
+
+// NearMiss is a rule the user holds that comes close to allowing a
+// request, with what stands in the way.
+type NearMiss struct {
+	Grant
+	// Differences says, for each part of the request the rule or its
+	// binding does not cover, what it covers instead.
+	Differences []string
+}
+
+// Explanation is why RBAC allows or denies a request.
+type Explanation struct {
+	Allowed bool
+	// Grant is the rule that allows the request.
+	Grant Grant
+	// Nearest are, on a denial, the user's rules that differ from the
+	// request in the fewest ways (at most five).
+	Nearest []NearMiss
+}
+
+// Explain says which binding and rule allow a request or, when none does,
+// which of the user's rules come nearest. Rules bound in other namespaces
+// count as near misses, so "your RoleBinding grants this in dev, not in
+// prod" is an answer.
+func (x *Index) Explain(a authz.Attributes) Explanation {
+	if g, ok := x.Find(a); ok {
+		return Explanation{Allowed: true, Grant: g}
+	}
+	if a.User == nil {
+		return Explanation{}
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var misses []NearMiss
+	consider := func(b *binding, user, group string) {
+		for _, r := range b.role.rules {
+			if diffs := differences(&r, b, a); len(diffs) > 0 {
+				misses = append(misses, NearMiss{
+					Grant:       Grant{Binding: b.ref, Role: b.role.ref, Rule: r, Subject: b.subjectFor(user, group)},
+					Differences: diffs,
+				})
+			}
+		}
+	}
+	all := func(scopes scopedBindings, user, group string) {
+		for _, list := range scopes {
+			for _, b := range list {
+				consider(b, user, group)
+			}
+		}
+	}
+	all(x.byUser[a.User.Name], a.User.Name, "")
+	for _, g := range a.User.Groups {
+		all(x.byGroup[g], "", g)
+	}
+	if len(misses) == 0 {
+		return Explanation{}
+	}
+	sort.SliceStable(misses, func(i, j int) bool {
+		if len(misses[i].Differences) != len(misses[j].Differences) {
+			return len(misses[i].Differences) < len(misses[j].Differences)
+		}
+		return misses[i].Binding.String() < misses[j].Binding.String()
+	})
+	fewest := len(misses[0].Differences)
+	n := 0
+	for n < len(misses) && n < 5 && len(misses[n].Differences) == fewest {
+		n++
+	}
+	return Explanation{Nearest: misses[:n]}
+}
+
+// differences lists what keeps rule r, bound by b, from allowing a. Rules
+// of the other kind (resources for a path, paths for a resource) are not
+// near at all and return nil.
+func differences(r *rbacv1.PolicyRule, b *binding, a authz.Attributes) []string {
+	var d []string
+	if !verbMatches(r, a.Verb) {
+		d = append(d, fmt.Sprintf("verb %q is not in %s", a.Verb, list(r.Verbs)))
+	}
+	if !a.ResourceRequest {
+		if len(r.NonResourceURLs) == 0 {
+			return nil
+		}
+		if !nonResourceURLMatches(r, a.Path) {
+			d = append(d, fmt.Sprintf("path %q is not in %s", a.Path, list(r.NonResourceURLs)))
+		}
+		if b.scope() != "" {
+			d = append(d, "paths are granted only by ClusterRoleBindings")
+		}
+		return d
+	}
+	if len(r.Resources) == 0 {
+		return nil
+	}
+	if !apiGroupMatches(r, a.Group) {
+		d = append(d, fmt.Sprintf("API group %q is not in %s", a.Group, list(r.APIGroups)))
+	}
+	if !resourceMatches(r, a.Resource, a.Subresource) {
+		res := a.Resource
+		if a.Subresource != "" {
+			res += "/" + a.Subresource
+		}
+		d = append(d, fmt.Sprintf("resource %q is not in %s", res, list(r.Resources)))
+	}
+	if !resourceNameMatches(r, a.Name) {
+		if a.Name == "" {
+			d = append(d, fmt.Sprintf("the rule is limited to the names %s and the request names no object", list(r.ResourceNames)))
+		} else {
+			d = append(d, fmt.Sprintf("name %q is not in %s", a.Name, list(r.ResourceNames)))
+		}
+	}
+	if s := b.scope(); s != "" && s != a.Namespace {
+		if a.Namespace == "" {
+			d = append(d, fmt.Sprintf("the binding grants only in namespace %q and the request is cluster-wide", s))
+		} else {
+			d = append(d, fmt.Sprintf("the binding grants only in namespace %q, not %q", s, a.Namespace))
+		}
+	}
+	return d
+}
+
+func list(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, " ") + "]"
+}
+
+// FormatRule renders a rule compactly, as Kubernetes' escalation errors do:
+// {APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}.
+func FormatRule(r rbacv1.PolicyRule) string {
+	var parts []string
+	if len(r.APIGroups) > 0 {
+		parts = append(parts, "APIGroups:"+list(r.APIGroups))
+	}
+	if len(r.Resources) > 0 {
+		parts = append(parts, "Resources:"+list(r.Resources))
+	}
+	if len(r.NonResourceURLs) > 0 {
+		parts = append(parts, "NonResourceURLs:"+list(r.NonResourceURLs))
+	}
+	if len(r.ResourceNames) > 0 {
+		parts = append(parts, "ResourceNames:"+list(r.ResourceNames))
+	}
+	if len(r.Verbs) > 0 {
+		parts = append(parts, "Verbs:"+list(r.Verbs))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
