@@ -190,16 +190,23 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 		}
 		s.log.Info("forbidden", append(logAttrs(r), "user", u.Name, "verb", a.Verb, "resource", a.Resource,
 			"namespace", a.Namespace, "name", a.Name, "reason", reason, "err", err)...)
-		msg := errors.New(authz.ForbiddenMessage(a))
-		var st metav1.Status
-		if ri.IsResourceRequest {
-			gr := schema.GroupResource{Group: ri.APIGroup, Resource: ri.Resource}
-			st = apierrors.NewForbidden(gr, ri.Name, msg).ErrStatus
-		} else {
-			st = apierrors.NewForbidden(schema.GroupResource{}, "", msg).ErrStatus
-		}
+		st := forbidden(a, reason)
 		writeStatus(w, st)
 	})
+}
+
+// forbidden is the Status of a denied request: Kubernetes' message, with
+// the authorizers' reason after a colon when they gave one (a node learns
+// "no relationship found between node ...").
+func forbidden(a authz.Attributes, reason string) metav1.Status {
+	msg := authz.ForbiddenMessage(a)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if !a.ResourceRequest {
+		return apierrors.NewForbidden(schema.GroupResource{}, "", errors.New(msg)).ErrStatus
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: a.Group, Resource: a.Resource}, a.Name, errors.New(msg)).ErrStatus
 }
 
 // nonResourceVerb maps an HTTP method to the verb RBAC uses for a path.

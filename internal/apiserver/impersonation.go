@@ -10,7 +10,6 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
@@ -109,9 +108,7 @@ func (s *Server) withImpersonation(next http.Handler) http.Handler {
 			}
 			s.log.Info("impersonation refused", append(logAttrs(r), "user", requester.Name, "resource", a.Resource,
 				"name", a.Name, "reason", reason, "err", err)...)
-			gr := schema.GroupResource{Group: a.Group, Resource: a.Resource}
-			msg := authz.ForbiddenMessage(a)
-			writeStatus(w, apierrors.NewForbidden(gr, a.Name, errors.New(msg)).ErrStatus)
+			writeStatus(w, forbidden(a, reason))
 			return
 		}
 		switch {

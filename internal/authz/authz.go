@@ -1,12 +1,15 @@
 // Package authz decides whether a user may do what a request asks.
-// Authorizers are asked in order; the zero Decision denies, and an error
-// never allows.
+// Authorizers are asked in order; only Allow allows, and an error never
+// allows.
 package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/sekisho/sekisho/internal/authn"
 )
@@ -64,8 +67,10 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, a Attributes) (Decision, 
 }
 
 // Chain asks each authorizer in order. An Allow or Deny ends the chain;
-// NoOpinion passes on; an error is remembered and treated as NoOpinion, and
-// the end of the chain denies.
+// NoOpinion passes on; an error is remembered and treated as NoOpinion.
+// The end of the chain is NoOpinion, which callers must treat as a denial:
+// only Allow allows. Keeping "no one had an opinion" apart from an explicit
+// Deny is what SubjectAccessReview's status.denied reports.
 type Chain []Authorizer
 
 // Authorize implements Authorizer.
@@ -88,27 +93,81 @@ func (c Chain) Authorize(ctx context.Context, a Attributes) (Decision, string, e
 			return d, strings.Join(reasons, "; "), nil
 		}
 	}
-	return Deny, strings.Join(reasons, "; "), firstErr
+	return NoOpinion, strings.Join(reasons, "; "), firstErr
 }
+
+// RuleResolver lists the rules an authorizer grants a user in a namespace,
+// for SelfSubjectRulesReview. incomplete says the list may not be all the
+// authorizer would allow (a webhook cannot enumerate its rules).
+type RuleResolver interface {
+	RulesFor(ctx context.Context, u *authn.User, namespace string) (rules []rbacv1.PolicyRule, incomplete bool, err error)
+}
+
+// RulesFor gathers the rules of every member that can list them. A member
+// that cannot makes the answer incomplete, as does any error.
+func (c Chain) RulesFor(ctx context.Context, u *authn.User, namespace string) ([]rbacv1.PolicyRule, bool, error) {
+	var rules []rbacv1.PolicyRule
+	var errs []error
+	incomplete := false
+	for _, z := range c {
+		r, ok := z.(RuleResolver)
+		if !ok {
+			continue
+		}
+		more, inc, err := r.RulesFor(ctx, u, namespace)
+		rules = append(rules, more...)
+		incomplete = incomplete || inc
+		if err != nil {
+			errs = append(errs, err)
+			incomplete = true
+		}
+	}
+	return rules, incomplete, errors.Join(errs...)
+}
+
+type systemMasters struct{}
 
 // SystemMasters allows every request from a member of system:masters and
 // has no opinion on anyone else, as Kubernetes' privileged group does.
-var SystemMasters = AuthorizerFunc(func(_ context.Context, a Attributes) (Decision, string, error) {
+var SystemMasters Authorizer = systemMasters{}
+
+func (systemMasters) Authorize(_ context.Context, a Attributes) (Decision, string, error) {
 	if a.User.InGroup(authn.GroupMasters) {
-		return Allow, "member of " + authn.GroupMasters, nil
+		return Allow, "", nil
 	}
 	return NoOpinion, "", nil
-})
+}
 
-// AlwaysDeny denies everything.
-var AlwaysDeny = AuthorizerFunc(func(context.Context, Attributes) (Decision, string, error) {
-	return Deny, "denied by AlwaysDeny", nil
-})
+type alwaysDeny struct{}
 
-// AlwaysAllow allows everything.
-var AlwaysAllow = AuthorizerFunc(func(context.Context, Attributes) (Decision, string, error) {
-	return Allow, "allowed by AlwaysAllow", nil
-})
+// AlwaysDeny denies everything (--authorization-mode=AlwaysDeny).
+var AlwaysDeny Authorizer = alwaysDeny{}
+
+func (alwaysDeny) Authorize(context.Context, Attributes) (Decision, string, error) {
+	return Deny, "", nil
+}
+
+// RulesFor implements RuleResolver: no rules.
+func (alwaysDeny) RulesFor(context.Context, *authn.User, string) ([]rbacv1.PolicyRule, bool, error) {
+	return nil, false, nil
+}
+
+type alwaysAllow struct{}
+
+// AlwaysAllow allows everything (--authorization-mode=AlwaysAllow).
+var AlwaysAllow Authorizer = alwaysAllow{}
+
+func (alwaysAllow) Authorize(context.Context, Attributes) (Decision, string, error) {
+	return Allow, "", nil
+}
+
+// RulesFor implements RuleResolver: everything.
+func (alwaysAllow) RulesFor(context.Context, *authn.User, string) ([]rbacv1.PolicyRule, bool, error) {
+	return []rbacv1.PolicyRule{
+		{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
+		{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
+	}, false, nil
+}
 
 // ForbiddenMessage renders the reason Kubernetes gives a client for a
 // denial, e.g. `User "bob" cannot list resource "pods" in API group "" in
