@@ -88,7 +88,7 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			if !flags.Changed("service-account-issuer") {
 				o.ServiceAccountIssuers = []string{DefaultServiceAccountIssuer}
 			}
-			kubeconfig := filepath.Join(dataDir, "super-admin.conf")
+			kubeconfig := filepath.Join(dataDir, "admin.conf")
 			o.Ready = func(addr net.Addr) {
 				fmt.Fprintf(out, "serving:    https://%s\nkubeconfig: %s\ntry:        kubectl --kubeconfig %s get namespaces\n",
 					addr, kubeconfig, kubeconfig)

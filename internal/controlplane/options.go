@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,6 +63,14 @@ type Options struct {
 	ServiceAccountLookup             bool
 	ServiceAccountMaxTokenExpiration time.Duration
 
+	// AuthorizationModes are the authorizers, in order, after
+	// system:masters: Node, RBAC, Webhook, AlwaysAllow, AlwaysDeny.
+	AuthorizationModes                       []string
+	AuthorizationWebhookConfigFile           string
+	AuthorizationWebhookVersion              string
+	AuthorizationWebhookCacheAuthorizedTTL   time.Duration
+	AuthorizationWebhookCacheUnauthorizedTTL time.Duration
+
 	StorageDir string
 
 	MaxRequestsInFlight         int
@@ -96,6 +105,11 @@ func DefaultOptions() Options {
 		OIDCSigningAlgs:             []string{"RS256"},
 		TokenWebhookCacheTTL:        2 * time.Minute,
 		ServiceClusterIPRange:       "10.96.0.0/12",
+		AuthorizationModes:          []string{ModeNode, ModeRBAC},
+		AuthorizationWebhookVersion: "v1",
+
+		AuthorizationWebhookCacheAuthorizedTTL:   5 * time.Minute,
+		AuthorizationWebhookCacheUnauthorizedTTL: 30 * time.Second,
 		ServiceNodePortRange:        "30000-32767",
 	}
 }
@@ -159,6 +173,7 @@ func (o *Options) Validate() error {
 	if o.TokenWebhookCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--authentication-token-webhook-cache-ttl %s: must not be negative", o.TokenWebhookCacheTTL))
 	}
+	errs = append(errs, o.validateAuthorization()...)
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))
 	}
@@ -232,4 +247,35 @@ func parsePortRange(s string) (int, int, error) {
 		return 0, 0, errors.New("ports must be 1-65535 with FIRST <= LAST")
 	}
 	return lo, hi, nil
+}
+
+// validateAuthorization checks --authorization-mode and the webhook flags.
+func (o *Options) validateAuthorization() []error {
+	var errs []error
+	if len(o.AuthorizationModes) == 0 {
+		errs = append(errs, errors.New("--authorization-mode must name at least one mode"))
+	}
+	seen := map[string]bool{}
+	for _, m := range o.AuthorizationModes {
+		switch {
+		case !slices.Contains(authorizationModes, m):
+			errs = append(errs, fmt.Errorf("--authorization-mode %q: want one of %s", m, strings.Join(authorizationModes, ", ")))
+		case seen[m]:
+			errs = append(errs, fmt.Errorf("--authorization-mode %q: given twice", m))
+		}
+		seen[m] = true
+	}
+	switch {
+	case seen[ModeWebhook] && o.AuthorizationWebhookConfigFile == "":
+		errs = append(errs, errors.New("--authorization-mode Webhook requires --authorization-webhook-config-file"))
+	case !seen[ModeWebhook] && o.AuthorizationWebhookConfigFile != "":
+		errs = append(errs, errors.New("--authorization-webhook-config-file requires Webhook in --authorization-mode"))
+	}
+	if o.AuthorizationWebhookVersion != "v1" {
+		errs = append(errs, fmt.Errorf("--authorization-webhook-version %q: only v1 is supported", o.AuthorizationWebhookVersion))
+	}
+	if o.AuthorizationWebhookCacheAuthorizedTTL < 0 || o.AuthorizationWebhookCacheUnauthorizedTTL < 0 {
+		errs = append(errs, errors.New("--authorization-webhook-cache-authorized-ttl and --authorization-webhook-cache-unauthorized-ttl must not be negative"))
+	}
+	return errs
 }

@@ -13,13 +13,15 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/sekisho/sekisho/internal/accessreview"
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/apiserver"
-	"github.com/sekisho/sekisho/internal/authz"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
+	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/openapi"
@@ -55,16 +57,25 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	// the handlers read once everything exists.
 	var accounts *serviceAccounts
 	var authentication *authentication
-	reg := registry.Builtin(registry.AuthenticationHandlers{
-		TokenRequest: func(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
-			return accounts.tokenRequest(ctx, account, req)
+	reviewer := &accessreview.Reviewer{}
+	reg := registry.Builtin(registry.Handlers{
+		AuthenticationHandlers: registry.AuthenticationHandlers{
+			TokenRequest: func(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+				return accounts.tokenRequest(ctx, account, req)
+			},
+			TokenReview: func(ctx context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
+				return tokenReview(authentication.tokens, authentication.apiAudiences, log)(ctx, r)
+			},
+			SelfSubjectReview: selfSubjectReview,
 		},
-		TokenReview: func(ctx context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
-			return tokenReview(authentication.tokens, authentication.apiAudiences, log)(ctx, r)
-		},
-		SelfSubjectReview: selfSubjectReview,
+		AuthorizationHandlers: reviewer.Handlers(),
 	})
 	inf := newInformers(store, reg, log)
+	authorization, err := buildAuthorization(o, log, reg, store, inf)
+	if err != nil {
+		return err
+	}
+	reviewer.Authorizer, reviewer.Rules, reviewer.Index = authorization.chain, authorization.chain, authorization.index
 	if accounts, err = setupServiceAccounts(o, inf); err != nil {
 		return err
 	}
@@ -97,6 +108,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := bootstrap(ctx, reg, store, allocator, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := reconcileDefaultPolicy(ctx, reg, store, log); err != nil {
+		return err
+	}
 	paths, err := accounts.discoveryHandlers("https://" + externalAddress)
 	if err != nil {
 		return err
@@ -106,8 +120,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Registry:                    reg,
 		Store:                       store,
 		Authenticator:               authentication,
-		Authorizer:                  authz.Chain{authz.SystemMasters, authz.AlwaysDeny},
-		Admission:                   admissionChain(reg, store, allocator),
+		Authorizer:                  authorization.chain,
+		Admission:                   admissionChain(reg, store, allocator, authorization),
 		HealthChecks:                healthChecks(store),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -122,7 +136,14 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(ctx, o, log, reg, store, inf, accounts, allocator, "https://"+externalAddress)
+	startControllers(ctx, o, log, reg, store, inf, accounts, allocator, authorization, "https://"+externalAddress)
+	// Serve only once RBAC has loaded every binding: before that, every
+	// request but system:masters' would be refused.
+	for _, i := range authorization.rbacInformers() {
+		if !i.WaitForSync(ctx) {
+			return ctx.Err()
+		}
+	}
 	if o.Ready != nil {
 		o.Ready(listener.Addr())
 	}
@@ -131,7 +152,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // admissionChain is the admission plugins, in order.
-func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator) *admission.Chain {
+func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator, z *authorization) *admission.Chain {
 	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	return &admission.Chain{
 		Mutators: []admission.Mutator{allocator},
@@ -146,13 +167,14 @@ func admissionChain(reg *registry.Registry, store *registry.Store, allocator *se
 				res, ok := reg.Lookup(gvr)
 				return ok && res.Namespaced
 			}),
+			z.escalation(),
 		},
 	}
 }
 
 // startControllers starts the informers and the controllers that use them.
 func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store,
-	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, externalURL string) {
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string) {
 	core := func(resource string) *registry.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -174,7 +196,11 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *reg
 		bc.Register(core("secrets"), core("configmaps"))
 		go bc.Run(ctx)
 	}
-	for _, i := range inf.all() {
+	clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
+	aggregation := &clusterroleaggregation.Controller{Store: store, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
+	aggregation.Register()
+	go aggregation.Run(ctx)
+	for _, i := range append(inf.all(), z.rbacInformers()...) {
 		go i.Run(ctx)
 	}
 }

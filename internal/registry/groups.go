@@ -420,9 +420,17 @@ func defaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
 	}
 }
 
-// Builtin returns every resource sekisho serves. The authentication
-// handlers come from the control plane; nil handlers leave those APIs out.
-func Builtin(auth AuthenticationHandlers) *Registry {
+// Handlers are the resources that compute answers instead of storing
+// objects; the control plane supplies them.
+type Handlers struct {
+	AuthenticationHandlers
+	AuthorizationHandlers
+}
+
+// Builtin returns every resource sekisho serves. Nil handlers leave their
+// APIs out.
+func Builtin(h Handlers) *Registry {
+	auth := h.AuthenticationHandlers
 	sa := ServiceAccounts()
 	resources := []*Resource{
 		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Nodes(), Events(),
@@ -439,6 +447,7 @@ func Builtin(auth AuthenticationHandlers) *Registry {
 	if auth.SelfSubjectReview != nil {
 		resources = append(resources, SelfSubjectReviews(auth.SelfSubjectReview))
 	}
+	resources = append(resources, authorizationResources(h.AuthorizationHandlers)...)
 	r, err := New(resources...)
 	if err != nil {
 		panic(err) // the built-in table is static; a duplicate is a programming error

@@ -11,7 +11,7 @@ import (
 )
 
 func TestBuiltinRegistry(t *testing.T) {
-	r := Builtin(AuthenticationHandlers{})
+	r := Builtin(Handlers{})
 	if len(r.Resources()) != 18 {
 		t.Errorf("%d resources", len(r.Resources()))
 	}

@@ -58,18 +58,19 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 		t.Errorf("the server log does not explain the 401s:\n%s", s.logs.String())
 	}
 
-	// admin.conf's group has no binding yet: authenticated, then forbidden.
-	admin := clientWithCert(t, s, s.clientCert("admin"))
-	code, body := s.doWith(admin, "GET", "/api/v1/namespaces/default/configmaps", "", nil)
-	const forbidden = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps is forbidden: User \"kubernetes-admin\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\"","reason":"Forbidden","details":{"kind":"configmaps"},"code":403}`
+	// user01 has no binding: authenticated, then forbidden with Kubernetes'
+	// exact message.
+	user01 := clientWithCert(t, s, clientCertOf(t, s.userKubeconfig(t, "user01")))
+	code, body := s.doWith(user01, "GET", "/api/v1/namespaces/kube-system/pods", "", nil)
+	const forbidden = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden: User \"user01\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\"","reason":"Forbidden","details":{"kind":"pods"},"code":403}`
 	if code != 403 || body != forbidden {
 		t.Errorf("403 body:\n got %d %s\nwant %s", code, body, forbidden)
 	}
-	code, body = s.doWith(admin, "GET", "/api/v1/namespaces/kube-system/secrets/token", "", nil)
-	if code != 403 || !strings.Contains(body, `secrets \"token\" is forbidden: User \"kubernetes-admin\" cannot get resource \"secrets\" in API group \"\" in the namespace \"kube-system\"`) {
+	code, body = s.doWith(user01, "GET", "/api/v1/namespaces/kube-system/secrets/token", "", nil)
+	if code != 403 || !strings.Contains(body, `secrets \"token\" is forbidden: User \"user01\" cannot get resource \"secrets\" in API group \"\" in the namespace \"kube-system\"`) {
 		t.Errorf("403 for a named object: %d %s", code, body)
 	}
-	code, body = s.doWith(admin, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles", "", nil)
+	code, body = s.doWith(user01, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles", "", nil)
 	if code != 403 || !strings.Contains(body, `cannot list resource \"clusterroles\" in API group \"rbac.authorization.k8s.io\" at the cluster scope`) {
 		t.Errorf("403 at cluster scope: %d %s", code, body)
 	}
@@ -85,8 +86,8 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 		t.Errorf("Audit-Id %q not in the server log", id)
 	}
 
-	// Impersonation: super-admin (system:masters) may impersonate; admin.conf
-	// (no rights yet) may not, and nothing is applied. The impersonated
+	// Impersonation: super-admin (system:masters) may impersonate; user01
+	// may not, and nothing is applied. The impersonated
 	// users are put in system:masters so they may read their own identity.
 	impersonate := func(c *http.Client, headers map[string][]string) (int, string) {
 		req := mustRequest(t, "POST", s.url("/apis/authentication.k8s.io/v1/selfsubjectreviews"), strings.NewReader(`{}`))
@@ -117,8 +118,8 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 	if code != 201 || !strings.Contains(body, `"groups":["system:serviceaccounts","system:serviceaccounts:kube-system","system:masters","system:authenticated"]`) {
 		t.Errorf("impersonating a service account: %d %s", code, body)
 	}
-	code, body = impersonate(admin, map[string][]string{"Impersonate-User": {"jane"}})
-	if code != 403 || !strings.Contains(body, `users \"jane\" is forbidden: User \"kubernetes-admin\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope`) {
+	code, body = impersonate(user01, map[string][]string{"Impersonate-User": {"jane"}})
+	if code != 403 || !strings.Contains(body, `users \"jane\" is forbidden: User \"user01\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope`) {
 		t.Errorf("impersonation without permission: %d %s", code, body)
 	}
 	code, body = impersonate(s.client(true), map[string][]string{"Impersonate-Group": {"dev"}})

@@ -12,6 +12,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -340,4 +341,14 @@ func (z *Authorizer) lease(node string, a authz.Attributes) (authz.Decision, str
 		return authz.NoOpinion, fmt.Sprintf("node '%s' may only access the lease named after it, not '%s'", node, a.Name)
 	}
 	return authz.Allow, fmt.Sprintf("node '%s' may %s its node lease", node, a.Verb)
+}
+
+// RulesFor implements authz.RuleResolver. What a node may do depends on the
+// pods bound to it, so its rules cannot be listed: the answer for a node is
+// incomplete, as in Kubernetes.
+func (z *Authorizer) RulesFor(_ context.Context, u *authn.User, _ string) ([]rbacv1.PolicyRule, bool, error) {
+	if _, isNode := Identity(u); isNode {
+		return nil, true, errors.New("node authorizer does not support user rule resolution")
+	}
+	return nil, false, nil
 }

@@ -289,15 +289,26 @@ func (x *Index) visit(u *authn.User, namespace string, inNamespace bool, f func(
 
 // Find returns the first grant that allows the request, if any.
 func (x *Index) Find(a authz.Attributes) (Grant, bool) {
+	g, ok, _ := x.decide(a)
+	return g, ok
+}
+
+// decide is Find that also reports, on a denial, the roles that bindings
+// of the user reference but that do not exist.
+func (x *Index) decide(a authz.Attributes) (grant Grant, found bool, missing []RoleRef) {
 	if a.User == nil {
-		return Grant{}, false
+		return Grant{}, false, nil
 	}
 	ns, inNamespace := requestScopes(&a)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var grant Grant
-	found := false
 	x.visit(a.User, ns, inNamespace, func(b *binding, user, group string) bool {
+		if !b.role.exists {
+			if !slices.Contains(missing, b.role.ref) {
+				missing = append(missing, b.role.ref)
+			}
+			return true
+		}
 		rules := b.role.rules
 		for i := range rules {
 			if RuleAllows(&rules[i], a) {
@@ -308,7 +319,10 @@ func (x *Index) Find(a authz.Attributes) (Grant, bool) {
 		}
 		return true
 	})
-	return grant, found
+	if found {
+		missing = nil
+	}
+	return grant, found, missing
 }
 
 // subjectFor returns the subject of b that names user or group.

@@ -9,6 +9,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 )
 
@@ -16,12 +17,52 @@ import (
 type Authorizer struct{ Index *Index }
 
 // Authorize implements authz.Authorizer. RBAC only grants: no match is no
-// opinion, which the end of the chain turns into a denial.
+// opinion, which the end of the chain turns into a denial. The reasons are
+// worded as kube-apiserver words them: the allowing binding, or the roles
+// that the user's bindings reference but that do not exist.
 func (z *Authorizer) Authorize(_ context.Context, a authz.Attributes) (authz.Decision, string, error) {
-	if g, ok := z.Index.Find(a); ok {
-		return authz.Allow, "RBAC: " + g.String(), nil
+	g, ok, missing := z.Index.decide(a)
+	if ok {
+		return authz.Allow, "RBAC: allowed by " + g.source(), nil
 	}
-	return authz.NoOpinion, "", nil
+	if len(missing) == 0 {
+		return authz.NoOpinion, "", nil
+	}
+	errs := make([]string, len(missing))
+	for i, ref := range missing {
+		kind := "clusterrole"
+		if ref.Kind == "Role" {
+			kind = "role"
+		}
+		errs[i] = fmt.Sprintf("%s.rbac.authorization.k8s.io %q not found", kind, ref.Name)
+	}
+	if len(errs) == 1 {
+		return authz.NoOpinion, "RBAC: " + errs[0], nil
+	}
+	return authz.NoOpinion, "RBAC: [" + strings.Join(errs, ", ") + "]", nil
+}
+
+// RulesFor implements authz.RuleResolver.
+func (z *Authorizer) RulesFor(_ context.Context, u *authn.User, namespace string) ([]rbacv1.PolicyRule, bool, error) {
+	return z.Index.RulesFor(u, namespace), false, nil
+}
+
+// source names the binding, role and subject of a grant as kube-apiserver
+// does: RoleBinding "name/namespace" of ClusterRole "edit" to User "alice".
+func (g Grant) source() string {
+	name := g.Binding.Name
+	if g.Binding.Kind == "RoleBinding" {
+		name += "/" + g.Binding.Namespace
+	}
+	subject := fmt.Sprintf("%s %q", g.Subject.Kind, g.Subject.Name)
+	if g.Subject.Kind == rbacv1.ServiceAccountKind {
+		ns := g.Subject.Namespace
+		if ns == "" {
+			ns = g.Binding.Namespace
+		}
+		subject = fmt.Sprintf("%s %q", g.Subject.Kind, g.Subject.Name+"/"+ns)
+	}
+	return fmt.Sprintf("%s %q of %s %q to %s", g.Binding.Kind, name, g.Role.Kind, g.Role.Name, subject)
 }
 
 // WhoCan lists every subject that a binding allows to do a, with the grant

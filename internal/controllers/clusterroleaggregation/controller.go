@@ -1,0 +1,133 @@
+// Package clusterroleaggregation keeps aggregated ClusterRoles current: a
+// ClusterRole with an aggregationRule gets the rules of every ClusterRole
+// its label selectors match, as kube-controller-manager's
+// clusterrole-aggregation controller does.
+package clusterroleaggregation
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Controller recomputes every aggregated ClusterRole whenever any
+// ClusterRole changes. There are few aggregated roles, so recomputing all
+// of them is simpler than tracking which selectors a change touches, and
+// it converges when aggregated roles select each other (admin selects
+// edit, which selects view's aggregate).
+type Controller struct {
+	Store        *registry.Store
+	Resource     *registry.Resource // clusterroles
+	ClusterRoles *informer.Informer
+	Log          *slog.Logger
+
+	kick chan struct{}
+}
+
+// Register subscribes to ClusterRole changes; call before the informer runs.
+func (c *Controller) Register() {
+	c.kick = make(chan struct{}, 1)
+	c.ClusterRoles.AddHandler(func(string, registry.Object, registry.Object) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	if !c.ClusterRoles.WaitForSync(ctx) {
+		return
+	}
+	for {
+		if err := c.syncAll(ctx); err != nil && ctx.Err() == nil {
+			c.Log.Warn("clusterrole aggregation failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		}
+	}
+}
+
+func (c *Controller) syncAll(ctx context.Context) error {
+	all := c.ClusterRoles.List()
+	roles := make([]*rbacv1.ClusterRole, 0, len(all))
+	for _, o := range all {
+		roles = append(roles, o.(*rbacv1.ClusterRole))
+	}
+	sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
+	var firstErr error
+	for _, r := range roles {
+		if r.AggregationRule == nil {
+			continue
+		}
+		rules := Aggregate(r, roles)
+		if equality.Semantic.DeepEqual(rules, r.Rules) {
+			continue
+		}
+		_, _, err := c.Store.Update(ctx, c.Resource, "", r.Name, false, func(cur registry.Object) (registry.Object, error) {
+			cr := cur.(*rbacv1.ClusterRole)
+			cr.Rules = rules
+			return cr, nil
+		})
+		if err != nil && !apierrors.IsNotFound(err) && firstErr == nil {
+			firstErr = err
+		}
+		if err == nil {
+			c.Log.Info("aggregated clusterrole", "name", r.Name, "rules", len(rules))
+		}
+	}
+	return firstErr
+}
+
+// Aggregate returns the rules of role's aggregation: for each selector in
+// order, the rules of the matching ClusterRoles (other than role itself)
+// in name order, each rule once. roles must be sorted by name.
+func Aggregate(role *rbacv1.ClusterRole, roles []*rbacv1.ClusterRole) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, s := range role.AggregationRule.ClusterRoleSelectors {
+		sel, err := metav1.LabelSelectorAsSelector(&s)
+		if err != nil {
+			continue // validation refuses bad selectors; an old one matches nothing
+		}
+		for _, other := range roles {
+			if other.Name == role.Name || !sel.Matches(labels.Set(other.Labels)) {
+				continue
+			}
+			for _, rule := range other.Rules {
+				if !contains(out, rule) {
+					out = append(out, rule)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func contains(rules []rbacv1.PolicyRule, r rbacv1.PolicyRule) bool {
+	for _, x := range rules {
+		if equality.Semantic.DeepEqual(x, r) {
+			return true
+		}
+	}
+	return false
+}
