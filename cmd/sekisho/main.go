@@ -14,7 +14,9 @@ import (
 func main() {
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "sekisho: %s\n", oneLine(err))
+		if msg := oneLine(err); msg != "" {
+			fmt.Fprintf(os.Stderr, "sekisho: %s\n", msg)
+		}
 		code := 1
 		var ec exitCoder
 		if errors.As(err, &ec) {
@@ -39,6 +41,7 @@ func newRootCommand() *cobra.Command {
 		newServeCommand(),
 		newTokenCommand(),
 		newDoctorCommand(),
+		newRBACCommand(),
 	)
 	return root
 }

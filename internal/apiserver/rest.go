@@ -40,6 +40,10 @@ type request struct {
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *RequestInfo) {
 	res, ok := s.cfg.Registry.Lookup(schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource})
+	if !ok && isCRDPath(ri) {
+		s.serveNoCRDs(w, r, ri)
+		return
+	}
 	if !ok || len(ri.Parts) > 3 {
 		s.writeError(w, r, errNotFoundPath())
 		return

@@ -110,7 +110,7 @@ func DefaultOptions() Options {
 
 		AuthorizationWebhookCacheAuthorizedTTL:   5 * time.Minute,
 		AuthorizationWebhookCacheUnauthorizedTTL: 30 * time.Second,
-		ServiceNodePortRange:        "30000-32767",
+		ServiceNodePortRange:                     "30000-32767",
 	}
 }
 

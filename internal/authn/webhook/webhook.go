@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,17 @@ type Client struct {
 	// Retries after a transport error, a 429 or a 5xx, with backoff.
 	Retries int
 	Backoff time.Duration
+}
+
+// safeURL is the webhook URL for logs: without a password or a query,
+// either of which may carry a credential.
+func (c *Client) safeURL() string {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.RawQuery = ""
+	return u.Redacted()
 }
 
 // NewClient reads a webhook kubeconfig: the cluster's server is the
@@ -120,21 +132,21 @@ func (c *Client) post(ctx context.Context, body []byte, out any) (retry bool, er
 		// wait several timeouts for its answer.
 		var ne net.Error
 		timedOut := errors.As(err, &ne) && ne.Timeout()
-		return !timedOut && ctx.Err() == nil, fmt.Errorf("webhook %s: %w", c.URL, err)
+		return !timedOut && ctx.Err() == nil, fmt.Errorf("webhook %s: %w", c.safeURL(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return true, fmt.Errorf("webhook %s: reading the answer: %w", c.URL, err)
+		return true, fmt.Errorf("webhook %s: reading the answer: %w", c.safeURL(), err)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return true, fmt.Errorf("webhook %s answered %d", c.URL, resp.StatusCode)
+		return true, fmt.Errorf("webhook %s answered %d", c.safeURL(), resp.StatusCode)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return false, fmt.Errorf("webhook %s answered %d", c.URL, resp.StatusCode)
+		return false, fmt.Errorf("webhook %s answered %d", c.safeURL(), resp.StatusCode)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return false, fmt.Errorf("webhook %s: malformed answer: %v", c.URL, err)
+		return false, fmt.Errorf("webhook %s: malformed answer: %v", c.safeURL(), err)
 	}
 	return false, nil
 }

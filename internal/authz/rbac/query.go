@@ -128,9 +128,14 @@ type Explanation struct {
 	// Grant is the rule that allows the request.
 	Grant Grant
 	// Nearest are, on a denial, the user's rules that differ from the
-	// request in the fewest ways (at most five).
+	// request in the fewest ways (at most five, and at most two ways).
 	Nearest []NearMiss
 }
+
+// maxDifferences is how many ways a rule may differ from a request and
+// still be called near: a rule that differs in verb, group and resource
+// alike says nothing useful about the request.
+const maxDifferences = 2
 
 // Explain says which binding and rule allow a request or, when none does,
 // which of the user's rules come nearest. Rules bound in other namespaces
@@ -177,6 +182,9 @@ func (x *Index) Explain(a authz.Attributes) Explanation {
 		return misses[i].Binding.String() < misses[j].Binding.String()
 	})
 	fewest := len(misses[0].Differences)
+	if fewest > maxDifferences {
+		return Explanation{}
+	}
 	n := 0
 	for n < len(misses) && n < 5 && len(misses[n].Differences) == fewest {
 		n++
