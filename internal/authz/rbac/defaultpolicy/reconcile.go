@@ -3,10 +3,11 @@ package defaultpolicy
 import (
 	"reflect"
 	"slices"
-	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/authz/rbac"
 )
 
 // The reconcilers below mirror what kube-apiserver does with its bootstrap
@@ -195,66 +196,8 @@ func ReconcileRoleBinding(existing, want *rbacv1.RoleBinding) (*rbacv1.RoleBindi
 }
 
 // covers reports whether the rules in have together grant everything r
-// grants. r is split into single permissions (one verb on one resource of
-// one group, with one name if r lists names; or one verb on one URL), and
-// each must be granted by some rule of have.
+// grants, as RBAC's escalation check counts it.
 func covers(have []rbacv1.PolicyRule, r rbacv1.PolicyRule) bool {
-	for _, verb := range r.Verbs {
-		for _, url := range r.NonResourceURLs {
-			if !slices.ContainsFunc(have, func(h rbacv1.PolicyRule) bool { return grantsURL(h, verb, url) }) {
-				return false
-			}
-		}
-		for _, group := range r.APIGroups {
-			for _, resource := range r.Resources {
-				names := r.ResourceNames
-				if len(names) == 0 {
-					names = []string{""} // any name
-				}
-				for _, name := range names {
-					if !slices.ContainsFunc(have, func(h rbacv1.PolicyRule) bool { return grantsResource(h, verb, group, resource, name) }) {
-						return false
-					}
-				}
-			}
-		}
-	}
-	return true
-}
-
-func hasOrStar(list []string, s string) bool {
-	return slices.Contains(list, s) || slices.Contains(list, "*")
-}
-
-// grantsResource reports whether h allows verb on resource in group, on
-// the object called name ("" meaning every object).
-func grantsResource(h rbacv1.PolicyRule, verb, group, resource, name string) bool {
-	if !hasOrStar(h.Verbs, verb) || !hasOrStar(h.APIGroups, group) {
-		return false
-	}
-	if !hasOrStar(h.Resources, resource) {
-		// "*/scale" grants the scale subresource of every resource.
-		i := strings.IndexByte(resource, '/')
-		if i < 0 || !slices.Contains(h.Resources, "*"+resource[i:]) {
-			return false
-		}
-	}
-	if len(h.ResourceNames) == 0 {
-		return true
-	}
-	return name != "" && slices.Contains(h.ResourceNames, name)
-}
-
-// grantsURL reports whether h allows verb on the non-resource URL url;
-// a trailing "*" in h matches any suffix.
-func grantsURL(h rbacv1.PolicyRule, verb, url string) bool {
-	if !hasOrStar(h.Verbs, verb) {
-		return false
-	}
-	for _, u := range h.NonResourceURLs {
-		if u == url || (strings.HasSuffix(u, "*") && strings.HasPrefix(url, strings.TrimSuffix(u, "*"))) {
-			return true
-		}
-	}
-	return false
+	ok, _ := rbac.Covers(have, []rbacv1.PolicyRule{r})
+	return ok
 }
