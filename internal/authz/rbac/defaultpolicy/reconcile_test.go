@@ -282,4 +282,3 @@ func TestReconcileRoleBinding(t *testing.T) {
 		t.Error("roleRef change not a recreate")
 	}
 }
-
