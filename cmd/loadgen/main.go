@@ -10,6 +10,8 @@
 //	list    LIST a namespace holding --objects ConfigMaps
 //	watch   --watchers concurrent watches; measures the delay from sending
 //	        each write to its arrival at every watcher
+//	ssar    POST SelfSubjectAccessReviews (may I list pods in --namespace?),
+//	        after creating --bindings RoleBindings over 1,000 namespaces
 package main
 
 import (
@@ -43,6 +45,7 @@ type options struct {
 	watchers    int
 	events      int
 	namespace   string
+	bindings    int
 	http2       bool
 	jsonOut     bool
 }
@@ -50,12 +53,13 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig with a client certificate (required)")
-	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list or watch")
+	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list, watch or ssar")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run get and create")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent requests (and connections, without --http2)")
 	flag.IntVar(&o.objects, "objects", 10000, "objects to create for the list scenario")
 	flag.IntVar(&o.watchers, "watchers", 1000, "concurrent watches for the watch scenario")
 	flag.IntVar(&o.events, "events", 50, "writes the watch scenario measures")
+	flag.IntVar(&o.bindings, "bindings", 0, "RoleBindings the ssar scenario creates first (existing ones are kept)")
 	flag.StringVar(&o.namespace, "namespace", "loadgen", "namespace to work in (created if missing)")
 	flag.BoolVar(&o.http2, "http2", false, "multiplex over HTTP/2 instead of one HTTP/1.1 connection per worker")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
@@ -182,8 +186,10 @@ func run(o options) error {
 		r, err = c.listScenario(ctx, o)
 	case "watch":
 		r, err = c.watchScenario(ctx, o)
+	case "ssar":
+		r, err = c.ssarScenario(ctx, o)
 	default:
-		return fmt.Errorf("--scenario %q: want get, create, list or watch", o.scenario)
+		return fmt.Errorf("--scenario %q: want get, create, list, watch or ssar", o.scenario)
 	}
 	if err != nil {
 		return err
@@ -379,4 +385,69 @@ func (c *client) watchScenario(ctx context.Context, o options) (result, error) {
 	r := summarize("watch", lat, 0, time.Duration(o.events)*20*time.Millisecond, o.watchers)
 	r.Note = fmt.Sprintf("(%d watchers x %d events; latency from sending the write to delivery)", o.watchers, o.events)
 	return r, nil
+}
+
+// ssarScenario measures SelfSubjectAccessReview round trips, with the
+// cluster holding --bindings RoleBindings (each for a different user, over
+// 1,000 namespaces) so that RBAC's cost at that size shows.
+func (c *client) ssarScenario(ctx context.Context, o options) (result, error) {
+	if err := c.createBindings(ctx, o); err != nil {
+		return result{}, err
+	}
+	body := []byte(`{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview",` +
+		`"spec":{"resourceAttributes":{"namespace":"` + o.namespace + `","verb":"list","resource":"pods"}}}`)
+	var allowed atomic.Int64
+	lat, errs, elapsed := hammer(o, func(int, int) error {
+		code, data, err := c.do(ctx, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+		if err == nil && code != 201 {
+			err = fmt.Errorf("status %d", code)
+		}
+		if err == nil && bytes.Contains(data, []byte(`"allowed":true`)) {
+			allowed.Add(1)
+		}
+		return err
+	})
+	r := summarize("ssar", lat, errs, elapsed, o.concurrency)
+	r.Note = fmt.Sprintf("bindings=%d allowed=%d", o.bindings, allowed.Load())
+	return r, nil
+}
+
+// createBindings creates RoleBindings lg-0 … lg-(N-1), binding user-i to
+// the view ClusterRole in namespace lg-(i mod 1000), from 32 workers.
+func (c *client) createBindings(ctx context.Context, o options) error {
+	if o.bindings == 0 {
+		return nil
+	}
+	for i := range min(o.bindings, 1000) {
+		if err := c.ensureNamespace(ctx, fmt.Sprintf("lg-%d", i)); err != nil {
+			return err
+		}
+	}
+	next := atomic.Int64{}
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.bindings || failed.Load() != nil {
+					return
+				}
+				b := fmt.Sprintf(`{"metadata":{"name":"lg-%d"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},`+
+					`"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"user-%d"}]}`, i, i)
+				code, data, err := c.do(ctx, "POST", fmt.Sprintf("/apis/rbac.authorization.k8s.io/v1/namespaces/lg-%d/rolebindings", i%1000), []byte(b))
+				if err == nil && code != 201 && code != 409 {
+					err = fmt.Errorf("create rolebinding lg-%d: %d %s", i, code, data)
+				}
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return nil
 }

@@ -57,6 +57,9 @@ func buildAuthorization(o Options, log *slog.Logger, reg *registry.Registry, sto
 		return informer.New(store, res, log)
 	}
 	z.roles, z.clusterRoles, z.roleBindings, z.clusterRoleBindings = lookup("roles"), lookup("clusterroles"), lookup("rolebindings"), lookup("clusterrolebindings")
+	// The index is the cache of roles and bindings; only ClusterRoles are
+	// also kept whole, for the aggregation controller.
+	z.roles.Lean, z.roleBindings.Lean, z.clusterRoleBindings.Lean = true, true, true
 	z.index.Attach(z.roles, z.clusterRoles, z.roleBindings, z.clusterRoleBindings)
 	for _, mode := range o.AuthorizationModes {
 		switch mode {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -144,6 +145,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			return ctx.Err()
 		}
 	}
+	// Loading a large store builds every object once; give that memory
+	// back before serving rather than carrying it as heap headroom.
+	debug.FreeOSMemory()
 	if o.Ready != nil {
 		o.Ready(listener.Addr())
 	}

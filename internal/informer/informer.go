@@ -6,6 +6,7 @@ package informer
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +25,16 @@ type Informer struct {
 	Resource *registry.Resource
 	Log      *slog.Logger
 
+	// Lean keeps only each object's resourceVersion, not the object: for
+	// resources whose handlers hold their own index (RBAC bindings), so
+	// that 100,000 objects are not held twice. Get and List then find
+	// nothing, and an object found deleted on a relist reaches handlers as
+	// an empty object with only its namespace and name. Set before Run.
+	Lean bool
+
 	mu       sync.RWMutex
 	objs     map[string]registry.Object
+	versions map[string]string // Lean: key → resourceVersion
 	handlers []Handler
 	synced   chan struct{}
 	once     sync.Once
@@ -33,7 +42,7 @@ type Informer struct {
 
 // New returns an informer for res; call Run to fill it.
 func New(store *registry.Store, res *registry.Resource, log *slog.Logger) *Informer {
-	return &Informer{Store: store, Resource: res, Log: log, objs: map[string]registry.Object{}, synced: make(chan struct{})}
+	return &Informer{Store: store, Resource: res, Log: log, objs: map[string]registry.Object{}, versions: map[string]string{}, synced: make(chan struct{})}
 }
 
 // Key is how objects are indexed: namespace/name, or name.
@@ -132,34 +141,75 @@ func (i *Informer) Run(ctx context.Context) {
 // replace installs a complete list, telling handlers what changed.
 func (i *Informer) replace(fresh map[string]registry.Object) {
 	i.mu.Lock()
-	old := i.objs
-	i.objs = fresh
+	old, oldVersions := i.objs, i.versions
+	if i.Lean {
+		i.versions = make(map[string]string, len(fresh))
+		for k, o := range fresh {
+			i.versions[k] = o.GetResourceVersion()
+		}
+	} else {
+		i.objs = fresh
+	}
 	handlers := i.handlers
 	i.mu.Unlock()
 	for k, o := range fresh {
-		prev, existed := old[k]
+		var prevVersion string
+		var prev registry.Object
+		existed := false
+		if i.Lean {
+			prevVersion, existed = oldVersions[k]
+		} else if prev, existed = old[k]; existed {
+			prevVersion = prev.GetResourceVersion()
+		}
 		switch {
 		case !existed:
 			notify(handlers, registry.WatchAdded, o, nil)
-		case prev.GetResourceVersion() != o.GetResourceVersion():
+		case prevVersion != o.GetResourceVersion():
 			notify(handlers, registry.WatchModified, o, prev)
 		}
 	}
-	for k, o := range old {
-		if _, ok := fresh[k]; !ok {
-			notify(handlers, registry.WatchDeleted, o, nil)
+	if i.Lean {
+		for k := range oldVersions {
+			if _, ok := fresh[k]; !ok {
+				notify(handlers, registry.WatchDeleted, i.stub(k), nil)
+			}
+		}
+	} else {
+		for k, o := range old {
+			if _, ok := fresh[k]; !ok {
+				notify(handlers, registry.WatchDeleted, o, nil)
+			}
 		}
 	}
 	i.once.Do(func() { close(i.synced) })
 }
 
+// stub is an empty object carrying only the namespace and name of key.
+func (i *Informer) stub(key string) registry.Object {
+	o := i.Resource.New()
+	ns, name, ok := strings.Cut(key, "/")
+	if !ok {
+		ns, name = "", key
+	}
+	o.SetNamespace(ns)
+	o.SetName(name)
+	return o
+}
+
 func (i *Informer) apply(eventType string, obj registry.Object) {
 	k := Key(obj.GetNamespace(), obj.GetName())
 	i.mu.Lock()
-	old := i.objs[k]
-	if eventType == registry.WatchDeleted {
+	var old registry.Object
+	switch {
+	case i.Lean && eventType == registry.WatchDeleted:
+		delete(i.versions, k)
+	case i.Lean:
+		i.versions[k] = obj.GetResourceVersion()
+	case eventType == registry.WatchDeleted:
+		old = i.objs[k]
 		delete(i.objs, k)
-	} else {
+	default:
+		old = i.objs[k]
 		i.objs[k] = obj
 	}
 	handlers := i.handlers

@@ -62,8 +62,10 @@ type binding struct {
 // (ClusterRoleBindings), else its namespace.
 func (b *binding) scope() string { return b.ref.Namespace }
 
-// scopedBindings maps a scope ("" or a namespace) to the bindings there.
-type scopedBindings map[string][]*binding
+// subjectScope keys the index: a user or group name, and a scope ("" for
+// the cluster, or a namespace). One flat map, rather than a map per
+// subject, keeps a cluster of 100,000 users each with one binding small.
+type subjectScope struct{ name, scope string }
 
 // Index holds the RBAC objects, indexed by subject and scope. A decision
 // looks only at the bindings naming the user or one of its groups, in the
@@ -74,8 +76,8 @@ type Index struct {
 	mu       sync.RWMutex
 	roles    map[RoleRef]*roleEntry
 	bindings map[BindingRef]*binding
-	byUser   map[string]scopedBindings
-	byGroup  map[string]scopedBindings
+	byUser   map[subjectScope][]*binding
+	byGroup  map[subjectScope][]*binding
 }
 
 // NewIndex returns an empty index.
@@ -83,8 +85,8 @@ func NewIndex() *Index {
 	return &Index{
 		roles:    map[RoleRef]*roleEntry{},
 		bindings: map[BindingRef]*binding{},
-		byUser:   map[string]scopedBindings{},
-		byGroup:  map[string]scopedBindings{},
+		byUser:   map[subjectScope][]*binding{},
+		byGroup:  map[subjectScope][]*binding{},
 	}
 }
 
@@ -183,25 +185,17 @@ func (x *Index) SetBinding(ref BindingRef, roleRef rbacv1.RoleRef, subjects []rb
 	}
 }
 
-func add(m map[string]scopedBindings, key string, b *binding) {
-	scopes := m[key]
-	if scopes == nil {
-		scopes = scopedBindings{}
-		m[key] = scopes
-	}
-	scopes[b.scope()] = append(scopes[b.scope()], b)
+func add(m map[subjectScope][]*binding, name string, b *binding) {
+	k := subjectScope{name, b.scope()}
+	m[k] = append(m[k], b)
 }
 
-func remove(m map[string]scopedBindings, key string, b *binding) {
-	scopes := m[key]
-	list := slices.DeleteFunc(scopes[b.scope()], func(x *binding) bool { return x == b })
-	if len(list) == 0 {
-		delete(scopes, b.scope())
+func remove(m map[subjectScope][]*binding, name string, b *binding) {
+	k := subjectScope{name, b.scope()}
+	if list := slices.DeleteFunc(m[k], func(x *binding) bool { return x == b }); len(list) > 0 {
+		m[k] = list
 	} else {
-		scopes[b.scope()] = list
-	}
-	if len(scopes) == 0 {
-		delete(m, key)
+		delete(m, k)
 	}
 }
 
@@ -256,32 +250,29 @@ func requestScopes(a *authz.Attributes) (string, bool) {
 	return a.Namespace, a.ResourceRequest && a.Namespace != ""
 }
 
-// visit calls f with each binding that applies to u in the given scopes,
-// with the subject key that matched, until f returns false.
+// visit calls f with each binding that applies to u in the cluster scope
+// and, if inNamespace, in namespace, with the subject that matched, until
+// f returns false.
 func (x *Index) visit(u *authn.User, namespace string, inNamespace bool, f func(b *binding, user, group string) bool) {
-	visitScopes := func(scopes scopedBindings, user, group string) bool {
-		if scopes == nil {
-			return true
-		}
-		for _, b := range scopes[""] {
+	each := func(list []*binding, user, group string) bool {
+		for _, b := range list {
 			if !f(b, user, group) {
 				return false
 			}
 		}
-		if inNamespace {
-			for _, b := range scopes[namespace] {
-				if !f(b, user, group) {
-					return false
-				}
-			}
-		}
 		return true
 	}
-	if !visitScopes(x.byUser[u.Name], u.Name, "") {
+	if !each(x.byUser[subjectScope{u.Name, ""}], u.Name, "") {
+		return
+	}
+	if inNamespace && !each(x.byUser[subjectScope{u.Name, namespace}], u.Name, "") {
 		return
 	}
 	for _, g := range u.Groups {
-		if !visitScopes(x.byGroup[g], "", g) {
+		if !each(x.byGroup[subjectScope{g, ""}], "", g) {
+			return
+		}
+		if inNamespace && !each(x.byGroup[subjectScope{g, namespace}], "", g) {
 			return
 		}
 	}
@@ -381,5 +372,12 @@ func (x *Index) Sizes() (roles, bindings, subjects int) {
 			roles++
 		}
 	}
-	return roles, len(x.bindings), len(x.byUser) + len(x.byGroup)
+	names := map[string]bool{}
+	for k := range x.byUser {
+		names["u:"+k.name] = true
+	}
+	for k := range x.byGroup {
+		names["g:"+k.name] = true
+	}
+	return roles, len(x.bindings), len(names)
 }

@@ -161,16 +161,17 @@ func (x *Index) Explain(a authz.Attributes) Explanation {
 			}
 		}
 	}
-	all := func(scopes scopedBindings, user, group string) {
-		for _, list := range scopes {
-			for _, b := range list {
-				consider(b, user, group)
+	// Every binding of the user, in any scope: explaining is rare, so a
+	// pass over all bindings is acceptable here, unlike on the request path.
+	for _, b := range x.bindings {
+		if slices.Contains(b.users, a.User.Name) {
+			consider(b, a.User.Name, "")
+		}
+		for _, g := range a.User.Groups {
+			if slices.Contains(b.groups, g) {
+				consider(b, "", g)
 			}
 		}
-	}
-	all(x.byUser[a.User.Name], a.User.Name, "")
-	for _, g := range a.User.Groups {
-		all(x.byGroup[g], "", g)
 	}
 	if len(misses) == 0 {
 		return Explanation{}
