@@ -63,6 +63,9 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			// The CSR signer uses the cluster CA, as kubeadm configures kube-controller-manager.
+			def("cluster-signing-cert-file", &o.ClusterSigningCertFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
+			def("cluster-signing-key-file", &o.ClusterSigningKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("ca")))
 			def("client-crl-file", &o.ClientCRLFile, filepath.Join(dataDir, clusterpki.CRLFile))
 			def("service-account-signing-key-file", &o.ServiceAccountSigningKeyFile, filepath.Join(dataDir, clusterpki.SAKeyFile))
 			if !flags.Changed("service-account-key-file") {

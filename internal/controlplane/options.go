@@ -71,6 +71,12 @@ type Options struct {
 	AuthorizationWebhookCacheAuthorizedTTL   time.Duration
 	AuthorizationWebhookCacheUnauthorizedTTL time.Duration
 
+	// The CertificateSigningRequest signer, with kube-controller-manager's
+	// flag names.
+	ClusterSigningCertFile string
+	ClusterSigningKeyFile  string
+	ClusterSigningDuration time.Duration
+
 	StorageDir string
 
 	MaxRequestsInFlight         int
@@ -106,6 +112,7 @@ func DefaultOptions() Options {
 		TokenWebhookCacheTTL:        2 * time.Minute,
 		ServiceClusterIPRange:       "10.96.0.0/12",
 		AuthorizationModes:          []string{ModeNode, ModeRBAC},
+		ClusterSigningDuration:      8760 * time.Hour,
 		AuthorizationWebhookVersion: "v1",
 
 		AuthorizationWebhookCacheAuthorizedTTL:   5 * time.Minute,
@@ -174,6 +181,12 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--authentication-token-webhook-cache-ttl %s: must not be negative", o.TokenWebhookCacheTTL))
 	}
 	errs = append(errs, o.validateAuthorization()...)
+	if (o.ClusterSigningCertFile == "") != (o.ClusterSigningKeyFile == "") {
+		errs = append(errs, errors.New("--cluster-signing-cert-file and --cluster-signing-key-file go together"))
+	}
+	if o.ClusterSigningDuration < 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--cluster-signing-duration %s: must be at least 10m", o.ClusterSigningDuration))
+	}
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,10 +22,16 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/certificates"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
+	"github.com/sekisho/sekisho/internal/controllers/csrapproving"
+	"github.com/sekisho/sekisho/internal/controllers/csrcleaner"
+	"github.com/sekisho/sekisho/internal/controllers/csrsigning"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
+	"github.com/sekisho/sekisho/internal/events"
+	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
@@ -158,8 +165,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 // admissionChain is the admission plugins, in order.
 func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator, z *authorization) *admission.Chain {
 	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	certs := &certificates.Admission{Authorizer: z.chain}
 	return &admission.Chain{
-		Mutators: []admission.Mutator{allocator},
+		Mutators: []admission.Mutator{allocator, certs},
 		Validators: []admission.Validator{
 			namespacelifecycle.New(func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				obj, err := store.GetObject(ctx, namespaces, "", name)
@@ -172,6 +180,7 @@ func admissionChain(reg *registry.Registry, store *registry.Store, allocator *se
 				return ok && res.Namespaced
 			}),
 			z.escalation(),
+			certs,
 		},
 	}
 }
@@ -200,6 +209,7 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *reg
 		bc.Register(core("secrets"), core("configmaps"))
 		go bc.Run(ctx)
 	}
+	startCertificateControllers(ctx, o, log, reg, store, z)
 	clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
 	aggregation := &clusterroleaggregation.Controller{Store: store, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
 	aggregation.Register()
@@ -236,4 +246,25 @@ func serverTLS(o Options) (*tls.Config, error) {
 		ClientAuth:   tls.RequestClientCert,
 		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
+}
+
+// startCertificateControllers runs what kube-controller-manager runs for
+// CertificateSigningRequests: the signer, the kubelet client auto-approver
+// and the cleaner.
+func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store, z *authorization) {
+	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
+	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
+	csrs := informer.New(store, csrRes, log)
+	signer := &csrsigning.Controller{
+		Store: store, Resource: csrRes, CSRs: csrs, Duration: o.ClusterSigningDuration, Log: log,
+		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
+		Events: &events.Recorder{Store: store, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
+	}
+	approver := &csrapproving.Controller{Store: store, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log}
+	signer.Register()
+	approver.Register()
+	go signer.Run(ctx)
+	go approver.Run(ctx)
+	go (&csrcleaner.Controller{Store: store, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
+	go csrs.Run(ctx)
 }

@@ -321,3 +321,54 @@ var (
 func IsSelfSigned(c *x509.Certificate) bool {
 	return c.CheckSignatureFrom(c) == nil && slices.Equal(c.RawIssuer, c.RawSubject)
 }
+
+// SignRequest issues a certificate for a certificate request whose
+// signature has been verified: its subject and subject alternative names
+// are copied from the request, and its usages are exactly keyUsage and
+// extKeyUsages (what a CertificateSigningRequest asked for and its signer
+// allowed). A validity that would outlive the CA is cut short at the CA's
+// expiry, as Kubernetes' signer does. The certificate is returned first,
+// followed by the intermediates up to (not including) the root, as every
+// certificate file sekisho writes holds them.
+func (ca *CA) SignRequest(cr *x509.CertificateRequest, keyUsage x509.KeyUsage, extKeyUsages []x509.ExtKeyUsage, notBefore, notAfter time.Time) ([]*x509.Certificate, error) {
+	if ca.Key == nil {
+		return nil, ErrExternalCA
+	}
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
+	}
+	if !notAfter.After(notBefore) {
+		return nil, fmt.Errorf("certificate %q: the CA expires at %s, before the certificate would start", cr.Subject.CommonName, ca.Cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	serial, err := NewSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               cr.Subject,
+		NotBefore:             notBefore.UTC(),
+		NotAfter:              notAfter.UTC(),
+		KeyUsage:              keyUsage,
+		ExtKeyUsage:           extKeyUsages,
+		BasicConstraintsValid: true,
+		DNSNames:              cr.DNSNames,
+		IPAddresses:           cr.IPAddresses,
+		EmailAddresses:        cr.EmailAddresses,
+		URIs:                  cr.URIs,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, cr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("sign %q: %w", cr.Subject.CommonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	chain := []*x509.Certificate{cert}
+	if !IsSelfSigned(ca.Cert) {
+		chain = append(chain, ca.Cert)
+		chain = append(chain, ca.Chain...)
+	}
+	return chain, nil
+}

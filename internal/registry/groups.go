@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sekisho/sekisho/internal/certificates"
 )
 
 // Roles is rbac.authorization.k8s.io/v1 roles.
@@ -221,14 +223,25 @@ func ClusterRoleBindings() *Resource {
 func CertificateSigningRequests() *Resource {
 	specDoc := certificatesv1.CertificateSigningRequestSpec{}.SwaggerDoc()
 	statusDoc := certificatesv1.CertificateSigningRequestStatus{}.SwaggerDoc()
+	csrOf := func(o Object) *certificatesv1.CertificateSigningRequest { return o.(*certificatesv1.CertificateSigningRequest) }
+	// approval changes the Approved and Denied conditions only; status
+	// changes the certificate and every other condition. Neither touches
+	// the spec.
 	approval := &Subresource{
 		Name: "approval",
 		Apply: func(obj, old Object) Object {
-			out := old.DeepCopyObject().(*certificatesv1.CertificateSigningRequest)
-			out.Status.Conditions = obj.(*certificatesv1.CertificateSigningRequest).Status.Conditions
-			return out
+			return mergeCSRStatus(csrOf(obj), csrOf(old), true)
 		},
-		Verbs: []string{"get", "patch", "update"},
+		Validate: func(obj, old Object) field.ErrorList { return certificates.ValidateApproval(csrOf(obj), csrOf(old)) },
+		Verbs:    []string{"get", "patch", "update"},
+	}
+	status := &Subresource{
+		Name: "status",
+		Apply: func(obj, old Object) Object {
+			return mergeCSRStatus(csrOf(obj), csrOf(old), false)
+		},
+		Validate: func(obj, old Object) field.ErrorList { return certificates.ValidateStatus(csrOf(obj), csrOf(old)) },
+		Verbs:    []string{"get", "patch", "update"},
 	}
 	return &Resource{
 		GroupVersion: certificatesv1.SchemeGroupVersion, Name: "certificatesigningrequests", SingularName: "certificatesigningrequest",
@@ -236,31 +249,11 @@ func CertificateSigningRequests() *Resource {
 		New:              func() Object { return &certificatesv1.CertificateSigningRequest{} },
 		PrepareForCreate: clearStatus,
 		PrepareForUpdate: keepStatus,
-		Validate: func(obj Object) field.ErrorList {
-			csr := obj.(*certificatesv1.CertificateSigningRequest)
-			var errs field.ErrorList
-			p := field.NewPath("spec")
-			if len(csr.Spec.Request) == 0 {
-				errs = append(errs, field.Required(p.Child("request"), ""))
-			}
-			if csr.Spec.SignerName == "" {
-				errs = append(errs, field.Required(p.Child("signerName"), ""))
-			}
-			if len(csr.Spec.Usages) == 0 {
-				errs = append(errs, field.Required(p.Child("usages"), ""))
-			}
-			if csr.Spec.ExpirationSeconds != nil && *csr.Spec.ExpirationSeconds < 600 {
-				errs = append(errs, field.Invalid(p.Child("expirationSeconds"), *csr.Spec.ExpirationSeconds, "may not specify a duration less than 600 seconds (10 minutes)"))
-			}
-			return errs
-		},
-		ValidateUpdate: func(obj, old Object) field.ErrorList {
-			n, o := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
-			return immutable(n.Spec, o.Spec, field.NewPath("spec"))
-		},
-		Subresources: []*Subresource{StatusSubresource(), approval},
+		Validate:         func(obj Object) field.ErrorList { return certificates.ValidateCreate(csrOf(obj)) },
+		ValidateUpdate:   func(obj, old Object) field.ErrorList { return certificates.ValidateUpdate(csrOf(obj), csrOf(old)) },
+		Subresources:     []*Subresource{status, approval},
 		SelectableFields: func(obj Object) map[string]string {
-			return map[string]string{"spec.signerName": obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
+			return map[string]string{"spec.signerName": csrOf(obj).Spec.SignerName}
 		},
 		FieldLabels: []string{"spec.signerName"},
 		Table: &Table{
@@ -271,6 +264,49 @@ func CertificateSigningRequests() *Resource {
 			Cells: csrCells,
 		},
 	}
+}
+
+// mergeCSRStatus applies a write to a CSR's approval (approval=true) or
+// status subresource: the new object's conditions of the subresource's
+// kind, the stored object's others, the stored spec, and the certificate
+// from the status subresource only. Condition timestamps a client left
+// empty are filled in.
+func mergeCSRStatus(obj, old *certificatesv1.CertificateSigningRequest, approval bool) Object {
+	out := old.DeepCopy()
+	isApproval := func(t certificatesv1.RequestConditionType) bool {
+		return t == certificatesv1.CertificateApproved || t == certificatesv1.CertificateDenied
+	}
+	var conds []certificatesv1.CertificateSigningRequestCondition
+	for _, c := range obj.Status.Conditions {
+		if isApproval(c.Type) == approval {
+			conds = append(conds, c)
+		}
+	}
+	for _, c := range old.Status.Conditions {
+		if isApproval(c.Type) != approval {
+			conds = append(conds, c)
+		}
+	}
+	now := metav1.Now()
+	for i := range conds {
+		c := &conds[i]
+		if c.LastUpdateTime.IsZero() {
+			c.LastUpdateTime = now
+		}
+		if c.LastTransitionTime.IsZero() {
+			c.LastTransitionTime = now
+			for _, prev := range old.Status.Conditions {
+				if prev.Type == c.Type && prev.Status == c.Status && !prev.LastTransitionTime.IsZero() {
+					c.LastTransitionTime = prev.LastTransitionTime
+				}
+			}
+		}
+	}
+	out.Status.Conditions = conds
+	if !approval {
+		out.Status.Certificate = obj.Status.Certificate
+	}
+	return out
 }
 
 func csrCells(obj Object, now time.Time) []any {

@@ -1,0 +1,145 @@
+// Package csrapproving approves kubelet client certificate requests on
+// their own, as kube-controller-manager's csrapproving controller does: a
+// request for signer kube-apiserver-client-kubelet that asks for a proper
+// node identity is approved when a SubjectAccessReview says its requester
+// may create certificatesigningrequests/nodeclient (a new node, with a
+// bootstrap token) or, for a node renewing its own certificate,
+// certificatesigningrequests/selfnodeclient. Nothing else is approved.
+package csrapproving
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/certificates"
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// Controller approves kubelet client requests its authorizer allows.
+type Controller struct {
+	Store      *registry.Store
+	Resource   *registry.Resource // certificatesigningrequests
+	CSRs       *informer.Informer
+	Authorizer authz.Authorizer
+	Log        *slog.Logger
+
+	kick chan struct{}
+}
+
+// Register subscribes to changes; call before the informer runs.
+func (c *Controller) Register() {
+	c.kick = make(chan struct{}, 1)
+	c.CSRs.AddHandler(func(string, registry.Object, registry.Object) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	if !c.CSRs.WaitForSync(ctx) {
+		return
+	}
+	resync := time.NewTicker(time.Minute)
+	defer resync.Stop()
+	for {
+		c.SyncAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-resync.C:
+		}
+	}
+}
+
+// SyncAll looks at every pending request.
+func (c *Controller) SyncAll(ctx context.Context) {
+	objs := c.CSRs.List()
+	sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
+	for _, o := range objs {
+		csr := o.(*certificatesv1.CertificateSigningRequest)
+		if csr.Spec.SignerName != certificates.KubeAPIServerClientKubelet || certificates.Approved(csr) || certificates.Denied(csr) ||
+			certificates.Failed(csr) || len(csr.Status.Certificate) > 0 {
+			continue
+		}
+		if ok, why := c.Decide(ctx, csr); ok {
+			if err := c.approve(ctx, csr); err != nil && ctx.Err() == nil {
+				c.Log.Warn("csr auto-approval failed", "csr", csr.Name, "err", err)
+			}
+		} else {
+			c.Log.Debug("csr not auto-approved", "csr", csr.Name, "why", why)
+		}
+	}
+}
+
+// Decide reports whether a kubelet client request may be approved, and
+// why not when it may not.
+func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (bool, string) {
+	cr, err := certificates.ParseRequest(csr.Spec.Request)
+	if err != nil {
+		return false, err.Error()
+	}
+	if err := certificates.CheckSigner(csr.Spec.SignerName, cr); err != nil {
+		return false, err.Error()
+	}
+	requester := &authn.User{Name: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups}
+	if len(csr.Spec.Extra) > 0 {
+		requester.Extra = map[string][]string{}
+		for k, v := range csr.Spec.Extra {
+			requester.Extra[k] = v
+		}
+	}
+	// A node renewing its own certificate asks as the identity it renews.
+	subresources := []string{"nodeclient"}
+	if cr.Subject.CommonName == csr.Spec.Username {
+		subresources = []string{"selfnodeclient", "nodeclient"}
+	}
+	for _, sub := range subresources {
+		d, _, err := c.Authorizer.Authorize(ctx, authz.Attributes{
+			User: requester, Verb: "create", Group: certificatesv1.GroupName, Version: "*",
+			Resource: "certificatesigningrequests", Subresource: sub, ResourceRequest: true,
+		})
+		if err == nil && d == authz.Allow {
+			return true, ""
+		}
+	}
+	return false, "the requester may not create certificatesigningrequests/" + subresources[0]
+}
+
+var errSkip = errors.New("changed since it was read")
+
+func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+	now := metav1.Now()
+	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+		latest := cur.(*certificatesv1.CertificateSigningRequest)
+		if latest.UID != csr.UID || certificates.Approved(latest) || certificates.Denied(latest) {
+			return nil, errSkip
+		}
+		latest.Status.Conditions = append(latest.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved",
+			Message: "Auto approving kubelet client certificate after SubjectAccessReview.", LastUpdateTime: now, LastTransitionTime: now,
+		})
+		return latest, nil
+	})
+	if errors.Is(err, errSkip) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		c.Log.Info("auto-approved csr", "csr", csr.Name, "requester", csr.Spec.Username)
+	}
+	return err
+}

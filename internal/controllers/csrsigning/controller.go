@@ -1,0 +1,222 @@
+// Package csrsigning signs approved CertificateSigningRequests for
+// Kubernetes' signers (kube-apiserver-client, kube-apiserver-client-kubelet
+// and kubelet-serving) with the cluster CA, as kube-controller-manager's
+// csrsigning controller does.
+package csrsigning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/certificates"
+	"github.com/sekisho/sekisho/internal/events"
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/pki"
+	"github.com/sekisho/sekisho/internal/registry"
+)
+
+// CAFiles is where the signing CA is read from. The files are read for
+// each signature, so a renewed or rotated CA is used at once. A missing key
+// file means the CA is managed outside sekisho: nothing is signed.
+type CAFiles struct {
+	CertFile, KeyFile string
+}
+
+// ErrNoKey says signing is off because the CA's key is not present.
+var ErrNoKey = errors.New("the cluster CA's private key is not present")
+
+// Load reads the CA.
+func (f CAFiles) Load() (*pki.CA, error) {
+	if f.CertFile == "" || f.KeyFile == "" {
+		return nil, fmt.Errorf("%w: no --cluster-signing-cert-file and --cluster-signing-key-file", ErrNoKey)
+	}
+	certPEM, err := os.ReadFile(f.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-cert-file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(f.KeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s does not exist; the CA is managed outside sekisho)", ErrNoKey, f.KeyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-key-file: %w", err)
+	}
+	certs, err := pki.ParseCertificates(certPEM)
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("--cluster-signing-cert-file %s: no certificate: %v", f.CertFile, err)
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-key-file %s: %w", f.KeyFile, err)
+	}
+	if !pki.KeyMatches(key, certs[0].PublicKey) {
+		return nil, fmt.Errorf("--cluster-signing-key-file %s does not match %s", f.KeyFile, f.CertFile)
+	}
+	return &pki.CA{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+}
+
+// Controller signs approved requests.
+type Controller struct {
+	Store    *registry.Store
+	Resource *registry.Resource // certificatesigningrequests
+	CSRs     *informer.Informer
+	CA       CAFiles
+	// Duration is --cluster-signing-duration: the longest validity issued.
+	Duration time.Duration
+	Events   *events.Recorder
+	Log      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	kick chan struct{}
+	mu   sync.Mutex
+	// unsigned remembers the requests already told that signing is off,
+	// so the event is recorded once.
+	unsigned map[string]bool
+}
+
+// Register subscribes to changes; call before the informer runs.
+func (c *Controller) Register() {
+	c.kick = make(chan struct{}, 1)
+	c.unsigned = map[string]bool{}
+	c.CSRs.AddHandler(func(string, registry.Object, registry.Object) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	if !c.CSRs.WaitForSync(ctx) {
+		return
+	}
+	// A periodic pass retries what failed for a passing reason, and signs
+	// what waited for a CA key that has since appeared.
+	resync := time.NewTicker(time.Minute)
+	defer resync.Stop()
+	for {
+		c.SyncAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-resync.C:
+		}
+	}
+}
+
+func (c *Controller) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// SyncAll signs every approved, unsigned request for a signer sekisho
+// handles.
+func (c *Controller) SyncAll(ctx context.Context) {
+	objs := c.CSRs.List()
+	sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
+	for _, o := range objs {
+		csr := o.(*certificatesv1.CertificateSigningRequest)
+		if !certificates.Signs(csr.Spec.SignerName) || !certificates.Approved(csr) || certificates.Denied(csr) ||
+			certificates.Failed(csr) || len(csr.Status.Certificate) > 0 {
+			continue
+		}
+		if err := c.sign(ctx, csr); err != nil && ctx.Err() == nil {
+			c.Log.Warn("csr signing failed", "csr", csr.Name, "err", err)
+		}
+	}
+}
+
+func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+	cr, err := certificates.ParseRequest(csr.Spec.Request)
+	if err == nil {
+		err = certificates.CheckSigner(csr.Spec.SignerName, cr)
+	}
+	if err != nil {
+		return c.fail(ctx, csr, err.Error())
+	}
+	ca, err := c.CA.Load()
+	if errors.Is(err, ErrNoKey) {
+		c.mu.Lock()
+		told := c.unsigned[string(csr.UID)]
+		c.unsigned[string(csr.UID)] = true
+		c.mu.Unlock()
+		if !told {
+			c.Events.Event(ctx, csr, corev1.EventTypeWarning, "SigningDisabled",
+				"approved but not signed: "+err.Error()+"; sign it with the external CA and write status.certificate")
+			c.Log.Info("approved csr left unsigned", "csr", csr.Name, "reason", err.Error())
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	validity := c.Duration
+	if e := csr.Spec.ExpirationSeconds; e != nil && time.Duration(*e)*time.Second < validity {
+		validity = time.Duration(*e) * time.Second
+	}
+	ku, eku := certificates.X509Usages(csr.Spec.Usages)
+	chain, err := ca.SignRequest(cr, ku, eku, now.Add(-pki.ClockSkew), now.Add(validity))
+	if err != nil {
+		return c.fail(ctx, csr, err.Error())
+	}
+	pemChain := pki.EncodeCertificates(chain...)
+	_, _, err = c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+		latest := cur.(*certificatesv1.CertificateSigningRequest)
+		if latest.UID != csr.UID || len(latest.Status.Certificate) > 0 || !certificates.Approved(latest) || certificates.Denied(latest) {
+			return nil, errSkip
+		}
+		latest.Status.Certificate = pemChain
+		return latest, nil
+	})
+	if errors.Is(err, errSkip) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		c.Log.Info("signed csr", "csr", csr.Name, "signer", csr.Spec.SignerName, "subject", cr.Subject.String(),
+			"serial", chain[0].SerialNumber.Text(16), "notAfter", chain[0].NotAfter.UTC().Format(time.RFC3339))
+	}
+	return err
+}
+
+var errSkip = errors.New("changed since it was read")
+
+// fail marks a request the signer cannot honour with the Failed condition.
+func (c *Controller) fail(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, message string) error {
+	now := metav1.NewTime(c.now())
+	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+		latest := cur.(*certificatesv1.CertificateSigningRequest)
+		if latest.UID != csr.UID || certificates.Failed(latest) || len(latest.Status.Certificate) > 0 {
+			return nil, errSkip
+		}
+		latest.Status.Conditions = append(latest.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateFailed, Status: corev1.ConditionTrue, Reason: "SignerValidationFailure",
+			Message: message, LastUpdateTime: now, LastTransitionTime: now,
+		})
+		return latest, nil
+	})
+	if errors.Is(err, errSkip) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		c.Log.Info("csr failed", "csr", csr.Name, "signer", csr.Spec.SignerName, "reason", message)
+	}
+	return err
+}
