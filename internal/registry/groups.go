@@ -223,7 +223,9 @@ func ClusterRoleBindings() *Resource {
 func CertificateSigningRequests() *Resource {
 	specDoc := certificatesv1.CertificateSigningRequestSpec{}.SwaggerDoc()
 	statusDoc := certificatesv1.CertificateSigningRequestStatus{}.SwaggerDoc()
-	csrOf := func(o Object) *certificatesv1.CertificateSigningRequest { return o.(*certificatesv1.CertificateSigningRequest) }
+	csrOf := func(o Object) *certificatesv1.CertificateSigningRequest {
+		return o.(*certificatesv1.CertificateSigningRequest)
+	}
 	// approval changes the Approved and Denied conditions only; status
 	// changes the certificate and every other condition. Neither touches
 	// the spec.
