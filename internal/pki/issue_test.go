@@ -1,6 +1,8 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -238,4 +240,66 @@ func certWithExtension(t *testing.T, id asn1.ObjectIdentifier, v []byte) *x509.C
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestSignRequest(t *testing.T) {
+	now := time.Now()
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	root, err := NewSelfSignedCA("root", rootKey, now, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	inter, err := root.IssueCA("intermediate", interKey, now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "alice", Organization: []string{"dev"}, OrganizationalUnit: []string{"team"}},
+	}, leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, _ := x509.ParseCertificateRequest(der)
+	for _, c := range []struct {
+		ca        *CA
+		chainLen  int
+		notAfter  time.Time
+		wantAfter time.Time
+	}{
+		{root, 1, now.Add(time.Hour), now.Add(time.Hour)},
+		{inter, 2, now.Add(time.Hour), now.Add(time.Hour)},
+		// Longer than the CA: cut at the CA's expiry.
+		{inter, 2, now.Add(72 * time.Hour), inter.Cert.NotAfter},
+	} {
+		chain, err := c.ca.SignRequest(cr, x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, now.Add(-ClockSkew), c.notAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chain) != c.chainLen {
+			t.Fatalf("chain of %d, want %d", len(chain), c.chainLen)
+		}
+		leaf := chain[0]
+		if leaf.Subject.CommonName != "alice" || leaf.Subject.Organization[0] != "dev" || leaf.Subject.OrganizationalUnit[0] != "team" {
+			t.Errorf("subject %s", leaf.Subject)
+		}
+		if leaf.KeyUsage != x509.KeyUsageDigitalSignature || len(leaf.ExtKeyUsage) != 1 || leaf.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || leaf.IsCA {
+			t.Errorf("usages %v %v CA=%v", leaf.KeyUsage, leaf.ExtKeyUsage, leaf.IsCA)
+		}
+		if !leaf.NotAfter.Equal(c.wantAfter.Truncate(time.Second)) && leaf.NotAfter.Sub(c.wantAfter).Abs() > time.Second {
+			t.Errorf("notAfter %s, want %s", leaf.NotAfter, c.wantAfter)
+		}
+		roots, inters := x509.NewCertPool(), x509.NewCertPool()
+		roots.AddCert(root.Cert)
+		for _, c := range chain[1:] {
+			inters.AddCert(c)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			t.Errorf("the chain does not verify to the root: %v", err)
+		}
+	}
+	if _, err := (&CA{Cert: root.Cert}).SignRequest(cr, 0, nil, now, now.Add(time.Hour)); err != ErrExternalCA {
+		t.Errorf("external CA: %v", err)
+	}
 }
