@@ -234,3 +234,45 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// Changes returns a channel that receives a value after changes to the
+// cache; changes that arrive before the value is taken are coalesced into
+// it. Call before Run so that no change is missed.
+func (i *Informer) Changes() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	i.AddHandler(func(string, registry.Object, registry.Object) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	return ch
+}
+
+// RunOnChange drives a controller that reconciles everything at once:
+// once i has synced it calls sync, then again after each value of changes
+// and, if resync is positive, at that interval. A sync that fails is
+// retried after a second. It returns when ctx ends.
+func RunOnChange(ctx context.Context, i *Informer, changes <-chan struct{}, resync time.Duration, sync func(context.Context) error) {
+	if !i.WaitForSync(ctx) {
+		return
+	}
+	var tick <-chan time.Time
+	if resync > 0 {
+		t := time.NewTicker(resync)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		if err := sync(ctx); err != nil && ctx.Err() == nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+		case <-tick:
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -31,41 +30,21 @@ type Controller struct {
 	ClusterRoles *informer.Informer
 	Log          *slog.Logger
 
-	kick chan struct{}
+	changes <-chan struct{}
 }
 
 // Register subscribes to ClusterRole changes; call before the informer runs.
-func (c *Controller) Register() {
-	c.kick = make(chan struct{}, 1)
-	c.ClusterRoles.AddHandler(func(string, registry.Object, registry.Object) {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
-	})
-}
+func (c *Controller) Register() { c.changes = c.ClusterRoles.Changes() }
 
-// Run works until ctx ends.
+// Run works until ctx ends; a failed pass is logged and retried.
 func (c *Controller) Run(ctx context.Context) {
-	if !c.ClusterRoles.WaitForSync(ctx) {
-		return
-	}
-	for {
-		if err := c.syncAll(ctx); err != nil && ctx.Err() == nil {
+	informer.RunOnChange(ctx, c.ClusterRoles, c.changes, 0, func(ctx context.Context) error {
+		err := c.syncAll(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.Log.Warn("clusterrole aggregation failed; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.kick:
-		}
-	}
+		return err
+	})
 }
 
 func (c *Controller) syncAll(ctx context.Context) error {

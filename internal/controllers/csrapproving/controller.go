@@ -34,36 +34,18 @@ type Controller struct {
 	Authorizer authz.Authorizer
 	Log        *slog.Logger
 
-	kick chan struct{}
+	changes <-chan struct{}
 }
 
 // Register subscribes to changes; call before the informer runs.
-func (c *Controller) Register() {
-	c.kick = make(chan struct{}, 1)
-	c.CSRs.AddHandler(func(string, registry.Object, registry.Object) {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
-	})
-}
+func (c *Controller) Register() { c.changes = c.CSRs.Changes() }
 
-// Run works until ctx ends.
+// Run works until ctx ends, with a pass every minute besides.
 func (c *Controller) Run(ctx context.Context) {
-	if !c.CSRs.WaitForSync(ctx) {
-		return
-	}
-	resync := time.NewTicker(time.Minute)
-	defer resync.Stop()
-	for {
+	informer.RunOnChange(ctx, c.CSRs, c.changes, time.Minute, func(ctx context.Context) error {
 		c.SyncAll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.kick:
-		case <-resync.C:
-		}
-	}
+		return nil
+	})
 }
 
 // SyncAll looks at every pending request.

@@ -80,8 +80,8 @@ type Controller struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	kick chan struct{}
-	mu   sync.Mutex
+	changes <-chan struct{}
+	mu      sync.Mutex
 	// unsigned remembers the requests already told that signing is off,
 	// so the event is recorded once.
 	unsigned map[string]bool
@@ -89,34 +89,18 @@ type Controller struct {
 
 // Register subscribes to changes; call before the informer runs.
 func (c *Controller) Register() {
-	c.kick = make(chan struct{}, 1)
+	c.changes = c.CSRs.Changes()
 	c.unsigned = map[string]bool{}
-	c.CSRs.AddHandler(func(string, registry.Object, registry.Object) {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
-	})
 }
 
-// Run works until ctx ends.
+// Run works until ctx ends. A pass every minute retries what failed for a
+// passing reason, and signs what waited for a CA key that has since
+// appeared.
 func (c *Controller) Run(ctx context.Context) {
-	if !c.CSRs.WaitForSync(ctx) {
-		return
-	}
-	// A periodic pass retries what failed for a passing reason, and signs
-	// what waited for a CA key that has since appeared.
-	resync := time.NewTicker(time.Minute)
-	defer resync.Stop()
-	for {
+	informer.RunOnChange(ctx, c.CSRs, c.changes, time.Minute, func(ctx context.Context) error {
 		c.SyncAll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.kick:
-		case <-resync.C:
-		}
-	}
+		return nil
+	})
 }
 
 func (c *Controller) now() time.Time {
