@@ -180,7 +180,20 @@ func (s *Store) Rev(context.Context) (int64, error) {
 	if s.closed.Load() {
 		return 0, storage.ErrClosed
 	}
-	return s.rev.Load(), nil
+	return s.committedRev()
+}
+
+// committedRev reads the revision of the last commit from the file. The
+// writer stores s.rev and publishes to the window just after a commit, so
+// a reader that starts in between already sees the new revision: asking
+// the file keeps Rev consistent with what List returned.
+func (s *Store) committedRev() (int64, error) {
+	var rev int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		rev = readRev(tx)
+		return nil
+	})
+	return rev, err
 }
 
 // Compact implements storage.KV.
@@ -196,6 +209,17 @@ func (s *Store) Compact(_ context.Context, rev int64) error {
 func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
 	if s.closed.Load() {
 		return nil, storage.ErrClosed
+	}
+	if fromRev > s.win.last() {
+		// A List may have read a commit whose events are still on their
+		// way to the window; wait for them rather than call it the future.
+		committed, err := s.committedRev()
+		if err != nil {
+			return nil, err
+		}
+		if fromRev <= committed {
+			s.win.waitFor(fromRev)
+		}
 	}
 	return s.win.watch(ctx, prefix, fromRev)
 }

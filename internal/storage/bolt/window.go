@@ -100,6 +100,13 @@ func (w *window) compact(rev int64) {
 	w.compacted = max(w.compacted, rev)
 }
 
+// last returns the revision of the newest published event.
+func (w *window) last() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastRev
+}
+
 // waitFor blocks until events up to rev have been published.
 func (w *window) waitFor(rev int64) {
 	w.mu.Lock()

@@ -35,6 +35,7 @@ func Run(t *testing.T, newKV NewFunc) {
 		{"WatchCancel", testWatchCancel},
 		{"WatchProgress", testWatchProgress},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"ReadRevisionIsWatchable", testReadRevisionIsWatchable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -406,5 +407,45 @@ func testConcurrentWrites(t *testing.T, kv storage.KV) {
 			t.Fatalf("event rev %d after %d (acknowledged: %v)", e.Rev, last, revs[e.Rev])
 		}
 		last = e.Rev
+	}
+}
+
+// testReadRevisionIsWatchable: a revision that a List returned has
+// happened, so Rev is at least that and a watch from it starts, even while
+// writes are still landing. (A client lists, then watches from the list's
+// resourceVersion; the CI once saw that watch refused as "too large".)
+func testReadRevisionIsWatchable(t *testing.T, kv storage.KV) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := kv.Create(context.Background(), fmt.Sprintf("%sr%d-%d", prefix, g, i), []byte("v")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	for range 300 {
+		page, err := kv.List(ctx(t), prefix, storage.ListOptions{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur, err := kv.Rev(ctx(t)); err != nil || cur < page.Rev {
+			t.Fatalf("Rev = %d (%v) after a list at %d", cur, err, page.Rev)
+		}
+		c, cancel := context.WithCancel(ctx(t))
+		_, err = kv.Watch(c, prefix, page.Rev)
+		cancel()
+		if err != nil {
+			t.Fatalf("watch from listed revision %d: %v", page.Rev, err)
+		}
 	}
 }
