@@ -214,7 +214,7 @@ func TestAdminConfRevocation(t *testing.T) {
 		t.Fatalf("admin.conf: %d %s", r.code, r.stderr)
 	}
 	s.mustKubectl("delete", "clusterrolebinding", "kubeadm:cluster-admins")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := s.kubectlAs(admin, "get", "namespaces")
 		if r.code != 0 && strings.Contains(r.stderr, `User "kubernetes-admin" cannot list resource "namespaces"`) {
@@ -345,7 +345,7 @@ func TestClusterRoleAggregation(t *testing.T) {
 	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: rules are %s", what, rules())
@@ -394,7 +394,7 @@ func TestNodeAuthorizer(t *testing.T) {
 	get := func(kc string, args ...string) result {
 		t.Helper()
 		var r result
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for { // the graph follows the pod watch; allow it a moment
 			r = s.kubectlAs(kc, append([]string{"-n", "default", "get"}, args...)...)
 			if r.code == 0 || time.Now().After(deadline) {
@@ -434,7 +434,7 @@ func TestNodeAuthorizer(t *testing.T) {
 	}
 	// Moving the pod away takes the access with it.
 	s.mustKubectl("-n", "default", "delete", "pod", "pa", "--grace-period=0", "--force")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for s.kubectlAs(nodeA, "-n", "default", "get", "secret", "for-a").code == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("node-a still reads for-a after its pod is gone")

@@ -44,7 +44,9 @@ func TestDoctor(t *testing.T) {
 	// A revoked certificate: everything looks fine until the server refuses it.
 	revoked := s.userKubeconfig(t, "mallory")
 	mustSekisho(t, "certs", "revoke", "--dir", s.dir, "--cert", revoked)
-	time.Sleep(time.Second)
+	waitFor(func() bool { // the server rereads the CRL every 500 ms
+		return strings.Contains(sekisho(t, "doctor", "--kubeconfig", revoked).stdout, "401 Unauthorized")
+	})
 	expectDoctor(t, revoked, "[FAIL] identity: the server refused the credentials (401 Unauthorized)", "revoked")
 
 	// Nothing listens.
