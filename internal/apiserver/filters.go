@@ -56,6 +56,9 @@ func (s *Server) withRecovery(next http.Handler) http.Handler {
 				writeStatus(w, apierrors.NewInternalError(genericServerError).ErrStatus)
 			}
 		}()
+		if r.ProtoMajor >= 2 { // HTTP/1.1 reuses the connection's goroutine
+			growStack()
+		}
 		next.ServeHTTP(w, r)
 	})
 }

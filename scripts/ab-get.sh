@@ -1,0 +1,34 @@
+#!/bin/bash
+# ab-get.sh BEFORE AFTER [RUNS] [LOADGEN-FLAGS...]
+#
+# Compares GET throughput of two sekisho binaries: for each run it starts
+# each binary on a fresh data dir in turn, drives it with loadgen for 10 s
+# as admin.conf (RBAC decides every request) and prints loadgen's summary.
+# Alternating the binaries spreads a noisy machine's drift over both.
+#
+#   go build -o /tmp/loadgen ./cmd/loadgen
+#   scripts/ab-get.sh /tmp/sekisho-old /tmp/sekisho-new 6 --http2
+set -euo pipefail
+before=$1 after=$2 runs=${3:-3}
+shift $(( $# < 3 ? $# : 3 ))
+loadgen=${LOADGEN:-/tmp/loadgen}
+port=${PORT:-17446}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for _ in $(seq 1 "$runs"); do
+	for which in before after; do
+		bin=${!which}
+		rm -rf "$work/data"
+		"$bin" up --data-dir "$work/data" --secure-port "$port" >"$work/server.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 1 100); do
+			curl -sk "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		sleep 1
+		printf '%-6s ' "$which"
+		"$loadgen" --kubeconfig "$work/data/admin.conf" --scenario get --duration 10s --concurrency 16 "$@" 2>&1 | tail -1
+		kill -INT "$pid"
+		wait "$pid" || true
+	done
+done
