@@ -134,9 +134,7 @@ func setupServiceAccounts(o Options, lookup sa.Lookup) (*serviceAccounts, error)
 	}
 	s.authenticator = &sa.Authenticator{
 		Keys: s.keys, Issuers: o.ServiceAccountIssuers, Audiences: s.audiences, Legacy: true,
-	}
-	if o.ServiceAccountLookup {
-		s.authenticator.Lookup = lookup
+		Lookup: lookup, LegacyLookup: o.ServiceAccountLookup,
 	}
 	return s, nil
 }

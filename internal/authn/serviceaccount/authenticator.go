@@ -38,9 +38,13 @@ type Authenticator struct {
 	Issuers []string
 	// Audiences: a bound token must name at least one (--api-audiences).
 	Audiences []string
-	// Lookup, when set, rejects tokens whose service account, Secret or
-	// bound object is gone or replaced (--service-account-lookup).
+	// Lookup, when set, rejects bound tokens whose service account or bound
+	// object (pod, Secret, node) is gone or replaced. Kubernetes always
+	// makes these checks for bound tokens.
 	Lookup Lookup
+	// LegacyLookup applies the same to legacy Secret tokens, and checks
+	// that the Secret still holds the token (--service-account-lookup).
+	LegacyLookup bool
 	// Legacy accepts tokens from service-account token Secrets.
 	Legacy bool
 	Now    func() time.Time
@@ -252,7 +256,7 @@ func (a *Authenticator) verify(token, iss string, now time.Time) (*verified, err
 // lookup checks that what the token names still exists.
 func (a *Authenticator) lookup(v *verified, token string) error {
 	l := a.Lookup
-	if l == nil {
+	if l == nil || (v.legacy && !a.LegacyLookup) {
 		return nil
 	}
 	uid, ok := l.ServiceAccountUID(v.namespace, v.name)

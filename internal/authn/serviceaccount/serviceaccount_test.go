@@ -60,7 +60,7 @@ func setup(t testing.TB, kt pki.KeyType) (*Signer, *Authenticator, *fakeLookup) 
 		tokens:  map[string][]byte{},
 	}
 	a := &Authenticator{Keys: []crypto.PublicKey{key.Public()}, Issuers: []string{issuer}, Audiences: []string{issuer, "vault"},
-		Lookup: l, Legacy: true, Now: func() time.Time { return now }}
+		Lookup: l, LegacyLookup: true, Legacy: true, Now: func() time.Time { return now }}
 	return s, a, l
 }
 
@@ -118,7 +118,9 @@ func TestRejections(t *testing.T) {
 	wrongAud, _, _ := s.Issue(r)
 	expect("wrong audience", wrongAud, "audience [someone-else] does not include")
 
-	// Bound pod deleted, then recreated with another UID.
+	// Bound pod deleted, then recreated with another UID. These checks do
+	// not depend on --service-account-lookup, which governs legacy tokens.
+	a.LegacyLookup = false
 	delete(l.pods, "team/web")
 	expect("bound pod deleted", good, "bound pod web has been deleted")
 	l.pods["team/web"] = "other-uid"
@@ -170,6 +172,12 @@ func TestLegacyTokens(t *testing.T) {
 	l.tokens["team/builder-token"] = []byte("rotated")
 	if _, ok, _ := a.AuthenticateToken(context.Background(), token); ok {
 		t.Fatal("legacy token accepted after its Secret changed")
+	}
+	// --service-account-lookup=false: a legacy token is trusted on its
+	// signature alone, as in Kubernetes.
+	a.LegacyLookup = false
+	if _, ok, err := a.AuthenticateToken(context.Background(), token); !ok || err != nil {
+		t.Fatalf("legacy token refused with lookup off: %v", err)
 	}
 	a.Legacy = false
 	if _, ok, err := a.AuthenticateToken(context.Background(), token); ok || err != nil {
