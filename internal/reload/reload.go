@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -25,13 +26,17 @@ type File struct {
 	Load     Loader
 	Interval time.Duration
 	Log      *slog.Logger
-	// Optional means a missing file is a valid state (e.g. no CRL yet),
-	// not an error.
+	// Optional means a file missing at start is a valid state (e.g. no
+	// CRL yet), not an error; it is loaded once it appears. A file that
+	// was loaded and then disappears keeps its last contents, optional or
+	// not.
 	Optional bool
 
 	last    [sha256.Size]byte
 	present bool
 	stat    fileStat
+	// goneReported: the file's removal has been logged once.
+	goneReported bool
 }
 
 type fileStat struct {
@@ -77,22 +82,24 @@ func (f *File) Start(ctx context.Context) error {
 func (f *File) check(first bool) error {
 	info, err := os.Stat(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if !f.Optional {
-			if first {
-				return err
-			}
-			return nil // a file mid-replacement; keep the last good contents
-		}
-		if f.present || first {
-			f.present = false
-			f.stat = fileStat{}
+		switch {
+		case first && f.Optional:
 			return f.Load(nil, false)
+		case first:
+			return err
+		case !f.present || f.goneReported:
+			return nil
 		}
-		return nil
+		// It was there and is gone: deleted, or mid-replacement. What it
+		// said stays in force (a deleted CRL must not un-revoke anything);
+		// say so once.
+		f.goneReported = true
+		return fmt.Errorf("%s was removed; its last contents stay in force until it is back", f.Path)
 	}
 	if err != nil {
 		return err
 	}
+	f.goneReported = false
 	st := statOf(info)
 	if !first && f.present && st == f.stat {
 		return nil
