@@ -23,6 +23,8 @@ type authentication struct {
 	authn.Authenticator
 	// clientCAs is the reloadable client CA pool, nil without --client-ca-file.
 	clientCAs *authnx509.DynamicPool
+	// proxyCAs is the front-proxy CA pool, nil without --requestheader-client-ca-file.
+	proxyCAs *authnx509.DynamicPool
 	// tokens are the bearer token authenticators, for TokenReview.
 	tokens       authn.TokenChain
 	apiAudiences []string
@@ -37,11 +39,9 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 	var chain authn.Chain
 	if o.RequestHeaderClientCAFile != "" {
 		proxyCAs := &authnx509.DynamicPool{}
+		a.proxyCAs = proxyCAs
 		if err := watch(ctx, log, "--requestheader-client-ca-file", o.RequestHeaderClientCAFile, false, proxyCAs.Load); err != nil {
 			return nil, err
-		}
-		if o.RequestHeaderClientCAFile == o.ClientCAFile {
-			log.Warn("--requestheader-client-ca-file is the client CA: any client certificate with an allowed CN can assert identities")
 		}
 		chain = append(chain, requestheader.New(proxyCAs, requestheader.Options{
 			UsernameHeaders: o.RequestHeaderUsernameHeaders, UIDHeaders: o.RequestHeaderUIDHeaders,
@@ -52,6 +52,9 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 	if o.ClientCAFile != "" {
 		a.clientCAs = &authnx509.DynamicPool{}
 		if err := watch(ctx, log, "--client-ca-file", o.ClientCAFile, false, a.clientCAs.Load); err != nil {
+			return nil, err
+		}
+		if err := separateProxyCA(a.proxyCAs, a.clientCAs); err != nil {
 			return nil, err
 		}
 		x := authnx509.New(a.clientCAs)
@@ -154,4 +157,22 @@ func (a *authentication) clientCATLS(base *tls.Config) {
 		}
 		return cached, nil
 	}
+}
+
+// separateProxyCA refuses a front-proxy CA bundle that shares a CA with the
+// client CA bundle: every client certificate could then assert any
+// identity in headers, so identity headers would be honoured from users,
+// not only from the proxy.
+func separateProxyCA(proxy, client *authnx509.DynamicPool) error {
+	if proxy == nil {
+		return nil
+	}
+	for _, p := range proxy.Certificates() {
+		for _, c := range client.Certificates() {
+			if p.Equal(c) {
+				return fmt.Errorf("--requestheader-client-ca-file: the CA %q is also in --client-ca-file; the authenticating proxy needs a CA of its own (kubeadm's front-proxy-ca), or any client certificate could assert identities", p.Subject.String())
+			}
+		}
+	}
+	return nil
 }

@@ -3,14 +3,16 @@ package controlplane
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
-	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
 )
@@ -67,29 +69,20 @@ func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Stor
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	if err := ensure(lookup("endpoints"), ep); err != nil {
-		return err
-	}
-	return publishAuthenticationSettings(ctx, lookup("configmaps"), store, o)
+	return ensure(lookup("endpoints"), ep)
 }
 
 // publishAuthenticationSettings writes kube-system/extension-apiserver-authentication,
 // where aggregated API servers read which client CAs and proxy headers to trust.
-func publishAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options) error {
+// The bundles come from the pools the server verifies with, so they are the
+// ones in force, reloads included.
+func publishAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options, a *authentication) error {
 	data := map[string]string{}
-	if o.ClientCAFile != "" {
-		ca, err := os.ReadFile(o.ClientCAFile)
-		if err != nil {
-			return err
-		}
-		data["client-ca-file"] = string(ca)
+	if a.clientCAs != nil {
+		data["client-ca-file"] = string(pki.EncodeCertificates(a.clientCAs.Certificates()...))
 	}
-	if o.RequestHeaderClientCAFile != "" {
-		ca, err := os.ReadFile(o.RequestHeaderClientCAFile)
-		if err != nil {
-			return err
-		}
-		data["requestheader-client-ca-file"] = string(ca)
+	if a.proxyCAs != nil {
+		data["requestheader-client-ca-file"] = string(pki.EncodeCertificates(a.proxyCAs.Certificates()...))
 		for key, list := range map[string][]string{
 			"requestheader-allowed-names":        o.RequestHeaderAllowedNames,
 			"requestheader-username-headers":     o.RequestHeaderUsernameHeaders,
@@ -127,4 +120,39 @@ func firstIP(n *net.IPNet) net.IP {
 		}
 	}
 	return ip
+}
+
+// keepAuthenticationSettings republishes the settings whenever a CA bundle
+// reloads, until ctx ends.
+func keepAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options, a *authentication, log *slog.Logger) {
+	generations := func() (client, proxy uint64) {
+		if a.clientCAs != nil {
+			_, client = a.clientCAs.Pool()
+		}
+		if a.proxyCAs != nil {
+			_, proxy = a.proxyCAs.Pool()
+		}
+		return client, proxy
+	}
+	published0, published1 := generations()
+	t := time.NewTicker(reloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, p := generations()
+		if c == published0 && p == published1 {
+			continue
+		}
+		if err := publishAuthenticationSettings(ctx, configMaps, store, o, a); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("republishing kube-system/extension-apiserver-authentication failed; retrying", "err", err)
+			}
+			continue
+		}
+		published0, published1 = c, p
+	}
 }

@@ -116,6 +116,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := bootstrap(ctx, reg, store, allocator, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	configMaps, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
+	if err := publishAuthenticationSettings(ctx, configMaps, store, o, authentication); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	go keepAuthenticationSettings(ctx, configMaps, store, o, authentication, log)
 	if err := reconcileDefaultPolicy(ctx, reg, store, log); err != nil {
 		return err
 	}

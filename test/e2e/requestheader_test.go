@@ -81,8 +81,33 @@ func TestRequestHeaderProxy(t *testing.T) {
 		}
 	}
 
+	// A CA added to the front-proxy bundle is published once it reloads.
+	extraKey, extraCA := filepath.Join(dir, "extra-ca.key"), filepath.Join(dir, "extra-ca.crt")
+	must(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc", "-keyout", extraKey, "-out", extraCA,
+		"-subj", "/CN=second-front-proxy-ca", "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+	bundle, _ := os.ReadFile(filepath.Join(s.dir, "pki/front-proxy-ca.crt"))
+	extra, _ := os.ReadFile(extraCA)
+	if err := os.WriteFile(filepath.Join(s.dir, "pki/front-proxy-ca.crt"), append(bundle, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(func() bool {
+		published := s.mustKubectl("-n", "kube-system", "get", "cm", "extension-apiserver-authentication", "-o", "jsonpath={.data.requestheader-client-ca-file}")
+		return strings.Count(published, "BEGIN CERTIFICATE") == 2
+	}) {
+		t.Error("the reloaded front-proxy CA bundle was not republished")
+	}
+
+	// A front-proxy bundle that contains the client CA is refused at start:
+	// any client certificate could then assert identities.
+	shared := t.TempDir()
+	r := sekisho(t, "up", "--data-dir", shared, "--secure-port", "1", "--requestheader-client-ca-file", filepath.Join(shared, "pki/ca.crt"),
+		"--requestheader-allowed-names", "front-proxy-client", "--requestheader-username-headers", "X-Remote-User")
+	if r.code == 0 || !strings.Contains(r.stderr, `--requestheader-client-ca-file: the CA "CN=kubernetes-ca" is also in --client-ca-file`) {
+		t.Errorf("a front-proxy bundle with the client CA was accepted: %+v", r)
+	}
+
 	// An empty allowed-names list must be asked for explicitly.
-	r := sekisho(t, "up", "--data-dir", t.TempDir(), "--secure-port", "1", "--requestheader-allowed-names", "")
+	r = sekisho(t, "up", "--data-dir", t.TempDir(), "--secure-port", "1", "--requestheader-allowed-names", "")
 	if r.code == 0 || !strings.Contains(r.stderr, "--requestheader-allowed-names must not be empty") {
 		t.Errorf("empty allowed names: %+v", r)
 	}
