@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -264,12 +265,24 @@ func ipStrings(ips []net.IP) []string {
 // checkToken reports on a bearer token, decoding a JWT's claims (without
 // verifying them) to spot an expired or misdirected token.
 func checkToken(r *Report, cfg *rest.Config, now time.Time) {
-	if cfg.BearerToken == "" {
+	token := cfg.BearerToken
+	if token == "" && cfg.BearerTokenFile != "" {
+		data, err := os.ReadFile(cfg.BearerTokenFile)
+		if err != nil {
+			r.add(Fail, "token", fmt.Sprintf("the token file cannot be read: %v", err), "point tokenFile in the kubeconfig at a readable file")
+			return
+		}
+		if token = strings.TrimSpace(string(data)); token == "" {
+			r.add(Fail, "token", fmt.Sprintf("the token file %s is empty", cfg.BearerTokenFile), "write the token into it, or remove tokenFile from the kubeconfig")
+			return
+		}
+	}
+	if token == "" {
 		return
 	}
-	parts := strings.Split(cfg.BearerToken, ".")
+	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		r.add(OK, "token", fmt.Sprintf("an opaque token of %d characters is present", len(cfg.BearerToken)), "")
+		r.add(OK, "token", fmt.Sprintf("an opaque token of %d characters is present", len(token)), "")
 		return
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])

@@ -21,6 +21,23 @@ func TestDoctor(t *testing.T) {
 	}
 	other := startServer(t)
 
+	// A kubeconfig that reads its token from a file (tokenFile): a missing
+	// file, an empty one, then a real service-account token.
+	withFile := tokenKubeconfig(t, s)
+	tokenPath := filepath.Join(t.TempDir(), "token")
+	must(t, "kubectl", "--kubeconfig", withFile, "config", "set", "users.u.tokenFile", tokenPath)
+	expectDoctor(t, withFile, "[FAIL] kubeconfig: open "+tokenPath+": no such file or directory")
+	os.WriteFile(tokenPath, nil, 0o600)
+	expectDoctor(t, withFile, "[FAIL] token: the token file "+tokenPath+" is empty")
+	s.mustKubectl("create", "serviceaccount", "doc-reader")
+	os.WriteFile(tokenPath, []byte(s.mustKubectl("create", "token", "doc-reader")), 0o600)
+	out = mustSekisho(t, "doctor", "--kubeconfig", withFile)
+	for _, want := range []string{`[ok] token: JWT for "system:serviceaccount:default:doc-reader"`, `[ok] identity: the server knows you as "system:serviceaccount:default:doc-reader"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubeconfig with tokenFile lacks %q:\n%s", want, out)
+		}
+	}
+
 	// A kubeconfig whose CA is another cluster's.
 	wrongCA := filepath.Join(t.TempDir(), "wrong-ca.conf")
 	data, _ := os.ReadFile(s.kubeconfig())
