@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,19 +74,23 @@ func TestSeedOnboarding(t *testing.T) {
 	}
 	// 5. Approve.
 	k("certificate", "approve", "user01")
-	// 6. Read the certificate.
-	var certPEM []byte
-	deadline := time.Now().Add(10 * time.Second)
-	for len(certPEM) == 0 {
-		b64 := k("get", "csr", "user01", "-o", "jsonpath={.status.certificate}")
-		certPEM, _ = base64.StdEncoding.DecodeString(b64)
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate after approval:\n%s", k("get", "csr", "user01", "-o", "yaml"))
-		}
-		time.Sleep(50 * time.Millisecond)
+	// 6. Read the certificate, once the signer has written it, with the
+	// seed's pipeline verbatim: kubectl's jsonpath through the real base64 -d.
+	if !waitFor(func() bool { return k("get", "csr", "user01", "-o", "jsonpath={.status.certificate}") != "" }) {
+		t.Fatalf("no certificate after approval:\n%s", k("get", "csr", "user01", "-o", "yaml"))
 	}
-	if err := os.WriteFile(crt, certPEM, 0o600); err != nil {
+	pipeline := exec.Command("sh", "-c", `kubectl get csr user01 -o jsonpath='{.status.certificate}' | base64 -d > user01.crt`)
+	pipeline.Dir = dir
+	pipeline.Env = append(os.Environ(), "KUBECONFIG="+admin, "KUBECACHEDIR="+s.cache)
+	if out, err := pipeline.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl get csr | base64 -d: %v\n%s", err, out)
+	}
+	certPEM, err := os.ReadFile(crt)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if block, _ := pem.Decode(certPEM); block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("base64 -d did not give a PEM certificate:\n%q", certPEM)
 	}
 	if out := k("get", "csr", "user01"); !strings.Contains(out, "Approved,Issued") {
 		t.Errorf("condition after signing:\n%s", out)
@@ -283,6 +291,17 @@ func TestCSRBadInput(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, `user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client"`) {
 		t.Errorf("approving without approve: %d %s", r.code, r.stderr)
 	}
+	// The same write over HTTPS, as ann: 403 Forbidden, from the signer
+	// check rather than RBAC (which allows her the approval subresource).
+	approveForged := withCondition(t, s.mustKubectl("get", "csr", "forged", "-o", "json"), "Approved")
+	code, body = s.doAs("ann", "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/forged/approval", approveForged)
+	if code != 403 || !strings.Contains(body, `"reason":"Forbidden"`) || !strings.Contains(body, `"code":403`) ||
+		!strings.Contains(body, `certificatesigningrequests.certificates.k8s.io \"forged\" is forbidden: user not permitted to approve requests with signerName \"kubernetes.io/kube-apiserver-client\"`) {
+		t.Errorf("approving without approve: HTTP %d %s", code, body)
+	}
+	if out := s.mustKubectl("get", "csr", "forged", "-o", "jsonpath={.status.conditions}"); out != "" {
+		t.Errorf("a refused approval changed the conditions: %s", out)
+	}
 	// kubectl create clusterrole cannot name "signers", which no server
 	// serves as a resource; a manifest can, as Kubernetes' docs show.
 	s.mustKubectl("apply", "-f", writeFile(t, "approver.yaml", `apiVersion: rbac.authorization.k8s.io/v1
@@ -306,6 +325,17 @@ rules:
 	r = s.kubectl("replace", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests/forged/approval", "-f", writeFile(t, "both.json", approvedToo))
 	if r.code == 0 || !strings.Contains(r.stderr, "Approved and Denied conditions are mutually exclusive") {
 		t.Errorf("approving a denied request: %d %s", r.code, r.stderr)
+	}
+	// Over HTTPS: 422 Invalid, as Kubernetes answers, whoever asks.
+	for _, as := range []string{"", "ann"} {
+		code, body = s.doAs(as, "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/forged/approval", approvedToo)
+		if code != 422 || !strings.Contains(body, `"reason":"Invalid"`) || !strings.Contains(body, `"code":422`) ||
+			!strings.Contains(body, `status.conditions: Invalid value: \"Denied\": Approved and Denied conditions are mutually exclusive`) {
+			t.Errorf("approving a denied request as %q: HTTP %d %s", as, code, body)
+		}
+	}
+	if out := s.mustKubectl("get", "csr", "forged", "-o", `jsonpath={.status.conditions[*].type}`); out != "Denied" {
+		t.Errorf("conditions after the refused approvals: %s", out)
 	}
 	if out := s.mustKubectl("get", "csr", "forged", "-o", "jsonpath={.status.certificate}"); out != "" {
 		t.Errorf("a denied request was signed")
@@ -429,4 +459,46 @@ func TestCSRSigningLimits(t *testing.T) {
 	if out := s.mustKubectl("get", "csr", "no-key"); !strings.HasSuffix(strings.TrimSpace(out), "Approved") {
 		t.Errorf("without a key:\n%s", out)
 	}
+}
+
+// withCondition adds a True condition of the given type to a CSR's JSON.
+func withCondition(t *testing.T, csrJSON, typ string) string {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(csrJSON), &obj); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := obj["status"].(map[string]any)
+	if status == nil {
+		status = map[string]any{}
+	}
+	conds, _ := status["conditions"].([]any)
+	status["conditions"] = append(conds, map[string]any{"type": typ, "status": "True", "reason": "Test"})
+	obj["status"] = status
+	data, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// doAs sends a JSON request as super-admin impersonating user (no
+// impersonation when user is empty), and returns status and body.
+func (s *server) doAs(user, method, path, body string) (int, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url(path), strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.Header.Set("Impersonate-User", user)
+	}
+	resp, err := s.client(true).Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }
