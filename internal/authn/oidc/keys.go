@@ -26,7 +26,11 @@ type keySet struct {
 	client       *http.Client
 	minRefresh   time.Duration
 
-	mu        sync.Mutex
+	// fetching is held while the keys are fetched; mu guards the fields
+	// below only for reads and the final swap, so a token whose key is known
+	// never waits for the network.
+	fetching  sync.Mutex
+	mu        sync.RWMutex
 	jwksURI   string
 	keys      []jose.JSONWebKey
 	lastFetch time.Time
@@ -51,21 +55,44 @@ func newKeySet(issuer, discoveryURL string, caPEM []byte) (*keySet, error) {
 }
 
 // lookup returns the keys that may have signed a token with this key id
-// (every key when kid is empty).
+// (every key when kid is empty). An unknown id fetches the keys again,
+// unless they were fetched within minRefresh or a fetch is under way, in
+// which case it fails at once.
 func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if found := k.match(kid); len(found) > 0 {
+	k.mu.RLock()
+	found, last := k.match(kid), k.lastFetch
+	k.mu.RUnlock()
+	if len(found) > 0 {
 		return found, nil
 	}
-	if !k.lastFetch.IsZero() && time.Since(k.lastFetch) < k.minRefresh {
-		return nil, fmt.Errorf("unknown signing key id %q (the issuer's keys were fetched %s ago)", kid, time.Since(k.lastFetch).Round(time.Second))
+	if !last.IsZero() && time.Since(last) < k.minRefresh {
+		return nil, fmt.Errorf("unknown signing key id %q (the issuer's keys were fetched %s ago)", kid, time.Since(last).Round(time.Second))
+	}
+	if !k.fetching.TryLock() {
+		return nil, fmt.Errorf("unknown signing key id %q (the issuer's keys are being fetched)", kid)
+	}
+	defer k.fetching.Unlock()
+	k.mu.Lock()
+	if !k.lastFetch.Equal(last) { // another fetch finished in between
+		found, last = k.match(kid), k.lastFetch
+		k.mu.Unlock()
+		if len(found) > 0 {
+			return found, nil
+		}
+		return nil, fmt.Errorf("unknown signing key id %q (the issuer's keys were fetched %s ago)", kid, time.Since(last).Round(time.Second))
 	}
 	k.lastFetch = time.Now()
-	if err := k.refresh(ctx); err != nil {
+	jwksURI := k.jwksURI
+	k.mu.Unlock()
+	jwksURI, keys, err := k.fetch(ctx, jwksURI)
+	if err != nil {
 		return nil, err
 	}
-	if found := k.match(kid); len(found) > 0 {
+	k.mu.Lock()
+	k.jwksURI, k.keys = jwksURI, keys
+	found = k.match(kid)
+	k.mu.Unlock()
+	if len(found) > 0 {
 		return found, nil
 	}
 	return nil, fmt.Errorf("unknown signing key id %q", kid)
@@ -81,26 +108,28 @@ func (k *keySet) match(kid string) []jose.JSONWebKey {
 	return out
 }
 
-func (k *keySet) refresh(ctx context.Context) error {
-	if k.jwksURI == "" {
+// fetch reads the discovery document (unless the jwks_uri is known) and
+// the key set, without holding any lock.
+func (k *keySet) fetch(ctx context.Context, jwksURI string) (string, []jose.JSONWebKey, error) {
+	if jwksURI == "" {
 		var doc struct {
 			Issuer  string `json:"issuer"`
 			JWKSURI string `json:"jwks_uri"`
 		}
 		if err := k.get(ctx, k.discoveryURL, &doc); err != nil {
-			return fmt.Errorf("OIDC discovery: %w", err)
+			return "", nil, fmt.Errorf("OIDC discovery: %w", err)
 		}
 		if doc.Issuer != k.issuer {
-			return fmt.Errorf("OIDC discovery: the document names issuer %q, not %q", doc.Issuer, k.issuer)
+			return "", nil, fmt.Errorf("OIDC discovery: the document names issuer %q, not %q", doc.Issuer, k.issuer)
 		}
 		if !strings.HasPrefix(doc.JWKSURI, "https://") {
-			return fmt.Errorf("OIDC discovery: jwks_uri %q is not an https URL", doc.JWKSURI)
+			return "", nil, fmt.Errorf("OIDC discovery: jwks_uri %q is not an https URL", doc.JWKSURI)
 		}
-		k.jwksURI = doc.JWKSURI
+		jwksURI = doc.JWKSURI
 	}
 	var set jose.JSONWebKeySet
-	if err := k.get(ctx, k.jwksURI, &set); err != nil {
-		return fmt.Errorf("OIDC keys: %w", err)
+	if err := k.get(ctx, jwksURI, &set); err != nil {
+		return "", nil, fmt.Errorf("OIDC keys: %w", err)
 	}
 	var keys []jose.JSONWebKey
 	for _, key := range set.Keys {
@@ -108,8 +137,7 @@ func (k *keySet) refresh(ctx context.Context) error {
 			keys = append(keys, key)
 		}
 	}
-	k.keys = keys
-	return nil
+	return jwksURI, keys, nil
 }
 
 func (k *keySet) get(ctx context.Context, url string, out any) error {

@@ -7,12 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +30,11 @@ type issuer struct {
 	key      *rsa.PrivateKey
 	kid      string
 	jwksHits atomic.Int64
+	// slow makes the key endpoint wait for release, like an issuer that
+	// hangs.
+	slow    atomic.Bool
+	release chan struct{}
+	unblock func()
 }
 
 func newIssuer(t testing.TB) *issuer {
@@ -36,7 +43,7 @@ func newIssuer(t testing.TB) *issuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := &issuer{key: k.(*rsa.PrivateKey), kid: "key-1"}
+	is := &issuer{key: k.(*rsa.PrivateKey), kid: "key-1", release: make(chan struct{})}
 	mux := http.NewServeMux()
 	is.srv = httptest.NewTLSServer(mux)
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -44,9 +51,14 @@ func newIssuer(t testing.TB) *issuer {
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		is.jwksHits.Add(1)
+		if is.slow.Load() {
+			<-is.release
+		}
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &is.key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"}}})
 	})
 	t.Cleanup(is.srv.Close)
+	is.unblock = sync.OnceFunc(func() { close(is.release) })
+	t.Cleanup(is.unblock) // runs first: frees a held handler
 	return is
 }
 
@@ -173,6 +185,71 @@ func TestRejections(t *testing.T) {
 	// A token from an issuer that is not configured is not ours.
 	if _, ok, err := a.AuthenticateToken(ctx, strings.Replace(good, parts[1], base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://elsewhere"}`)), 1)); ok || err != nil {
 		t.Errorf("foreign issuer: %v %v", ok, err)
+	}
+}
+
+// TestKnownKeysDoNotWaitForAFetch: while an unknown key id has the keys
+// fetched from an issuer that hangs, tokens signed with a known key are
+// still answered, and other unknown key ids fail at once.
+func TestKnownKeysDoNotWaitForAFetch(t *testing.T) {
+	is := newIssuer(t)
+	issuers, err := ParseConfig(config(is, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(issuers)
+	ctx := context.Background()
+	if _, ok, err := a.AuthenticateToken(ctx, is.sign(t, is.claims(map[string]any{"jti": "1"}))); !ok {
+		t.Fatal(err)
+	}
+	issuers[0].keys.minRefresh = 0
+	is.slow.Store(true)
+	other, _ := pki.RSA2048.GenerateKey()
+	forge := func(kid string) string {
+		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: kid}}, nil)
+		payload, _ := json.Marshal(is.claims(nil))
+		jws, _ := s.Sign(payload)
+		tok, _ := jws.CompactSerialize()
+		return tok
+	}
+	hits := is.jwksHits.Load()
+	stuck := make(chan error, 1)
+	go func() {
+		_, _, err := a.AuthenticateToken(ctx, forge("rotated"))
+		stuck <- err
+	}()
+	for is.jwksHits.Load() == hits { // the fetch has reached the issuer and hangs
+		time.Sleep(time.Millisecond)
+	}
+	answered := make(chan error, 2)
+	go func() {
+		_, ok, err := a.AuthenticateToken(ctx, is.sign(t, is.claims(map[string]any{"jti": "2"})))
+		if !ok && err == nil {
+			err = errors.New("not authenticated")
+		}
+		answered <- err
+		_, _, err = a.AuthenticateToken(ctx, forge("another"))
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatalf("a token with a known key: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a token with a known key waited for the hanging key fetch")
+	}
+	select {
+	case err := <-answered:
+		if err == nil || !strings.Contains(err.Error(), "being fetched") {
+			t.Fatalf("a second unknown key id during the fetch: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second unknown key id waited for the hanging key fetch")
+	}
+	is.unblock()
+	if err := <-stuck; err == nil || !strings.Contains(err.Error(), `unknown signing key id "rotated"`) {
+		t.Fatalf("the token that fetched: %v", err)
 	}
 }
 
