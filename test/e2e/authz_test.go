@@ -57,6 +57,11 @@ func TestRBACWithKubectl(t *testing.T) {
 	k("create", "clusterrolebinding", "ops-logs", "--clusterrole=logs-reader", "--group=ops")
 	k("create", "clusterrole", "everything-in-coordination", "--verb=list", "--resource=*.coordination.k8s.io")
 	k("create", "clusterrolebinding", "robot-leases", "--clusterrole=everything-in-coordination", "--serviceaccount=dev:robot")
+	// Only a subresource; only a subresource of one named object.
+	k("-n", "dev", "create", "role", "log-only", "--verb=get", "--resource=pods/log")
+	k("-n", "dev", "create", "rolebinding", "dave-logs", "--role=log-only", "--user=dave")
+	k("-n", "dev", "create", "role", "web-logs", "--verb=get", "--resource=pods/log", "--resource-name=web")
+	k("-n", "dev", "create", "rolebinding", "erin-web-logs", "--role=web-logs", "--user=erin")
 
 	cases := []struct {
 		as   []string
@@ -171,6 +176,83 @@ spec:
 	if strings.Contains(whoCan, "ops") {
 		t.Errorf("who-can lists prod's deployers for pods in dev:\n%s", whoCan)
 	}
+	// who-can with a name (RESOURCE/NAME or --name) and a subresource: a
+	// subject is listed only when its rule's resourceNames and
+	// subresources match the request.
+	type row struct{ kind, subject, binding, role string }
+	alicePods := row{"User", "alice", "RoleBinding/alice-reads -n dev", "Role/pod-reader -n dev"}
+	aliceCM := row{"User", "alice", "RoleBinding/alice-cm -n dev", "Role/cm-one -n dev"}
+	dave := row{"User", "dave", "RoleBinding/dave-logs -n dev", "Role/log-only -n dev"}
+	erin := row{"User", "erin", "RoleBinding/erin-web-logs -n dev", "Role/web-logs -n dev"}
+	ops := row{"Group", "ops", "RoleBinding/ops-deploy -n prod", "ClusterRole/deployer"}
+	for _, c := range []struct {
+		args      []string
+		listed    []row
+		notListed []string // subjects
+	}{
+		// resourceNames: the named ConfigMap only, by RESOURCE/NAME or --name.
+		{[]string{"get", "configmaps/app-config", "-n", "dev"}, []row{aliceCM}, nil},
+		{[]string{"update", "configmaps", "--name", "app-config", "-n", "dev"}, []row{aliceCM}, nil},
+		{[]string{"get", "configmaps/app-config", "--name", "app-config", "-n", "dev"}, []row{aliceCM}, nil},
+		{[]string{"get", "configmaps/other", "-n", "dev"}, nil, []string{"alice"}},
+		{[]string{"get", "configmaps", "--name", "other", "-n", "dev"}, nil, []string{"alice"}},
+		{[]string{"get", "configmaps", "-n", "dev"}, nil, []string{"alice"}},
+		{[]string{"delete", "configmaps/app-config", "-n", "dev"}, nil, []string{"alice"}},
+		// Subresources: pods/log is not pods, nor pods/exec.
+		{[]string{"get", "pods", "--subresource", "log", "-n", "dev"}, []row{alicePods, dave}, []string{"erin"}},
+		{[]string{"get", "pods", "-n", "dev"}, []row{alicePods}, []string{"dave", "erin"}},
+		{[]string{"get", "pods", "--subresource", "exec", "-n", "dev"}, nil, []string{"alice", "dave", "erin"}},
+		{[]string{"get", "pods", "--subresource", "log", "-n", "prod"}, nil, []string{"alice", "dave", "erin"}},
+		// A subresource of one named object.
+		{[]string{"get", "pods/web", "--subresource", "log", "-n", "dev"}, []row{alicePods, dave, erin}, nil},
+		{[]string{"get", "pods", "--name", "web", "--subresource", "log", "-n", "dev"}, []row{alicePods, dave, erin}, nil},
+		{[]string{"get", "pods/db", "--subresource", "log", "-n", "dev"}, []row{alicePods, dave}, []string{"erin"}},
+		{[]string{"get", "pods/web", "-n", "dev"}, []row{alicePods}, []string{"dave", "erin"}},
+		// "*/status" from a ClusterRole bound in prod.
+		{[]string{"update", "pods", "--subresource", "status", "-n", "prod"}, []row{ops}, nil},
+		{[]string{"update", "pods/web", "--subresource", "status", "-n", "prod"}, []row{ops}, nil},
+		{[]string{"update", "pods", "-n", "prod"}, nil, []string{"ops"}},
+	} {
+		r := sekisho(t, append(append([]string{"rbac", "who-can"}, c.args...), "--kubeconfig", admin)...)
+		what := strings.Join(c.args, " ")
+		if r.code != 0 {
+			t.Errorf("who-can %s: exit %d %s", what, r.code, r.stderr)
+			continue
+		}
+		rows := map[string][]string{} // subject → its lines
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				rows[f[1]] = append(rows[f[1]], line)
+			}
+		}
+		for _, want := range c.listed {
+			found := false
+			for _, line := range rows[want.subject] {
+				f := strings.Fields(line)
+				found = found || f[0] == want.kind && strings.Contains(line, want.binding) && strings.Contains(line, want.role)
+			}
+			if !found {
+				t.Errorf("who-can %s does not list %s %s by %s of %s:\n%s", what, want.kind, want.subject, want.binding, want.role, r.stdout)
+			}
+		}
+		for _, subj := range c.notListed {
+			if len(rows[subj]) > 0 {
+				t.Errorf("who-can %s lists %s:\n%s", what, subj, r.stdout)
+			}
+		}
+		if !strings.Contains(r.stdout, "system:masters") {
+			t.Errorf("who-can %s does not note system:masters:\n%s", what, r.stdout)
+		}
+	}
+	if r := sekisho(t, "rbac", "who-can", "get", "configmaps/app-config", "--name", "other", "-n", "dev", "--kubeconfig", admin); r.code == 0 ||
+		!strings.Contains(r.stderr, `configmaps/app-config names "app-config" but --name is "other"`) {
+		t.Errorf("who-can with two different names: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := sekisho(t, "rbac", "who-can", "get", "/metrics", "--subresource", "log", "--kubeconfig", admin); r.code == 0 ||
+		!strings.Contains(r.stderr, "--name and --subresource apply to resources, not to paths") {
+		t.Errorf("who-can a path with --subresource: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	explain := sekisho(t, "rbac", "explain", "--as", "alice", "delete", "pods", "-n", "dev", "--kubeconfig", admin)
 	if explain.code != 1 || !strings.Contains(explain.stdout, `verb "delete" is not in ["get" "list" "watch"]`) || !strings.Contains(explain.stdout, `RoleBinding "alice-reads" in namespace "dev"`) {
 		t.Errorf("explain a denial: %d %s %s", explain.code, explain.stdout, explain.stderr)
