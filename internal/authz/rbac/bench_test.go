@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -125,6 +126,29 @@ func BenchmarkIndexMemory(b *testing.B) {
 			runtime.KeepAlive(x)
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB")
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "B/binding")
+		})
+	}
+}
+
+// BenchmarkAuthorize is the decision as the server makes it: the index
+// lookup plus the reason that names the allowing binding (kube-apiserver's
+// wording, returned in SubjectAccessReview status and the audit log).
+func BenchmarkAuthorize(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 1_000, 100_000} {
+		z := &Authorizer{Index: benchIndex(n)}
+		if d, reason, _ := z.Authorize(ctx, allowedLate); d != authz.Allow || reason == "" {
+			b.Fatalf("allowed-late: %v %q", d, reason)
+		}
+		b.Run(fmt.Sprintf("allowed-late/bindings=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				z.Authorize(ctx, allowedLate)
+			}
+		})
+		b.Run(fmt.Sprintf("denied/bindings=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				z.Authorize(ctx, denied)
+			}
 		})
 	}
 }
