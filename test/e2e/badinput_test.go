@@ -164,6 +164,39 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	// Nor did the large body, the alias bomb or the large patch: besides the
+	// object the Warn subtest created, the list is what it was.
+	code, body = s.do("GET", cms, "", nil)
+	var after struct {
+		Items []struct {
+			Metadata struct {
+				Name, ResourceVersion string
+				Labels                map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &after); code != 200 || err != nil {
+		t.Fatalf("list after the large inputs: %d %v %.300s", code, err, body)
+	}
+	var others []string
+	seen := false
+	for _, it := range after.Items {
+		switch it.Metadata.Name {
+		case "warned":
+		case "existing":
+			seen = true
+			if it.Metadata.ResourceVersion != existing || len(it.Metadata.Labels) != 0 {
+				t.Errorf("the large inputs changed the existing object: resourceVersion %s (was %s), labels %v",
+					it.Metadata.ResourceVersion, existing, it.Metadata.Labels)
+			}
+		default:
+			others = append(others, it.Metadata.Name)
+		}
+	}
+	if len(others) != 0 || !seen {
+		t.Errorf("after the large inputs: the existing object is there: %v; other objects: %v", seen, others)
+	}
+
 	t.Run("oversized headers", func(t *testing.T) {
 		req := mustRequest(t, "GET", s.url(cms), nil)
 		req.Header.Set("X-Big", strings.Repeat("h", 2<<20))

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
@@ -30,8 +31,15 @@ func New(get NamespaceGetter, namespaced func(schema.GroupVersionResource) bool)
 			return err
 		}
 		if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-			return apierrors.NewForbidden(a.Resource.GroupResource(), a.Name,
+			err := apierrors.NewForbidden(a.Resource.GroupResource(), a.Name,
 				fmt.Errorf("unable to create new content in namespace %s because it is being terminated", a.Namespace))
+			// Clients recognise this refusal by its cause, as Kubernetes gives it.
+			err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+				Type:    corev1.NamespaceTerminatingCause,
+				Message: fmt.Sprintf("namespace %s is being terminated", a.Namespace),
+				Field:   "metadata.namespace",
+			})
+			return err
 		}
 		return nil
 	})

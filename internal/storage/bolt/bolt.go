@@ -346,6 +346,11 @@ func (s *Store) submit(ctx context.Context, op *writeOp) error {
 	if s.closed.Load() {
 		return storage.ErrClosed
 	}
+	// A caller whose deadline has passed gets its error, not a commit: the
+	// select below picks at random when both cases are ready.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	op.done = make(chan struct{})
 	select {
 	case s.ops <- op:
