@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,7 +14,6 @@ import (
 )
 
 // The verbs every served resource supports.
-var resourceVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 // discovery holds the pre-encoded discovery documents: they only change
 // when the registry does, which is never while the server runs.
@@ -106,12 +104,9 @@ func apiResource(res *registry.Resource, sub string) metav1.APIResource {
 		SingularName: res.SingularName,
 		Namespaced:   res.Namespaced,
 		Kind:         res.Kind,
-		Verbs:        slices.Clone(resourceVerbs),
+		Verbs:        res.Verbs(),
 		ShortNames:   res.ShortNames,
 		Categories:   res.Categories,
-	}
-	if res.Create != nil {
-		r.Verbs = []string{"create"}
 	}
 	if sub != "" {
 		s := res.Subresource(sub)
@@ -137,12 +132,9 @@ func discoveryResource(res *registry.Resource) apidiscoveryv2.APIResourceDiscove
 		ResponseKind:     kind,
 		Scope:            scope,
 		SingularResource: res.SingularName,
-		Verbs:            slices.Clone(resourceVerbs),
+		Verbs:            res.Verbs(),
 		ShortNames:       res.ShortNames,
 		Categories:       res.Categories,
-	}
-	if res.Create != nil {
-		d.Verbs = []string{"create"}
 	}
 	for _, sub := range res.Subresources {
 		subKind := kind

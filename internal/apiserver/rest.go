@@ -103,6 +103,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		}
 		err = s.delete(req)
 	case "deletecollection":
+		if res.NoDeleteCollection {
+			err = apierrors.NewMethodNotSupported(res.GroupResource(), "deletecollection")
+			break
+		}
 		err = s.deleteCollection(req)
 	default:
 		err = apierrors.NewMethodNotSupported(res.GroupResource(), r.Method)

@@ -74,6 +74,7 @@ func Namespaces() *Resource {
 			},
 		},
 		ReturnDeletedObject: true,
+		NoDeleteCollection:  true,
 		Undeletable: func(obj Object) string {
 			if slices.Contains(SystemNamespaces, obj.GetName()) {
 				return "this namespace may not be deleted"

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 
@@ -74,6 +75,10 @@ type Resource struct {
 	// of a Status, as kube-apiserver does for pods, services and namespaces.
 	ReturnDeletedObject bool
 
+	// NoDeleteCollection: the collection cannot be deleted in one request
+	// (namespaces, as in Kubernetes), so discovery leaves the verb out and
+	// the server answers 405.
+	NoDeleteCollection bool
 	// Undeletable explains why an object may never be deleted, or returns "".
 	Undeletable func(obj Object) string
 	// OnDelete adjusts an object when its deletion is requested, e.g. a
@@ -239,4 +244,16 @@ func keepStatus(obj, old Object) { copyField(obj, old, "Status") }
 func clearStatus(obj Object) {
 	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
 	v.Set(reflect.Zero(v.Type()))
+}
+
+// Verbs are the verbs discovery lists for the resource itself.
+func (r *Resource) Verbs() []string {
+	if r.Create != nil {
+		return []string{"create"}
+	}
+	verbs := []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	if r.NoDeleteCollection {
+		verbs = slices.DeleteFunc(verbs, func(v string) bool { return v == "deletecollection" })
+	}
+	return verbs
 }

@@ -703,6 +703,32 @@ func TestSystemNamespaces(t *testing.T) {
 		}
 		s.create(t, "/api/v1/namespaces/"+name+"/configmaps", `{"metadata":{"name":"still-here"}}`)
 	}
+
+	// Namespaces have no collection delete, as in Kubernetes: refused with
+	// 405 before anything is deleted, and not advertised.
+	s.create(t, "/api/v1/namespaces", `{"metadata":{"name":"aaa"}}`)
+	code, body := s.do("DELETE", "/api/v1/namespaces", "", nil)
+	if st := parseFullStatus(t, body); code != 405 || st.Reason != "MethodNotAllowed" {
+		t.Errorf("DELETE /api/v1/namespaces: %d %s", code, body)
+	}
+	if code, ns := s.namespace(t, "aaa"); code != 200 || ns.Metadata.DeletionTimestamp != nil {
+		t.Errorf("namespace aaa after the refused collection delete: %d %+v", code, ns)
+	}
+	_, discovery := s.do("GET", "/api/v1", "", nil)
+	var list struct {
+		Resources []struct {
+			Name  string
+			Verbs []string
+		}
+	}
+	if err := json.Unmarshal([]byte(discovery), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list.Resources {
+		if r.Name == "namespaces" && (slices.Contains(r.Verbs, "deletecollection") || !slices.Contains(r.Verbs, "delete")) {
+			t.Errorf("namespaces verbs: %v", r.Verbs)
+		}
+	}
 }
 
 // TestTerminatingNamespace holds a deleted namespace in Terminating with a
