@@ -33,13 +33,17 @@ func auditID(ctx context.Context) string {
 func (s *Server) buildChain() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
+	// As in kube-apiserver, only authenticated requests take an in-flight
+	// slot, so anonymous floods cannot starve users; the deadline covers
+	// the whole request, authentication included.
+	h = s.withInFlightLimit(h)
 	if s.cfg.Audit != nil {
 		h = s.cfg.Audit(h)
 	}
 	h = s.withImpersonation(h)
 	h = s.withAuthentication(h)
 	h = s.withPublicPaths(h)
-	h = s.withLimits(h)
+	h = s.withDeadline(h)
 	h = s.withRequestInfo(h)
 	h = s.withRecovery(h)
 	return h
@@ -91,14 +95,15 @@ func isMutating(ri *RequestInfo) bool {
 	return false
 }
 
-// withLimits bounds concurrent requests (429 beyond the limit) and gives
-// non-watch requests a deadline.
-func (s *Server) withLimits(next http.Handler) http.Handler {
+// withInFlightLimit bounds concurrent requests, read-only and mutating
+// separately (429 beyond the limit). Watches and other long-running
+// requests are not counted.
+func (s *Server) withInFlightLimit(next http.Handler) http.Handler {
 	readOnly := make(chan struct{}, s.cfg.MaxRequestsInFlight)
 	mutating := make(chan struct{}, s.cfg.MaxMutatingRequestsInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := RequestInfoFrom(r.Context())
-		if isLongRunning(ri) || isHealthPath(r.URL.Path) {
+		if isLongRunning(ri) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -112,6 +117,19 @@ func (s *Server) withLimits(next http.Handler) http.Handler {
 		default:
 			w.Header().Set("Retry-After", "1")
 			writeStatus(w, apierrors.NewTooManyRequests("Too many requests, please try again later.", 1).ErrStatus)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withDeadline gives non-watch requests a deadline: --request-timeout, or
+// the request's shorter ?timeout=.
+func (s *Server) withDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := RequestInfoFrom(r.Context())
+		if isLongRunning(ri) || isHealthPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
 			return
 		}
 		timeout := s.cfg.RequestTimeout

@@ -120,6 +120,9 @@ func notFound(r *Resource, name string) error {
 
 // Get returns the current object.
 func (s *Store) Get(ctx context.Context, r *Resource, namespace, name string) (*Entry, error) {
+	if err := ctx.Err(); err != nil { // the request's deadline has passed
+		return nil, err
+	}
 	it, err := s.KV.Get(ctx, Key(r, namespace, name))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, notFound(r, name)
@@ -571,6 +574,9 @@ func (s *Store) List(ctx context.Context, r *Resource, o ListOptions) (*ListResu
 				kvOpts.Limit = max(kvOpts.Limit, 100)
 			}
 		}
+		if err := ctx.Err(); err != nil { // the request's deadline has passed
+			return nil, err
+		}
 		page, err := s.KV.List(ctx, prefix, kvOpts)
 		if err != nil {
 			return nil, listError(err, kvOpts.Rev, o.Continue != "")
@@ -578,6 +584,11 @@ func (s *Store) List(ctx context.Context, r *Resource, o ListOptions) (*ListResu
 		res.Rev = page.Rev
 		kvOpts.Rev = page.Rev
 		for i, it := range page.Items {
+			if i%256 == 255 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			e, err := s.entry(ctx, r, it)
 			if err != nil {
 				return nil, err

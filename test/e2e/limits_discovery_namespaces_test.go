@@ -500,6 +500,11 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		if code, body := s.do("POST", cms, "application/json", strings.NewReader(`{"metadata":{"name":"during-read"}}`)); code != 201 {
 			t.Errorf("POST while reads are at their limit: %d %s", code, body)
 		}
+		// A request without credentials is refused by authentication, not
+		// by the limit: only authenticated requests take a slot.
+		if code, body := s.doWith(s.anonClient(), "GET", cms+"/small", "", nil); code != 401 {
+			t.Errorf("anonymous GET while reads are at their limit: %d %s", code, body)
+		}
 		// Health checks and new watches are not limited.
 		if code, body := s.doWith(s.anonClient(), "GET", "/readyz", "", nil); code != 200 {
 			t.Errorf("/readyz while reads are at their limit: %d %s", code, body)
@@ -577,6 +582,15 @@ func TestRequestTimeout(t *testing.T) {
 		}
 		if code, body := s.do("GET", cms+"/"+name, "", nil); code != 404 {
 			t.Errorf("a POST that timed out was stored: %d %s", code, body)
+		}
+	}
+
+	// Reads are bounded too: a ?timeout= that has passed before the read
+	// starts ends it with 504.
+	for _, path := range []string{cms, cms + "/late-0", "/api/v1/namespaces"} {
+		code, body := s.do("GET", path+"?timeout=1ns", "", nil)
+		if st := parseFullStatus(t, body); code != http.StatusGatewayTimeout || st.Reason != "Timeout" {
+			t.Errorf("GET %s past its deadline: %d %s", path, code, body)
 		}
 	}
 
