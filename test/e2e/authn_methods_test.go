@@ -181,6 +181,33 @@ func TestAnonymous(t *testing.T) {
 	if code, _ := s.doWith(anon, "GET", "/readyz", "", nil); code != 200 {
 		t.Errorf("readyz: %d", code)
 	}
+
+	// The anonymous user is in system:unauthenticated (and not in
+	// system:authenticated): a role bound to that group applies to it.
+	whoami := func() (int, string) {
+		return s.doWith(anon, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+			strings.NewReader(`{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`))
+	}
+	if code, body := whoami(); code != 403 || !strings.Contains(body, `User \"system:anonymous\" cannot create resource \"selfsubjectreviews\"`) {
+		t.Errorf("anonymous SelfSubjectReview before any binding: %d %s", code, body)
+	}
+	for _, o := range []struct{ path, obj string }{
+		{"/apis/rbac.authorization.k8s.io/v1/clusterroles", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"whoami"},
+			"rules":[{"apiGroups":["authentication.k8s.io"],"resources":["selfsubjectreviews"],"verbs":["create"]}]}`},
+		{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"whoami-unauthenticated"},
+			"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"whoami"},
+			"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:unauthenticated"}]}`},
+	} {
+		if code, body := s.do("POST", o.path, "application/json", strings.NewReader(o.obj)); code != 201 {
+			t.Fatalf("POST %s: %d %s", o.path, code, body)
+		}
+	}
+	if !waitFor(func() bool { code, body = whoami(); return code == 201 }) {
+		t.Fatalf("anonymous SelfSubjectReview allowed to system:unauthenticated: %d %s", code, body)
+	}
+	if !strings.Contains(body, `"userInfo":{"username":"system:anonymous","groups":["system:unauthenticated"]}`) {
+		t.Errorf("anonymous identity: %s", body)
+	}
 }
 
 func clientCertOf(t *testing.T, kubeconfigPath string) tls.Certificate {
