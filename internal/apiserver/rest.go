@@ -758,7 +758,8 @@ func (s *Server) createAction(req *request) error {
 	if err != nil {
 		return err
 	}
-	out, err := sub.Create(req.ctx, parent, in)
+	ctx := registry.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
+	out, err := sub.Create(ctx, parent, in)
 	if err != nil {
 		return err
 	}

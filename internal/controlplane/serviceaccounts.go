@@ -158,6 +158,7 @@ func (s *serviceAccounts) tokenRequest(ctx context.Context, account *corev1.Serv
 		return nil, invalid(field.TooLong(field.NewPath("spec", "expirationSeconds"), *spec.ExpirationSeconds, 1<<32))
 	}
 	if max := int64(s.maxExpiration / time.Second); max > 0 && *spec.ExpirationSeconds > max {
+		registry.Warn(ctx, fmt.Sprintf("requested expiration of %d seconds shortened to %d seconds", *spec.ExpirationSeconds, max))
 		*spec.ExpirationSeconds = max
 	}
 	if len(spec.Audiences) == 0 {

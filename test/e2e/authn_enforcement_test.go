@@ -389,7 +389,15 @@ func TestServiceAccountTokenFlags(t *testing.T) {
 	if d := expires.Sub(start); d < 2*time.Hour-time.Minute || d > 2*time.Hour+time.Minute {
 		t.Errorf("expirationTimestamp %s is %s away, want 2h", expires, d)
 	}
-	viaKubectl := jwtClaims(t, strings.TrimSpace(s.mustKubectl("-n", "default", "create", "token", "default", "--duration", "48h")))
+	r := s.kubectl("-n", "default", "create", "token", "default", "--duration", "48h")
+	if r.code != 0 {
+		t.Fatalf("kubectl create token: %+v", r)
+	}
+	// kube-apiserver's warning, which kubectl prints.
+	if !strings.Contains(r.stderr, "Warning: requested expiration of 172800 seconds shortened to 7200 seconds") {
+		t.Errorf("no warning for the shortened token: %q", r.stderr)
+	}
+	viaKubectl := jwtClaims(t, strings.TrimSpace(r.stdout))
 	if life := viaKubectl["exp"].(float64) - viaKubectl["iat"].(float64); life != 7200 {
 		t.Errorf("kubectl create token --duration 48h with a 2h cap: lives %v s", life)
 	}
