@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,26 +32,12 @@ const selfSubjectReviewBody = `{"apiVersion":"authentication.k8s.io/v1","kind":"
 // status and body.
 func (s *server) sendHeaders(t *testing.T, c *http.Client, method, path, body string, header http.Header) (int, string) {
 	t.Helper()
-	var rd io.Reader
+	contentType := ""
 	if body != "" {
-		rd = strings.NewReader(body)
+		contentType = "application/json"
 	}
-	req := mustRequest(t, method, s.url(path), rd)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	resp, data := s.send(t, c, method, path, contentType, body, header)
+	return resp.StatusCode, data
 }
 
 // whoAmI posts a SelfSubjectReview with a bearer token and no certificate.

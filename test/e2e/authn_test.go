@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,21 +86,8 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 	// Impersonation: super-admin (system:masters) may impersonate; user01
 	// may not, and nothing is applied. The impersonated
 	// users are put in system:masters so they may read their own identity.
-	impersonate := func(c *http.Client, headers map[string][]string) (int, string) {
-		req := mustRequest(t, "POST", s.url("/apis/authentication.k8s.io/v1/selfsubjectreviews"), strings.NewReader(`{}`))
-		req.Header.Set("Content-Type", "application/json")
-		for k, vs := range headers {
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(data)
+	impersonate := func(c *http.Client, headers http.Header) (int, string) {
+		return s.sendHeaders(t, c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", `{}`, headers)
 	}
 	code, body = impersonate(s.client(true), map[string][]string{
 		"Impersonate-User": {"jane"}, "Impersonate-Group": {"dev", "system:masters"}, "Impersonate-Uid": {"u-1"},
@@ -130,12 +114,7 @@ func TestAuthenticationAndForbidden(t *testing.T) {
 
 func clientWithCert(t *testing.T, s *server, cert tls.Certificate) *http.Client {
 	t.Helper()
-	caPEM, err := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := s.caPool(t)
 	// Always present the certificate, even when the server's list of
 	// acceptable CAs does not name its issuer: the server must refuse it.
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
@@ -159,9 +138,7 @@ func waitFor(cond func() bool) bool {
 // TLS flags are honoured.
 func TestTLSSettings(t *testing.T) {
 	s := startServer(t, "--tls-min-version", "VersionTLS13")
-	caPEM, _ := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := s.caPool(t)
 	dial := func(max uint16) error {
 		conn, err := tls.Dial("tcp", s.url("")[len("https://"):], &tls.Config{RootCAs: pool, MaxVersion: max, MinVersion: tls.VersionTLS10})
 		if err == nil {

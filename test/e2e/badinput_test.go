@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,9 +214,7 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("slow headers are cut off", func(t *testing.T) {
 		t.Parallel()
-		caPEM, _ := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(caPEM)
+		pool := s.caPool(t)
 		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
 		if err != nil {
 			t.Fatal(err)

@@ -7,15 +7,12 @@ package e2e
 import (
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,39 +45,17 @@ func parseFullStatus(t *testing.T, body string) fullStatus {
 // the response (its body already read) and the body.
 func (s *server) doHeaders(method, path, contentType, body string, header map[string]string) (*http.Response, string) {
 	s.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.url(path), rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	h := http.Header{}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := s.client(true).Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, string(data)
+	return s.send(s.t, s.client(true), method, path, contentType, body, h)
 }
 
 // tlsConfig trusts the cluster CA and presents the super-admin certificate.
 func (s *server) tlsConfig(t *testing.T, nextProtos ...string) *tls.Config {
 	t.Helper()
-	caPEM, err := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: nextProtos,
+	return &tls.Config{RootCAs: s.caPool(t), MinVersion: tls.VersionTLS12, NextProtos: nextProtos,
 		Certificates: []tls.Certificate{s.clientCert("super-admin")}}
 }
 

@@ -161,6 +161,49 @@ func (s *server) clientWith(withCert bool, who string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 }
 
+// send makes one request with c and extra headers, and returns the
+// response (its body already read and closed) and the body.
+func (s *server) send(t testing.TB, c *http.Client, method, path, contentType, body string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.url(path), rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// caPool is the cluster CA, for clients that verify the server.
+func (s *server) caPool(t testing.TB) *x509.CertPool {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(s.dir, "pki/ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("pki/ca.crt holds no certificate")
+	}
+	return pool
+}
+
 // clientCert extracts the certificate and key of DIR/<who>.conf.
 func (s *server) clientCert(who string) tls.Certificate {
 	s.t.Helper()
