@@ -21,6 +21,11 @@ type RequestInfo struct {
 	Subresource string
 	Name        string
 	Parts       []string
+	// InNamespace is true when the path named the namespace before the
+	// resource (/namespaces/{ns}/{resource}...). Only namespaced resources
+	// are served there: kube-apiserver has no such route for a
+	// cluster-scoped one, not even for namespaces themselves.
+	InNamespace bool
 
 	// FieldSelector and LabelSelector are the query's selectors.
 	FieldSelector string
@@ -73,6 +78,7 @@ func ParseRequestInfo(r *http.Request) *RequestInfo {
 		// subresources, not resources inside it.
 		if len(parts) >= 3 && parts[2] != "status" && parts[2] != "finalize" {
 			ri.Namespace, parts = parts[1], parts[2:]
+			ri.InNamespace = true
 		} else {
 			// /namespaces/{name} is the namespace object itself.
 			ri.Namespace = parts[1]
@@ -88,7 +94,7 @@ func ParseRequestInfo(r *http.Request) *RequestInfo {
 	default:
 		ri.Resource, ri.Name, ri.Subresource = parts[0], parts[1], parts[2]
 	}
-	if ri.Resource == "namespaces" && ri.Name != "" {
+	if ri.Resource == "namespaces" && ri.Name != "" && !ri.InNamespace {
 		ri.Namespace = ri.Name
 	}
 

@@ -28,6 +28,12 @@ func errNotFoundPath() error {
 	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, false)
 }
 
+// errMethodNotAllowed is kube-apiserver's answer when a path is served but
+// not with the request's method.
+func errMethodNotAllowed() error {
+	return apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "405: Method Not Allowed", 0, false)
+}
+
 // request bundles what a resource handler needs.
 type request struct {
 	w   http.ResponseWriter
@@ -49,9 +55,22 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		return
 	}
 	// A namespaced resource named outside a namespace, or a cluster-scoped
-	// one inside a namespace, has no such path.
-	if (res.Namespaced && ri.Namespace == "" && ri.Name != "") || (!res.Namespaced && ri.Namespace != "" && ri.Resource != "namespaces") {
+	// one inside a namespace, has no such path. Namespaces included:
+	// /namespaces/{ns}/namespaces must not list, watch or create them, as
+	// it did once (the class of CVE-2019-11247).
+	if (res.Namespaced && ri.Namespace == "" && ri.Name != "") || (!res.Namespaced && ri.InNamespace) {
 		s.writeError(w, r, errNotFoundPath())
+		return
+	}
+	// Outside a namespace, kube-apiserver serves a namespaced resource only
+	// for list and watch: other methods find the route but not the method,
+	// and a create-only resource has no route there at all.
+	if res.Namespaced && !ri.InNamespace && ri.Name == "" && ri.Verb != "list" && ri.Verb != "watch" {
+		if res.Create != nil {
+			s.writeError(w, r, errNotFoundPath())
+		} else {
+			s.writeError(w, r, errMethodNotAllowed())
+		}
 		return
 	}
 	req := &request{w: w, r: r, ri: ri, res: res, ctx: r.Context()}

@@ -1,0 +1,272 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	sekishov1alpha1 "github.com/sekisho/sekisho/internal/apis/sekisho/v1alpha1"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/storage/bolt"
+)
+
+// catalogueServer serves every built-in resource over real TLS from a bolt
+// store, to a caller who is system:masters and allowed everything, so
+// that only the routing decides. reached counts calls into the handlers
+// of the virtual resources and actions.
+type catalogueServer struct {
+	reg     *registry.Registry
+	store   *registry.Store
+	ts      *httptest.Server
+	reached atomic.Int64
+}
+
+func newCatalogueServer(t *testing.T) *catalogueServer {
+	t.Helper()
+	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kv.Close() })
+	cs := &catalogueServer{store: registry.NewStore(kv)}
+	reached := func() { cs.reached.Add(1) }
+	cs.reg = registry.Builtin(registry.Handlers{
+		AuthenticationHandlers: registry.AuthenticationHandlers{
+			TokenRequest: func(_ context.Context, _ *corev1.ServiceAccount, r *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+				reached()
+				return r, nil
+			},
+			TokenReview: func(_ context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
+				reached()
+				return r, nil
+			},
+			SelfSubjectReview: func(_ context.Context, r *authenticationv1.SelfSubjectReview) (*authenticationv1.SelfSubjectReview, error) {
+				reached()
+				return r, nil
+			},
+		},
+		AuthorizationHandlers: registry.AuthorizationHandlers{
+			SubjectAccessReview: func(_ context.Context, r *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
+				reached()
+				return r, nil
+			},
+			LocalSubjectAccessReview: func(_ context.Context, r *authorizationv1.LocalSubjectAccessReview) (*authorizationv1.LocalSubjectAccessReview, error) {
+				reached()
+				return r, nil
+			},
+			SelfSubjectAccessReview: func(_ context.Context, r *authorizationv1.SelfSubjectAccessReview) (*authorizationv1.SelfSubjectAccessReview, error) {
+				reached()
+				return r, nil
+			},
+			SelfSubjectRulesReview: func(_ context.Context, r *authorizationv1.SelfSubjectRulesReview) (*authorizationv1.SelfSubjectRulesReview, error) {
+				reached()
+				return r, nil
+			},
+			AccessReview: func(_ context.Context, r *sekishov1alpha1.AccessReview) (*sekishov1alpha1.AccessReview, error) {
+				reached()
+				return r, nil
+			},
+		},
+	})
+	admin := authn.AuthenticatorFunc(func(*http.Request) (*authn.User, bool, error) {
+		return &authn.User{Name: "admin", Groups: []string{"system:masters", authn.GroupAuthenticated}}, true, nil
+	})
+	allow := authz.AuthorizerFunc(func(context.Context, authz.Attributes) (authz.Decision, string, error) {
+		return authz.Allow, "", nil
+	})
+	s, err := New(Config{
+		Registry: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: &admission.Chain{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.ts = httptest.NewUnstartedServer(s.Handler())
+	cs.ts.EnableHTTP2 = true
+	cs.ts.StartTLS()
+	t.Cleanup(cs.ts.Close)
+	return cs
+}
+
+// do sends one request and returns the status code and the decoded Status
+// (empty when the body is not a Status).
+func (cs *catalogueServer) do(t *testing.T, method, path, contentType, body string) (int, metav1.Status) {
+	t.Helper()
+	req, err := http.NewRequest(method, cs.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	// A wrongly served watch would stream forever: the deadline turns it
+	// into a failure.
+	c := *cs.ts.Client()
+	c.Timeout = 5 * time.Second
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var st metav1.Status
+	if json.Unmarshal(data, &st) != nil || st.Kind != "Status" {
+		st = metav1.Status{}
+	}
+	return resp.StatusCode, st
+}
+
+func basePath(res *registry.Resource) string {
+	if res.GroupVersion.Group == "" {
+		return "/api/" + res.GroupVersion.Version
+	}
+	return "/apis/" + res.GroupVersion.String()
+}
+
+// TestClusterScopedThroughNamespacePath requests every cluster-scoped
+// resource of the catalogue, with every verb and every subresource, through
+// a /namespaces/{ns}/ path. kube-apiserver has no such routes, so each
+// answer must be the generic 404, and nothing may be read, written or
+// reached, even for a caller allowed everything. Objects named "x" exist
+// in the store, so that a route that wrongly served them could not hide
+// behind an object's own NotFound. The test is generated from the
+// catalogue: a new cluster-scoped resource is covered without an edit.
+func TestClusterScopedThroughNamespacePath(t *testing.T) {
+	cs := newCatalogueServer(t)
+	ctx := context.Background()
+	namespaces, _ := cs.reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	for _, ns := range []string{"scope-a", "x"} {
+		obj := namespaces.New()
+		obj.SetName(ns)
+		if _, err := cs.store.Create(ctx, namespaces, obj, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var clusterScoped []*registry.Resource
+	for _, res := range cs.reg.Resources() {
+		if res.Namespaced {
+			continue
+		}
+		clusterScoped = append(clusterScoped, res)
+		if res.Create != nil {
+			continue // virtual: nothing is stored
+		}
+		if _, err := cs.store.GetObject(ctx, res, "", "x"); err == nil {
+			continue
+		}
+		obj := res.New()
+		obj.SetName("x")
+		if _, err := cs.store.Create(ctx, res, obj, false, false); err != nil {
+			t.Fatalf("seeding %s/x: %v", res.Name, err)
+		}
+	}
+	if len(clusterScoped) < 5 {
+		t.Fatalf("the catalogue lists only %d cluster-scoped resources", len(clusterScoped))
+	}
+	before, err := cs.store.KV.Rev(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type call struct{ method, suffix, contentType, body string }
+	for _, res := range clusterScoped {
+		body := `{"apiVersion":"` + res.GroupVersion.String() + `","kind":"` + res.Kind + `","metadata":{"name":"x"}}`
+		calls := []call{
+			{"GET", "", "", ""},         // list
+			{"GET", "?watch=1", "", ""}, // watch
+			{"POST", "", "application/json", body},
+			{"DELETE", "", "", ""}, // deletecollection
+			{"GET", "/x", "", ""},  // get
+			{"PUT", "/x", "application/json", body},
+			{"PATCH", "/x", "application/merge-patch+json", `{"metadata":{"labels":{"a":"b"}}}`},
+			{"DELETE", "/x", "", ""},
+		}
+		for _, sub := range res.Subresources {
+			calls = append(calls,
+				call{"GET", "/x/" + sub.Name, "", ""},
+				call{"POST", "/x/" + sub.Name, "application/json", body},
+				call{"PUT", "/x/" + sub.Name, "application/json", body},
+				call{"PATCH", "/x/" + sub.Name, "application/merge-patch+json", `{"metadata":{"labels":{"a":"b"}}}`},
+			)
+		}
+		for _, prefix := range []string{"/namespaces/scope-a/", "/watch/namespaces/scope-a/"} {
+			for _, c := range calls {
+				if strings.HasPrefix(prefix, "/watch/") && c.method != "GET" {
+					continue
+				}
+				path := basePath(res) + prefix + res.Name + c.suffix
+				code, st := cs.do(t, c.method, path, c.contentType, c.body)
+				if code != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound || st.Message != "the server could not find the requested resource" {
+					t.Errorf("%s %s: %d %q %q, want the generic 404", c.method, path, code, st.Reason, st.Message)
+				}
+			}
+		}
+	}
+	after, err := cs.store.KV.Rev(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the store changed: revision %d -> %d", before, after)
+	}
+	if n := cs.reached.Load(); n != 0 {
+		t.Errorf("%d requests reached a virtual resource or action", n)
+	}
+}
+
+// TestNamespacedOutsideNamespace: kube-apiserver serves a namespaced
+// resource outside a namespace only for list and watch; other methods
+// there are 405, and create-only resources have no such route (404).
+func TestNamespacedOutsideNamespace(t *testing.T) {
+	cs := newCatalogueServer(t)
+	ctx := context.Background()
+	before, _ := cs.store.KV.Rev(ctx)
+	for _, res := range cs.reg.Resources() {
+		if !res.Namespaced {
+			continue
+		}
+		path := basePath(res) + "/" + res.Name
+		body := `{"apiVersion":"` + res.GroupVersion.String() + `","kind":"` + res.Kind + `","metadata":{"name":"x","namespace":"default"}}`
+		if res.Create != nil {
+			if code, st := cs.do(t, "POST", path, "application/json", body); code != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound {
+				t.Errorf("POST %s: %d %q, want 404", path, code, st.Reason)
+			}
+			continue
+		}
+		if code, _ := cs.do(t, "GET", path, "", ""); code != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", path, code)
+		}
+		for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			code, st := cs.do(t, method, path, "application/json", body)
+			if code != http.StatusMethodNotAllowed || st.Reason != metav1.StatusReasonMethodNotAllowed {
+				t.Errorf("%s %s: %d %q, want 405 MethodNotAllowed", method, path, code, st.Reason)
+			}
+		}
+		// A name outside a namespace has no route at all.
+		if code, _ := cs.do(t, "GET", path+"/x", "", ""); code != http.StatusNotFound {
+			t.Errorf("GET %s/x: %d, want 404", path, code)
+		}
+	}
+	if after, _ := cs.store.KV.Rev(ctx); after != before {
+		t.Errorf("the store changed: revision %d -> %d", before, after)
+	}
+	if n := cs.reached.Load(); n != 0 {
+		t.Errorf("%d requests reached a virtual resource", n)
+	}
+}
