@@ -6,6 +6,8 @@ package admission
 import (
 	"context"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -36,6 +38,19 @@ type Attributes struct {
 	OldObject runtime.Object
 	User      *authn.User
 	DryRun    bool
+}
+
+// NewForbidden is a plugin's refusal of a write, worded as Kubernetes'
+// admission plugins word it: `pods "x" is forbidden: <err>`. The object is
+// named from the attributes, or on create from the object itself.
+func NewForbidden(a *Attributes, err error) error {
+	name := a.Name
+	if name == "" && a.Object != nil {
+		if m, merr := meta.Accessor(a.Object); merr == nil {
+			name = m.GetName()
+		}
+	}
+	return apierrors.NewForbidden(a.Resource.GroupResource(), name, err)
 }
 
 // Mutator may change the object of a write, or refuse it.

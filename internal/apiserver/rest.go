@@ -777,6 +777,19 @@ func (s *Server) createAction(req *request) error {
 	if err != nil {
 		return err
 	}
+	// An action is a create of its request object on the parent, and is
+	// admitted as kube-apiserver admits it (NodeRestriction checks a
+	// node's token requests here).
+	attrs := &admission.Attributes{
+		Operation: admission.Create, Resource: req.res.GroupVersionResource(), Kind: sub.GroupVersionKind,
+		Subresource: sub.Name, Namespace: req.ri.Namespace, Name: req.ri.Name, Object: in, User: authn.UserFrom(req.ctx),
+	}
+	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
+		return err
+	}
+	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
+		return err
+	}
 	ctx := registry.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
 	out, err := sub.Create(ctx, parent, in)
 	if err != nil {

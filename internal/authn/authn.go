@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // Well-known groups.
@@ -17,7 +18,27 @@ const (
 	GroupUnauthenticated = "system:unauthenticated"
 	GroupMasters         = "system:masters"
 	UserAnonymous        = "system:anonymous"
+
+	// GroupNodes is the group every kubelet's credential carries.
+	GroupNodes = "system:nodes"
+	// NodeUserPrefix starts a kubelet's user name: system:node:<node name>.
+	NodeUserPrefix = "system:node:"
 )
+
+// NodeIdentity returns the node a user speaks for, as kube-apiserver's
+// node identifier does. isNode is false for users outside system:nodes;
+// name is empty for a member of system:nodes whose user name does not
+// name a node, who must then be refused whatever a node may do.
+func NodeIdentity(u *User) (name string, isNode bool) {
+	if !u.InGroup(GroupNodes) {
+		return "", false
+	}
+	name, ok := strings.CutPrefix(u.Name, NodeUserPrefix)
+	if !ok {
+		return "", true
+	}
+	return name, true
+}
 
 // User is an authenticated identity.
 type User struct {

@@ -402,8 +402,13 @@ func nodeSubject(cr *x509.CertificateRequest) error {
 	if !slices.Equal(cr.Subject.Organization, []string{NodesGroup}) {
 		return fmt.Errorf("the organization must be exactly [%s], not %v", NodesGroup, cr.Subject.Organization)
 	}
-	if !strings.HasPrefix(cr.Subject.CommonName, NodeUserPrefix) || len(cr.Subject.CommonName) == len(NodeUserPrefix) {
+	node, ok := strings.CutPrefix(cr.Subject.CommonName, NodeUserPrefix)
+	if !ok || node == "" {
 		return fmt.Errorf("the common name must be %s<node name>, not %q", NodeUserPrefix, cr.Subject.CommonName)
+	}
+	// No Node could carry any other name, so no such identity is issued.
+	if errs := validation.IsDNS1123Subdomain(node); len(errs) > 0 {
+		return fmt.Errorf("the node name %q in the common name is not a valid node name: %s", node, strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -155,6 +155,7 @@ func TestCheckSigner(t *testing.T) {
 		{"kubelet client, two groups", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:n1", Organization: []string{NodesGroup, "x"}}, nil, nil), "must be exactly [system:nodes]"},
 		{"kubelet client, bare prefix", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:", Organization: []string{NodesGroup}}, nil, nil), "common name"},
 		{"kubelet client with a SAN", KubeAPIServerClientKubelet, parse(node, []string{"n1"}, nil), "no subject alternative names"},
+		{"kubelet client, not a node name", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:../Evil Node", Organization: []string{NodesGroup}}, nil, nil), `the node name "../Evil Node" in the common name is not a valid node name`},
 		{"kubelet serving", KubeletServing, parse(node, nil, []net.IP{net.ParseIP("10.0.0.1")}), ""},
 		{"kubelet serving without SAN", KubeletServing, nil, "at least one DNS name or IP address"},
 		{"legacy", LegacyUnknown, nil, "not one sekisho signs for"},

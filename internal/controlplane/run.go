@@ -21,6 +21,7 @@ import (
 	"github.com/sekisho/sekisho/internal/accessreview"
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
+	"github.com/sekisho/sekisho/internal/admission/noderestriction"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/certificates"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
@@ -129,12 +130,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
+	chain, err := admissionChain(reg, store, allocator, authorization)
+	if err != nil {
+		return err
+	}
 	srv, err := apiserver.New(apiserver.Config{
 		Registry:                    reg,
 		Store:                       store,
 		Authenticator:               authentication,
 		Authorizer:                  authorization.chain,
-		Admission:                   admissionChain(reg, store, allocator, authorization),
+		Admission:                   chain,
 		HealthChecks:                healthChecks(store),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -168,25 +173,50 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // admissionChain is the admission plugins, in order.
-func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator, z *authorization) *admission.Chain {
-	namespaces, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
 	certs := &certificates.Admission{Authorizer: z.chain}
+	// NodeRestriction is always on, as kubeadm has it: without it, any
+	// bootstrap token leads to every Secret (docs/authorization.md).
+	nodeRestriction, err := noderestriction.New(noderestriction.Getters{
+		Pod:  namespacedGetter[*corev1.Pod](store, reg, "pods"),
+		Node: getter[*corev1.Node](store, reg, "nodes"),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &admission.Chain{
 		Mutators: []admission.Mutator{allocator, certs},
 		Validators: []admission.Validator{
-			namespacelifecycle.New(func(ctx context.Context, name string) (*corev1.Namespace, error) {
-				obj, err := store.GetObject(ctx, namespaces, "", name)
-				if err != nil {
-					return nil, err
-				}
-				return obj.(*corev1.Namespace), nil
-			}, func(gvr schema.GroupVersionResource) bool {
+			namespacelifecycle.New(getter[*corev1.Namespace](store, reg, "namespaces"), func(gvr schema.GroupVersionResource) bool {
 				res, ok := reg.Lookup(gvr)
 				return ok && res.Namespaced
 			}),
+			nodeRestriction,
 			z.escalation(),
 			certs,
 		},
+	}, nil
+}
+
+// getter reads a stored core/v1 cluster-scoped object of type T.
+func getter[T registry.Object](store *registry.Store, reg *registry.Registry, resource string) func(ctx context.Context, name string) (T, error) {
+	get := namespacedGetter[T](store, reg, resource)
+	return func(ctx context.Context, name string) (T, error) { return get(ctx, "", name) }
+}
+
+// namespacedGetter reads a stored core/v1 object of type T.
+func namespacedGetter[T registry.Object](store *registry.Store, reg *registry.Registry, resource string) func(ctx context.Context, namespace, name string) (T, error) {
+	res, ok := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
+	if !ok {
+		panic("controlplane: core/v1 " + resource + " is not served")
+	}
+	return func(ctx context.Context, namespace, name string) (T, error) {
+		var zero T
+		obj, err := store.GetObject(ctx, res, namespace, name)
+		if err != nil {
+			return zero, err
+		}
+		return obj.(T), nil
 	}
 }
 
@@ -265,7 +295,8 @@ func startCertificateControllers(ctx context.Context, o Options, log *slog.Logge
 		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
 		Events: &events.Recorder{Store: store, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
 	}
-	approver := &csrapproving.Controller{Store: store, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log}
+	approver := &csrapproving.Controller{Store: store, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
+		Node: getter[*corev1.Node](store, reg, "nodes")}
 	signer.Register()
 	approver.Register()
 	go signer.Run(ctx)

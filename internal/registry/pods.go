@@ -37,7 +37,8 @@ func Pods() *Resource {
 		},
 		ValidateUpdate: func(obj, old Object) field.ErrorList {
 			p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
-			errs := validatePodSpec(&p.Spec, field.NewPath("spec"))
+			errs := validateMirrorAnnotationUpdate(p.Annotations, o.Annotations)
+			errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
 			return append(errs, validatePodSpecUpdate(&p.Spec, &o.Spec)...)
 		},
 		Subresources: []*Subresource{StatusSubresource()},
@@ -71,6 +72,31 @@ func Pods() *Resource {
 	}
 }
 
+// isMirrorPod reports a kubelet's mirror of one of its static pods.
+func isMirrorPod(p *corev1.Pod) bool {
+	_, ok := p.Annotations[corev1.MirrorPodAnnotationKey]
+	return ok
+}
+
+// validateMirrorAnnotationUpdate keeps a pod a mirror pod, or not one, for
+// life, as Kubernetes does: the Node authorizer and NodeRestriction treat
+// mirror pods apart, so the annotation may be neither added nor removed.
+func validateMirrorAnnotationUpdate(annotations, old map[string]string) field.ErrorList {
+	var errs field.ErrorList
+	path := field.NewPath("metadata", "annotations")
+	for k, v := range old {
+		if nv, ok := annotations[k]; (!ok || nv != v) && strings.HasPrefix(k, corev1.MirrorPodAnnotationKey) {
+			errs = append(errs, field.Forbidden(path.Key(k), "may not remove or update mirror pod annotation"))
+		}
+	}
+	for k := range annotations {
+		if _, ok := old[k]; !ok && strings.HasPrefix(k, corev1.MirrorPodAnnotationKey) {
+			errs = append(errs, field.Forbidden(path.Key(k), "may not add mirror pod annotation"))
+		}
+	}
+	return errs
+}
+
 func defaultPod(p *corev1.Pod) {
 	s := &p.Spec
 	if s.RestartPolicy == "" {
@@ -93,7 +119,9 @@ func defaultPod(p *corev1.Pod) {
 		yes := true
 		s.EnableServiceLinks = &yes
 	}
-	if s.ServiceAccountName == "" {
+	// Mirror pods run without a service account, as Kubernetes'
+	// ServiceAccount plugin leaves them; a node may not name one.
+	if s.ServiceAccountName == "" && !isMirrorPod(p) {
 		s.ServiceAccountName = "default"
 	}
 	if s.DeprecatedServiceAccount == "" {

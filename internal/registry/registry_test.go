@@ -144,3 +144,43 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorPods: a mirror pod keeps no service account (a node may not
+// name one), and the mirror annotation can be neither added nor removed,
+// since the Node authorizer and NodeRestriction treat mirror pods apart.
+func TestMirrorPods(t *testing.T) {
+	res := Pods()
+	mirror := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "m", Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "h"}},
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx:1"}}}}
+	res.PrepareForCreate(mirror)
+	if mirror.Spec.ServiceAccountName != "" {
+		t.Errorf("mirror pod given service account %q", mirror.Spec.ServiceAccountName)
+	}
+	regular := mirror.DeepCopy()
+	regular.Annotations = nil
+	res.PrepareForCreate(regular)
+	if regular.Spec.ServiceAccountName != "default" {
+		t.Errorf("regular pod's service account: %q", regular.Spec.ServiceAccountName)
+	}
+	for _, c := range []struct {
+		name     string
+		obj, old map[string]string
+		want     string
+	}{
+		{"remove", nil, map[string]string{corev1.MirrorPodAnnotationKey: "h"}, "may not remove or update mirror pod annotation"},
+		{"change", map[string]string{corev1.MirrorPodAnnotationKey: "x"}, map[string]string{corev1.MirrorPodAnnotationKey: "h"}, "may not remove or update"},
+		{"add", map[string]string{corev1.MirrorPodAnnotationKey: "h"}, nil, "may not add mirror pod annotation"},
+		{"keep", map[string]string{corev1.MirrorPodAnnotationKey: "h", "a": "b"}, map[string]string{corev1.MirrorPodAnnotationKey: "h"}, ""},
+	} {
+		obj, old := regular.DeepCopy(), regular.DeepCopy()
+		obj.Annotations, old.Annotations = c.obj, c.old
+		errs := res.ValidateUpdate(obj, old)
+		got := errs.ToAggregate()
+		switch {
+		case c.want == "" && got != nil:
+			t.Errorf("%s: %v", c.name, got)
+		case c.want != "" && (got == nil || !strings.Contains(got.Error(), c.want) || !strings.Contains(got.Error(), "metadata.annotations[kubernetes.io/config.mirror]")):
+			t.Errorf("%s: %v, want %q", c.name, got, c.want)
+		}
+	}
+}

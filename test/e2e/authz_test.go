@@ -38,11 +38,7 @@ func TestRBACWithKubectl(t *testing.T) {
 	admin := filepath.Join(s.dir, "admin.conf")
 	k := func(args ...string) string {
 		t.Helper()
-		r := s.kubectlAs(admin, args...)
-		if r.code != 0 {
-			t.Fatalf("kubectl %s: exit %d: %s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-		}
-		return r.stdout
+		return s.mustKubectlAs(admin, args...)
 	}
 	for _, ns := range []string{"dev", "prod"} {
 		k("create", "namespace", ns)

@@ -48,11 +48,7 @@ func TestSeedOnboarding(t *testing.T) {
 	admin := filepath.Join(s.dir, "admin.conf")
 	k := func(args ...string) string {
 		t.Helper()
-		r := s.kubectlAs(admin, args...)
-		if r.code != 0 {
-			t.Fatalf("kubectl %s: exit %d: %s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-		}
-		return r.stdout
+		return s.mustKubectlAs(admin, args...)
 	}
 	key, csrFile, crt := filepath.Join(dir, "user01.key"), filepath.Join(dir, "user01.csr"), filepath.Join(dir, "user01.crt")
 	// 1. A private key and a CSR with CN=user01.

@@ -5,7 +5,10 @@ package e2e
 // server without the fix.
 
 import (
+	"crypto/tls"
+	"encoding/base64"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +79,169 @@ func TestNamespacePathEscalation(t *testing.T) {
 	}
 	if r := s.kubectlAs(admin, "get", "clusterrolebinding", "atk"); r.code == 0 {
 		t.Errorf("a cluster role binding was created through the namespaced path")
+	}
+}
+
+// joinAsNode does what a kubelet's TLS bootstrap does, with openssl and
+// kubectl: a key, a kubelet client CSR for system:node:<name> created with
+// the bootstrap token, and the issued certificate once it is approved. It
+// returns an HTTPS client presenting the node's credential, or nil when
+// the request was not issued within the deadline.
+func joinAsNode(t *testing.T, s *server, token, name string, wait time.Duration) *http.Client {
+	t.Helper()
+	dir := t.TempDir()
+	key, csrFile := filepath.Join(dir, "node.key"), filepath.Join(dir, "node.csr")
+	must(t, "openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+	must(t, "openssl", "req", "-new", "-key", key, "-out", csrFile, "-subj", "/O=system:nodes/CN=system:node:"+name)
+	request, err := os.ReadFile(csrFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrName := "node-csr-" + name
+	manifest := writeFile(t, "csr.yaml", csrManifest(csrName, "kubernetes.io/kube-apiserver-client-kubelet", request, 0, "digital signature", "client auth"))
+	asToken := []string{"--kubeconfig", os.DevNull, "--server", s.url(""), "--certificate-authority", filepath.Join(s.dir, "pki/ca.crt"), "--token", token}
+	if r := run(t, "kubectl", append(asToken, "create", "-f", manifest)...); r.code != 0 {
+		t.Fatalf("creating the CSR with the bootstrap token: %s", r.stderr)
+	}
+	var certPEM []byte
+	deadline := time.Now().Add(wait)
+	for len(certPEM) == 0 && time.Now().Before(deadline) {
+		b64 := s.mustKubectl("get", "csr", csrName, "-o", "jsonpath={.status.certificate}")
+		certPEM, _ = base64.StdEncoding.DecodeString(b64)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(certPEM) == 0 {
+		return nil
+	}
+	keyPEM, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clientWithCert(t, s, cert)
+}
+
+// TestBootstrapTokenToSecrets replays the second attack: a bootstrap token
+// joined as a made-up node, which then created a pod bound to itself that
+// mounted a Secret, and read the Secret through the Node authorizer; the
+// same path gave a token for any ServiceAccount. NodeRestriction now
+// refuses every step, and the rest of the bootstrap → CSR → node path
+// holds as docs/authorization.md lists it.
+func TestBootstrapTokenToSecrets(t *testing.T) {
+	requireTools(t, "kubectl", "openssl")
+	s := startServer(t)
+	admin := filepath.Join(s.dir, "admin.conf")
+	k := func(args ...string) string {
+		t.Helper()
+		return s.mustKubectlAs(admin, args...)
+	}
+	k("-n", "kube-system", "create", "secret", "generic", "atk-crown-jewels", "--from-literal=password=hunter2")
+	k("-n", "kube-system", "create", "serviceaccount", "powerful")
+	token := strings.TrimSpace(mustSekisho(t, "token", "create", "--kubeconfig", admin))
+
+	node := joinAsNode(t, s, token, "atk-evil", 10*time.Second)
+	if node == nil {
+		t.Fatalf("the bootstrap token's node CSR was not issued:\n%s", k("get", "csr", "-o", "wide"))
+	}
+	send := func(method, path, body string) (int, string) {
+		t.Helper()
+		resp, got := s.send(t, node, method, path, "application/json", body, nil)
+		return resp.StatusCode, got
+	}
+	expect := func(what string, code int, body string, wantCode int, wantMsg string) {
+		t.Helper()
+		if code != wantCode || !strings.Contains(body, wantMsg) {
+			t.Errorf("%s: %d %s\nwant %d with %q", what, code, body, wantCode, wantMsg)
+		}
+	}
+	secretPath := "/api/v1/namespaces/kube-system/secrets/atk-crown-jewels"
+	code, body := send("GET", secretPath, "")
+	expect("reading the secret before", code, body, http.StatusForbidden, "no relationship found")
+
+	// The reported attack: a regular pod bound to itself, mounting the secret.
+	podWith := func(name, extraMeta, extraSpec string) string {
+		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"` + extraMeta + `},"spec":{"nodeName":"atk-evil","containers":[{"name":"c","image":"busybox"}]` + extraSpec + `}}`
+	}
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk", "", `,"volumes":[{"name":"s","secret":{"secretName":"atk-crown-jewels"}}]`))
+	expect("a pod mounting the secret", code, body, http.StatusForbidden, `pod does not have \"kubernetes.io/config.mirror\" annotation, node \"atk-evil\" can only create mirror pods`)
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-sa", "", `,"serviceAccountName":"powerful"`))
+	expect("a pod naming a service account", code, body, http.StatusForbidden, "can only create mirror pods")
+
+	// Its own Node, then mirror pods: only those naming nothing are created.
+	code, body = send("POST", "/api/v1/nodes", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"atk-evil","labels":{"kubernetes.io/hostname":"atk-evil"}}}`)
+	expect("registering its own Node", code, body, http.StatusCreated, `"name":"atk-evil"`)
+	uid := s.mustKubectl("get", "node", "atk-evil", "-o", "jsonpath={.metadata.uid}")
+	mirrorMeta := `,"annotations":{"kubernetes.io/config.mirror":"x"},"ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"atk-evil","uid":"` + uid + `","controller":true}]`
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-mirror", mirrorMeta, `,"volumes":[{"name":"s","secret":{"secretName":"atk-crown-jewels"}}]`))
+	expect("a mirror pod mounting the secret", code, body, http.StatusForbidden, `node \"atk-evil\" can not create pods that reference secrets`)
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-mirror", mirrorMeta, `,"serviceAccountName":"powerful"`))
+	expect("a mirror pod naming a service account", code, body, http.StatusForbidden, "can not create pods that reference a service account")
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("static-web", mirrorMeta, ""))
+	expect("a mirror pod naming nothing", code, body, http.StatusCreated, `"name":"static-web"`)
+	if strings.Contains(body, `"serviceAccountName"`) {
+		t.Errorf("a mirror pod was given a service account: %s", body)
+	}
+	// Once the graph has seen the mirror pod (the node may read it), it
+	// has seen everything the node did before.
+	if !waitFor(func() bool {
+		code, _ := send("GET", "/api/v1/namespaces/kube-system/pods/static-web", "")
+		return code == http.StatusOK
+	}) {
+		t.Fatalf("the node cannot read its mirror pod")
+	}
+	code, body = send("PATCH", "/api/v1/namespaces/kube-system/pods/static-web", `{"metadata":{"annotations":null}}`)
+	expect("turning its mirror pod into a regular pod", code, body, http.StatusForbidden, "")
+
+	// Nothing it did lets it read the secret or mint a token.
+	code, body = send("GET", secretPath, "")
+	expect("reading the secret after", code, body, http.StatusForbidden, "no relationship found")
+	code, body = send("POST", "/api/v1/namespaces/kube-system/serviceaccounts/powerful/token", `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}`)
+	expect("a token for the service account", code, body, http.StatusForbidden, "")
+
+	// A pod an administrator binds to the node does give it the pod's
+	// service account, but only tokens bound to that pod.
+	k("-n", "kube-system", "run", "legit", "--image=busybox", "--overrides", `{"spec":{"nodeName":"atk-evil","serviceAccountName":"powerful"}}`)
+	podUID := s.mustKubectl("-n", "kube-system", "get", "pod", "legit", "-o", "jsonpath={.metadata.uid}")
+	// The graph follows the pod watch: wait until the refusal is admission's.
+	waitFor(func() bool {
+		code, body = send("POST", "/api/v1/namespaces/kube-system/serviceaccounts/powerful/token", `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}`)
+		return strings.Contains(body, "not bound to a pod")
+	})
+	expect("an unbound token", code, body, http.StatusForbidden, "node requested token not bound to a pod")
+	code, body = send("POST", "/api/v1/namespaces/kube-system/serviceaccounts/powerful/token",
+		`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"boundObjectRef":{"apiVersion":"v1","kind":"Pod","name":"legit","uid":"`+podUID+`"}}}`)
+	expect("a token bound to its pod", code, body, http.StatusCreated, `"token":"`)
+
+	// Other nodes, and its own labels, taints and owners, are not its to change.
+	k("create", "-f", writeFile(t, "victim.json", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"victim"}}`))
+	code, body = send("POST", "/api/v1/nodes", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"atk-other"}}`)
+	expect("registering another node", code, body, http.StatusForbidden, "")
+	code, body = send("PATCH", "/api/v1/nodes/victim", `{"metadata":{"labels":{"x":"y"}}}`)
+	expect("labelling another node", code, body, http.StatusForbidden, "")
+	patch := func(body string) (int, string) {
+		t.Helper()
+		resp, got := s.send(t, node, "PATCH", "/api/v1/nodes/atk-evil", "application/merge-patch+json", body, nil)
+		return resp.StatusCode, got
+	}
+	code, body = patch(`{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":""}}}`)
+	expect("labelling itself control-plane", code, body, http.StatusForbidden, "is not allowed to modify labels: node-role.kubernetes.io/control-plane")
+	code, body = patch(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"legit","uid":"` + podUID + `"}]}}`)
+	expect("adding an owner to itself", code, body, http.StatusForbidden, "is not allowed to modify ownerReferences")
+	code, body = patch(`{"metadata":{"labels":{"topology.kubernetes.io/zone":"z1"}}}`)
+	expect("a kubelet label on itself", code, body, http.StatusOK, `"topology.kubernetes.io/zone":"z1"`)
+
+	// A bootstrap token cannot take over a registered, Ready node.
+	k("patch", "node", "victim", "--subresource=status", "--type=merge", "-p", `{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"ok"}]}}`)
+	if c := joinAsNode(t, s, token, "victim", 2*time.Second); c != nil {
+		t.Errorf("a bootstrap token got the identity of a running node")
+	}
+	if out := k("get", "csr", "node-csr-victim"); !strings.Contains(out, "Pending") {
+		t.Errorf("the takeover request was decided: %s", out)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "node victim is registered and Ready") {
+		t.Errorf("the refused takeover was not logged:\n%s", logs)
 	}
 }

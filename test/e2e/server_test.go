@@ -252,7 +252,13 @@ func (s *server) kubectlAs(kubeconfig string, args ...string) result {
 // mustKubectl runs kubectl and fails the test if it fails.
 func (s *server) mustKubectl(args ...string) string {
 	s.t.Helper()
-	r := s.kubectl(args...)
+	return s.mustKubectlAs(s.kubeconfig(), args...)
+}
+
+// mustKubectlAs runs kubectl with kubeconfig and fails the test if it fails.
+func (s *server) mustKubectlAs(kubeconfig string, args ...string) string {
+	s.t.Helper()
+	r := s.kubectlAs(kubeconfig, args...)
 	if r.code != 0 {
 		s.t.Fatalf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}

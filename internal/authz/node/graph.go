@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/podspec"
 	"github.com/sekisho/sekisho/internal/registry"
 )
 
@@ -110,9 +111,11 @@ func (g *Graph) Sizes() Sizes {
 	return Sizes{Pods: len(g.pods), Nodes: len(g.nodes), Objects: len(g.refs), Edges: g.edges, Claims: len(g.volumes)}
 }
 
-// podRefs lists the distinct objects a pod refers to, in a stable order.
-// Mirror pods refer to nothing: a node creates them itself, and creating
-// one must never grant it access to other objects.
+// podRefs lists the distinct objects a pod refers to, in a stable order,
+// as the shared pod walker finds them. Mirror pods refer to nothing: a
+// node creates them itself, and creating one must never grant it access
+// to other objects (NodeRestriction also refuses mirror pods that name
+// any). A pod without a service account name uses "default".
 func podRefs(pod *corev1.Pod) []objKey {
 	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return nil
@@ -120,9 +123,6 @@ func podRefs(pod *corev1.Pod) []objKey {
 	var refs []objKey
 	seen := map[objKey]struct{}{}
 	add := func(kind Kind, name string) {
-		if name == "" {
-			return
-		}
 		k := objKey{kind: kind, namespace: pod.Namespace, name: name}
 		if _, dup := seen[k]; dup {
 			return
@@ -130,98 +130,22 @@ func podRefs(pod *corev1.Pod) []objKey {
 		seen[k] = struct{}{}
 		refs = append(refs, k)
 	}
-	spec := &pod.Spec
-
-	sa := spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
+	if pod.Spec.ServiceAccountName == "" {
+		add(KindServiceAccount, "default")
 	}
-	add(KindServiceAccount, sa)
-
-	for _, s := range spec.ImagePullSecrets {
-		add(KindSecret, s.Name)
-	}
-	visitContainer := func(c *corev1.Container) {
-		for i := range c.EnvFrom {
-			e := &c.EnvFrom[i]
-			if e.SecretRef != nil {
-				add(KindSecret, e.SecretRef.Name)
-			}
-			if e.ConfigMapRef != nil {
-				add(KindConfigMap, e.ConfigMapRef.Name)
-			}
+	podspec.VisitReferences(pod, func(kind podspec.RefKind, name string) bool {
+		switch kind {
+		case podspec.RefServiceAccount:
+			add(KindServiceAccount, name)
+		case podspec.RefSecret:
+			add(KindSecret, name)
+		case podspec.RefConfigMap:
+			add(KindConfigMap, name)
+		case podspec.RefPersistentVolumeClaim:
+			add(KindPersistentVolumeClaim, name)
 		}
-		for i := range c.Env {
-			from := c.Env[i].ValueFrom
-			if from == nil {
-				continue
-			}
-			if from.SecretKeyRef != nil {
-				add(KindSecret, from.SecretKeyRef.Name)
-			}
-			if from.ConfigMapKeyRef != nil {
-				add(KindConfigMap, from.ConfigMapKeyRef.Name)
-			}
-		}
-	}
-	for i := range spec.InitContainers {
-		visitContainer(&spec.InitContainers[i])
-	}
-	for i := range spec.Containers {
-		visitContainer(&spec.Containers[i])
-	}
-	for i := range spec.EphemeralContainers {
-		visitContainer((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon))
-	}
-
-	localRef := func(r *corev1.LocalObjectReference) {
-		if r != nil {
-			add(KindSecret, r.Name)
-		}
-	}
-	for i := range spec.Volumes {
-		v := &spec.Volumes[i]
-		switch {
-		case v.Secret != nil:
-			add(KindSecret, v.Secret.SecretName)
-		case v.ConfigMap != nil:
-			add(KindConfigMap, v.ConfigMap.Name)
-		case v.Projected != nil:
-			for j := range v.Projected.Sources {
-				src := &v.Projected.Sources[j]
-				if src.Secret != nil {
-					add(KindSecret, src.Secret.Name)
-				}
-				if src.ConfigMap != nil {
-					add(KindConfigMap, src.ConfigMap.Name)
-				}
-			}
-		case v.PersistentVolumeClaim != nil:
-			add(KindPersistentVolumeClaim, v.PersistentVolumeClaim.ClaimName)
-		case v.Ephemeral != nil:
-			// A generic ephemeral volume's claim is named after the pod
-			// and the volume.
-			add(KindPersistentVolumeClaim, pod.Name+"-"+v.Name)
-		case v.AzureFile != nil:
-			add(KindSecret, v.AzureFile.SecretName)
-		case v.CephFS != nil:
-			localRef(v.CephFS.SecretRef)
-		case v.Cinder != nil:
-			localRef(v.Cinder.SecretRef)
-		case v.FlexVolume != nil:
-			localRef(v.FlexVolume.SecretRef)
-		case v.ISCSI != nil:
-			localRef(v.ISCSI.SecretRef)
-		case v.RBD != nil:
-			localRef(v.RBD.SecretRef)
-		case v.ScaleIO != nil:
-			localRef(v.ScaleIO.SecretRef)
-		case v.StorageOS != nil:
-			localRef(v.StorageOS.SecretRef)
-		case v.CSI != nil:
-			localRef(v.CSI.NodePublishSecretRef)
-		}
-	}
+		return true
+	})
 	return refs
 }
 

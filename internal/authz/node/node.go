@@ -26,32 +26,13 @@ import (
 	"github.com/sekisho/sekisho/internal/authz/rbac"
 )
 
-// Node identities.
-const (
-	// GroupNodes is the group every kubelet's credential carries.
-	GroupNodes = "system:nodes"
-	// UserPrefix starts a kubelet's user name: system:node:<node name>.
-	UserPrefix = "system:node:"
-)
-
 const (
 	groupCoordination = "coordination.k8s.io"
 	fieldNodeName     = "spec.nodeName"
 )
 
-// Identity returns the node a user speaks for. isNode is false for users
-// outside system:nodes; name is empty for a member of system:nodes whose
-// user name does not name a node.
-func Identity(u *authn.User) (name string, isNode bool) {
-	if !u.InGroup(GroupNodes) {
-		return "", false
-	}
-	name, ok := strings.CutPrefix(u.Name, UserPrefix)
-	if !ok {
-		return "", true
-	}
-	return name, true
-}
+// Identity returns the node a user speaks for; see authn.NodeIdentity.
+func Identity(u *authn.User) (name string, isNode bool) { return authn.NodeIdentity(u) }
 
 // Authorizer is the Node authorizer.
 type Authorizer struct {

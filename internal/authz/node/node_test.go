@@ -13,7 +13,7 @@ import (
 )
 
 func nodeUser(name string) *authn.User {
-	return &authn.User{Name: UserPrefix + name, Groups: []string{GroupNodes, authn.GroupAuthenticated}}
+	return &authn.User{Name: authn.NodeUserPrefix + name, Groups: []string{authn.GroupNodes, authn.GroupAuthenticated}}
 }
 
 var testRules = []rbacv1.PolicyRule{
@@ -69,7 +69,7 @@ func run(t *testing.T, z authz.Authorizer, cases []tcase) {
 		if d == authz.Deny {
 			t.Errorf("%s: the node authorizer denied", c.name)
 		}
-		if reason == "" && c.attrs.User != nil && c.attrs.User.InGroup(GroupNodes) {
+		if reason == "" && c.attrs.User != nil && c.attrs.User.InGroup(authn.GroupNodes) {
 			t.Errorf("%s: no reason given", c.name)
 		}
 		if c.reason != "" && !strings.Contains(reason, c.reason) {
@@ -84,11 +84,11 @@ func TestAuthorizeIdentity(t *testing.T) {
 	notNode := get
 	notNode.User = &authn.User{Name: "alice", Groups: []string{authn.GroupAuthenticated}}
 	impostor := get
-	impostor.User = &authn.User{Name: UserPrefix + "a", Groups: []string{authn.GroupAuthenticated}}
+	impostor.User = &authn.User{Name: authn.NodeUserPrefix + "a", Groups: []string{authn.GroupAuthenticated}}
 	unnamed := get
-	unnamed.User = &authn.User{Name: "kubelet", Groups: []string{GroupNodes}}
+	unnamed.User = &authn.User{Name: "kubelet", Groups: []string{authn.GroupNodes}}
 	empty := get
-	empty.User = &authn.User{Name: UserPrefix, Groups: []string{GroupNodes}}
+	empty.User = &authn.User{Name: authn.NodeUserPrefix, Groups: []string{authn.GroupNodes}}
 	anon := get
 	anon.User = nil
 	run(t, z, []tcase{

@@ -5,19 +5,27 @@
 // may create certificatesigningrequests/nodeclient (a new node, with a
 // bootstrap token) or, for a node renewing its own certificate,
 // certificatesigningrequests/selfnodeclient. Nothing else is approved.
+//
+// Beyond kube-controller-manager: a bootstrap request for the identity of
+// a node that is registered and Ready is left for an administrator, as
+// kubeadm join refuses such a name. Otherwise any bootstrap token could
+// take over a running node's identity, and with it what its pods use.
 package csrapproving
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
@@ -32,7 +40,11 @@ type Controller struct {
 	Resource   *registry.Resource // certificatesigningrequests
 	CSRs       *informer.Informer
 	Authorizer authz.Authorizer
-	Log        *slog.Logger
+	// Node reads a registered Node; a NotFound error means none.
+	Node func(ctx context.Context, name string) (*corev1.Node, error)
+	Log  *slog.Logger
+
+	warned map[types.UID]bool // requests already reported as takeovers
 
 	changes <-chan struct{}
 }
@@ -52,31 +64,41 @@ func (c *Controller) Run(ctx context.Context) {
 func (c *Controller) SyncAll(ctx context.Context) {
 	objs := c.CSRs.List()
 	sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
+	warned := map[types.UID]bool{}
+	defer func() { c.warned = warned }()
 	for _, o := range objs {
 		csr := o.(*certificatesv1.CertificateSigningRequest)
 		if csr.Spec.SignerName != certificates.KubeAPIServerClientKubelet || certificates.Approved(csr) || certificates.Denied(csr) ||
 			certificates.Failed(csr) || len(csr.Status.Certificate) > 0 {
 			continue
 		}
-		if ok, why := c.Decide(ctx, csr); ok {
+		ok, why := c.Decide(ctx, csr)
+		switch {
+		case ok:
 			if err := c.approve(ctx, csr); err != nil && ctx.Err() == nil {
 				c.Log.Warn("csr auto-approval failed", "csr", csr.Name, "err", err)
 			}
-		} else {
-			c.Log.Debug("csr not auto-approved", "csr", csr.Name, "why", why)
+		case errors.Is(why, errRunningNode):
+			// Worth an administrator's attention, once per request.
+			if !c.warned[csr.UID] {
+				c.Log.Warn("csr not auto-approved", "csr", csr.Name, "requester", csr.Spec.Username, "why", why.Error())
+			}
+			warned[csr.UID] = true
+		default:
+			c.Log.Debug("csr not auto-approved", "csr", csr.Name, "why", why.Error())
 		}
 	}
 }
 
 // Decide reports whether a kubelet client request may be approved, and
 // why not when it may not.
-func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (bool, string) {
+func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (bool, error) {
 	cr, err := certificates.ParseRequest(csr.Spec.Request)
 	if err != nil {
-		return false, err.Error()
+		return false, err
 	}
 	if err := certificates.CheckSigner(csr.Spec.SignerName, cr); err != nil {
-		return false, err.Error()
+		return false, err
 	}
 	requester := &authn.User{Name: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups}
 	if len(csr.Spec.Extra) > 0 {
@@ -89,6 +111,8 @@ func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.Certificate
 	subresources := []string{"nodeclient"}
 	if cr.Subject.CommonName == csr.Spec.Username {
 		subresources = []string{"selfnodeclient", "nodeclient"}
+	} else if err := c.nodeIsRunning(ctx, strings.TrimPrefix(cr.Subject.CommonName, authn.NodeUserPrefix)); err != nil {
+		return false, err
 	}
 	for _, sub := range subresources {
 		d, _, err := c.Authorizer.Authorize(ctx, authz.Attributes{
@@ -96,10 +120,36 @@ func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.Certificate
 			Resource: "certificatesigningrequests", Subresource: sub, ResourceRequest: true,
 		})
 		if err == nil && d == authz.Allow {
-			return true, ""
+			return true, nil
 		}
 	}
-	return false, "the requester may not create certificatesigningrequests/" + subresources[0]
+	return false, errors.New("the requester may not create certificatesigningrequests/" + subresources[0])
+}
+
+// errRunningNode marks a refusal to hand a running node's identity to a
+// bootstrap credential.
+var errRunningNode = errors.New("a bootstrap credential may not take over a running node's identity; approve by hand if the node was reinstalled")
+
+// nodeIsRunning explains why a new credential for node may not be issued
+// without an administrator: the Node is registered and Ready. A Node that
+// cannot be read counts as running, so that an error never approves.
+func (c *Controller) nodeIsRunning(ctx context.Context, node string) error {
+	if c.Node == nil {
+		return nil
+	}
+	n, err := c.Node(ctx, node)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("node %s could not be read (%v): %w", node, err, errRunningNode)
+	}
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			return fmt.Errorf("node %s is registered and Ready: %w", node, errRunningNode)
+		}
+	}
+	return nil
 }
 
 var errSkip = errors.New("changed since it was read")
