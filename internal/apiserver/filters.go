@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,7 +28,7 @@ func auditID(ctx context.Context) string {
 }
 
 // buildChain assembles the filters, outermost first:
-// panic recovery → request info (with Audit-Id) → in-flight limits and
+// reset streams (HTTP/2 rapid reset) → panic recovery → request info (with Audit-Id) → in-flight limits and
 // timeouts → health and version (public) → authentication →
 // impersonation → audit → authorization → routing.
 func (s *Server) buildChain() http.Handler {
@@ -46,6 +47,7 @@ func (s *Server) buildChain() http.Handler {
 	h = s.withDeadline(h)
 	h = s.withRequestInfo(h)
 	h = s.withRecovery(h)
+	h = s.withResetGuard(h)
 	return h
 }
 
@@ -97,13 +99,16 @@ func isMutating(ri *RequestInfo) bool {
 
 // withInFlightLimit bounds concurrent requests, read-only and mutating
 // separately (429 beyond the limit). Watches and other long-running
-// requests are not counted.
+// requests are not counted, and neither is system:masters, as in
+// kube-apiserver: a flood can never lock the administrators out. A request
+// whose client has gone (a reset HTTP/2 stream) gives its slot back at
+// once, without waiting for its handler to notice.
 func (s *Server) withInFlightLimit(next http.Handler) http.Handler {
 	readOnly := make(chan struct{}, s.cfg.MaxRequestsInFlight)
 	mutating := make(chan struct{}, s.cfg.MaxMutatingRequestsInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := RequestInfoFrom(r.Context())
-		if isLongRunning(ri) {
+		if isLongRunning(ri) || authn.UserFrom(r.Context()).InGroup(authn.GroupMasters) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -111,9 +116,18 @@ func (s *Server) withInFlightLimit(next http.Handler) http.Handler {
 		if isMutating(ri) {
 			sem = mutating
 		}
+		if r.Context().Err() != nil {
+			return // the client is gone: no slot, no work
+		}
 		select {
 		case sem <- struct{}{}:
-			defer func() { <-sem }()
+			var once sync.Once
+			release := func() { once.Do(func() { <-sem }) }
+			stop := context.AfterFunc(r.Context(), release)
+			defer func() {
+				stop()
+				release()
+			}()
 		default:
 			w.Header().Set("Retry-After", "1")
 			writeStatus(w, apierrors.NewTooManyRequests("Too many requests, please try again later.", 1).ErrStatus)

@@ -185,6 +185,7 @@ func (s *Server) Serve(ctx context.Context, opts ServeOptions) error {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 1000},
+		ConnContext:       withConnGuard(s.log),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(opts.Listener, "", "") }()

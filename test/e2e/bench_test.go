@@ -91,18 +91,24 @@ func waitReady(b *testing.B, s *server) {
 	b.Fatal("server not ready within 10s")
 }
 
-func rssMB(b *testing.B, pid int) float64 {
+func rssMB(b testing.TB, pid int) float64 {
 	b.Helper()
+	return procStatusMB(b, pid, "VmRSS:")
+}
+
+// procStatusMB reads a memory figure (VmRSS:, VmHWM: …) of a process in MiB.
+func procStatusMB(t testing.TB, pid int, field string) float64 {
+	t.Helper()
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}
 	}
-	b.Fatal("no VmRSS")
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }

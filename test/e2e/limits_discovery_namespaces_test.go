@@ -55,8 +55,15 @@ func (s *server) doHeaders(method, path, contentType, body string, header map[st
 // tlsConfig trusts the cluster CA and presents the super-admin certificate.
 func (s *server) tlsConfig(t *testing.T, nextProtos ...string) *tls.Config {
 	t.Helper()
+	return s.tlsConfigAs(t, "super-admin", nextProtos...)
+}
+
+// tlsConfigAs trusts the cluster CA and presents the certificate of
+// DIR/<who>.conf.
+func (s *server) tlsConfigAs(t *testing.T, who string, nextProtos ...string) *tls.Config {
+	t.Helper()
 	return &tls.Config{RootCAs: s.caPool(t), MinVersion: tls.VersionTLS12, NextProtos: nextProtos,
-		Certificates: []tls.Certificate{s.clientCert("super-admin")}}
+		Certificates: []tls.Certificate{s.clientCert(who)}}
 }
 
 // discoveryList is apidiscovery.k8s.io/v2 APIGroupDiscoveryList.
@@ -309,12 +316,12 @@ type heldRead struct {
 	tr   *http.Transport
 }
 
-// holdRead GETs path over HTTP/2 with a 16 KiB flow-control window and
-// returns once the response headers arrived, that is once the handler is
-// running. path must answer with far more than 16 KiB.
-func (s *server) holdRead(t *testing.T, path string) *heldRead {
+// holdRead GETs path as who over HTTP/2 with a 16 KiB flow-control window
+// and returns once the response headers arrived, that is once the handler
+// is running. path must answer with far more than 16 KiB.
+func (s *server) holdRead(t *testing.T, who, path string) *heldRead {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: s.tlsConfig(t), ForceAttemptHTTP2: true, DisableCompression: true,
+	tr := &http.Transport{TLSClientConfig: s.tlsConfigAs(t, who), ForceAttemptHTTP2: true, DisableCompression: true,
 		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 16 << 10}}
 	resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Get(s.url(path))
 	if err != nil {
@@ -346,11 +353,11 @@ type slowResult struct {
 	err  error
 }
 
-// startSlowBody sends method path over HTTP/1.1 with Expect: 100-continue
-// and the start of a body, and returns once the server has asked for the
-// body: by then the request is inside the handler (the in-flight slot is
-// taken and the request's deadline is running).
-func (s *server) startSlowBody(t *testing.T, method, path, head string) *slowBody {
+// startSlowBody sends method path as who over HTTP/1.1 with Expect:
+// 100-continue and the start of a body, and returns once the server has
+// asked for the body: by then the request is inside the handler (the
+// in-flight slot is taken and the request's deadline is running).
+func (s *server) startSlowBody(t *testing.T, who, method, path, head string) *slowBody {
 	t.Helper()
 	pr, pw := io.Pipe()
 	req := mustRequest(t, method, s.url(path), pr)
@@ -359,7 +366,7 @@ func (s *server) startSlowBody(t *testing.T, method, path, head string) *slowBod
 	// With ExpectContinueTimeout set, the transport reads the body only
 	// after the server's 100 Continue, which Go's server sends when the
 	// handler first reads the body.
-	tr := &http.Transport{TLSClientConfig: s.tlsConfig(t, "http/1.1"), ExpectContinueTimeout: 5 * time.Minute}
+	tr := &http.Transport{TLSClientConfig: s.tlsConfigAs(t, who, "http/1.1"), ExpectContinueTimeout: 5 * time.Minute}
 	t.Cleanup(tr.CloseIdleConnections)
 	sb := &slowBody{pw: pw, done: make(chan slowResult, 1)}
 	go func() {
@@ -441,10 +448,31 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 // TestMaxRequestsInFlight fills the read-only and the mutating in-flight
 // limits with requests held open and checks that the next request gets
-// 429 with Retry-After, that watches and health checks are not counted,
-// and that the slot comes back when the held request ends.
+// 429 with Retry-After, that watches, health checks and system:masters are
+// not counted, and that the slot comes back when the held request ends.
+// The limited requests are admin.conf's (kubeadm:cluster-admins), since
+// super-admin.conf is in system:masters.
 func TestMaxRequestsInFlight(t *testing.T) {
 	s := startServer(t, "--max-requests-inflight", "1", "--max-mutating-requests-inflight", "1")
+	admin := s.clientWith(true, "admin")
+	send := func(method, path, contentType, body string) (*http.Response, string) {
+		t.Helper()
+		return s.send(t, admin, method, path, contentType, body, nil)
+	}
+	code := func(method, path, body string) (int, string) {
+		t.Helper()
+		resp, got := send(method, path, "application/json", body)
+		return resp.StatusCode, got
+	}
+	// system:masters is never refused: a flood cannot lock the
+	// administrators out (kube-apiserver exempts the group too).
+	checkMasters := func(method, path, body string, want int) {
+		t.Helper()
+		resp, got := s.send(t, s.client(true), method, path, "application/json", body, nil)
+		if resp.StatusCode != want {
+			t.Errorf("system:masters %s %s at the limit: %d %s, want %d", method, path, resp.StatusCode, got, want)
+		}
+	}
 	const cms = "/api/v1/namespaces/default/configmaps"
 	// 600 KiB of random data: a GET of it cannot fit a 16 KiB window.
 	blob := make([]byte, 600<<10)
@@ -455,7 +483,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) {
 		// An open watch does not take the one read slot: the held GET
 		// below gets it.
-		watch, err := s.client(true).Get(s.url(cms + "?watch=1&timeoutSeconds=60"))
+		watch, err := admin.Get(s.url(cms + "?watch=1&timeoutSeconds=60"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,16 +491,18 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		if watch.StatusCode != 200 {
 			t.Fatalf("watch: %d", watch.StatusCode)
 		}
-		held := s.holdRead(t, cms+"/big")
+		held := s.holdRead(t, "admin", cms+"/big")
 		defer held.release()
 
-		resp, body := s.doHeaders("GET", cms+"/small", "", "", nil)
+		resp, body := send("GET", cms+"/small", "", "")
 		checkTooMany(t, "GET", resp, body)
-		resp, body = s.doHeaders("GET", "/api/v1/namespaces", "", "", nil)
+		resp, body = send("GET", "/api/v1/namespaces", "", "")
 		checkTooMany(t, "LIST", resp, body)
+		checkMasters("GET", cms+"/small", "", 200)
+		checkMasters("GET", "/api/v1/namespaces", "", 200)
 
 		// Mutating requests have their own limit.
-		if code, body := s.do("POST", cms, "application/json", strings.NewReader(`{"metadata":{"name":"during-read"}}`)); code != 201 {
+		if code, body := code("POST", cms, `{"metadata":{"name":"during-read"}}`); code != 201 {
 			t.Errorf("POST while reads are at their limit: %d %s", code, body)
 		}
 		// A request without credentials is refused by authentication, not
@@ -484,36 +514,37 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		if code, body := s.doWith(s.anonClient(), "GET", "/readyz", "", nil); code != 200 {
 			t.Errorf("/readyz while reads are at their limit: %d %s", code, body)
 		}
-		code, body := s.do("GET", cms+"?watch=1&timeoutSeconds=1", "", nil)
-		if code != 200 || !strings.Contains(body, `"type":"ADDED"`) {
-			t.Errorf("watch while reads are at their limit: %d %.300s", code, body)
+		c, body := code("GET", cms+"?watch=1&timeoutSeconds=1", "")
+		if c != 200 || !strings.Contains(body, `"type":"ADDED"`) {
+			t.Errorf("watch while reads are at their limit: %d %.300s", c, body)
 		}
 
 		held.release()
 		waitUntil(t, "GET succeeds once the held request ended", func() bool {
-			code, _ := s.do("GET", cms+"/small", "", nil)
-			return code == 200
+			c, _ := code("GET", cms+"/small", "")
+			return c == 200
 		})
 	})
 
 	t.Run("mutating", func(t *testing.T) {
-		slow := s.startSlowBody(t, "POST", cms, `{"metadata":{"name":"slow"},`)
-		resp, body := s.doHeaders("POST", cms, "application/json", `{"metadata":{"name":"refused"}}`, nil)
+		slow := s.startSlowBody(t, "admin", "POST", cms, `{"metadata":{"name":"slow"},`)
+		resp, body := send("POST", cms, "application/json", `{"metadata":{"name":"refused"}}`)
 		checkTooMany(t, "POST", resp, body)
-		resp, body = s.doHeaders("DELETE", cms+"/small", "", "", nil)
+		resp, body = send("DELETE", cms+"/small", "", "")
 		checkTooMany(t, "DELETE", resp, body)
+		checkMasters("POST", cms, `{"metadata":{"name":"by-masters"}}`, 201)
 		// Reads have their own limit.
-		if code, body := s.do("GET", cms+"/small", "", nil); code != 200 {
+		if code, body := code("GET", cms+"/small", ""); code != 200 {
 			t.Errorf("GET while writes are at their limit: %d %s", code, body)
 		}
 		if code, body := slow.finish(t, `"data":{"a":"b"}}`); code != 201 {
 			t.Fatalf("the held POST: %d %s", code, body)
 		}
 		waitUntil(t, "POST succeeds once the held request ended", func() bool {
-			code, _ := s.do("POST", cms, "application/json", strings.NewReader(`{"metadata":{"generateName":"after-"}}`))
-			return code == 201
+			c, _ := code("POST", cms, `{"metadata":{"generateName":"after-"}}`)
+			return c == 201
 		})
-		if code, body := s.do("GET", cms+"/refused", "", nil); code != 404 {
+		if code, body := code("GET", cms+"/refused", ""); code != 404 {
 			t.Errorf("a refused POST was stored: %d %s", code, body)
 		}
 	})
@@ -543,7 +574,7 @@ func TestRequestTimeout(t *testing.T) {
 
 	for i := range 3 {
 		name := fmt.Sprintf("late-%d", i)
-		slow := s.startSlowBody(t, "POST", cms, `{"metadata":{"name":"`+name+`"},`)
+		slow := s.startSlowBody(t, "super-admin", "POST", cms, `{"metadata":{"name":"`+name+`"},`)
 		// The handler began before the server asked for the body, so its
 		// deadline is behind us after this.
 		time.Sleep(timeout + 50*time.Millisecond)
