@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -34,7 +35,7 @@ type authentication struct {
 // the authenticating proxy, client certificates, then bearer tokens (token file, service accounts,
 // bootstrap tokens, OIDC, the token webhook). Files are
 // watched and reloaded; a file that is bad at start stops the server.
-func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers) (*authentication, error) {
+func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers, revocations authnx509.RevocationStore) (*authentication, error) {
 	a := &authentication{}
 	var chain authn.Chain
 	if o.RequestHeaderClientCAFile != "" {
@@ -59,8 +60,24 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 		}
 		x := authnx509.New(a.clientCAs)
 		if o.ClientCRLFile != "" {
-			crl := &authnx509.CRL{CAs: a.clientCAs.Certificates}
-			if err := watch(ctx, log, "--client-crl-file", o.ClientCRLFile, true, crl.Load); err != nil {
+			crl := &authnx509.CRL{CAs: a.clientCAs.Certificates, Store: revocations, Log: log}
+			if err := crl.Restore(ctx); err != nil {
+				return nil, fmt.Errorf("--client-crl-file: %w", err)
+			}
+			// A CRL older than one accepted before (put back from a copy)
+			// is refused; at start the server still serves, with every
+			// revocation it knows of in force.
+			first := true
+			load := func(data []byte, exists bool) error {
+				err := crl.Load(data, exists)
+				if first && errors.Is(err, authnx509.ErrStaleCRL) {
+					log.Error("--client-crl-file is older than a CRL accepted before; serving with every revocation known so far", "file", o.ClientCRLFile, "err", err)
+					err = nil
+				}
+				first = false
+				return err
+			}
+			if err := watch(ctx, log, "--client-crl-file", o.ClientCRLFile, true, load); err != nil {
 				return nil, err
 			}
 			x.Revocations = crl

@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if accounts != nil {
 		accounts.store, accounts.reg = store, reg
 	}
-	if authentication, err = buildAuthentication(ctx, o, log, accounts, inf); err != nil {
+	if authentication, err = buildAuthentication(ctx, o, log, accounts, inf, revocationStore{kv}); err != nil {
 		return err
 	}
 	authentication.clientCATLS(tlsConfig)

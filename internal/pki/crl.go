@@ -48,6 +48,12 @@ func RevocationReasonName(code int) string {
 	return fmt.Sprintf("reason %d", code)
 }
 
+// ParseCRLs decodes every X509 CRL block in data. It fails when data holds
+// no CRL, a block of another type, or trailing data.
+func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
+	return parseBlocks(data, blockCRL, "CRL", x509.ParseRevocationList)
+}
+
 // ParseCRL decodes a PEM CRL.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
 	block, _ := pem.Decode(data)
@@ -60,11 +66,15 @@ func ParseCRL(data []byte) (*x509.RevocationList, error) {
 // Revoke returns a new CRL issued by ca that holds every entry of prev (if
 // any) plus serial, with a higher CRL number. nextUpdate is when relying
 // parties should expect a newer list.
+//
+// The number is never below the current Unix time, so that a list made
+// after the file was lost (prev nil) still numbers above every list the API
+// server has accepted, which refuses any CRL older than one it has seen.
 func (ca *CA) Revoke(prev *x509.RevocationList, serial *big.Int, reason int, now time.Time, nextUpdate time.Time) ([]byte, error) {
 	if ca.Key == nil {
 		return nil, ErrExternalCA
 	}
-	number := big.NewInt(1)
+	number := big.NewInt(now.Unix())
 	var entries []x509.RevocationListEntry
 	if prev != nil {
 		if err := prev.CheckSignatureFrom(ca.Cert); err != nil {
@@ -72,7 +82,9 @@ func (ca *CA) Revoke(prev *x509.RevocationList, serial *big.Int, reason int, now
 		}
 		entries = append(entries, prev.RevokedCertificateEntries...)
 		if prev.Number != nil {
-			number = new(big.Int).Add(prev.Number, big.NewInt(1))
+			if next := new(big.Int).Add(prev.Number, big.NewInt(1)); next.Cmp(number) > 0 {
+				number = next
+			}
 		}
 		for _, e := range entries {
 			if e.SerialNumber.Cmp(serial) == 0 {

@@ -34,7 +34,14 @@ func EncodeCertificates(certs ...*x509.Certificate) []byte {
 // ParseCertificates decodes every CERTIFICATE block in data. It fails when
 // data holds no certificate or any block is not a certificate.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
+	return parseBlocks(data, blockCertificate, "certificate", x509.ParseCertificate)
+}
+
+// parseBlocks decodes every PEM block of data, each of which must be of
+// type blockType, with parse. It fails when there is none, a block of
+// another type, or trailing data.
+func parseBlocks[T any](data []byte, blockType, what string, parse func([]byte) (T, error)) ([]T, error) {
+	var out []T
 	rest := data
 	for {
 		var block *pem.Block
@@ -42,22 +49,22 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
-		if block.Type != blockCertificate {
-			return nil, fmt.Errorf("unexpected PEM block %q, want %q", block.Type, blockCertificate)
+		if block.Type != blockType {
+			return nil, fmt.Errorf("unexpected PEM block %q, want %q", block.Type, blockType)
 		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		v, err := parse(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("invalid certificate: %w", err)
+			return nil, fmt.Errorf("invalid %s: %w", what, err)
 		}
-		certs = append(certs, c)
+		out = append(out, v)
 	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no PEM %s found", what)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, errors.New("trailing data after the last PEM block")
 	}
-	return certs, nil
+	return out, nil
 }
 
 // EncodePrivateKey returns key as PEM: PKCS#1 for RSA and SEC 1 for ECDSA,

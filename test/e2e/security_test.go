@@ -245,3 +245,72 @@ func TestBootstrapTokenToSecrets(t *testing.T) {
 		t.Errorf("the refused takeover was not logged:\n%s", logs)
 	}
 }
+
+// TestCRLReplay replays the fourth attack: a copy of the CRL taken before a
+// revocation is put back, which un-revoked the certificate. The older list
+// is now refused, while the server runs and across a restart.
+func TestCRLReplay(t *testing.T) {
+	s := startServer(t)
+	crlFile := filepath.Join(s.dir, "pki", "ca.crl")
+	status := func(kc string) int {
+		t.Helper()
+		code, _ := s.doWith(clientWithCert(t, s, clientCertOf(t, kc)), "GET", "/api/v1/namespaces", "", nil)
+		return code
+	}
+	first := s.userKubeconfig(t, "first", "system:masters")
+	revokee := s.userKubeconfig(t, "revokee", "system:masters")
+	mustSekisho(t, "certs", "revoke", "--dir", s.dir, "--cert", first)
+	if !waitFor(func() bool { return status(first) == 401 }) {
+		t.Fatal("the first revocation did not take effect")
+	}
+	old, err := os.ReadFile(crlFile) // cp pki/ca.crl old.crl
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSekisho(t, "certs", "revoke", "--dir", s.dir, "--cert", revokee)
+	if !waitFor(func() bool { return status(revokee) == 401 }) {
+		t.Fatal("the revocation did not take effect")
+	}
+
+	// mv old.crl pki/ca.crl
+	if err := os.WriteFile(crlFile+".old", old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(crlFile+".old", crlFile); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), "the last accepted: an older CRL than the last accepted one")
+	}) {
+		t.Fatalf("the replayed CRL was not refused:\n%s", s.logs.String())
+	}
+	if code := status(revokee); code != 401 {
+		t.Fatalf("the replayed CRL un-revoked the certificate: %d", code)
+	}
+
+	// A restart with the old file in place: the server starts, refuses the
+	// file, and the revocation persisted in its store stays in force.
+	s.stop()
+	s.start()
+	if code := status(revokee); code != 401 {
+		t.Fatalf("after a restart with the replayed CRL: %d", code)
+	}
+	if !strings.Contains(s.logs.String(), "--client-crl-file is older than a CRL accepted before") {
+		t.Errorf("the restart did not report the stale CRL:\n%s", s.logs.String())
+	}
+	if code := status(first); code != 401 {
+		t.Errorf("the first revocation was lost: %d", code)
+	}
+	// Revoking again writes a newer list than any seen, which is accepted.
+	third := s.userKubeconfig(t, "third", "system:masters")
+	if code := status(third); code != 200 {
+		t.Fatalf("a fresh certificate: %d", code)
+	}
+	mustSekisho(t, "certs", "revoke", "--dir", s.dir, "--cert", third)
+	if !waitFor(func() bool { return status(third) == 401 }) {
+		t.Fatal("a revocation after the replay did not take effect")
+	}
+	if code := status(revokee); code != 401 {
+		t.Errorf("the revokee came back after a newer CRL: %d", code)
+	}
+}
