@@ -52,6 +52,11 @@ func TestTokenWebhook(t *testing.T) {
 		case "webhook-good":
 			w.Write([]byte(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","status":{"authenticated":true,
 				"user":{"username":"hook-user","uid":"h-1","groups":["system:masters","hooked"],"extra":{"idp":["corp"]}}}}`))
+		case "webhook-configmap":
+			// The attack run's answer: another kind with the same fields.
+			w.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMap","status":{"authenticated":true,"user":{"username":"evil","groups":["system:masters"]}}}`))
+		case "webhook-v1beta1":
+			w.Write([]byte(`{"apiVersion":"authentication.k8s.io/v1beta1","kind":"TokenReview","status":{"authenticated":true,"user":{"username":"evil","groups":["system:masters"]}}}`))
 		case "webhook-broken":
 			http.Error(w, "boom", 500)
 		case "webhook-slow":
@@ -79,6 +84,17 @@ func TestTokenWebhook(t *testing.T) {
 	}
 	if r := s.kubectlAs(tokenKC, "--token", "webhook-unknown", "get", "ns"); r.code == 0 || !strings.Contains(r.stderr, "Unauthorized") {
 		t.Errorf("token the webhook rejects: %+v", r)
+	}
+	// An answer that is not the TokenReview asked for authenticates nobody.
+	for _, tok := range []string{"webhook-configmap", "webhook-v1beta1"} {
+		if r := s.kubectlAs(tokenKC, "--token", tok, "auth", "whoami"); r.code == 0 || !strings.Contains(r.stderr, "Unauthorized") {
+			t.Errorf("%s: an answer of the wrong type authenticated: %+v", tok, r)
+		}
+	}
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), `the answer is apiVersion \"v1\" kind \"ConfigMap\", not authentication.k8s.io/v1 TokenReview`)
+	}) {
+		t.Errorf("the log does not explain the wrong answer:\n%s", s.logs.String())
 	}
 	before = calls.Load()
 	start := time.Now()

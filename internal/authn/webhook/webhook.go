@@ -151,6 +151,17 @@ func (c *Client) post(ctx context.Context, body []byte, out any) (retry bool, er
 	return false, nil
 }
 
+// CheckAnswerType refuses an answer that is not the review that was asked
+// for: a webhook answering another kind (a ConfigMap with the same status
+// fields, say) or another version is broken or not the webhook meant, and
+// its answer must not grant anything.
+func CheckAnswerType(apiVersion, kind, wantAPIVersion, wantKind string) error {
+	if apiVersion != wantAPIVersion || kind != wantKind {
+		return fmt.Errorf("the answer is apiVersion %q kind %q, not %s %s", apiVersion, kind, wantAPIVersion, wantKind)
+	}
+	return nil
+}
+
 // tokenReview is the TokenReview wire format of authentication.k8s.io
 // v1 and v1beta1, which are identical on the wire.
 type tokenReview struct {
@@ -222,6 +233,9 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	var answer tokenReview
 	if err := a.Client.Post(ctx, review, &answer); err != nil {
 		return nil, false, fmt.Errorf("token webhook: %w", err)
+	}
+	if err := CheckAnswerType(answer.APIVersion, answer.Kind, review.APIVersion, review.Kind); err != nil {
+		return nil, false, fmt.Errorf("token webhook %s: %w", a.Client.safeURL(), err)
 	}
 	var u *authn.User
 	if answer.Status.Authenticated {

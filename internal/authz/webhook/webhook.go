@@ -263,6 +263,9 @@ func (z *Authorizer) Authorize(ctx context.Context, a authz.Attributes) (authz.D
 		if err := z.client.Post(ctx, review, &answer); err != nil {
 			return authz.NoOpinion, "", fmt.Errorf("authorization webhook: %w", err)
 		}
+		if err := authnwebhook.CheckAnswerType(answer.APIVersion, answer.Kind, review.APIVersion, review.Kind); err != nil {
+			return authz.NoOpinion, "", fmt.Errorf("authorization webhook: %w", err)
+		}
 		status = answer.Status
 		ttl := z.opts.UnauthorizedTTL
 		if status.Allowed {

@@ -367,6 +367,29 @@ func TestGarbageBodyIsNoOpinion(t *testing.T) {
 	assertFailure(t, f, z)
 }
 
+// TestAnswerOfAnotherTypeIsNoOpinion: only a SubjectAccessReview of the
+// version asked is believed. A ConfigMap that happens to carry
+// status.allowed (the attack run's answer) is an error, not an allow, and
+// is not cached.
+func TestAnswerOfAnotherTypeIsNoOpinion(t *testing.T) {
+	for _, body := range []string{
+		`{"apiVersion":"v1","kind":"ConfigMap","status":{"allowed":true}}`,
+		`{"apiVersion":"authorization.k8s.io/v1beta1","kind":"SubjectAccessReview","status":{"allowed":true}}`,
+		`{"kind":"SubjectAccessReview","status":{"allowed":true}}`,
+		`{"status":{"allowed":true}}`,
+	} {
+		f, z, _ := setup(t, Options{})
+		f.setRespond(func(w http.ResponseWriter, _ []byte) { _, _ = io.WriteString(w, body) })
+		d, _, err := z.Authorize(context.Background(), podsList())
+		if d != authz.NoOpinion || err == nil || !strings.Contains(err.Error(), "not authorization.k8s.io/v1 SubjectAccessReview") {
+			t.Errorf("%s: %v %v", body, d, err)
+		}
+		if z.cached() != 0 {
+			t.Errorf("%s: cached", body)
+		}
+	}
+}
+
 func TestTimeoutIsNoOpinion(t *testing.T) {
 	f, z, _ := setup(t, Options{Timeout: 200 * time.Millisecond})
 	release := make(chan struct{})
