@@ -61,8 +61,14 @@ func bodyJSON(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkText(data); err != nil {
+		return nil, err
+	}
 	if ct != "application/json" {
-		return yamlToJSON(data)
+		if data, err = yamlToJSON(data); err != nil {
+			return nil, err
+		}
+		return data, checkText(data)
 	}
 	return data, nil
 }

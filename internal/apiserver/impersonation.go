@@ -56,6 +56,9 @@ func readImpersonation(h http.Header) (*impersonationRequest, error) {
 	if req.user == "" {
 		return nil, errors.New("requested impersonation of groups, uid or extra without impersonating a user")
 	}
+	if err := (&authn.User{Name: req.user, UID: req.uid, Groups: req.groups, Extra: req.extra}).CheckText(); err != nil {
+		return nil, fmt.Errorf("impersonation: %w", err)
+	}
 	return req, nil
 }
 

@@ -99,6 +99,9 @@ func (s *Server) patch(req *request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkText(patchBody); err != nil {
+		return err
+	}
 	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur registry.Object) (registry.Object, error) {
 		original, err := json.Marshal(cur)
 		if err != nil {

@@ -433,6 +433,9 @@ func (s *Server) readTyped(req *request, t bodyType) (registry.Object, error) {
 		if err := checkTypeMeta(t, obj); err != nil {
 			return nil, err
 		}
+		if err := checkObjectText(obj); err != nil {
+			return nil, err
+		}
 		return obj, nil
 	}
 	data, err := bodyJSON(req.r)
@@ -656,6 +659,9 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 			return nil, err
 		}
 	} else if len(bytes.TrimSpace(data)) > 0 {
+		if err := checkText(data); err != nil {
+			return nil, err
+		}
 		if contentType(r) != "application/json" {
 			if data, err = yamlToJSON(data); err != nil {
 				return nil, err

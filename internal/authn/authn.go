@@ -7,9 +7,11 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Well-known groups.
@@ -48,6 +50,30 @@ type User struct {
 	Extra  map[string][]string
 	// Authenticator names the method that vouched for the user, for logs.
 	Authenticator string
+}
+
+// CheckText refuses an identity with a name, uid, group or extra key or
+// value that is not valid UTF-8. Identities read from headers (an
+// authenticating proxy, impersonation) could otherwise carry bytes that
+// logs and stored objects would alter.
+func (u *User) CheckText() error {
+	bad := func(what, v string) error {
+		if utf8.ValidString(v) {
+			return nil
+		}
+		return fmt.Errorf("the %s %q is not valid UTF-8", what, v)
+	}
+	errs := []error{bad("user name", u.Name), bad("uid", u.UID)}
+	for _, g := range u.Groups {
+		errs = append(errs, bad("group", g))
+	}
+	for k, vs := range u.Extra {
+		errs = append(errs, bad("extra key", k))
+		for _, v := range vs {
+			errs = append(errs, bad("extra value", v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // InGroup reports whether u is a member of group.

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // TestNamespacePathEscalation replays the CVE-2019-11247 class: a user
@@ -312,5 +316,58 @@ func TestCRLReplay(t *testing.T) {
 	}
 	if code := status(revokee); code != 401 {
 		t.Errorf("the revokee came back after a newer CRL: %d", code)
+	}
+}
+
+// TestInvalidUTF8Refused replays the sixth finding: a body that is not
+// valid UTF-8 was stored with U+FFFD in place of the bytes sent, with 201.
+// Every way a string reaches the store is now refused with 400 and a
+// Status that says why, and nothing is stored.
+func TestInvalidUTF8Refused(t *testing.T) {
+	s := startServer(t)
+	const cms = "/api/v1/namespaces/default/configmaps"
+	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "pb"}, Data: map[string]string{"k": "v\xff\xfe"}}
+	raw, err := cm.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	envelope, err := (&runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, Raw: raw}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	protobuf := string(append([]byte{0x6b, 0x38, 0x73, 0x00}, envelope...))
+	s.create(t, cms, `{"metadata":{"name":"target"},"data":{"k":"v"}}`)
+
+	for _, c := range []struct {
+		name, method, path, contentType, body, want string
+	}{
+		{"data", "POST", cms, "application/json", "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"v\xff\xfe\"}}", "is not valid UTF-8"},
+		{"annotation", "POST", cms, "application/json", "{\"metadata\":{\"name\":\"b\",\"annotations\":{\"x\":\"\xc3\"}}}", "is not valid UTF-8"},
+		{"lone surrogate", "POST", cms, "application/json", `{"metadata":{"name":"c"},"data":{"k":"\ud800"}}`, "unpaired UTF-16 surrogate"},
+		{"yaml", "POST", cms, "application/yaml", "metadata:\n  name: d\ndata:\n  k: \"v\xff\"\n", "is not valid UTF-8"},
+		{"protobuf", "POST", cms, "application/vnd.kubernetes.protobuf", protobuf, `not valid UTF-8 at .Data["k"]`},
+		{"merge patch", "PATCH", cms + "/target", "application/merge-patch+json", "{\"data\":{\"k\":\"\xff\"}}", "is not valid UTF-8"},
+		{"json patch", "PATCH", cms + "/target", "application/json-patch+json", `[{"op":"replace","path":"/data/k","value":"\udfff"}]`, "unpaired"},
+		{"update", "PUT", cms + "/target", "application/json", "{\"metadata\":{\"name\":\"target\"},\"data\":{\"k\":\"\xe2\x82\"}}", "is not valid UTF-8"},
+	} {
+		resp, body := s.send(t, s.client(true), c.method, c.path, c.contentType, c.body, nil)
+		st := parseFullStatus(t, body)
+		if resp.StatusCode != 400 || st.Reason != "BadRequest" || !strings.Contains(st.Message, c.want) {
+			t.Errorf("%s: %d %s, want 400 BadRequest with %q", c.name, resp.StatusCode, body, c.want)
+		}
+	}
+	// Impersonating a name that is not valid UTF-8.
+	resp, body := s.send(t, s.client(true), "GET", cms, "", "", http.Header{"Impersonate-User": {"bob\xff"}})
+	if resp.StatusCode != 400 || !strings.Contains(body, "is not valid UTF-8") {
+		t.Errorf("impersonation: %d %s", resp.StatusCode, body)
+	}
+	// Nothing was stored or changed.
+	_, list, _ := s.list(t, cms)
+	if len(list.Items) != 1 {
+		t.Errorf("%d configmaps stored, want only the target", len(list.Items))
+	}
+	if code, body := s.do("GET", cms+"/target", "", nil); code != 200 || !strings.Contains(body, `"data":{"k":"v"}`) {
+		t.Errorf("the target changed: %s", body)
 	}
 }

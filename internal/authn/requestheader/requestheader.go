@@ -75,6 +75,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 			u.Extra[key] = append(u.Extra[key], values...)
 		}
 	}
+	if err := u.CheckText(); err != nil {
+		return nil, false, fmt.Errorf("request header: %w", err)
+	}
 	a.strip(r)
 	return u, true, nil
 }
