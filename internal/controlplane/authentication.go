@@ -3,9 +3,11 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -153,24 +155,42 @@ var reloadInterval = 500 * time.Millisecond
 // webhookTimeout bounds one call to an authentication or authorization webhook.
 const webhookTimeout = 5 * time.Second
 
-// clientCATLS makes the TLS handshake advertise the current client CAs,
-// following reloads of --client-ca-file.
+// clientCATLS makes the TLS handshake advertise the current client CAs and
+// front-proxy CAs, following reloads of --client-ca-file and
+// --requestheader-client-ca-file, as kube-apiserver lists both: a client
+// that picks its certificate by the acceptable CAs (Go's
+// GetClientCertificate, a front proxy holding a front-proxy-ca
+// certificate) then presents the right one. The list only guides clients;
+// each authenticator verifies against its own bundle.
 func (a *authentication) clientCATLS(base *tls.Config) {
-	if a.clientCAs == nil {
+	pools := []*authnx509.DynamicPool{a.clientCAs, a.proxyCAs}
+	pools = slices.DeleteFunc(pools, func(p *authnx509.DynamicPool) bool { return p == nil })
+	if len(pools) == 0 {
 		return
 	}
 	var mu sync.Mutex
 	var cached *tls.Config
-	var gen uint64
+	gens := make([]uint64, len(pools))
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		pool, g := a.clientCAs.Pool()
 		mu.Lock()
 		defer mu.Unlock()
-		if cached == nil || g != gen {
+		stale := cached == nil
+		for i, p := range pools {
+			if _, g := p.Pool(); g != gens[i] {
+				gens[i], stale = g, true
+			}
+		}
+		if stale {
+			advertised := x509.NewCertPool()
+			for _, p := range pools {
+				for _, c := range p.Certificates() {
+					advertised.AddCert(c)
+				}
+			}
 			c := base.Clone()
 			c.GetConfigForClient = nil
-			c.ClientCAs = pool
-			cached, gen = c, g
+			c.ClientCAs = advertised
+			cached = c
 		}
 		return cached, nil
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"io"
 	"net/http"
 	"os"
@@ -43,6 +45,39 @@ func TestRequestHeaderProxy(t *testing.T) {
 			t.Errorf("through the proxy, lacks %s: %d %s", want, code, body)
 		}
 	}
+	// A Go client that picks its certificate by the CAs the server asks
+	// for, as a Go front proxy does: the handshake must list the
+	// front-proxy CA too, as kube-apiserver's does, or the proxy sends no
+	// certificate. Here it holds a cluster-CA certificate as well, which it
+	// must not choose for headers.
+	var offered [][]byte
+	picker := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: s.caPool(t), MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			offered = cri.AcceptableCAs
+			if cri.SupportsCertificate(&proxyCert) == nil {
+				return &proxyCert, nil
+			}
+			return &tls.Certificate{}, nil
+		},
+	}}}
+	code, body = whoami(picker, headers)
+	if code != 201 || !strings.Contains(body, `"username":"alice"`) {
+		t.Errorf("a client choosing by the acceptable CAs: %d %s", code, body)
+	}
+	names := map[string]bool{}
+	for _, raw := range offered {
+		var name pkix.RDNSequence
+		if _, err := asn1.Unmarshal(raw, &name); err == nil {
+			var n pkix.Name
+			n.FillFromRDNSequence(&name)
+			names[n.CommonName] = true
+		}
+	}
+	if !names["kubernetes-ca"] || !names["kubernetes-front-proxy-ca"] {
+		t.Errorf("acceptable CAs in the handshake: %v, want the cluster CA and the front-proxy CA", names)
+	}
+
 	// A client certificate of the cluster CA: the headers are ignored.
 	code, body = whoami(s.client(true), headers)
 	if code != 201 || !strings.Contains(body, `"username":"kubernetes-super-admin"`) {
