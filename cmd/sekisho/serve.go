@@ -21,7 +21,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate (with intermediates)")
 	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", o.TLSPrivateKeyFile, "private key of --tls-cert-file")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: VersionTLS12 or VersionTLS13")
-	fs.StringSliceVar(&o.TLSCipherSuites, "tls-cipher-suites", o.TLSCipherSuites, "allowed TLS 1.2 cipher suites (default: Go's secure set)")
+	fs.StringSliceVar(&o.TLSCipherSuites, "tls-cipher-suites", o.TLSCipherSuites, "allowed TLS 1.2 cipher suites, Go's names (default: ECDHE with AES-GCM or ChaCha20-Poly1305 only; see docs/security.md)")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle that client certificates must chain to")
 	fs.StringVar(&o.ClientCRLFile, "client-crl-file", o.ClientCRLFile, "PEM CRL of revoked client certificates, reloaded on change; a missing file revokes nothing")
 	fs.StringVar(&o.RequestHeaderClientCAFile, "requestheader-client-ca-file", o.RequestHeaderClientCAFile, "CA of the authenticating proxy's client certificate; enables request-header authentication")

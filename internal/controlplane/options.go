@@ -225,11 +225,26 @@ func tlsVersion(name string) (uint16, error) {
 	return 0, fmt.Errorf("--tls-min-version %q: want VersionTLS12 or VersionTLS13", name)
 }
 
-// cipherSuites maps --tls-cipher-suites names to IDs. Only suites Go
-// considers secure are accepted.
+// DefaultCipherSuites are the TLS 1.2 suites served when
+// --tls-cipher-suites is not given: ECDHE key exchange with an AEAD cipher
+// only, which meets both CIS 1.2.29 and the DISA STIG's AEAD-only list.
+// Go's own default adds the ECDHE CBC-SHA1 suites, which only clients
+// older than about 2013 need; name them in --tls-cipher-suites to serve
+// them. TLS 1.3 suites are all AEAD and not configurable.
+var DefaultCipherSuites = []string{
+	"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+	"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+}
+
+// cipherSuites maps --tls-cipher-suites names to IDs; no names means
+// DefaultCipherSuites. Only suites Go considers secure are accepted.
 func cipherSuites(names []string) ([]uint16, error) {
 	if len(names) == 0 {
-		return nil, nil
+		names = DefaultCipherSuites
 	}
 	known := map[string]uint16{}
 	for _, c := range tls.CipherSuites() {
@@ -247,6 +262,9 @@ func cipherSuites(names []string) ([]uint16, error) {
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--tls-cipher-suites: unknown or insecure cipher suite(s) %s", strings.Join(bad, ", "))
+	}
+	if !slices.Contains(ids, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) && !slices.Contains(ids, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) {
+		return nil, errors.New("--tls-cipher-suites: HTTP/2 requires TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 in the list")
 	}
 	return ids, nil
 }

@@ -153,9 +153,41 @@ func TestTLSSettings(t *testing.T) {
 		t.Errorf("TLS 1.3 refused: %v", err)
 	}
 
+	// TLS 1.2 serves only AEAD suites by default; the CBC-SHA1 suites
+	// that Go's own default adds come only when named.
+	suite := func(s *server, id uint16) error {
+		conn, err := tls.Dial("tcp", s.url("")[len("https://"):], &tls.Config{RootCAs: s.caPool(t), MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{id}})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	def := startServer(t)
+	aead := 0
+	for _, id := range []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305} {
+		if suite(def, id) == nil { // one of each pair fits the serving key's type
+			aead++
+		}
+	}
+	if aead != 2 {
+		t.Errorf("%d AEAD suites served over TLS 1.2 by default, want 2 (GCM and ChaCha20 for the key's type)", aead)
+	}
+	for _, id := range []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA} {
+		if err := suite(def, id); err == nil {
+			t.Errorf("the CBC-SHA1 suite %s is served by default", tls.CipherSuiteName(id))
+		}
+	}
+	wide := startServer(t, "--tls-cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+	if suite(wide, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA) != nil && suite(wide, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA) != nil {
+		t.Error("a CBC suite named in --tls-cipher-suites is not served")
+	}
+
 	for _, bad := range [][]string{
 		{"--tls-min-version", "VersionTLS11"},
 		{"--tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA"},
+		{"--tls-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, // no suite HTTP/2 needs
 		{"--bind-address", "nonsense"},
 	} {
 		r := sekisho(t, append([]string{"serve", "--tls-cert-file", filepath.Join(s.dir, "pki/apiserver.crt"),
