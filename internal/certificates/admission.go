@@ -12,6 +12,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/pki"
 )
 
 var csrResource = certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests")
@@ -65,7 +66,7 @@ func (p *Admission) Validate(ctx context.Context, a *admission.Attributes) error
 	gr := csrResource.GroupResource()
 	switch {
 	case a.Operation == admission.Create && a.Subresource == "" && csr.Spec.SignerName == KubeAPIServerClient:
-		cr, err := ParseRequest(csr.Spec.Request)
+		cr, err := pki.ParseCSR(csr.Spec.Request)
 		if err != nil {
 			return nil // validation reports it
 		}

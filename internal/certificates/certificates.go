@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sekisho/sekisho/internal/pki"
 )
 
 // Kubernetes' signer names.
@@ -36,29 +38,6 @@ const (
 	NodeUserPrefix = "system:node:"
 	MastersGroup   = "system:masters"
 )
-
-// ParseRequest decodes spec.request: exactly one PEM CERTIFICATE REQUEST
-// block whose signature verifies.
-func ParseRequest(data []byte) (*x509.CertificateRequest, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("PEM block type must be CERTIFICATE REQUEST: no PEM data found")
-	}
-	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-		return nil, fmt.Errorf("PEM block type must be CERTIFICATE REQUEST, not %q", block.Type)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, errors.New("must hold exactly one PEM block")
-	}
-	cr, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not a certificate request: %v", err)
-	}
-	if err := cr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("the certificate request's signature does not verify: %v", err)
-	}
-	return cr, nil
-}
 
 var keyUsages = map[certificatesv1.KeyUsage]x509.KeyUsage{
 	certificatesv1.UsageSigning:           x509.KeyUsageDigitalSignature,
@@ -189,7 +168,7 @@ func validateSpec(csr *certificatesv1.CertificateSigningRequest, spec *field.Pat
 	var errs field.ErrorList
 	if len(csr.Spec.Request) == 0 {
 		errs = append(errs, field.Required(spec.Child("request"), ""))
-	} else if _, err := ParseRequest(csr.Spec.Request); err != nil {
+	} else if _, err := pki.ParseCSR(csr.Spec.Request); err != nil {
 		errs = append(errs, field.Invalid(spec.Child("request"), "<PEM data>", err.Error()))
 	}
 	errs = append(errs, validateSignerName(csr.Spec.SignerName, spec.Child("signerName"))...)

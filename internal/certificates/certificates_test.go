@@ -15,9 +15,11 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sekisho/sekisho/internal/pki"
 )
 
-func request(t *testing.T, subject pkix.Name, dns []string, ips []net.IP) []byte {
+func request(t testing.TB, subject pkix.Name, dns []string, ips []net.IP) []byte {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, DNSNames: dns, IPAddresses: ips}, key)
@@ -136,7 +138,7 @@ func selfSigned(t *testing.T) []byte {
 
 func TestCheckSigner(t *testing.T) {
 	parse := func(subject pkix.Name, dns []string, ips []net.IP) *x509.CertificateRequest {
-		cr, err := ParseRequest(request(t, subject, dns, ips))
+		cr, err := pki.ParseCSR(request(t, subject, dns, ips))
 		if err != nil {
 			t.Fatal(err)
 		}

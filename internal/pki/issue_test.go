@@ -18,7 +18,7 @@ import (
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-func mustCA(t *testing.T, kt KeyType) *CA {
+func mustCA(t testing.TB, kt KeyType) *CA {
 	t.Helper()
 	key, err := kt.GenerateKey()
 	if err != nil {

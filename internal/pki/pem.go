@@ -185,22 +185,26 @@ func EncodeCSR(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: blockCSR, Bytes: der})
 }
 
-// ParseCSR decodes and verifies the signature of the first CERTIFICATE
-// REQUEST block in data.
+// ParseCSR decodes a PEM certificate request, which must be the only block
+// in data, and verifies its signature. The messages are those Kubernetes
+// gives for a CertificateSigningRequest's spec.request.
 func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
-	block, _ := pem.Decode(data)
+	block, rest := pem.Decode(data)
 	if block == nil {
-		return nil, errors.New("no PEM certificate request found")
+		return nil, errors.New("PEM block type must be CERTIFICATE REQUEST: no PEM data found")
 	}
 	if block.Type != blockCSR && block.Type != "NEW CERTIFICATE REQUEST" {
-		return nil, fmt.Errorf("unexpected PEM block %q, want %q", block.Type, blockCSR)
+		return nil, fmt.Errorf("PEM block type must be CERTIFICATE REQUEST, not %q", block.Type)
 	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, errors.New("must hold exactly one PEM block")
+	}
+	cr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("invalid certificate request: %w", err)
+		return nil, fmt.Errorf("not a certificate request: %v", err)
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("certificate request signature does not verify: %w", err)
+	if err := cr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("the certificate request's signature does not verify: %v", err)
 	}
-	return csr, nil
+	return cr, nil
 }

@@ -371,3 +371,46 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		t.Errorf("the target changed: %s", body)
 	}
 }
+
+// TestCredentialsNeverLogged sends every kind of bearer credential, valid
+// and not, to a server logging at debug level, and checks that no secret
+// part of any appears in its log: static tokens, bootstrap token secrets,
+// and service-account tokens, genuine and altered.
+func TestCredentialsNeverLogged(t *testing.T) {
+	requireTools(t, "kubectl")
+	const canary = "leakcanary"
+	file := writeFile(t, "tokens.csv", "static-"+canary+"-0123456789,ops,1001,system:masters\n")
+	s := startServer(t, "--token-auth-file", file, "-v", "5")
+	admin := filepath.Join(s.dir, "admin.conf")
+	tokenKC := tokenKubeconfig(t, s)
+
+	// A valid static token, a wrong one, and one far over the size limit.
+	for _, tok := range []string{"static-" + canary + "-0123456789", "wrong-" + canary, strings.Repeat(canary, 2000)} {
+		s.kubectlAs(tokenKC, "--token", tok, "get", "ns")
+	}
+	// A bootstrap token with a wrong secret, and the real one.
+	real := strings.TrimSpace(mustSekisho(t, "token", "create", "--kubeconfig", admin))
+	id, secret, _ := strings.Cut(real, ".")
+	s.kubectlAs(tokenKC, "--token", id+"."+canary+"000000", "get", "ns")
+	s.kubectlAs(tokenKC, "--token", real, "get", "ns")
+	// A real service-account token, and one with its signature altered.
+	s.mustKubectlAs(admin, "create", "serviceaccount", "robot")
+	saToken := strings.TrimSpace(s.mustKubectlAs(admin, "create", "token", "robot"))
+	s.kubectlAs(tokenKC, "--token", saToken, "get", "ns")
+	s.kubectlAs(tokenKC, "--token", saToken[:len(saToken)-4]+"AAAA", "get", "ns")
+	// Four requests failed: wait for their log lines to arrive.
+	var logs string
+	waitFor(func() bool {
+		logs = s.logs.String()
+		return strings.Count(logs, "authentication failed") >= 4
+	})
+	for _, leak := range []string{canary, secret, saToken[strings.LastIndex(saToken, ".")+1:]} {
+		if strings.Contains(logs, leak) {
+			i := strings.Index(logs, leak)
+			t.Errorf("the log holds a credential (%q):\n...%s...", leak, logs[max(0, i-300):min(len(logs), i+100)])
+		}
+	}
+	if n := strings.Count(logs, "authentication failed"); n < 4 {
+		t.Errorf("%d of the 4 failures were logged:\n%s", n, logs)
+	}
+}

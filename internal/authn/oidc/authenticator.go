@@ -3,7 +3,6 @@ package oidc
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,25 +75,6 @@ func (a *Authenticator) now() time.Time {
 	return time.Now()
 }
 
-// peek reads the unverified issuer and audience of a compact JWT.
-func peek(token string) (iss string, ok bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	var c struct {
-		Issuer string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return "", false
-	}
-	return c.Issuer, true
-}
-
 // AuthenticateToken implements authn.TokenAuthenticator. A token from an
 // issuer that is not configured is not ours; one from a configured
 // issuer that fails any check is an error.
@@ -108,7 +88,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	if hit && c.issuers == issuers && now.Before(c.expires) {
 		return c.user, true, nil
 	}
-	iss, ok := peek(token)
+	iss, ok := authn.UnverifiedIssuer(token)
 	if !ok {
 		return nil, false, nil
 	}

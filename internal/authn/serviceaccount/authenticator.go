@@ -5,12 +5,10 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,26 +90,6 @@ func (a *Authenticator) init() {
 	}
 }
 
-// peekIssuer reads the unverified issuer of a compact JWT, to tell whether
-// the token is one of ours at all.
-func peekIssuer(token string) (string, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	var c struct {
-		Issuer string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return "", false
-	}
-	return c.Issuer, true
-}
-
 // AuthenticateToken implements authn.TokenAuthenticator. A token from
 // another issuer is not ours (the OIDC authenticator may take it); one of
 // ours that fails any check is an error.
@@ -124,7 +102,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	v := a.cache[sum]
 	a.mu.RUnlock()
 	if v == nil || (!v.expiry.IsZero() && now.After(v.expiry.Add(a.Leeway))) {
-		iss, ok := peekIssuer(token)
+		iss, ok := authn.UnverifiedIssuer(token)
 		if !ok || !(slices.Contains(a.Issuers, iss) || (a.Legacy && iss == LegacyIssuer)) {
 			return nil, false, nil
 		}

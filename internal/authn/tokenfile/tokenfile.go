@@ -52,10 +52,13 @@ func Parse(data []byte) (map[[sha256.Size]byte]*authn.User, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
+			// A csv.ParseError names its line itself. (FieldPos must not be
+			// asked after an error: it panics when the record has no field,
+			// as a lone quote makes it, which the fuzzer found.)
+			return nil, fmt.Errorf("token file: %v", err)
 		}
+		line, _ := r.FieldPos(0)
 		if len(record) < 3 {
 			return nil, fmt.Errorf("line %d: want at least 3 columns (token,user,uid[,\"groups\"]), found %d", line, len(record))
 		}

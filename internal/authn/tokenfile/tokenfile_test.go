@@ -38,6 +38,9 @@ func TestBadFilesNameTheLineAndKeepTheLastGoodSet(t *testing.T) {
 		"t1,a,1\nt2,b,2\nt1,c,3\n": "line 3: duplicate token, first seen on line 1",
 		",nouser,1\n":              "line 1: the token and the user name must not be empty",
 		"a,b,1,\"unterminated\n":   "line 1",
+		// A lone quote: once a panic, found by FuzzParse.
+		"\"":            "parse error on line 1",
+		"ok,u,1\n\"x,y": "on line 2",
 	} {
 		err := a.Load([]byte(data), true)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -31,6 +31,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/certificates"
 	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/registry"
 )
 
@@ -93,7 +94,7 @@ func (c *Controller) SyncAll(ctx context.Context) {
 // Decide reports whether a kubelet client request may be approved, and
 // why not when it may not.
 func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (bool, error) {
-	cr, err := certificates.ParseRequest(csr.Spec.Request)
+	cr, err := pki.ParseCSR(csr.Spec.Request)
 	if err != nil {
 		return false, err
 	}

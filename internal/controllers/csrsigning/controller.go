@@ -128,7 +128,7 @@ func (c *Controller) SyncAll(ctx context.Context) {
 }
 
 func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
-	cr, err := certificates.ParseRequest(csr.Spec.Request)
+	cr, err := pki.ParseCSR(csr.Spec.Request)
 	if err == nil {
 		err = certificates.CheckSigner(csr.Spec.SignerName, cr)
 	}
