@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -55,6 +56,13 @@ func ParseRequestInfo(r *http.Request) *RequestInfo {
 	if len(parts) < 2 || (parts[0] != "api" && parts[0] != "apis") {
 		return ri
 	}
+	// An empty segment (//) names no group, version, namespace or
+	// resource: such a path is no resource request, and no route serves
+	// it. Otherwise /api/v1/namespaces//pods would list pods in "" (every
+	// namespace) under a namespaced URL.
+	if slices.Contains(parts, "") {
+		return ri
+	}
 	ri.APIPrefix = parts[0]
 	parts = parts[1:]
 	if ri.APIPrefix == "apis" {
@@ -72,6 +80,11 @@ func ParseRequestInfo(r *http.Request) *RequestInfo {
 	watchPath := false
 	if parts[0] == "watch" {
 		watchPath, parts = true, parts[1:]
+		if len(parts) == 0 {
+			// /api/v1/watch names nothing to watch (kube-apiserver refuses
+			// it as well).
+			return &RequestInfo{Path: ri.Path, Verb: ri.Verb}
+		}
 	}
 	if len(parts) >= 2 && parts[0] == "namespaces" {
 		// /namespaces/{ns}/status and /finalize are the namespace's own

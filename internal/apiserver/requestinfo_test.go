@@ -28,6 +28,9 @@ func TestParseRequestInfo(t *testing.T) {
 		{"GET", "/api/v1/namespaces/scope-a/namespaces", RequestInfo{IsResourceRequest: true, Verb: "list", APIVersion: "v1", Namespace: "scope-a", Resource: "namespaces", InNamespace: true}},
 		{"POST", "/api/v1/namespaces/scope-a/namespaces", RequestInfo{IsResourceRequest: true, Verb: "create", APIVersion: "v1", Namespace: "scope-a", Resource: "namespaces", InNamespace: true}},
 		{"GET", "/api/v1/namespaces/scope-a/namespaces/b/status", RequestInfo{IsResourceRequest: true, Verb: "get", APIVersion: "v1", Namespace: "scope-a", Resource: "namespaces", Name: "b", Subresource: "status", InNamespace: true}},
+		// Empty segments name nothing: no resource request (found by FuzzRequestInfo).
+		{"GET", "/api/v1/namespaces//pods", RequestInfo{Verb: "get"}},
+		{"GET", "/apis///0", RequestInfo{Verb: "get"}},
 		{"GET", "/api", RequestInfo{Verb: "get"}},
 		{"GET", "/apis/rbac.authorization.k8s.io", RequestInfo{Verb: "get"}},
 		{"GET", "/apis/rbac.authorization.k8s.io/v1", RequestInfo{Verb: "get", APIGroup: "rbac.authorization.k8s.io", APIVersion: "v1"}},

@@ -177,6 +177,16 @@ func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no PEM public key found")
 	}
+	// Only RSA and ECDSA keys verify what sekisho checks. A certificate
+	// whose key algorithm Go does not know parses with no key at all (the
+	// fuzzer found one), and would pass a nil key on.
+	for i, k := range keys {
+		switch k.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+		default:
+			return nil, fmt.Errorf("public key %d: unsupported type %T (want RSA or ECDSA)", i+1, k)
+		}
+	}
 	return keys, nil
 }
 
