@@ -166,6 +166,8 @@ func (s *Server) withPublicPaths(next http.Handler) http.Handler {
 			s.serveHealth(w, r)
 		case r.URL.Path == "/version" && r.Method == http.MethodGet:
 			s.serveVersion(w, r)
+		case strings.HasPrefix(r.URL.Path, DiagnosisPathPrefix):
+			s.serveDiagnosis(w, r)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -182,6 +184,9 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 				cause = err.Error()
 			}
 			s.log.Info("authentication failed", append(logAttrs(r), "cause", cause)...)
+			if err != nil {
+				s.failures.record(auditID(r.Context()), r, err, s.now())
+			}
 			writeStatus(w, unauthorized())
 			return
 		}

@@ -93,6 +93,9 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopping chan struct{}
+
+	// failures remembers recent authentication failures for diagnosis.
+	failures *failureLog
 }
 
 // New builds a Server from cfg.
@@ -105,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, discovery: d, stopping: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, discovery: d, stopping: make(chan struct{}), failures: newFailureLog()}
 	s.checks = append(s.checks, cfg.HealthChecks...)
 	s.checks = append(s.checks, HealthCheck{
 		Name: "shutdown", ReadyOnly: true,

@@ -3,7 +3,6 @@ package authn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 )
@@ -42,7 +41,7 @@ func (c TokenChain) AuthenticateToken(ctx context.Context, token string) (*User,
 }
 
 // errInvalidToken is the cause logged for a bearer token nobody recognised.
-var errInvalidToken = errors.New("bearer token: not recognised by any token authenticator")
+var errInvalidToken = Fail(ReasonTokenUnknown, UnknownTokenMessage, errors.New("bearer token: not recognised by any token authenticator"))
 
 // BearerToken authenticates the token in "Authorization: Bearer ...".
 // A request that carries a token nobody accepts is invalid, not merely
@@ -58,7 +57,7 @@ func (b *BearerToken) Authenticate(r *http.Request) (*User, bool, error) {
 		return nil, false, nil
 	}
 	if len(token) > MaxTokenBytes {
-		return nil, false, fmt.Errorf("bearer token: %d bytes, over the limit of %d", len(token), MaxTokenBytes)
+		return nil, false, Failf(ReasonTokenTooLarge, "bearer token: %d bytes, over the limit of %d", len(token), MaxTokenBytes)
 	}
 	u, ok, err := b.Tokens.AuthenticateToken(r.Context(), token)
 	if err != nil {

@@ -41,23 +41,25 @@ func (a *Authenticator) AuthenticateToken(_ context.Context, token string) (*aut
 	}
 	t, err := bootstraptoken.FromSecret(s)
 	if err != nil {
-		return nil, false, fmt.Errorf("bootstrap token %s: %v", id, err)
+		return nil, false, authn.Fail(authn.ReasonTokenUnknown, authn.UnknownTokenMessage, fmt.Errorf("bootstrap token %s: %v", id, err))
 	}
 	if subtle.ConstantTimeCompare([]byte(t.Secret), []byte(secret)) != 1 {
-		return nil, false, fmt.Errorf("bootstrap token %s: wrong secret", id)
+		// The holder is told what an unknown id gets: nothing that says
+		// this id exists.
+		return nil, false, authn.Fail(authn.ReasonTokenUnknown, authn.UnknownTokenMessage, fmt.Errorf("bootstrap token %s: wrong secret", id))
 	}
 	now := time.Now()
 	if a.Now != nil {
 		now = a.Now()
 	}
 	if t.Expired(now) {
-		return nil, false, fmt.Errorf("bootstrap token %s: expired at %s", id, t.Expiration.UTC().Format(time.RFC3339))
+		return nil, false, authn.Failf(authn.ReasonTokenExpired, "bootstrap token %s: expired at %s", id, t.Expiration.UTC().Format(time.RFC3339))
 	}
 	if !t.Has(bootstraptoken.UsageAuthentication) {
-		return nil, false, fmt.Errorf("bootstrap token %s: not usable for authentication", id)
+		return nil, false, authn.Failf(authn.ReasonTokenNotForAuthn, "bootstrap token %s: not usable for authentication", id)
 	}
 	if err := bootstraptoken.ValidateGroups(t.Groups); err != nil {
-		return nil, false, fmt.Errorf("bootstrap token %s: %v", id, err)
+		return nil, false, authn.Failf(authn.ReasonTokenInvalid, "bootstrap token %s: %v", id, err)
 	}
 	groups := append([]string{bootstraptoken.GroupBootstrappers}, t.Groups...)
 	return &authn.User{

@@ -98,7 +98,12 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	}
 	u, exp, err := (*issuers)[idx].authenticate(ctx, token, now, a.Leeway)
 	if err != nil {
-		return nil, false, fmt.Errorf("oidc %s: %w", iss, err)
+		reason := authn.ReasonTokenClaimsRejected
+		var re reasonError
+		if errors.As(err, &re) {
+			reason = re.reason
+		}
+		return nil, false, authn.Fail(reason, fmt.Sprintf("oidc %s: %v", iss, err), fmt.Errorf("oidc %s: %w", iss, err))
 	}
 	a.mu.Lock()
 	if len(a.cache) >= maxCache {
@@ -114,7 +119,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 func (c *issuerConfig) authenticate(ctx context.Context, token string, now time.Time, leeway time.Duration) (*authn.User, time.Time, error) {
 	jws, err := jose.ParseSignedCompact(token, c.algs)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("malformed JWT or a signature algorithm that is not accepted: %v", err)
+		return nil, time.Time{}, reasonError{authn.ReasonTokenInvalid, fmt.Errorf("malformed JWT or a signature algorithm that is not accepted: %v", err)}
 	}
 	keys, err := c.keys.lookup(ctx, jws.Signatures[0].Header.KeyID)
 	if err != nil {
@@ -127,7 +132,7 @@ func (c *issuerConfig) authenticate(ctx context.Context, token string, now time.
 		}
 	}
 	if payload == nil {
-		return nil, time.Time{}, errors.New("signature does not verify with the issuer's keys")
+		return nil, time.Time{}, reasonError{authn.ReasonTokenInvalid, errors.New("signature does not verify with the issuer's keys")}
 	}
 	var claims map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(payload)))
@@ -143,7 +148,7 @@ func (c *issuerConfig) authenticate(ctx context.Context, token string, now time.
 		return nil, time.Time{}, fmt.Errorf("issuer %q is not %q", got, c.issuer)
 	}
 	if auds := audiences(claims["aud"]); !slices.ContainsFunc(c.audiences, func(a string) bool { return slices.Contains(auds, a) }) {
-		return nil, time.Time{}, fmt.Errorf("audience %v does not include any of %v", auds, c.audiences)
+		return nil, time.Time{}, reasonError{authn.ReasonTokenAudience, fmt.Errorf("audience %v does not include any of %v", auds, c.audiences)}
 	}
 	vars := map[string]any{"claims": jsonToCEL(claims)}
 	for _, r := range c.claimRules {
@@ -212,7 +217,7 @@ func (c *issuerConfig) checkTimes(claims map[string]any, now time.Time, leeway t
 		return time.Time{}, errors.New("the token has no exp claim")
 	}
 	if now.After(exp.Add(leeway)) {
-		return time.Time{}, fmt.Errorf("expired at %s", exp.UTC().Format(time.RFC3339))
+		return time.Time{}, reasonError{authn.ReasonTokenExpired, fmt.Errorf("expired at %s", exp.UTC().Format(time.RFC3339))}
 	}
 	if nbf, ok, err := num("nbf"); err != nil {
 		return time.Time{}, err
@@ -335,3 +340,12 @@ func jsonToCEL(v any) any {
 	}
 	return v
 }
+
+// reasonError tags a refusal with its reason for the token's holder.
+type reasonError struct {
+	reason authn.FailureReason
+	err    error
+}
+
+func (e reasonError) Error() string { return e.err.Error() }
+func (e reasonError) Unwrap() error { return e.err }

@@ -5,7 +5,6 @@
 package requestheader
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,7 +53,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 		return nil, false, nil
 	}
 	if !a.AllowAnyName && !slices.Contains(a.AllowedNames, proxy.Name) {
-		return nil, false, fmt.Errorf("request header: proxy certificate CN %q is not in --requestheader-allowed-names", proxy.Name)
+		return nil, false, authn.Failf(authn.ReasonProxyNotAllowed, "request header: proxy certificate CN %q is not in --requestheader-allowed-names", proxy.Name)
 	}
 	u := &authn.User{Name: name, UID: firstValue(r.Header, a.UIDHeaders), Authenticator: "request-header"}
 	for _, h := range a.GroupHeaders {
@@ -67,7 +66,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 			}
 			key, err := url.PathUnescape(strings.ToLower(hname[len(prefix):]))
 			if err != nil {
-				return nil, false, fmt.Errorf("request header: malformed extra key %q", hname)
+				return nil, false, authn.Failf(authn.ReasonIdentityHeadersMalformed, "request header: malformed extra key %q", hname)
 			}
 			if u.Extra == nil {
 				u.Extra = map[string][]string{}
@@ -76,7 +75,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 		}
 	}
 	if err := u.CheckText(); err != nil {
-		return nil, false, fmt.Errorf("request header: %w", err)
+		return nil, false, authn.Failf(authn.ReasonIdentityHeadersMalformed, "request header: %v", err)
 	}
 	a.strip(r)
 	return u, true, nil

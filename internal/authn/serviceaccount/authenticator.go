@@ -109,7 +109,11 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 		var err error
 		v, err = a.verify(token, iss, now)
 		if err != nil {
-			return nil, false, fmt.Errorf("service account token: %w", err)
+			reason := authn.ReasonTokenInvalid
+			if errors.Is(err, errExpired) {
+				reason = authn.ReasonTokenExpired
+			}
+			return nil, false, authn.Failf(reason, "service account token: %v", err)
 		}
 		a.mu.Lock()
 		if len(a.cache) >= maxCache {
@@ -128,11 +132,15 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 			want = a.Audiences
 		}
 		if !slices.ContainsFunc(want, func(w string) bool { return slices.Contains(v.audiences, w) }) {
-			return nil, false, fmt.Errorf("service account token: audience %v does not include any of %v", v.audiences, want)
+			return nil, false, authn.Failf(authn.ReasonTokenAudience, "service account token: audience %v does not include any of %v", v.audiences, want)
 		}
 	}
 	if err := a.lookup(v, token); err != nil {
-		return nil, false, fmt.Errorf("service account token for %s/%s: %w", v.namespace, v.name, err)
+		reason := authn.ReasonBoundObjectGone
+		if _, ok := err.(accountGone); ok {
+			reason = authn.ReasonServiceAccountGone
+		}
+		return nil, false, authn.Failf(reason, "service account token for %s/%s: %v", v.namespace, v.name, err)
 	}
 	return v.user, true, nil
 }
@@ -210,7 +218,7 @@ func (a *Authenticator) verify(token, iss string, now time.Time) (*verified, err
 	exp := time.Unix(*c.Expiry, 0)
 	switch {
 	case now.After(exp.Add(a.Leeway)):
-		return nil, fmt.Errorf("expired at %s", exp.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w at %s", errExpired, exp.UTC().Format(time.RFC3339))
 	case c.NotBefore != nil && now.Add(a.Leeway).Before(time.Unix(*c.NotBefore, 0)):
 		return nil, errors.New("not valid yet (nbf is in the future)")
 	case c.IssuedAt != nil && now.Add(a.Leeway).Before(time.Unix(*c.IssuedAt, 0)):
@@ -231,6 +239,14 @@ func (a *Authenticator) verify(token, iss string, now time.Time) (*verified, err
 	return v, nil
 }
 
+var errExpired = errors.New("expired")
+
+// accountGone is a lookup failure of the service account itself, as
+// opposed to an object the token is bound to.
+type accountGone string
+
+func (e accountGone) Error() string { return string(e) }
+
 // lookup checks that what the token names still exists.
 func (a *Authenticator) lookup(v *verified, token string) error {
 	l := a.Lookup
@@ -240,9 +256,9 @@ func (a *Authenticator) lookup(v *verified, token string) error {
 	uid, ok := l.ServiceAccountUID(v.namespace, v.name)
 	switch {
 	case !ok:
-		return errors.New("the service account no longer exists")
+		return accountGone("the service account no longer exists")
 	case v.uid != "" && uid != v.uid:
-		return fmt.Errorf("the service account was recreated (uid %s, token for %s)", uid, v.uid)
+		return accountGone(fmt.Sprintf("the service account was recreated (uid %s, token for %s)", uid, v.uid))
 	}
 	if v.legacy {
 		stored, ok := l.SecretToken(v.namespace, v.secret)

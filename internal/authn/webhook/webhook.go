@@ -232,19 +232,19 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	review.Spec.Token, review.Spec.Audiences = token, auds
 	var answer tokenReview
 	if err := a.Client.Post(ctx, review, &answer); err != nil {
-		return nil, false, fmt.Errorf("token webhook: %w", err)
+		return nil, false, authn.Fail(authn.ReasonWebhookError, "the token webhook could not be asked about this token", fmt.Errorf("token webhook: %w", err))
 	}
 	if err := CheckAnswerType(answer.APIVersion, answer.Kind, review.APIVersion, review.Kind); err != nil {
-		return nil, false, fmt.Errorf("token webhook %s: %w", a.Client.safeURL(), err)
+		return nil, false, authn.Fail(authn.ReasonWebhookError, "the token webhook gave an answer that cannot be used", fmt.Errorf("token webhook %s: %w", a.Client.safeURL(), err))
 	}
 	var u *authn.User
 	if answer.Status.Authenticated {
 		if len(auds) > 0 && len(answer.Status.Audiences) > 0 &&
 			!slices.ContainsFunc(auds, func(x string) bool { return slices.Contains(answer.Status.Audiences, x) }) {
-			return nil, false, fmt.Errorf("token webhook: token is for audiences %v, not %v", answer.Status.Audiences, auds)
+			return nil, false, authn.Failf(authn.ReasonTokenAudience, "token webhook: token is for audiences %v, not %v", answer.Status.Audiences, auds)
 		}
 		if answer.Status.User.Username == "" {
-			return nil, false, errors.New("token webhook: authenticated without a user name")
+			return nil, false, authn.Fail(authn.ReasonWebhookError, "the token webhook gave an answer that cannot be used", errors.New("token webhook: authenticated without a user name"))
 		}
 		s := answer.Status.User
 		u = &authn.User{Name: s.Username, UID: s.UID, Groups: s.Groups, Extra: s.Extra, Authenticator: "webhook"}
@@ -257,7 +257,8 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	a.mu.Unlock()
 	if u == nil {
 		if answer.Status.Error != "" {
-			return nil, false, fmt.Errorf("token webhook: %s", answer.Status.Error)
+			// The webhook's own words are its business, not the holder's.
+			return nil, false, authn.Fail(authn.ReasonTokenUnknown, authn.UnknownTokenMessage, fmt.Errorf("token webhook: %s", answer.Status.Error))
 		}
 		return nil, false, nil
 	}
