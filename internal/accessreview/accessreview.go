@@ -40,6 +40,7 @@ func (r *Reviewer) Handlers() registry.AuthorizationHandlers {
 		SelfSubjectAccessReview:  r.SelfSubjectAccessReview,
 		SelfSubjectRulesReview:   r.SelfSubjectRulesReview,
 		AccessReview:             r.AccessReview,
+		SelfAccessReview:         r.SelfAccessReview,
 	}
 }
 
@@ -263,20 +264,45 @@ func (r *Reviewer) AccessReview(ctx context.Context, in *sekishov1alpha1.AccessR
 		return out, nil
 	}
 	a.User = &authn.User{Name: in.Spec.User, Groups: in.Spec.Groups}
-	st := r.decide(ctx, a)
-	out.Status.Allowed, out.Status.Reason = st.Allowed, st.Reason
-	if st.EvaluationError != "" {
-		out.Status.Reason = joinReason(out.Status.Reason, st.EvaluationError)
+	r.explain(ctx, a, &out.Status)
+	return out, nil
+}
+
+// SelfAccessReview explains the requester's own decision.
+func (r *Reviewer) SelfAccessReview(ctx context.Context, in *sekishov1alpha1.SelfAccessReview) (*sekishov1alpha1.SelfAccessReview, error) {
+	errs := validateAttributes(in.Spec.ResourceAttributes, in.Spec.NonResourceAttributes)
+	if !emptyMeta(in.ObjectMeta, false) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata"), in.ObjectMeta, "must be empty"))
+	}
+	if len(errs) > 0 {
+		return nil, apierrors.NewInvalid(sekishov1alpha1.SchemeGroupVersion.WithKind("SelfAccessReview").GroupKind(), "", errs)
+	}
+	if r.Index == nil {
+		return nil, apierrors.NewServiceUnavailable("RBAC is not running")
+	}
+	a := attributes(in.Spec.ResourceAttributes, in.Spec.NonResourceAttributes)
+	a.User = authn.UserFrom(ctx)
+	out := in.DeepCopy()
+	out.Status = sekishov1alpha1.AccessReviewStatus{AlwaysAllowedGroups: []string{authn.GroupMasters}}
+	r.explain(ctx, a, &out.Status)
+	return out, nil
+}
+
+// explain fills st with the decision for a.User and RBAC's explanation.
+func (r *Reviewer) explain(ctx context.Context, a authz.Attributes, st *sekishov1alpha1.AccessReviewStatus) {
+	d := r.decide(ctx, a)
+	st.Allowed, st.Reason = d.Allowed, d.Reason
+	if d.EvaluationError != "" {
+		st.Reason = joinReason(st.Reason, d.EvaluationError)
 	}
 	ex := r.Index.Explain(a)
 	if ex.Allowed {
 		g := grant(ex.Grant)
-		out.Status.Grant = &g
+		st.Grant = &g
 	}
 	for _, n := range ex.Nearest {
-		out.Status.Nearest = append(out.Status.Nearest, sekishov1alpha1.NearMiss{Grant: grant(n.Grant), Differences: n.Differences})
+		st.Nearest = append(st.Nearest, sekishov1alpha1.NearMiss{Grant: grant(n.Grant), Differences: n.Differences})
 	}
-	return out, nil
 }
 
 func joinReason(a, b string) string {

@@ -189,3 +189,34 @@ func TestAccessReview(t *testing.T) {
 		t.Errorf("empty spec: %v", err)
 	}
 }
+
+// TestSelfAccessReview explains the requester's own decision, whoever the
+// spec might have wanted to name: the user comes from the request.
+func TestSelfAccessReview(t *testing.T) {
+	r := testReviewer()
+	ctx := authn.WithUser(context.Background(), &authn.User{Name: "alice", Groups: []string{authn.GroupAuthenticated}})
+	ask := func(verb string) *sekishov1alpha1.SelfAccessReview {
+		t.Helper()
+		out, err := r.SelfAccessReview(ctx, &sekishov1alpha1.SelfAccessReview{Spec: sekishov1alpha1.SelfAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: "pods", Namespace: "dev"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := ask("list"); !out.Status.Allowed || out.Status.Grant == nil || out.Status.Grant.Binding.Name != "alice" {
+		t.Errorf("allowed: %+v", out.Status)
+	}
+	if out := ask("delete"); out.Status.Allowed || len(out.Status.Nearest) != 1 || out.Status.Nearest[0].Differences[0] != `verb "delete" is not in ["list"]` {
+		t.Errorf("denied: %+v", out.Status)
+	}
+	bob := authn.WithUser(context.Background(), &authn.User{Name: "bob", Groups: []string{authn.GroupAuthenticated}})
+	out, err := r.SelfAccessReview(bob, &sekishov1alpha1.SelfAccessReview{Spec: sekishov1alpha1.SelfAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods", Namespace: "dev"}}})
+	if err != nil || out.Status.Allowed || len(out.Status.Nearest) != 0 {
+		t.Errorf("bob, who has no rules, learned of alice's: %+v %v", out.Status, err)
+	}
+	if _, err := r.SelfAccessReview(ctx, &sekishov1alpha1.SelfAccessReview{}); !apierrors.IsInvalid(err) {
+		t.Errorf("empty spec: %v", err)
+	}
+}

@@ -118,6 +118,9 @@ func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *
 		return r
 	}
 	p := defaultpolicy.Kubernetes()
+	own := defaultpolicy.Sekisho()
+	p.ClusterRoles = append(p.ClusterRoles, own.ClusterRoles...)
+	p.ClusterRoleBindings = append(p.ClusterRoleBindings, own.ClusterRoleBindings...)
 	for i := range p.ClusterRoles {
 		want := &p.ClusterRoles[i]
 		if err := reconcileObject(ctx, store, res("clusterroles"), "", want.Name, func(cur registry.Object) (registry.Object, bool, bool) {

@@ -17,6 +17,7 @@ type AuthorizationHandlers struct {
 	SelfSubjectAccessReview  func(ctx context.Context, r *authorizationv1.SelfSubjectAccessReview) (*authorizationv1.SelfSubjectAccessReview, error)
 	SelfSubjectRulesReview   func(ctx context.Context, r *authorizationv1.SelfSubjectRulesReview) (*authorizationv1.SelfSubjectRulesReview, error)
 	AccessReview             func(ctx context.Context, r *sekishov1alpha1.AccessReview) (*sekishov1alpha1.AccessReview, error)
+	SelfAccessReview         func(ctx context.Context, r *sekishov1alpha1.SelfAccessReview) (*sekishov1alpha1.SelfAccessReview, error)
 }
 
 // virtual builds a create-only resource that answers with h.
@@ -54,6 +55,10 @@ func authorizationResources(h AuthorizationHandlers) []*Resource {
 	if h.AccessReview != nil {
 		out = append(out, virtual(sekishov1alpha1.SchemeGroupVersion, "accessreviews", "accessreview", "AccessReview", false,
 			func() *sekishov1alpha1.AccessReview { return &sekishov1alpha1.AccessReview{} }, h.AccessReview))
+	}
+	if h.SelfAccessReview != nil {
+		out = append(out, virtual(sekishov1alpha1.SchemeGroupVersion, "selfaccessreviews", "selfaccessreview", "SelfAccessReview", false,
+			func() *sekishov1alpha1.SelfAccessReview { return &sekishov1alpha1.SelfAccessReview{} }, h.SelfAccessReview))
 	}
 	return out
 }

@@ -41,3 +41,18 @@ func (g Grant) deepCopy() Grant {
 
 // DeepCopyObject implements runtime.Object.
 func (r *AccessReview) DeepCopyObject() runtime.Object { return r.DeepCopy() }
+
+// DeepCopy returns a copy sharing nothing with r.
+func (r *SelfAccessReview) DeepCopy() *SelfAccessReview {
+	if r == nil {
+		return nil
+	}
+	// An AccessReview without a user has the same parts.
+	ar := (&AccessReview{TypeMeta: r.TypeMeta, ObjectMeta: r.ObjectMeta, Status: r.Status,
+		Spec: AccessReviewSpec{ResourceAttributes: r.Spec.ResourceAttributes, NonResourceAttributes: r.Spec.NonResourceAttributes}}).DeepCopy()
+	return &SelfAccessReview{TypeMeta: ar.TypeMeta, ObjectMeta: ar.ObjectMeta, Status: ar.Status,
+		Spec: SelfAccessReviewSpec{ResourceAttributes: ar.Spec.ResourceAttributes, NonResourceAttributes: ar.Spec.NonResourceAttributes}}
+}
+
+// DeepCopyObject implements runtime.Object.
+func (r *SelfAccessReview) DeepCopyObject() runtime.Object { return r.DeepCopy() }

@@ -59,6 +59,44 @@ func (AccessReviewSpec) SwaggerDoc() map[string]string {
 	}
 }
 
+// SelfAccessReview asks why the requester may or may not make a request:
+// AccessReview's explanation, for oneself. Every authenticated user may
+// ask it, as every user may ask SelfSubjectAccessReview: the answer names
+// only the requester's own rules and bindings, which
+// SelfSubjectRulesReview already lists.
+type SelfAccessReview struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SelfAccessReviewSpec `json:"spec"`
+	Status AccessReviewStatus   `json:"status,omitempty"`
+}
+
+// SwaggerDoc describes SelfAccessReview for kubectl explain.
+func (SelfAccessReview) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":       "SelfAccessReview asks why the requester may or may not make a request: the allowing binding and rule, or the requester's nearest rules. Nothing is stored.",
+		"spec":   "The request asked about.",
+		"status": "The answer.",
+	}
+}
+
+// SelfAccessReviewSpec is the request asked about. Exactly one of
+// resourceAttributes and nonResourceAttributes is set.
+type SelfAccessReviewSpec struct {
+	ResourceAttributes    *authorizationv1.ResourceAttributes    `json:"resourceAttributes,omitempty"`
+	NonResourceAttributes *authorizationv1.NonResourceAttributes `json:"nonResourceAttributes,omitempty"`
+}
+
+// SwaggerDoc describes SelfAccessReviewSpec for kubectl explain.
+func (SelfAccessReviewSpec) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":                      "SelfAccessReviewSpec is the request asked about. Exactly one of resourceAttributes and nonResourceAttributes is set.",
+		"resourceAttributes":    "A request for a resource, as in SelfSubjectAccessReview.",
+		"nonResourceAttributes": "A request for a path, as in SelfSubjectAccessReview.",
+	}
+}
+
 // AccessReviewStatus is the answer.
 type AccessReviewStatus struct {
 	// AlwaysAllowedGroups are groups whose members may make any request

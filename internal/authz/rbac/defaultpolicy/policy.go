@@ -25,6 +25,25 @@ func Kubernetes() Policy {
 	}
 }
 
+// SelfReviewRole lets every authenticated user explain their own access
+// (sekisho.io SelfAccessReview), as system:basic-user lets them ask
+// whether they have it.
+const SelfReviewRole = "sekisho.io:self-review"
+
+// Sekisho returns the roles and bindings of sekisho's own APIs, reconciled
+// like Kubernetes' bootstrap policy: the self-review ClusterRole, bound to
+// system:authenticated.
+func Sekisho() Policy {
+	return Policy{
+		ClusterRoles: []rbacv1.ClusterRole{
+			clusterRole(SelfReviewRole, rule("create").groups("sekisho.io").resources("selfaccessreviews")),
+		},
+		ClusterRoleBindings: []rbacv1.ClusterRoleBinding{
+			clusterBinding(SelfReviewRole, groups("system:authenticated")),
+		},
+	}
+}
+
 // NodeRules are the rules kube-apiserver's Node authorizer grants every
 // node for resources it does not restrict by graph (the rules of the
 // system:node ClusterRole). Each call returns a new slice.
