@@ -10,33 +10,52 @@ import (
 	"github.com/sekisho/sekisho/internal/doctor"
 )
 
-// doctorFailed makes `sekisho doctor` exit non-zero after printing its report.
-type doctorFailed struct{}
-
-func (doctorFailed) Error() string { return "some checks failed; see above" }
-
 func newDoctorCommand() *cobra.Command {
-	var cf clientFlags
+	var (
+		cf     clientFlags
+		output string
+	)
 	cmd := &cobra.Command{
-		Use:   "doctor",
-		Short: "Diagnose why kubectl cannot connect or authenticate, and say how to fix it",
-		Long: `Walk the client side of a connection with a kubeconfig: the server address resolves and
-accepts connections; TLS verifies against the kubeconfig's CA; the client certificate is
-valid, has the clientAuth usage and comes from a CA the server accepts; a token is present and
-unexpired; and finally ask the server who it thinks you are. Exits non-zero if any check fails.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rep := doctor.Run(ctx, doctor.Options{Kubeconfig: cf.kubeconfig, Context: cf.context, Now: time.Now()})
-			rep.Print(cmd.OutOrStdout())
-			if rep.Failed() {
-				return doctorFailed{}
+		Use:   "doctor [-- KUBECTL-COMMAND...]",
+		Short: "Say why kubectl cannot connect, authenticate or act, and how to fix it",
+		Long: `Walk the path of a request made with a kubeconfig, step by step: the kubeconfig, the
+server address, the connection, TLS (the server's certificate, then the client's), the
+credential, the identity the server sees, and, given a kubectl command after --, whether
+that identity may run it. Each failure names its cause and its fix, as a command where
+there is one. When the server refuses a credential, doctor asks it why: the server tells
+the holder of that same credential, and nobody else.
+
+Exits 0 when every check passed, 1 when one failed, 2 when some only warned.`,
+		Example: `  sekisho doctor
+  sekisho doctor --kubeconfig user01.conf -- get pods -n dev
+  sekisho doctor -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 0 || (n < 0 && len(args) > 0) {
+				return fmt.Errorf("unexpected argument %q: put the kubectl command to check after --", args[0])
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "all checks passed")
+			if output != "" && output != "json" {
+				return fmt.Errorf("-o %q: want json", output)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			rep := doctor.Run(ctx, doctor.Options{Kubeconfig: cf.kubeconfig, Context: cf.context, Now: time.Now(), Command: args})
+			if output == "json" {
+				if err := rep.PrintJSON(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			} else {
+				rep.Print(cmd.OutOrStdout())
+			}
+			if code := rep.ExitCode(); code != 0 {
+				return silentExit(code)
+			}
 			return nil
 		},
 	}
 	cf.bind(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the results as JSON, for monitoring")
 	return cmd
 }

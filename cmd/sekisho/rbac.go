@@ -279,27 +279,7 @@ func refText(r sekishov1alpha1.ObjectReference) string {
 }
 
 func describeRequest(s sekishov1alpha1.AccessReviewSpec) string {
-	if n := s.NonResourceAttributes; n != nil {
-		return fmt.Sprintf("%s path %s", n.Verb, n.Path)
-	}
-	ra := s.ResourceAttributes
-	res := ra.Resource
-	if ra.Group != "" {
-		res += "." + ra.Group
-	}
-	if ra.Subresource != "" {
-		res += "/" + ra.Subresource
-	}
-	out := ra.Verb + " " + res
-	if ra.Name != "" {
-		out += fmt.Sprintf(" %q", ra.Name)
-	}
-	if ra.Namespace != "" {
-		out += fmt.Sprintf(" in namespace %q", ra.Namespace)
-	} else {
-		out += " cluster-wide"
-	}
-	return out
+	return sekishov1alpha1.DescribeRequest(s.ResourceAttributes, s.NonResourceAttributes)
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,10 +82,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var st metav1.Status
+		var err error = apierrors.NewGenericServerResponse(resp.StatusCode, method, schemaGR, "", strings.TrimSpace(string(data)), 0, false)
 		if json.Unmarshal(data, &st) == nil && st.Kind == "Status" {
-			return &apierrors.StatusError{ErrStatus: st}
+			err = &apierrors.StatusError{ErrStatus: st}
 		}
-		return apierrors.NewGenericServerResponse(resp.StatusCode, method, schemaGR, "", strings.TrimSpace(string(data)), 0, false)
+		return &ResponseError{Err: err, AuditID: resp.Header.Get("Audit-Id")}
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
@@ -93,3 +95,23 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 var schemaGR = schema.GroupResource{}
+
+// ResponseError is a non-2xx answer: the server's Status, and the Audit-Id
+// the server gave the request, which its log and sekisho's diagnosis
+// endpoint know it by.
+type ResponseError struct {
+	Err     error
+	AuditID string
+}
+
+func (e *ResponseError) Error() string { return e.Err.Error() }
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// AuditIDOf returns the Audit-Id of the answer err came from, or "".
+func AuditIDOf(err error) string {
+	var re *ResponseError
+	if errors.As(err, &re) {
+		return re.AuditID
+	}
+	return ""
+}

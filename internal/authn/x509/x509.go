@@ -5,6 +5,7 @@ package x509
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -96,7 +97,7 @@ func (a *Authenticator) checkRevoked(certs []*x509.Certificate) error {
 	}
 	for _, c := range certs {
 		if revoked, reason := a.Revocations.Revoked(c); revoked {
-			return authn.Failf(authn.ReasonCertificateRevoked, "x509: certificate CN=%q serial %X is revoked (%s)", c.Subject.CommonName, c.SerialNumber, reason)
+			return fail(authn.ReasonCertificateRevoked, "certificate CN=%q serial %X is revoked (%s)", c.Subject.CommonName, c.SerialNumber, reason)
 		}
 	}
 	return nil
@@ -122,16 +123,16 @@ func chainKey(chain []*x509.Certificate) string {
 func verify(leaf *x509.Certificate, intermediates []*x509.Certificate, pool *x509.CertPool, now time.Time) (*authn.User, time.Time, error) {
 	subject := fmt.Sprintf("CN=%q", leaf.Subject.CommonName)
 	if pool == nil {
-		return nil, time.Time{}, authn.Failf(authn.ReasonClientCertificatesOff, "x509: no client CA configured; cannot verify certificate %s", subject)
+		return nil, time.Time{}, fail(authn.ReasonClientCertificatesOff, "no client CA configured; cannot verify certificate %s", subject)
 	}
 	if now.After(leaf.NotAfter) {
-		return nil, time.Time{}, authn.Failf(authn.ReasonCertificateExpired, "x509: certificate %s expired at %s", subject, leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, time.Time{}, fail(authn.ReasonCertificateExpired, "certificate %s expired at %s", subject, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
-		return nil, time.Time{}, authn.Failf(authn.ReasonCertificateNotYetValid, "x509: certificate %s is not valid until %s", subject, leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil, time.Time{}, fail(authn.ReasonCertificateNotYetValid, "certificate %s is not valid until %s", subject, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
-		return nil, time.Time{}, authn.Failf(authn.ReasonCertificateUsage, "x509: certificate %s lacks the clientAuth extended key usage", subject)
+		return nil, time.Time{}, fail(authn.ReasonCertificateUsage, "certificate %s lacks the clientAuth extended key usage", subject)
 	}
 	inter := x509.NewCertPool()
 	for _, c := range intermediates {
@@ -145,9 +146,9 @@ func verify(leaf *x509.Certificate, intermediates []*x509.Certificate, pool *x50
 	})
 	if err != nil {
 		if _, ok := err.(x509.UnknownAuthorityError); ok {
-			return nil, time.Time{}, authn.Failf(authn.ReasonCertificateUnknownCA, "x509: certificate %s signed by unknown authority (issuer CN=%q)", subject, leaf.Issuer.CommonName)
+			return nil, time.Time{}, fail(authn.ReasonCertificateUnknownCA, "certificate %s signed by unknown authority (issuer CN=%q)", subject, leaf.Issuer.CommonName)
 		}
-		return nil, time.Time{}, authn.Failf(authn.ReasonCertificateInvalid, "x509: certificate %s: %v", subject, err)
+		return nil, time.Time{}, fail(authn.ReasonCertificateInvalid, "certificate %s: %v", subject, err)
 	}
 	notAfter := leaf.NotAfter
 	for _, c := range chains[0] {
@@ -156,11 +157,19 @@ func verify(leaf *x509.Certificate, intermediates []*x509.Certificate, pool *x50
 		}
 	}
 	if leaf.Subject.CommonName == "" {
-		return nil, time.Time{}, authn.Failf(authn.ReasonCertificateEmptyCN, "x509: certificate has an empty CN; no user name")
+		return nil, time.Time{}, authn.Fail(authn.ReasonCertificateEmptyCN, "the certificate's CN, which is the user name, is empty: it was made without -subj",
+			errors.New("x509: certificate has an empty CN; no user name"))
 	}
 	return &authn.User{
 		Name:          leaf.Subject.CommonName,
 		Groups:        append(slices.Clone(leaf.Subject.Organization), authn.GroupAuthenticated),
 		Authenticator: "x509",
 	}, notAfter, nil
+}
+
+// fail is a Failure whose message, for the certificate's holder, is the
+// log's cause without the authenticator's prefix.
+func fail(reason authn.FailureReason, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return authn.Fail(reason, msg, errors.New("x509: "+msg))
 }

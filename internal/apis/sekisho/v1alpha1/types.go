@@ -3,6 +3,8 @@
 package v1alpha1
 
 import (
+	"strconv"
+
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -180,4 +182,30 @@ func (NearMiss) SwaggerDoc() map[string]string {
 		"":            "NearMiss is a rule that comes close to allowing a request.",
 		"differences": "What the rule or its binding covers instead of each part of the request it misses.",
 	}
+}
+
+// DescribeRequest words a reviewed request for people: "list
+// deployments.apps in namespace "dev"", "get path /metrics".
+func DescribeRequest(ra *authorizationv1.ResourceAttributes, na *authorizationv1.NonResourceAttributes) string {
+	if na != nil {
+		return na.Verb + " path " + na.Path
+	}
+	if ra == nil {
+		return "(nothing)"
+	}
+	res := ra.Resource
+	if ra.Group != "" {
+		res += "." + ra.Group
+	}
+	if ra.Subresource != "" {
+		res += "/" + ra.Subresource
+	}
+	out := ra.Verb + " " + res
+	if ra.Name != "" {
+		out += " " + strconv.Quote(ra.Name)
+	}
+	if ra.Namespace != "" {
+		return out + " in namespace " + strconv.Quote(ra.Namespace)
+	}
+	return out + " cluster-wide"
 }
