@@ -176,6 +176,9 @@ func printReport(w io.Writer, r *clusterpki.Report) {
 	for _, p := range r.Written {
 		fmt.Fprintf(w, "written  %s\n", p)
 	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
 }
 
 func newCertsInitCommand() *cobra.Command {

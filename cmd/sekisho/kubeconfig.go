@@ -57,7 +57,7 @@ func newKubeconfigUserCommand() *cobra.Command {
 	fs.StringSliceVar(&o.Orgs, "org", nil, "group: a certificate O; repeatable")
 	fs.DurationVar(&o.Validity, "validity", 24*time.Hour, "how long the certificate is valid")
 	fs.StringVar(&o.Server, "server", "", "API server URL (default: the server of DIR/admin.conf)")
-	fs.BoolVar(&o.AllowSystemMasters, "allow-system-masters", false, "permit --org system:masters, which bypasses authorization and cannot be revoked")
+	fs.BoolVar(&o.AllowSystemMasters, "allow-system-masters", false, "permit --org system:masters, which bypasses authorization: RBAC cannot take its rights away, only sekisho certs revoke can")
 	fs.StringVar(&keyType, "key-type", string(pki.ECDSAP256), "key type: "+keyTypeList())
 	fs.StringVar(&out, "out", "", "write the kubeconfig to this file (mode 0600) instead of stdout")
 	return cmd

@@ -147,6 +147,11 @@ func printWhoCan(w io.Writer, r *sekishov1alpha1.AccessReview) {
 		fmt.Fprintf(tw, "Group\t%s\t(always allowed, before RBAC)\t\n", g)
 	}
 	for _, g := range r.Status.Subjects {
+		// A group allowed before RBAC is listed once, above, even when a
+		// binding names it too (cluster-admin names system:masters).
+		if g.Subject.Kind == rbacv1.GroupKind && slices.Contains(r.Status.AlwaysAllowedGroups, g.Subject.Name) {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Subject.Kind, subject(g.Subject), ref(g.Binding), ref(g.Role))
 	}
 	tw.Flush()

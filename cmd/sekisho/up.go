@@ -141,6 +141,9 @@ func upPKI(dataDir string, o *controlplane.Options) error {
 	if err != nil {
 		return fmt.Errorf("%w (up keeps one cluster per --data-dir; choose another data directory for different addresses)", err)
 	}
+	for _, m := range rep.Warnings {
+		fmt.Fprintf(os.Stdout, "PKI warning: %s\n", m)
+	}
 	if len(rep.Written) > 0 {
 		fmt.Fprintf(os.Stdout, "PKI: wrote %d files\n", len(rep.Written))
 	}

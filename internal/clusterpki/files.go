@@ -149,10 +149,11 @@ func issuedChain(leaf *x509.Certificate, ca *pki.CA) []*x509.Certificate {
 
 // staged collects the files one command will write, so they land together.
 type staged struct {
-	layout  Layout
-	files   []atomicfile.File
-	created []string
-	kept    []string
+	layout   Layout
+	files    []atomicfile.File
+	created  []string
+	kept     []string
+	warnings []string
 }
 
 func (s *staged) create(rel string, data []byte, mode fs.FileMode) {
@@ -167,11 +168,13 @@ func (s *staged) replace(rel string, data []byte, mode fs.FileMode) {
 
 func (s *staged) keep(rel string) { s.kept = append(s.kept, rel) }
 
+func (s *staged) warn(msg string) { s.warnings = append(s.warnings, msg) }
+
 func (s *staged) commit() (*Report, error) {
 	if err := atomicfile.WriteAll(s.files); err != nil {
 		return nil, err
 	}
-	return &Report{Written: s.created, Kept: s.kept}, nil
+	return &Report{Written: s.created, Kept: s.kept, Warnings: s.warnings}, nil
 }
 
 // Report lists what a command wrote and what it found already in place,
@@ -179,6 +182,8 @@ func (s *staged) commit() (*Report, error) {
 type Report struct {
 	Written []string
 	Kept    []string
+	// Warnings are choices made for the user that they should know of.
+	Warnings []string
 }
 
 func (l Layout) mkdirs() error {

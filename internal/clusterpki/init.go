@@ -139,9 +139,19 @@ func (b *initBuilder) planCA(spec pki.CASpec) error {
 			ca  *pki.CA
 			err error
 		)
-		if b.o.RootCA != nil {
-			ca, err = b.o.RootCA.IssueCA(spec.CommonName, key, b.o.Now, b.o.CAValidity)
-			err = validityError(err, "--ca-validity", b.o.CAValidity)
+		if root := b.o.RootCA; root != nil {
+			// An intermediate cannot outlive its root: one that would is
+			// cut at the root's expiry, and the cut is reported (a
+			// 10-year root and the 10-year default validity would
+			// otherwise always clash by the seconds between them).
+			validity := b.o.CAValidity
+			if end := b.o.Now.Add(validity); end.After(root.Cert.NotAfter) {
+				validity = root.Cert.NotAfter.Sub(b.o.Now)
+				b.stage.warn(fmt.Sprintf("CA %q: --ca-validity %s would end at %s, after the root CA %q (%s); it is cut to end with the root",
+					spec.CommonName, b.o.CAValidity, end.UTC().Format(time.RFC3339), root.Cert.Subject.CommonName, root.Cert.NotAfter.UTC().Format(time.RFC3339)))
+			}
+			ca, err = root.IssueCA(spec.CommonName, key, b.o.Now, validity)
+			err = validityError(err, "--ca-validity", validity)
 		} else {
 			ca, err = pki.NewSelfSignedCA(spec.CommonName, key, b.o.Now, b.o.CAValidity)
 		}

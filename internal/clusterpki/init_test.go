@@ -407,13 +407,39 @@ func TestIntermediateCAs(t *testing.T) {
 	if _, err := Init(o); err == nil || !strings.Contains(err.Error(), "given by --root-ca-cert") {
 		t.Errorf("CA from another root accepted: %v", err)
 	}
-	// A CA validity past the root's expiry is refused.
-	dir2 := t.TempDir()
-	o2 := testOptions(dir2)
-	o2.RootCA = root
-	o2.CAValidity = 30 * 365 * 24 * time.Hour
-	if _, err := Init(o2); err == nil || !strings.Contains(err.Error(), "--ca-validity") {
-		t.Errorf("intermediate outliving the root accepted: %v", err)
+	// A CA validity past the root's expiry is cut to end with the root,
+	// with a warning. The common case: a 10-year root made just before,
+	// and the 10-year default validity.
+	for _, c := range []struct {
+		rootValidity, caValidity time.Duration
+	}{
+		{20 * 365 * 24 * time.Hour, 30 * 365 * 24 * time.Hour},
+		{10 * 365 * 24 * time.Hour, 10 * 365 * 24 * time.Hour},
+	} {
+		root, err := pki.NewSelfSignedCA("ten-year-root", rootKey, testNow.Add(-time.Second), c.rootValidity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir2 := t.TempDir()
+		o2 := testOptions(dir2)
+		o2.RootCA, o2.CAValidity = root, c.caValidity
+		rep, err := Init(o2)
+		if err != nil {
+			t.Fatalf("root %s, CA validity %s: %v", c.rootValidity, c.caValidity, err)
+		}
+		if len(rep.Warnings) != 3 || !strings.Contains(rep.Warnings[0], "it is cut to end with the root") {
+			t.Errorf("warnings: %q", rep.Warnings)
+		}
+		data, _ := os.ReadFile(filepath.Join(dir2, "pki", "ca.crt"))
+		certs, _ := pki.ParseCertificates(data)
+		if !certs[0].NotAfter.Equal(root.Cert.NotAfter) {
+			t.Errorf("the CA ends at %s, the root at %s", certs[0].NotAfter, root.Cert.NotAfter)
+		}
+	}
+	// Times a second apart print differently.
+	msg := (&pki.OutlivesCAError{Subject: "x", NotAfter: testNow.Add(300 * time.Millisecond), CA: "r", CANotAfter: testNow}).Error()
+	if !strings.Contains(msg, ".3Z") {
+		t.Errorf("sub-second difference hidden: %s", msg)
 	}
 }
 

@@ -20,7 +20,8 @@ type UserOptions struct {
 	// Server defaults to the server of admin.conf in Dir.
 	Server string
 	// AllowSystemMasters permits O=system:masters, which bypasses all
-	// authorization and cannot be revoked short of replacing the CA.
+	// authorization: RBAC cannot take its rights away, only revoking the
+	// certificate or replacing the CA can.
 	AllowSystemMasters bool
 	KeyType            pki.KeyType
 	Now                time.Time
@@ -34,7 +35,8 @@ func UserKubeconfig(o UserOptions) ([]byte, error) {
 		errs = append(errs, errors.New("--client-name: must not be empty"))
 	}
 	if slices.Contains(o.Orgs, pki.GroupSystemMasters) && !o.AllowSystemMasters {
-		errs = append(errs, fmt.Errorf("--org %s: this group bypasses all authorization and cannot be revoked; "+
+		errs = append(errs, fmt.Errorf("--org %s: this group bypasses all authorization, so no RBAC change can ever take its rights away: "+
+			"only revoking the certificate (sekisho certs revoke) or replacing the CA ends it; "+
 			"bind a role instead, or pass --allow-system-masters for a break-glass credential", pki.GroupSystemMasters))
 	}
 	for _, org := range o.Orgs {

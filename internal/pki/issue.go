@@ -195,8 +195,13 @@ type OutlivesCAError struct {
 }
 
 func (e *OutlivesCAError) Error() string {
+	// Two times a few seconds apart must not print the same.
+	layout := time.RFC3339
+	if e.NotAfter.Truncate(time.Second).Equal(e.CANotAfter.Truncate(time.Second)) {
+		layout = time.RFC3339Nano
+	}
 	return fmt.Sprintf("certificate %q would expire at %s, after its CA %q (%s); shorten the validity",
-		e.Subject, e.NotAfter.UTC().Format(time.RFC3339), e.CA, e.CANotAfter.UTC().Format(time.RFC3339))
+		e.Subject, e.NotAfter.UTC().Format(layout), e.CA, e.CANotAfter.UTC().Format(layout))
 }
 
 func certTemplate(t Template) (*x509.Certificate, error) {

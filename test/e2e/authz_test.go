@@ -164,6 +164,9 @@ spec:
 
 	// who-can and explain, answered by the server.
 	whoCan := mustSekisho(t, "rbac", "who-can", "list", "pods", "-n", "dev", "--kubeconfig", admin)
+	if n := strings.Count(whoCan, "system:masters"); n != 1 {
+		t.Errorf("who-can lists system:masters %d times:\n%s", n, whoCan)
+	}
 	for _, want := range []string{"User             alice", "RoleBinding/alice-reads -n dev", "Role/pod-reader -n dev", "(always allowed, before RBAC)"} {
 		if !strings.Contains(whoCan, want) {
 			t.Errorf("who-can lacks %q:\n%s", want, whoCan)
@@ -415,6 +418,16 @@ func TestEscalationPrevention(t *testing.T) {
 func TestClusterRoleAggregation(t *testing.T) {
 	requireTools(t, "kubectl")
 	s := startServer(t)
+	// admin, edit and view are aggregated once each at start, not once per
+	// level of the chain view → edit → admin (checked when the test ends:
+	// nothing it does touches them).
+	defer func() {
+		for _, role := range []string{"admin", "edit", "view"} {
+			if n := strings.Count(s.logs.String(), `msg="aggregated clusterrole" name=`+role+" "); n != 1 {
+				t.Errorf("clusterrole %s aggregated %d times:\n%s", role, n, s.logs.String())
+			}
+		}
+	}()
 	s.mustKubectl("create", "clusterrole", "monitoring", "--aggregation-rule=team.example/aggregate-to-monitoring=true")
 	s.mustKubectl("create", "clusterrole", "read-metrics", "--verb=get", "--resource=pods")
 	s.mustKubectl("create", "clusterrolebinding", "mon", "--clusterrole=monitoring", "--user=mo")

@@ -240,6 +240,22 @@ func TestCertsIntermediateCAs(t *testing.T) {
 	if r := run(t, "openssl", "verify", "-CAfile", root, filepath.Join(data, "pki/apiserver.crt")); r.code == 0 {
 		t.Error("leaf verified against the root without its intermediate")
 	}
+
+	// A 10-year root with the defaults (10-year CAs): the CAs are cut to
+	// end with the root, and init says so instead of failing.
+	ten, tenKey := filepath.Join(dir, "ten.crt"), filepath.Join(dir, "ten.key")
+	must(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
+		"-keyout", tenKey, "-out", ten, "-subj", "/CN=my-root", "-days", "3650",
+		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+	data = filepath.Join(dir, "data-ten")
+	out := mustSekisho(t, "certs", "init", "--dir", data, "--root-ca-cert", ten, "--root-ca-key", tenKey)
+	if !strings.Contains(out, `warning: CA "kubernetes-ca": --ca-validity 87600h0m0s would end at`) || !strings.Contains(out, "it is cut to end with the root") {
+		t.Errorf("init with a 10-year root:\n%s", out)
+	}
+	rootEnd := must(t, "openssl", "x509", "-in", ten, "-noout", "-enddate")
+	if caEnd := must(t, "openssl", "x509", "-in", filepath.Join(data, "pki/ca.crt"), "-noout", "-enddate"); caEnd != rootEnd {
+		t.Errorf("the CA ends %s, the root %s", caEnd, rootEnd)
+	}
 }
 
 func TestCertsExternalCAWithOpenSSLSigning(t *testing.T) {

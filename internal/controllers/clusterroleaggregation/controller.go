@@ -6,6 +6,7 @@ package clusterroleaggregation
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
 
@@ -51,32 +52,53 @@ func (c *Controller) syncAll(ctx context.Context) error {
 	all := c.ClusterRoles.List()
 	roles := make([]*rbacv1.ClusterRole, 0, len(all))
 	for _, o := range all {
-		roles = append(roles, o.(*rbacv1.ClusterRole))
+		roles = append(roles, o.(*rbacv1.ClusterRole).DeepCopy())
 	}
 	sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
+	// Aggregated roles aggregate each other (admin takes edit's rules,
+	// edit takes view's): work on copies until nothing changes, so each
+	// role is written once with its final rules, not once per level.
+	changed := map[string]bool{}
+	for range len(roles) + 1 {
+		again := false
+		for _, r := range roles {
+			if r.AggregationRule == nil {
+				continue
+			}
+			if rules := Aggregate(r, roles); !equality.Semantic.DeepEqual(rules, r.Rules) {
+				r.Rules, changed[r.Name], again = rules, true, true
+			}
+		}
+		if !again {
+			break
+		}
+	}
 	var firstErr error
 	for _, r := range roles {
-		if r.AggregationRule == nil {
+		if !changed[r.Name] {
 			continue
 		}
-		rules := Aggregate(r, roles)
-		if equality.Semantic.DeepEqual(rules, r.Rules) {
-			continue
-		}
+		rules := r.Rules
 		_, _, err := c.Store.Update(ctx, c.Resource, "", r.Name, false, func(cur registry.Object) (registry.Object, error) {
 			cr := cur.(*rbacv1.ClusterRole)
+			if equality.Semantic.DeepEqual(cr.Rules, rules) {
+				return nil, errUpToDate // the cache lagged behind an earlier pass
+			}
 			cr.Rules = rules
 			return cr, nil
 		})
-		if err != nil && !apierrors.IsNotFound(err) && firstErr == nil {
-			firstErr = err
-		}
-		if err == nil {
+		switch {
+		case err == nil:
 			c.Log.Info("aggregated clusterrole", "name", r.Name, "rules", len(rules))
+		case errors.Is(err, errUpToDate), apierrors.IsNotFound(err):
+		case firstErr == nil:
+			firstErr = err
 		}
 	}
 	return firstErr
 }
+
+var errUpToDate = errors.New("already aggregated")
 
 // Aggregate returns the rules of role's aggregation: for each selector in
 // order, the rules of the matching ClusterRoles (other than role itself)
