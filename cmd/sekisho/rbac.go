@@ -186,7 +186,7 @@ user's rules that come nearest, each with what it lacks. As with kubectl --as, t
 user is also in system:authenticated (and a service account in its groups); give
 --as-group for the rest. Exits 1 when the request is denied, as kubectl auth can-i does.`,
 		Example: `  sekisho rbac explain --as alice delete pods -n dev
-  sekisho rbac explain --as system:serviceaccount:ci:deployer patch deployments.apps -n prod`,
+  sekisho rbac explain --as system:serviceaccount:ci:deployer patch leases.coordination.k8s.io -n prod`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if as == "" {
