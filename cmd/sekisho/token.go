@@ -15,7 +15,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/apiclient"
 	"github.com/sekisho/sekisho/internal/bootstraptoken"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // clientFlags are how a command reaches the API server, as kubectl's.
@@ -129,7 +129,7 @@ func newTokenListCommand() *cobra.Command {
 				}
 				ttl, expires := "<forever>", "<never>"
 				if t.Expiration != nil {
-					ttl = registry.HumanDuration(t.Expiration.Sub(now))
+					ttl = catalog.HumanDuration(t.Expiration.Sub(now))
 					expires = t.Expiration.UTC().Format(time.RFC3339)
 				}
 				desc := t.Description

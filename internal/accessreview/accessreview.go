@@ -19,7 +19,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/authz/rbac"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // Reviewer answers access reviews with the server's own authorizers.
@@ -32,9 +32,9 @@ type Reviewer struct {
 	Index *rbac.Index
 }
 
-// Handlers returns the registry handlers of every review API.
-func (r *Reviewer) Handlers() registry.AuthorizationHandlers {
-	return registry.AuthorizationHandlers{
+// Handlers returns the catalog handlers of every review API.
+func (r *Reviewer) Handlers() catalog.AuthorizationHandlers {
+	return catalog.AuthorizationHandlers{
 		SubjectAccessReview:      r.SubjectAccessReview,
 		LocalSubjectAccessReview: r.LocalSubjectAccessReview,
 		SelfSubjectAccessReview:  r.SelfSubjectAccessReview,

@@ -11,7 +11,8 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // TestAuthorizationHeaderConsumed checks, through the whole filter chain,
@@ -51,12 +52,12 @@ func TestAuthorizationHeaderConsumed(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	reg, err := registry.New()
+	reg, err := catalog.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(Config{
-		Registry: reg, Store: registry.NewStore(nil), Authenticator: authenticator, Authorizer: allow,
+		Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allow,
 		Paths:  map[string]http.Handler{"/probe": probe},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

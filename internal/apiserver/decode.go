@@ -15,7 +15,7 @@ import (
 	sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // MaxBodyBytes caps a request body, as kube-apiserver does.
@@ -141,19 +141,19 @@ func decodeProtobuf(data []byte, into any, what string) error {
 
 // bodyType is the type a request body decodes into.
 type bodyType struct {
-	New  func() registry.Object
+	New  func() catalog.Object
 	GVK  schema.GroupVersionKind
 	Name string // the resource, for messages
 }
 
-func bodyTypeOf(res *registry.Resource) bodyType {
+func bodyTypeOf(res *catalog.Resource) bodyType {
 	return bodyType{New: res.New, GVK: res.GroupVersionKind(), Name: res.Name}
 }
 
 // decodeObject unmarshals JSON into a new object of type t, applying the
 // field validation directive to unknown and duplicate fields. Warnings are
 // returned for the Warn directive.
-func decodeObject(t bodyType, data []byte, directive string) (registry.Object, []string, error) {
+func decodeObject(t bodyType, data []byte, directive string) (catalog.Object, []string, error) {
 	obj := t.New()
 	cannot := func(err error) error {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v",
@@ -184,7 +184,7 @@ func decodeObject(t bodyType, data []byte, directive string) (registry.Object, [
 
 // checkTypeMeta refuses a body whose kind or apiVersion names another type.
 // Both may be omitted: the URL says what the type is.
-func checkTypeMeta(t bodyType, obj registry.Object) error {
+func checkTypeMeta(t bodyType, obj catalog.Object) error {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	if gvk.Kind != "" && gvk.Kind != t.GVK.Kind {
 		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the request body (%s) does not match the resource %s (kind %s)", gvk.Kind, t.Name, t.GVK.Kind))

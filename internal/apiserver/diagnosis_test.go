@@ -14,7 +14,8 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // TestAuthenticationDiagnosis: the holder of a refused credential, and an
@@ -41,8 +42,8 @@ func TestAuthenticationDiagnosis(t *testing.T) {
 		}
 		return authz.NoOpinion, "", nil
 	})
-	reg, _ := registry.New()
-	s, err := New(Config{Registry: reg, Store: registry.NewStore(nil), Authenticator: authenticator, Authorizer: allowAdmin,
+	reg, _ := catalog.New()
+	s, err := New(Config{Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allowAdmin,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

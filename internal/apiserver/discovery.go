@@ -10,13 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // The verbs every served resource supports.
 
 // discovery holds the pre-encoded discovery documents: they only change
-// when the registry does, which is never while the server runs.
+// when the catalog does, which is never while the server runs.
 type discovery struct {
 	apiVersions  []byte // /api
 	apiGroups    []byte // /apis
@@ -26,7 +26,7 @@ type discovery struct {
 	aggregatedET map[string]string
 }
 
-func newDiscovery(reg *registry.Registry, serverAddress string) (*discovery, error) {
+func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error) {
 	d := &discovery{
 		groups:       map[string][]byte{},
 		resources:    map[schema.GroupVersion][]byte{},
@@ -98,7 +98,7 @@ func newDiscovery(reg *registry.Registry, serverAddress string) (*discovery, err
 	return d, nil
 }
 
-func apiResource(res *registry.Resource, sub string) metav1.APIResource {
+func apiResource(res *catalog.Resource, sub string) metav1.APIResource {
 	r := metav1.APIResource{
 		Name:         res.Name,
 		SingularName: res.SingularName,
@@ -120,7 +120,7 @@ func apiResource(res *registry.Resource, sub string) metav1.APIResource {
 	return r
 }
 
-func discoveryResource(res *registry.Resource) apidiscoveryv2.APIResourceDiscovery {
+func discoveryResource(res *catalog.Resource) apidiscoveryv2.APIResourceDiscovery {
 	scope := apidiscoveryv2.ScopeCluster
 	if res.Namespaced {
 		scope = apidiscoveryv2.ScopeNamespace

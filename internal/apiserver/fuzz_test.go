@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/sekisho/sekisho/internal/authn"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // FuzzRequestInfo feeds request paths to ParseRequestInfo. Nothing panics;
@@ -136,7 +136,7 @@ func FuzzPatch(f *testing.F) {
 	f.Add(uint8(1), cm, []byte(`{"data":{"a":null,"x":"y"}}`))
 	f.Add(uint8(2), cm, []byte(`{"data":{"$patch":"replace","z":"1"}}`))
 	f.Add(uint8(2), cm, []byte(`{"metadata":{"$setElementOrder/finalizers":["a"]}}`))
-	res := registry.ConfigMaps()
+	res := catalog.ConfigMaps()
 	types := []string{patchJSON, patchMerge, patchStrategic}
 	f.Fuzz(func(t *testing.T, kind uint8, original, patch []byte) {
 		if !json.Valid(original) {
@@ -178,7 +178,7 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\n"), true)
 	f.Add([]byte(`{"metadata":{"name":"x"},"data":{"k":"\ud83d\ude00"},"unknown":1}`), false)
 	f.Add([]byte("{\"data\":{\"k\":\"\xff\"}}"), false)
-	t := bodyTypeOf(registry.ConfigMaps())
+	t := bodyTypeOf(catalog.ConfigMaps())
 	f.Fuzz(func(tt *testing.T, data []byte, isYAML bool) {
 		body := data
 		if err := checkText(body); err != nil {

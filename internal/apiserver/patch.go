@@ -9,7 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // maxJSONPatchOperations bounds the work one JSON patch can ask for.
@@ -29,7 +29,7 @@ const (
 )
 
 // applyPatch applies a patch of the given type to the JSON of an object.
-func applyPatch(res *registry.Resource, patchType string, original, patch []byte) ([]byte, error) {
+func applyPatch(res *catalog.Resource, patchType string, original, patch []byte) ([]byte, error) {
 	switch patchType {
 	case patchJSON:
 		var ops []json.RawMessage
@@ -69,7 +69,7 @@ func applyPatch(res *registry.Resource, patchType string, original, patch []byte
 	return nil, unsupportedPatch(patchType)
 }
 
-func fmtPatchError(res *registry.Resource, err error) error {
+func fmtPatchError(res *catalog.Resource, err error) error {
 	return apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", res.GroupResource(), "", err.Error(), 0, false)
 }
 
@@ -102,7 +102,7 @@ func (s *Server) patch(req *request) error {
 	if err := checkText(patchBody); err != nil {
 		return err
 	}
-	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur registry.Object) (registry.Object, error) {
+	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur catalog.Object) (catalog.Object, error) {
 		original, err := json.Marshal(cur)
 		if err != nil {
 			return nil, err

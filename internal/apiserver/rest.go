@@ -20,7 +20,9 @@ import (
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
+	"github.com/sekisho/sekisho/internal/warning"
 )
 
 // errNotFoundPath is kube-apiserver's answer for a path no resource serves.
@@ -39,13 +41,13 @@ type request struct {
 	w   http.ResponseWriter
 	r   *http.Request
 	ri  *RequestInfo
-	res *registry.Resource
-	sub *registry.Subresource
+	res *catalog.Resource
+	sub *catalog.Subresource
 	ctx context.Context
 }
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *RequestInfo) {
-	res, ok := s.cfg.Registry.Lookup(schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource})
+	res, ok := s.cfg.Catalog.Lookup(schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource})
 	if !ok && isCRDPath(ri) {
 		s.serveNoCRDs(w, r, ri)
 		return
@@ -159,7 +161,7 @@ func writeBytes(w http.ResponseWriter, code int, contentType string, body []byte
 }
 
 // writeEntry answers with one object in the negotiated format.
-func (s *Server) writeEntry(req *request, code int, e *registry.Entry) error {
+func (s *Server) writeEntry(req *request, code int, e *store.Entry) error {
 	neg, err := negotiate(req.r, true, false)
 	if err != nil {
 		return err
@@ -180,7 +182,7 @@ func (s *Server) writeEntry(req *request, code int, e *registry.Entry) error {
 		if err != nil {
 			return err
 		}
-		t, err := s.table(req, neg.tableGV, []registry.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
+		t, err := s.table(req, neg.tableGV, []catalog.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
 		if err != nil {
 			return err
 		}
@@ -204,13 +206,13 @@ func writeJSON(w http.ResponseWriter, code int, contentType string, v any) error
 	return nil
 }
 
-func partialMetadata(obj registry.Object, gv string) *metav1.PartialObjectMetadata {
+func partialMetadata(obj catalog.Object, gv string) *metav1.PartialObjectMetadata {
 	pm := &metav1.PartialObjectMetadata{ObjectMeta: *metaOf(obj)}
 	pm.APIVersion, pm.Kind = gv, "PartialObjectMetadata"
 	return pm
 }
 
-func metaOf(obj registry.Object) *metav1.ObjectMeta {
+func metaOf(obj catalog.Object) *metav1.ObjectMeta {
 	m := &metav1.ObjectMeta{}
 	m.Name, m.GenerateName, m.Namespace, m.UID = obj.GetName(), obj.GetGenerateName(), obj.GetNamespace(), obj.GetUID()
 	m.ResourceVersion, m.Generation, m.CreationTimestamp = obj.GetResourceVersion(), obj.GetGeneration(), obj.GetCreationTimestamp()
@@ -228,9 +230,9 @@ func (s *Server) get(req *request) error {
 }
 
 // listOptions parses selectors, paging and resourceVersion semantics.
-func (s *Server) listOptions(req *request) (registry.ListOptions, error) {
+func (s *Server) listOptions(req *request) (store.ListOptions, error) {
 	q := req.r.URL.Query()
-	o := registry.ListOptions{Namespace: req.ri.Namespace}
+	o := store.ListOptions{Namespace: req.ri.Namespace}
 	var err error
 	if v := q.Get("labelSelector"); v != "" {
 		if o.Labels, err = labels.Parse(v); err != nil {
@@ -317,7 +319,7 @@ func (s *Server) list(req *request) error {
 	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.Rev, 10), Continue: res.Continue, RemainingItemCount: res.Remaining}
 	switch neg.format {
 	case formatTable, formatPartialMetadata:
-		objs := make([]registry.Object, 0, len(res.Items))
+		objs := make([]catalog.Object, 0, len(res.Items))
 		for _, e := range res.Items {
 			obj, err := e.Object()
 			if err != nil {
@@ -352,14 +354,14 @@ func (s *Server) list(req *request) error {
 	return writeList(req.w, req.res, lm, res.Items)
 }
 
-func listHeader(res *registry.Resource, lm metav1.ListMeta) []byte {
+func listHeader(res *catalog.Resource, lm metav1.ListMeta) []byte {
 	meta, _ := json.Marshal(lm)
 	return fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, res.ListKind(), res.GroupVersion.String(), meta)
 }
 
 // writeList streams a list response around already-encoded items, so a
 // large list is never copied into one buffer.
-func writeList(w io.Writer, res *registry.Resource, lm metav1.ListMeta, items []*registry.Entry) error {
+func writeList(w io.Writer, res *catalog.Resource, lm metav1.ListMeta, items []*store.Entry) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.Write(listHeader(res, lm))
 	for i, e := range items {
@@ -375,14 +377,14 @@ func writeList(w io.Writer, res *registry.Resource, lm metav1.ListMeta, items []
 }
 
 // encodeList assembles a list response in memory.
-func encodeList(res *registry.Resource, lm metav1.ListMeta, items []*registry.Entry) []byte {
+func encodeList(res *catalog.Resource, lm metav1.ListMeta, items []*store.Entry) []byte {
 	var b bytes.Buffer
 	writeList(&b, res, lm, items)
 	return b.Bytes()
 }
 
 // attributes builds the admission attributes of a write.
-func attributes(req *request, op admission.Operation, name string, obj, old registry.Object, dry bool) *admission.Attributes {
+func attributes(req *request, op admission.Operation, name string, obj, old catalog.Object, dry bool) *admission.Attributes {
 	a := &admission.Attributes{
 		Operation: op, Resource: req.res.GroupVersionResource(), Kind: req.res.GroupVersionKind(),
 		Subresource: req.ri.Subresource, Namespace: req.ri.Namespace, Name: name,
@@ -397,13 +399,13 @@ func attributes(req *request, op admission.Operation, name string, obj, old regi
 	return a
 }
 
-func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
+func invalid(res *catalog.Resource, name string, errs field.ErrorList) error {
 	return apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), name, errs)
 }
 
 // readObject reads, decodes and checks the namespace of a request body in
 // JSON, YAML or Kubernetes protobuf.
-func (s *Server) readObject(req *request) (registry.Object, error) {
+func (s *Server) readObject(req *request) (catalog.Object, error) {
 	obj, err := s.readTyped(req, bodyTypeOf(req.res))
 	if err != nil {
 		return nil, err
@@ -416,7 +418,7 @@ func (s *Server) readObject(req *request) (registry.Object, error) {
 }
 
 // readTyped reads and decodes a request body of type t.
-func (s *Server) readTyped(req *request, t bodyType) (registry.Object, error) {
+func (s *Server) readTyped(req *request, t bodyType) (catalog.Object, error) {
 	directive, err := fieldValidation(req.r)
 	if err != nil {
 		return nil, err
@@ -454,7 +456,7 @@ func (s *Server) readTyped(req *request, t bodyType) (registry.Object, error) {
 
 // decodeChecked decodes a JSON object for req, passes strictness warnings
 // to the client and checks its namespace.
-func (s *Server) decodeChecked(req *request, data []byte, directive string) (registry.Object, error) {
+func (s *Server) decodeChecked(req *request, data []byte, directive string) (catalog.Object, error) {
 	obj, warnings, err := decodeObject(bodyTypeOf(req.res), data, directive)
 	if err != nil {
 		return nil, err
@@ -469,7 +471,7 @@ func (s *Server) decodeChecked(req *request, data []byte, directive string) (reg
 	return obj, nil
 }
 
-func checkNamespace(req *request, obj registry.Object) error {
+func checkNamespace(req *request, obj catalog.Object) error {
 	if !req.res.Namespaced {
 		obj.SetNamespace("")
 		return nil
@@ -499,7 +501,7 @@ func (s *Server) create(req *request) error {
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}
-	generated := registry.GenerateName(obj)
+	generated := store.GenerateName(obj)
 	name := obj.GetName()
 	attrs := attributes(req, admission.Create, obj.GetName(), obj, nil, dry)
 	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
@@ -528,10 +530,10 @@ func (s *Server) create(req *request) error {
 // prepareUpdate turns the object a client sent (whole, or patched) into
 // the object to store, given the current one, and runs admission and
 // validation on it.
-func (s *Server) prepareUpdate(req *request, obj, cur registry.Object, dry bool) (registry.Object, error) {
+func (s *Server) prepareUpdate(req *request, obj, cur catalog.Object, dry bool) (catalog.Object, error) {
 	res := req.res
 	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
-		return nil, registry.ErrConflict(res, cur.GetName())
+		return nil, store.ErrConflict(res, cur.GetName())
 	}
 	if obj.GetName() != cur.GetName() {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
@@ -558,7 +560,7 @@ func (s *Server) prepareUpdate(req *request, obj, cur registry.Object, dry bool)
 		return nil, err
 	}
 	errs := res.ValidateMeta(next)
-	errs = append(errs, registry.ValidateMetaUpdate(next, cur)...)
+	errs = append(errs, catalog.ValidateMetaUpdate(next, cur)...)
 	switch {
 	case req.sub != nil && req.sub.Validate != nil:
 		errs = append(errs, req.sub.Validate(next, cur)...)
@@ -591,8 +593,8 @@ func (s *Server) update(req *request) error {
 	if obj.GetName() != req.ri.Name {
 		return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), req.ri.Name))
 	}
-	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur registry.Object) (registry.Object, error) {
-		return s.prepareUpdate(req, obj.DeepCopyObject().(registry.Object), cur, dry)
+	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur catalog.Object) (catalog.Object, error) {
+		return s.prepareUpdate(req, obj.DeepCopyObject().(catalog.Object), cur, dry)
 	})
 	if err != nil {
 		return err
@@ -612,7 +614,7 @@ func (s *Server) delete(req *request) error {
 	if len(opts.DryRun) > 0 {
 		dry = true
 	}
-	var pre registry.Preconditions
+	var pre store.Preconditions
 	if opts.Preconditions != nil {
 		if opts.Preconditions.UID != nil {
 			pre.UID = string(*opts.Preconditions.UID)
@@ -719,7 +721,7 @@ func (s *Server) deleteCollection(req *request) error {
 	if err != nil {
 		return err
 	}
-	var deleted []*registry.Entry
+	var deleted []*store.Entry
 	for _, item := range list.Items {
 		obj, err := item.Object()
 		if err != nil {
@@ -728,7 +730,7 @@ func (s *Server) deleteCollection(req *request) error {
 		if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, obj.GetName(), nil, obj, dry)); err != nil {
 			return err
 		}
-		e, done, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), registry.Preconditions{}, dry)
+		e, done, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), store.Preconditions{}, dry)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -796,7 +798,7 @@ func (s *Server) createAction(req *request) error {
 	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
 		return err
 	}
-	ctx := registry.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
+	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
 	out, err := sub.Create(ctx, parent, in)
 	if err != nil {
 		return err

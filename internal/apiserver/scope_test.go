@@ -22,8 +22,9 @@ import (
 	sekishov1alpha1 "github.com/sekisho/sekisho/internal/apis/sekisho/v1alpha1"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // catalogueServer serves every built-in resource over real TLS from a bolt
@@ -31,8 +32,8 @@ import (
 // that only the routing decides. reached counts calls into the handlers
 // of the virtual resources and actions.
 type catalogueServer struct {
-	reg     *registry.Registry
-	store   *registry.Store
+	reg     *catalog.Catalog
+	store   *store.Store
 	ts      *httptest.Server
 	reached atomic.Int64
 }
@@ -44,10 +45,10 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kv.Close() })
-	cs := &catalogueServer{store: registry.NewStore(kv)}
+	cs := &catalogueServer{store: store.NewStore(kv)}
 	reached := func() { cs.reached.Add(1) }
-	cs.reg = registry.Builtin(registry.Handlers{
-		AuthenticationHandlers: registry.AuthenticationHandlers{
+	cs.reg = catalog.Builtin(catalog.Handlers{
+		AuthenticationHandlers: catalog.AuthenticationHandlers{
 			TokenRequest: func(_ context.Context, _ *corev1.ServiceAccount, r *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
 				reached()
 				return r, nil
@@ -61,7 +62,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 				return r, nil
 			},
 		},
-		AuthorizationHandlers: registry.AuthorizationHandlers{
+		AuthorizationHandlers: catalog.AuthorizationHandlers{
 			SubjectAccessReview: func(_ context.Context, r *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
 				reached()
 				return r, nil
@@ -91,7 +92,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		return authz.Allow, "", nil
 	})
 	s, err := New(Config{
-		Registry: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: &admission.Chain{},
+		Catalog: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: &admission.Chain{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -132,7 +133,7 @@ func (cs *catalogueServer) do(t *testing.T, method, path, contentType, body stri
 	return resp.StatusCode, st
 }
 
-func basePath(res *registry.Resource) string {
+func basePath(res *catalog.Resource) string {
 	if res.GroupVersion.Group == "" {
 		return "/api/" + res.GroupVersion.Version
 	}
@@ -158,7 +159,7 @@ func TestClusterScopedThroughNamespacePath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var clusterScoped []*registry.Resource
+	var clusterScoped []*catalog.Resource
 	for _, res := range cs.reg.Resources() {
 		if res.Namespaced {
 			continue

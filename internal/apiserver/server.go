@@ -20,13 +20,14 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Config assembles a Server.
 type Config struct {
-	Registry      *registry.Registry
-	Store         *registry.Store
+	Catalog       *catalog.Catalog
+	Store         *store.Store
 	Authenticator authn.Authenticator
 	Authorizer    authz.Authorizer
 	Admission     *admission.Chain
@@ -44,8 +45,8 @@ type Config struct {
 
 	// AfterCreate and AfterDelete let allocators and controllers react
 	// to committed writes.
-	AfterCreate func(ctx context.Context, res *registry.Resource, obj registry.Object)
-	AfterDelete func(ctx context.Context, res *registry.Resource, obj registry.Object)
+	AfterCreate func(ctx context.Context, res *catalog.Resource, obj catalog.Object)
+	AfterDelete func(ctx context.Context, res *catalog.Resource, obj catalog.Object)
 
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
@@ -101,10 +102,10 @@ type Server struct {
 // New builds a Server from cfg.
 func New(cfg Config) (*Server, error) {
 	cfg.defaults()
-	if cfg.Registry == nil || cfg.Store == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
-		return nil, errors.New("apiserver: registry, store, authenticator and authorizer are required")
+	if cfg.Catalog == nil || cfg.Store == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
+		return nil, errors.New("apiserver: catalog, store, authenticator and authorizer are required")
 	}
-	d, err := newDiscovery(cfg.Registry, cfg.ExternalAddress)
+	d, err := newDiscovery(cfg.Catalog, cfg.ExternalAddress)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 package apiserver
 
 // requestStackBytes is about the stack a request needs on its way through
-// the filter chain, the registry and the serializers.
+// the filter chain, the store and the serializers.
 const requestStackBytes = 16 << 10
 
 // growStack grows the calling goroutine's stack to requestStackBytes in one

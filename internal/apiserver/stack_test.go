@@ -3,7 +3,7 @@ package apiserver
 import "testing"
 
 // deepWork uses about depth×256 bytes of stack, like a request on its way
-// through the filters, the registry and the serializers.
+// through the filters, the store and the serializers.
 //
 //go:noinline
 func deepWork(depth int) byte {

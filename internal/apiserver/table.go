@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // includeObject reads the includeObject query parameter (default Metadata).
@@ -25,7 +25,7 @@ func includeObject(req *request) (metav1.IncludeObjectPolicy, error) {
 
 // table renders objects as a meta.k8s.io Table. Every column is rendered;
 // kubectl hides the wide ones itself.
-func (s *Server) table(req *request, gv string, objs []registry.Object, lm metav1.ListMeta) (*metav1.Table, error) {
+func (s *Server) table(req *request, gv string, objs []catalog.Object, lm metav1.ListMeta) (*metav1.Table, error) {
 	include, err := includeObject(req)
 	if err != nil {
 		return nil, err

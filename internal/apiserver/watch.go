@@ -12,7 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // watchTimeout is how long a watch stays open: timeoutSeconds if given,
@@ -51,7 +52,7 @@ func (s *Server) watch(req *request) error {
 	if err != nil {
 		return err
 	}
-	o := registry.WatchOptions{ListOptions: lo}
+	o := store.WatchOptions{ListOptions: lo}
 	// A watch's resourceVersion is where it starts, not a read bound.
 	o.FromRev, o.MinRev = lo.MinRev, 0
 	if lo.Rev != 0 {
@@ -107,9 +108,9 @@ func (s *Server) watch(req *request) error {
 		return true
 	}
 	// add encodes one event; storage progress only advances lastRev.
-	add := func(ev registry.WatchEvent) error {
+	add := func(ev store.WatchEvent) error {
 		lastRev = max(lastRev, ev.Rev)
-		if ev.Type == registry.WatchBookmark && !ev.InitialEventsEnd {
+		if ev.Type == store.WatchBookmark && !ev.InitialEventsEnd {
 			return nil
 		}
 		return s.encodeEvent(&buf, req, neg, ev)
@@ -124,7 +125,7 @@ func (s *Server) watch(req *request) error {
 			return nil
 		case <-bookmarks:
 			if lastRev > 0 {
-				if err := s.encodeEvent(&buf, req, neg, registry.WatchEvent{Type: registry.WatchBookmark, Rev: lastRev}); err != nil {
+				if err := s.encodeEvent(&buf, req, neg, store.WatchEvent{Type: store.WatchBookmark, Rev: lastRev}); err != nil {
 					return nil
 				}
 				if !flush() {
@@ -163,11 +164,11 @@ func (s *Server) watch(req *request) error {
 }
 
 // encodeEvent appends one newline-terminated watch event.
-func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev registry.WatchEvent) error {
+func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev store.WatchEvent) error {
 	var object []byte
 	switch {
-	case ev.Type == registry.WatchBookmark:
-		object = req.res.BookmarkJSON(ev.Rev, ev.InitialEventsEnd)
+	case ev.Type == store.WatchBookmark:
+		object = store.BookmarkJSON(req.res, ev.Rev, ev.InitialEventsEnd)
 	case neg.format == formatTable || neg.format == formatPartialMetadata:
 		obj, err := ev.Entry.Object()
 		if err != nil {
@@ -175,7 +176,7 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev
 		}
 		var v any
 		if neg.format == formatTable {
-			t, err := s.table(req, neg.tableGV, []registry.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
+			t, err := s.table(req, neg.tableGV, []catalog.Object{obj}, metav1.ListMeta{ResourceVersion: obj.GetResourceVersion()})
 			if err != nil {
 				return err
 			}

@@ -15,9 +15,10 @@ import (
 	"github.com/sekisho/sekisho/internal/authz/rbac"
 	"github.com/sekisho/sekisho/internal/authz/rbac/defaultpolicy"
 	"github.com/sekisho/sekisho/internal/authz/webhook"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/storage"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Authorization modes, as --authorization-mode names them.
@@ -50,11 +51,11 @@ func (z *authorization) rbacInformers() []*informer.Informer {
 
 // buildAuthorization assembles system:masters first, then the modes in the
 // order given.
-func buildAuthorization(o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store, inf *informers) (*authorization, error) {
+func buildAuthorization(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, inf *informers) (*authorization, error) {
 	z := &authorization{index: rbac.NewIndex(), chain: authz.Chain{authz.SystemMasters}}
 	lookup := func(resource string) *informer.Informer {
 		res, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource(resource))
-		return informer.New(store, res, log)
+		return informer.New(st, res, log)
 	}
 	z.roles, z.clusterRoles, z.roleBindings, z.clusterRoleBindings = lookup("roles"), lookup("clusterroles"), lookup("rolebindings"), lookup("clusterrolebindings")
 	// The index is the cache of roles and bindings; only ClusterRoles are
@@ -104,16 +105,16 @@ func (z *authorization) escalation() *rbac.Escalation {
 }
 
 // policyMarker records that kubeadm's one-time objects were created in
-// this store, so that deleting one of them (the kubeadm:cluster-admins
+// this st, so that deleting one of them (the kubeadm:cluster-admins
 // binding, which revokes every admin.conf) is never undone.
 const policyMarker = "/sekisho/bootstrap/kubeadm-policy"
 
 // reconcileDefaultPolicy creates the default roles and bindings, and adds
 // to them what an upgrade brought, leaving objects annotated
 // rbac.authorization.kubernetes.io/autoupdate=false alone. kubeadm's
-// objects are created only once per store.
-func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *registry.Store, log *slog.Logger) error {
-	res := func(name string) *registry.Resource {
+// objects are created only once per st.
+func reconcileDefaultPolicy(ctx context.Context, reg *catalog.Catalog, st *store.Store, log *slog.Logger) error {
+	res := func(name string) *catalog.Resource {
 		r, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource(name))
 		return r
 	}
@@ -123,7 +124,7 @@ func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *
 	p.ClusterRoleBindings = append(p.ClusterRoleBindings, own.ClusterRoleBindings...)
 	for i := range p.ClusterRoles {
 		want := &p.ClusterRoles[i]
-		if err := reconcileObject(ctx, store, res("clusterroles"), "", want.Name, func(cur registry.Object) (registry.Object, bool, bool) {
+		if err := reconcileObject(ctx, st, res("clusterroles"), "", want.Name, func(cur catalog.Object) (catalog.Object, bool, bool) {
 			existing, _ := cur.(*rbacv1.ClusterRole)
 			out, changed := defaultpolicy.ReconcileClusterRole(existing, want)
 			return out, changed, false
@@ -133,7 +134,7 @@ func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *
 	}
 	for i := range p.ClusterRoleBindings {
 		want := &p.ClusterRoleBindings[i]
-		if err := reconcileObject(ctx, store, res("clusterrolebindings"), "", want.Name, func(cur registry.Object) (registry.Object, bool, bool) {
+		if err := reconcileObject(ctx, st, res("clusterrolebindings"), "", want.Name, func(cur catalog.Object) (catalog.Object, bool, bool) {
 			existing, _ := cur.(*rbacv1.ClusterRoleBinding)
 			return defaultpolicy.ReconcileClusterRoleBinding(existing, want)
 		}); err != nil {
@@ -142,7 +143,7 @@ func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *
 	}
 	for i := range p.Roles {
 		want := &p.Roles[i]
-		if err := reconcileObject(ctx, store, res("roles"), want.Namespace, want.Name, func(cur registry.Object) (registry.Object, bool, bool) {
+		if err := reconcileObject(ctx, st, res("roles"), want.Namespace, want.Name, func(cur catalog.Object) (catalog.Object, bool, bool) {
 			existing, _ := cur.(*rbacv1.Role)
 			out, changed := defaultpolicy.ReconcileRole(existing, want)
 			return out, changed, false
@@ -152,23 +153,23 @@ func reconcileDefaultPolicy(ctx context.Context, reg *registry.Registry, store *
 	}
 	for i := range p.RoleBindings {
 		want := &p.RoleBindings[i]
-		if err := reconcileObject(ctx, store, res("rolebindings"), want.Namespace, want.Name, func(cur registry.Object) (registry.Object, bool, bool) {
+		if err := reconcileObject(ctx, st, res("rolebindings"), want.Namespace, want.Name, func(cur catalog.Object) (catalog.Object, bool, bool) {
 			existing, _ := cur.(*rbacv1.RoleBinding)
 			return defaultpolicy.ReconcileRoleBinding(existing, want)
 		}); err != nil {
 			return err
 		}
 	}
-	return createKubeadmPolicy(ctx, store, res, log)
+	return createKubeadmPolicy(ctx, st, res, log)
 }
 
 // reconcileObject applies a reconcile function to the stored object (nil
 // when absent): create it, update it, or delete and recreate it when an
 // immutable field (a binding's roleRef) must change.
-func reconcileObject(ctx context.Context, store *registry.Store, res *registry.Resource, namespace, name string,
-	reconcile func(cur registry.Object) (out registry.Object, changed, recreate bool)) error {
+func reconcileObject(ctx context.Context, st *store.Store, res *catalog.Resource, namespace, name string,
+	reconcile func(cur catalog.Object) (out catalog.Object, changed, recreate bool)) error {
 	for range 5 {
-		cur, err := store.GetObject(ctx, res, namespace, name)
+		cur, err := st.GetObject(ctx, res, namespace, name)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
@@ -180,17 +181,17 @@ func reconcileObject(ctx context.Context, store *registry.Store, res *registry.R
 		case !changed:
 			return nil
 		case cur == nil:
-			_, err = store.Create(ctx, res, out, false, false)
+			_, err = st.Create(ctx, res, out, false, false)
 		case recreate:
-			_, _, err = store.Delete(ctx, res, namespace, name, registry.Preconditions{ResourceVersion: cur.GetResourceVersion()}, false)
+			_, _, err = st.Delete(ctx, res, namespace, name, store.Preconditions{ResourceVersion: cur.GetResourceVersion()}, false)
 			if err == nil {
 				out.SetResourceVersion("")
-				_, err = store.Create(ctx, res, out, false, false)
+				_, err = st.Create(ctx, res, out, false, false)
 			}
 		default:
-			_, _, err = store.Update(ctx, res, namespace, name, false, func(latest registry.Object) (registry.Object, error) {
+			_, _, err = st.Update(ctx, res, namespace, name, false, func(latest catalog.Object) (catalog.Object, error) {
 				if latest.GetResourceVersion() != cur.GetResourceVersion() {
-					return nil, registry.ErrConflict(res, name)
+					return nil, store.ErrConflict(res, name)
 				}
 				return out, nil
 			})
@@ -206,23 +207,23 @@ func reconcileObject(ctx context.Context, store *registry.Store, res *registry.R
 	return fmt.Errorf("default RBAC policy: %s %s kept changing", res.Kind, name)
 }
 
-// createKubeadmPolicy creates kubeadm's objects the first time this store
+// createKubeadmPolicy creates kubeadm's objects the first time this st
 // is started, then records that it did.
-func createKubeadmPolicy(ctx context.Context, store *registry.Store, res func(string) *registry.Resource, log *slog.Logger) error {
-	if _, err := store.KV.Get(ctx, policyMarker); err == nil {
+func createKubeadmPolicy(ctx context.Context, st *store.Store, res func(string) *catalog.Resource, log *slog.Logger) error {
+	if _, err := st.KV.Get(ctx, policyMarker); err == nil {
 		return nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
 	k := defaultpolicy.Kubeadm()
 	var objs []struct {
-		res *registry.Resource
-		obj registry.Object
+		res *catalog.Resource
+		obj catalog.Object
 	}
-	add := func(r string, o registry.Object) {
+	add := func(r string, o catalog.Object) {
 		objs = append(objs, struct {
-			res *registry.Resource
-			obj registry.Object
+			res *catalog.Resource
+			obj catalog.Object
 		}{res(r), o})
 	}
 	for i := range k.ClusterRoles {
@@ -238,11 +239,11 @@ func createKubeadmPolicy(ctx context.Context, store *registry.Store, res func(st
 		add("rolebindings", &k.RoleBindings[i])
 	}
 	for _, o := range objs {
-		if _, err := store.Create(ctx, o.res, o.obj, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := st.Create(ctx, o.res, o.obj, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("kubeadm RBAC policy: %s %s: %w", o.res.Kind, o.obj.GetName(), err)
 		}
 	}
-	if _, err := store.KV.Create(ctx, policyMarker, []byte("created")); err != nil && !errors.Is(err, storage.ErrExists) {
+	if _, err := st.KV.Create(ctx, policyMarker, []byte("created")); err != nil && !errors.Is(err, storage.ErrExists) {
 		return err
 	}
 	log.Info("created kubeadm's RBAC objects; deleting ClusterRoleBinding kubeadm:cluster-admins revokes every admin.conf")

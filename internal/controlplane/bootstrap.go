@@ -12,30 +12,31 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // bootstrap creates what every cluster has from the start: the system
 // namespaces, and the "kubernetes" Service with its Endpoints pointing at
 // this server. Existing objects are left alone.
-func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Store, alloc *serviceip.Allocator, o Options, advertise string, port int) error {
-	lookup := func(resource string) *registry.Resource {
+func bootstrap(ctx context.Context, reg *catalog.Catalog, st *store.Store, alloc *serviceip.Allocator, o Options, advertise string, port int) error {
+	lookup := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
-	ensure := func(res *registry.Resource, obj registry.Object) error {
+	ensure := func(res *catalog.Resource, obj catalog.Object) error {
 		if res.PrepareForCreate != nil {
 			res.PrepareForCreate(obj)
 		}
-		_, err := store.Create(ctx, res, obj, false, false)
+		_, err := st.Create(ctx, res, obj, false, false)
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}
 		return err
 	}
-	for _, ns := range registry.SystemNamespaces {
+	for _, ns := range catalog.SystemNamespaces {
 		if err := ensure(lookup("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func bootstrap(ctx context.Context, reg *registry.Registry, store *registry.Stor
 // where aggregated API servers read which client CAs and proxy headers to trust.
 // The bundles come from the pools the server verifies with, so they are the
 // ones in force, reloads included.
-func publishAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options, a *authentication) error {
+func publishAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Store, o Options, a *authentication) error {
 	data := map[string]string{}
 	if a.clientCAs != nil {
 		data["client-ca-file"] = string(pki.EncodeCertificates(a.clientCAs.Certificates()...))
@@ -98,13 +99,13 @@ func publishAuthenticationSettings(ctx context.Context, configMaps *registry.Res
 		}
 	}
 	const name = "extension-apiserver-authentication"
-	_, _, err := store.Update(ctx, configMaps, metav1.NamespaceSystem, name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err := st.Update(ctx, configMaps, metav1.NamespaceSystem, name, false, func(cur catalog.Object) (catalog.Object, error) {
 		cm := cur.(*corev1.ConfigMap)
 		cm.Data = data
 		return cm, nil
 	})
 	if apierrors.IsNotFound(err) {
-		_, err = store.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, false, false)
+		_, err = st.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, false, false)
 	}
 	return err
 }
@@ -124,7 +125,7 @@ func firstIP(n *net.IPNet) net.IP {
 
 // keepAuthenticationSettings republishes the settings whenever a CA bundle
 // reloads, until ctx ends.
-func keepAuthenticationSettings(ctx context.Context, configMaps *registry.Resource, store *registry.Store, o Options, a *authentication, log *slog.Logger) {
+func keepAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Store, o Options, a *authentication, log *slog.Logger) {
 	generations := func() (client, proxy uint64) {
 		if a.clientCAs != nil {
 			_, client = a.clientCAs.Pool()
@@ -147,7 +148,7 @@ func keepAuthenticationSettings(ctx context.Context, configMaps *registry.Resour
 		if c == published0 && p == published1 {
 			continue
 		}
-		if err := publishAuthenticationSettings(ctx, configMaps, store, o, a); err != nil {
+		if err := publishAuthenticationSettings(ctx, configMaps, st, o, a); err != nil {
 			if ctx.Err() == nil {
 				log.Warn("republishing kube-system/extension-apiserver-authentication failed; retrying", "err", err)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/noderestriction"
 	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/certificates"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
@@ -34,12 +35,12 @@ import (
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/openapi"
-	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
-// DatabaseFile is the embedded store's file inside --storage-dir.
+// DatabaseFile is the embedded st's file inside --storage-dir.
 const DatabaseFile = "sekisho.db"
 
 // Run starts the API server and blocks until ctx ends and shutdown completes.
@@ -59,7 +60,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return fmt.Errorf("--storage-dir: %w", err)
 	}
 	defer kv.Close()
-	store := registry.NewStore(kv)
+	st := store.NewStore(kv)
 
 	// The authentication APIs need the authenticators, which need the
 	// informers, which need the registry: break the cycle with a holder
@@ -67,8 +68,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	var accounts *serviceAccounts
 	var authentication *authentication
 	reviewer := &accessreview.Reviewer{}
-	reg := registry.Builtin(registry.Handlers{
-		AuthenticationHandlers: registry.AuthenticationHandlers{
+	reg := catalog.Builtin(catalog.Handlers{
+		AuthenticationHandlers: catalog.AuthenticationHandlers{
 			TokenRequest: func(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
 				return accounts.tokenRequest(ctx, account, req)
 			},
@@ -79,8 +80,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		},
 		AuthorizationHandlers: reviewer.Handlers(),
 	})
-	inf := newInformers(store, reg, log)
-	authorization, err := buildAuthorization(o, log, reg, store, inf)
+	inf := newInformers(st, reg, log)
+	authorization, err := buildAuthorization(o, log, reg, st, inf)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	if accounts != nil {
-		accounts.store, accounts.reg = store, reg
+		accounts.st, accounts.reg = st, reg
 	}
 	if authentication, err = buildAuthentication(ctx, o, log, accounts, inf, revocationStore{kv}); err != nil {
 		return err
@@ -114,15 +115,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
 	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	if err := bootstrap(ctx, reg, store, allocator, o, advertise, port); err != nil {
+	if err := bootstrap(ctx, reg, st, allocator, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	configMaps, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
-	if err := publishAuthenticationSettings(ctx, configMaps, store, o, authentication); err != nil {
+	if err := publishAuthenticationSettings(ctx, configMaps, st, o, authentication); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	go keepAuthenticationSettings(ctx, configMaps, store, o, authentication, log)
-	if err := reconcileDefaultPolicy(ctx, reg, store, log); err != nil {
+	go keepAuthenticationSettings(ctx, configMaps, st, o, authentication, log)
+	if err := reconcileDefaultPolicy(ctx, reg, st, log); err != nil {
 		return err
 	}
 	paths, err := accounts.discoveryHandlers("https://" + externalAddress)
@@ -130,20 +131,20 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
-	chain, err := admissionChain(reg, store, allocator, authorization)
+	chain, err := admissionChain(reg, st, allocator, authorization)
 	if err != nil {
 		return err
 	}
 	srv, err := apiserver.New(apiserver.Config{
-		Registry:                    reg,
-		Store:                       store,
+		Catalog:                     reg,
+		Store:                       st,
 		Authenticator:               authentication,
 		Authorizer:                  authorization.chain,
 		Admission:                   chain,
-		HealthChecks:                healthChecks(store),
+		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
-		OpenAPI:                     &openapi.Handler{Registry: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
+		OpenAPI:                     &openapi.Handler{Catalog: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
 		MaxRequestsInFlight:         o.MaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
 		RequestTimeout:              o.RequestTimeout,
@@ -154,7 +155,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(ctx, o, log, reg, store, inf, accounts, allocator, authorization, "https://"+externalAddress)
+	startControllers(ctx, o, log, reg, st, inf, accounts, allocator, authorization, "https://"+externalAddress)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -162,7 +163,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			return ctx.Err()
 		}
 	}
-	// Loading a large store builds every object once; give that memory
+	// Loading a large st builds every object once; give that memory
 	// back before serving rather than carrying it as heap headroom.
 	debug.FreeOSMemory()
 	if o.Ready != nil {
@@ -173,13 +174,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // admissionChain is the admission plugins, in order.
-func admissionChain(reg *registry.Registry, store *registry.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
+func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
 	certs := &certificates.Admission{Authorizer: z.chain}
 	// NodeRestriction is always on, as kubeadm has it: without it, any
 	// bootstrap token leads to every Secret (docs/authorization.md).
 	nodeRestriction, err := noderestriction.New(noderestriction.Getters{
-		Pod:  namespacedGetter[*corev1.Pod](store, reg, "pods"),
-		Node: getter[*corev1.Node](store, reg, "nodes"),
+		Pod:  namespacedGetter[*corev1.Pod](st, reg, "pods"),
+		Node: getter[*corev1.Node](st, reg, "nodes"),
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +188,7 @@ func admissionChain(reg *registry.Registry, store *registry.Store, allocator *se
 	return &admission.Chain{
 		Mutators: []admission.Mutator{allocator, certs},
 		Validators: []admission.Validator{
-			namespacelifecycle.New(getter[*corev1.Namespace](store, reg, "namespaces"), func(gvr schema.GroupVersionResource) bool {
+			namespacelifecycle.New(getter[*corev1.Namespace](st, reg, "namespaces"), func(gvr schema.GroupVersionResource) bool {
 				res, ok := reg.Lookup(gvr)
 				return ok && res.Namespaced
 			}),
@@ -199,20 +200,20 @@ func admissionChain(reg *registry.Registry, store *registry.Store, allocator *se
 }
 
 // getter reads a stored core/v1 cluster-scoped object of type T.
-func getter[T registry.Object](store *registry.Store, reg *registry.Registry, resource string) func(ctx context.Context, name string) (T, error) {
-	get := namespacedGetter[T](store, reg, resource)
+func getter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource string) func(ctx context.Context, name string) (T, error) {
+	get := namespacedGetter[T](st, reg, resource)
 	return func(ctx context.Context, name string) (T, error) { return get(ctx, "", name) }
 }
 
 // namespacedGetter reads a stored core/v1 object of type T.
-func namespacedGetter[T registry.Object](store *registry.Store, reg *registry.Registry, resource string) func(ctx context.Context, namespace, name string) (T, error) {
+func namespacedGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource string) func(ctx context.Context, namespace, name string) (T, error) {
 	res, ok := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 	if !ok {
 		panic("controlplane: core/v1 " + resource + " is not served")
 	}
 	return func(ctx context.Context, namespace, name string) (T, error) {
 		var zero T
-		obj, err := store.GetObject(ctx, res, namespace, name)
+		obj, err := st.GetObject(ctx, res, namespace, name)
 		if err != nil {
 			return zero, err
 		}
@@ -221,16 +222,16 @@ func namespacedGetter[T registry.Object](store *registry.Store, reg *registry.Re
 }
 
 // startControllers starts the informers and the controllers that use them.
-func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store,
+func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store,
 	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string) {
-	core := func(resource string) *registry.Resource {
+	core := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
-	go (&namespacecontroller.Controller{Registry: reg, Store: store, Log: log}).Run(ctx)
-	go allocator.RunRepair(ctx, store, core("services"), time.Minute)
+	go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+	go allocator.RunRepair(ctx, st, core("services"), time.Minute)
 
-	sac := &sacontroller.Controller{Store: store, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets, Log: log}
+	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets, Log: log}
 	if accounts != nil && accounts.signer != nil {
 		sac.Signer = accounts.signer
 	}
@@ -240,13 +241,13 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *reg
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
 	go sac.Run(ctx)
 	if o.EnableBootstrapTokenAuth {
-		bc := &bootstrapcontroller.Controller{Store: store, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: sac.RootCA, Log: log}
+		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: sac.RootCA, Log: log}
 		bc.Register(core("secrets"), core("configmaps"))
 		go bc.Run(ctx)
 	}
-	startCertificateControllers(ctx, o, log, reg, store, z)
+	startCertificateControllers(ctx, o, log, reg, st, z)
 	clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
-	aggregation := &clusterroleaggregation.Controller{Store: store, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
+	aggregation := &clusterroleaggregation.Controller{Store: st, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
 	aggregation.Register()
 	go aggregation.Run(ctx)
 	for _, i := range append(inf.all(), z.rbacInformers()...) {
@@ -254,11 +255,11 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *reg
 	}
 }
 
-func healthChecks(store *registry.Store) []apiserver.HealthCheck {
+func healthChecks(st *store.Store) []apiserver.HealthCheck {
 	return []apiserver.HealthCheck{
 		{Name: "log", Check: func(context.Context) error { return nil }},
 		{Name: "etcd", Check: func(ctx context.Context) error {
-			_, err := store.KV.Rev(ctx)
+			_, err := st.KV.Rev(ctx)
 			return err
 		}},
 	}
@@ -286,21 +287,21 @@ func serverTLS(o Options) (*tls.Config, error) {
 // startCertificateControllers runs what kube-controller-manager runs for
 // CertificateSigningRequests: the signer, the kubelet client auto-approver
 // and the cleaner.
-func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *registry.Registry, store *registry.Store, z *authorization) {
+func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, z *authorization) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
-	csrs := informer.New(store, csrRes, log)
+	csrs := informer.New(st, csrRes, log)
 	signer := &csrsigning.Controller{
-		Store: store, Resource: csrRes, CSRs: csrs, Duration: o.ClusterSigningDuration, Log: log,
+		Store: st, Resource: csrRes, CSRs: csrs, Duration: o.ClusterSigningDuration, Log: log,
 		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
-		Events: &events.Recorder{Store: store, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
+		Events: &events.Recorder{Store: st, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
 	}
-	approver := &csrapproving.Controller{Store: store, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
-		Node: getter[*corev1.Node](store, reg, "nodes")}
+	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
+		Node: getter[*corev1.Node](st, reg, "nodes")}
 	signer.Register()
 	approver.Register()
 	go signer.Run(ctx)
 	go approver.Run(ctx)
-	go (&csrcleaner.Controller{Store: store, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
+	go (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
 	go csrs.Run(ctx)
 }

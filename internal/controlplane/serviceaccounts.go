@@ -21,9 +21,11 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	sa "github.com/sekisho/sekisho/internal/authn/serviceaccount"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
+	"github.com/sekisho/sekisho/internal/warning"
 )
 
 // informers are the in-memory caches the control plane keeps.
@@ -31,10 +33,10 @@ type informers struct {
 	namespaces, serviceAccounts, secrets, configMaps, pods, nodes *informer.Informer
 }
 
-func newInformers(store *registry.Store, reg *registry.Registry, log *slog.Logger) *informers {
+func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *informers {
 	core := func(resource string) *informer.Informer {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
-		return informer.New(store, res, log)
+		return informer.New(st, res, log)
 	}
 	return &informers{
 		namespaces: core("namespaces"), serviceAccounts: core("serviceaccounts"),
@@ -71,7 +73,7 @@ func (i *informers) secret(ns, name string) (*corev1.Secret, bool) {
 	return o.(*corev1.Secret), true
 }
 
-func uidOf(o registry.Object, ok bool) (string, bool) {
+func uidOf(o catalog.Object, ok bool) (string, bool) {
 	if !ok {
 		return "", false
 	}
@@ -86,8 +88,8 @@ type serviceAccounts struct {
 	issuer        string
 	audiences     []string
 	maxExpiration time.Duration
-	store         *registry.Store
-	reg           *registry.Registry
+	st            *store.Store
+	reg           *catalog.Catalog
 }
 
 // setupServiceAccounts loads the keys and builds the token issuer and
@@ -158,7 +160,7 @@ func (s *serviceAccounts) tokenRequest(ctx context.Context, account *corev1.Serv
 		return nil, invalid(field.TooLong(field.NewPath("spec", "expirationSeconds"), *spec.ExpirationSeconds, 1<<32))
 	}
 	if max := int64(s.maxExpiration / time.Second); max > 0 && *spec.ExpirationSeconds > max {
-		registry.Warn(ctx, fmt.Sprintf("requested expiration of %d seconds shortened to %d seconds", *spec.ExpirationSeconds, max))
+		warning.Warn(ctx, fmt.Sprintf("requested expiration of %d seconds shortened to %d seconds", *spec.ExpirationSeconds, max))
 		*spec.ExpirationSeconds = max
 	}
 	if len(spec.Audiences) == 0 {
@@ -211,7 +213,7 @@ func (s *serviceAccounts) boundObject(ctx context.Context, namespace string, ref
 		return nil, nil, invalid(field.Required(p.Child("name"), ""))
 	}
 	res, _ := s.reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
-	obj, err := s.store.GetObject(ctx, res, ns, ref.Name)
+	obj, err := s.st.GetObject(ctx, res, ns, ref.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -222,7 +224,7 @@ func (s *serviceAccounts) boundObject(ctx context.Context, namespace string, ref
 	bound := &sa.BoundObject{Kind: ref.Kind, Name: ref.Name, UID: string(obj.GetUID())}
 	if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != "" {
 		nodes, _ := s.reg.Lookup(corev1.SchemeGroupVersion.WithResource("nodes"))
-		if node, err := s.store.GetObject(ctx, nodes, "", pod.Spec.NodeName); err == nil {
+		if node, err := s.st.GetObject(ctx, nodes, "", pod.Spec.NodeName); err == nil {
 			return bound, &sa.BoundObject{Kind: "Node", Name: node.GetName(), UID: string(node.GetUID())}, nil
 		}
 	}

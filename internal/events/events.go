@@ -11,13 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Recorder writes Events as one component.
 type Recorder struct {
-	Store     *registry.Store
-	Resource  *registry.Resource // core/v1 events
+	Store     *store.Store
+	Resource  *catalog.Resource // core/v1 events
 	Component string
 	Log       *slog.Logger
 }
@@ -25,7 +26,7 @@ type Recorder struct {
 // Event records that something happened to obj. Events about
 // cluster-scoped objects go to the default namespace, as in Kubernetes.
 // A failure to record is logged, never returned: an event is a courtesy.
-func (r *Recorder) Event(ctx context.Context, obj registry.Object, eventType, reason, message string) {
+func (r *Recorder) Event(ctx context.Context, obj catalog.Object, eventType, reason, message string) {
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = metav1.NamespaceDefault

@@ -12,17 +12,18 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Handler is told of every change after the cache has applied it. old is
 // nil for additions; obj is the last state for deletions.
-type Handler func(eventType string, obj, old registry.Object)
+type Handler func(eventType string, obj, old catalog.Object)
 
 // Informer caches every object of a resource.
 type Informer struct {
-	Store    *registry.Store
-	Resource *registry.Resource
+	Store    *store.Store
+	Resource *catalog.Resource
 	Log      *slog.Logger
 
 	// Lean keeps only each object's resourceVersion, not the object: for
@@ -33,7 +34,7 @@ type Informer struct {
 	Lean bool
 
 	mu       sync.RWMutex
-	objs     map[string]registry.Object
+	objs     map[string]catalog.Object
 	versions map[string]string // Lean: key → resourceVersion
 	handlers []Handler
 	synced   chan struct{}
@@ -41,8 +42,8 @@ type Informer struct {
 }
 
 // New returns an informer for res; call Run to fill it.
-func New(store *registry.Store, res *registry.Resource, log *slog.Logger) *Informer {
-	return &Informer{Store: store, Resource: res, Log: log, objs: map[string]registry.Object{}, versions: map[string]string{}, synced: make(chan struct{})}
+func New(store *store.Store, res *catalog.Resource, log *slog.Logger) *Informer {
+	return &Informer{Store: store, Resource: res, Log: log, objs: map[string]catalog.Object{}, versions: map[string]string{}, synced: make(chan struct{})}
 }
 
 // Key is how objects are indexed: namespace/name, or name.
@@ -61,7 +62,7 @@ func (i *Informer) AddHandler(h Handler) {
 }
 
 // Get returns the cached object.
-func (i *Informer) Get(namespace, name string) (registry.Object, bool) {
+func (i *Informer) Get(namespace, name string) (catalog.Object, bool) {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	o, ok := i.objs[Key(namespace, name)]
@@ -69,10 +70,10 @@ func (i *Informer) Get(namespace, name string) (registry.Object, bool) {
 }
 
 // List returns every cached object.
-func (i *Informer) List() []registry.Object {
+func (i *Informer) List() []catalog.Object {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	out := make([]registry.Object, 0, len(i.objs))
+	out := make([]catalog.Object, 0, len(i.objs))
 	for _, o := range i.objs {
 		out = append(out, o)
 	}
@@ -97,7 +98,7 @@ func (i *Informer) WaitForSync(ctx context.Context) bool {
 func (i *Informer) Run(ctx context.Context) {
 	var from int64
 	for ctx.Err() == nil {
-		events, err := i.Store.Watch(ctx, i.Resource, registry.WatchOptions{FromRev: from})
+		events, err := i.Store.Watch(ctx, i.Resource, store.WatchOptions{FromRev: from})
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 			from = 0
 			continue
@@ -108,12 +109,12 @@ func (i *Informer) Run(ctx context.Context) {
 			continue
 		}
 		relist := from == 0
-		var fresh map[string]registry.Object
+		var fresh map[string]catalog.Object
 		if relist {
-			fresh = map[string]registry.Object{}
+			fresh = map[string]catalog.Object{}
 		}
 		for ev := range events {
-			if ev.Type == registry.WatchBookmark {
+			if ev.Type == store.WatchBookmark {
 				if relist {
 					i.replace(fresh)
 					relist, fresh = false, nil
@@ -139,7 +140,7 @@ func (i *Informer) Run(ctx context.Context) {
 }
 
 // replace installs a complete list, telling handlers what changed.
-func (i *Informer) replace(fresh map[string]registry.Object) {
+func (i *Informer) replace(fresh map[string]catalog.Object) {
 	i.mu.Lock()
 	old, oldVersions := i.objs, i.versions
 	if i.Lean {
@@ -154,7 +155,7 @@ func (i *Informer) replace(fresh map[string]registry.Object) {
 	i.mu.Unlock()
 	for k, o := range fresh {
 		var prevVersion string
-		var prev registry.Object
+		var prev catalog.Object
 		existed := false
 		if i.Lean {
 			prevVersion, existed = oldVersions[k]
@@ -163,21 +164,21 @@ func (i *Informer) replace(fresh map[string]registry.Object) {
 		}
 		switch {
 		case !existed:
-			notify(handlers, registry.WatchAdded, o, nil)
+			notify(handlers, store.WatchAdded, o, nil)
 		case prevVersion != o.GetResourceVersion():
-			notify(handlers, registry.WatchModified, o, prev)
+			notify(handlers, store.WatchModified, o, prev)
 		}
 	}
 	if i.Lean {
 		for k := range oldVersions {
 			if _, ok := fresh[k]; !ok {
-				notify(handlers, registry.WatchDeleted, i.stub(k), nil)
+				notify(handlers, store.WatchDeleted, i.stub(k), nil)
 			}
 		}
 	} else {
 		for k, o := range old {
 			if _, ok := fresh[k]; !ok {
-				notify(handlers, registry.WatchDeleted, o, nil)
+				notify(handlers, store.WatchDeleted, o, nil)
 			}
 		}
 	}
@@ -185,7 +186,7 @@ func (i *Informer) replace(fresh map[string]registry.Object) {
 }
 
 // stub is an empty object carrying only the namespace and name of key.
-func (i *Informer) stub(key string) registry.Object {
+func (i *Informer) stub(key string) catalog.Object {
 	o := i.Resource.New()
 	ns, name, ok := strings.Cut(key, "/")
 	if !ok {
@@ -196,16 +197,16 @@ func (i *Informer) stub(key string) registry.Object {
 	return o
 }
 
-func (i *Informer) apply(eventType string, obj registry.Object) {
+func (i *Informer) apply(eventType string, obj catalog.Object) {
 	k := Key(obj.GetNamespace(), obj.GetName())
 	i.mu.Lock()
-	var old registry.Object
+	var old catalog.Object
 	switch {
-	case i.Lean && eventType == registry.WatchDeleted:
+	case i.Lean && eventType == store.WatchDeleted:
 		delete(i.versions, k)
 	case i.Lean:
 		i.versions[k] = obj.GetResourceVersion()
-	case eventType == registry.WatchDeleted:
+	case eventType == store.WatchDeleted:
 		old = i.objs[k]
 		delete(i.objs, k)
 	default:
@@ -214,13 +215,13 @@ func (i *Informer) apply(eventType string, obj registry.Object) {
 	}
 	handlers := i.handlers
 	i.mu.Unlock()
-	if eventType == registry.WatchDeleted {
+	if eventType == store.WatchDeleted {
 		old = nil
 	}
 	notify(handlers, eventType, obj, old)
 }
 
-func notify(handlers []Handler, eventType string, obj, old registry.Object) {
+func notify(handlers []Handler, eventType string, obj, old catalog.Object) {
 	for _, h := range handlers {
 		h(eventType, obj, old)
 	}
@@ -240,7 +241,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // it. Call before Run so that no change is missed.
 func (i *Informer) Changes() <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	i.AddHandler(func(string, registry.Object, registry.Object) {
+	i.AddHandler(func(string, catalog.Object, catalog.Object) {
 		select {
 		case ch <- struct{}{}:
 		default:

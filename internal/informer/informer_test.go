@@ -8,10 +8,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
-func cm(ns, name, rv string) registry.Object {
+func cm(ns, name, rv string) catalog.Object {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: rv}}
 }
 
@@ -21,17 +22,17 @@ func cm(ns, name, rv string) registry.Object {
 func TestRelistAndEvents(t *testing.T) {
 	for _, lean := range []bool{false, true} {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
-			i := New(nil, registry.ConfigMaps(), slog.Default())
+			i := New(nil, catalog.ConfigMaps(), slog.Default())
 			i.Lean = lean
 			var events []string
-			i.AddHandler(func(ev string, obj, old registry.Object) {
+			i.AddHandler(func(ev string, obj, old catalog.Object) {
 				_, isCM := obj.(*corev1.ConfigMap)
 				events = append(events, fmt.Sprintf("%s %s/%s rv=%s cm=%v old=%v", ev, obj.GetNamespace(), obj.GetName(), obj.GetResourceVersion(), isCM, old != nil))
 			})
-			i.replace(map[string]registry.Object{"ns/a": cm("ns", "a", "1"), "ns/b": cm("ns", "b", "2")})
-			i.replace(map[string]registry.Object{"ns/a": cm("ns", "a", "3")})
-			i.apply(registry.WatchAdded, cm("ns", "c", "4"))
-			i.apply(registry.WatchDeleted, cm("ns", "c", "5"))
+			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "1"), "ns/b": cm("ns", "b", "2")})
+			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "3")})
+			i.apply(store.WatchAdded, cm("ns", "c", "4"))
+			i.apply(store.WatchDeleted, cm("ns", "c", "5"))
 			oldOnModify := !lean // only a full informer has the previous object
 			want := []string{
 				"ADDED ns/a rv=1 cm=true old=false", "ADDED ns/b rv=2 cm=true old=false",

@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // param is an OpenAPI parameter, kept inline on every operation: kubectl
@@ -78,7 +78,7 @@ func typeOf(obj any) reflect.Type {
 
 // listTypeOf finds FooList beside Foo in its package, through the Items
 // field of a list object built by reflection.
-func listSchema(g *generator, res *registry.Resource, itemRef string) string {
+func listSchema(g *generator, res *catalog.Resource, itemRef string) string {
 	t := typeOf(res.New())
 	name := strings.TrimSuffix(schemaName(t), t.Name()) + res.ListKind()
 	if _, ok := g.defs[name]; !ok {
@@ -104,7 +104,7 @@ func gvkMap(gvk schema.GroupVersionKind) map[string]any {
 }
 
 // operationID builds names like readCoreV1NamespacedSecret, as Kubernetes does.
-func operationID(verb string, res *registry.Resource, namespaced bool, sub string) string {
+func operationID(verb string, res *catalog.Resource, namespaced bool, sub string) string {
 	group := "core"
 	if g := res.GroupVersion.Group; g != "" {
 		group = strings.Split(g, ".")[0]
@@ -134,7 +134,7 @@ func upperFirst(s string) string {
 }
 
 // addResource adds the schemas and paths of one resource.
-func (d *document) addResource(res *registry.Resource) {
+func (d *document) addResource(res *catalog.Resource) {
 	g := d.gen
 	t := typeOf(res.New())
 	name := g.define(t)
@@ -253,7 +253,7 @@ func (d *document) addResource(res *registry.Resource) {
 		}
 		return
 	}
-	addAction := func(path string, namespaced bool, s *registry.Subresource) {
+	addAction := func(path string, namespaced bool, s *catalog.Subresource) {
 		pathParams := []param{pName, pPretty}
 		if namespaced {
 			pathParams = []param{pName, pNamespace, pPretty}

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // Media types of the OpenAPI documents.
@@ -27,7 +27,7 @@ const (
 // Documents are built on first use, since they are only needed by
 // kubectl's explain, validation and apply, and cost a few megabytes.
 type Handler struct {
-	Registry *registry.Registry
+	Catalog *catalog.Catalog
 	// Version is the API version reported in info.version.
 	Version string
 
@@ -59,9 +59,9 @@ func (h *Handler) buildV3() {
 	h.v3 = map[string][]byte{}
 	h.hash = map[string]string{}
 	index := map[string]any{}
-	for _, gv := range h.Registry.GroupVersions() {
+	for _, gv := range h.Catalog.GroupVersions() {
 		d := newDocument(false)
-		for _, res := range h.Registry.Resources() {
+		for _, res := range h.Catalog.Resources() {
 			if res.GroupVersion == gv {
 				d.addResource(res)
 			}
@@ -89,7 +89,7 @@ func (h *Handler) buildV3() {
 // buildV2 renders the single Swagger 2.0 document, as JSON and protobuf.
 func (h *Handler) buildV2() {
 	d := newDocument(true)
-	for _, res := range h.Registry.Resources() {
+	for _, res := range h.Catalog.Resources() {
 		d.addResource(res)
 	}
 	v2 := map[string]any{"swagger": "2.0", "info": h.info(), "paths": d.paths, "definitions": d.gen.defs}

@@ -1,6 +1,6 @@
 // Package serviceip assigns cluster IPs and node ports to Services and
 // takes them back when Services go. Each assignment is a storage key
-// created atomically, so two API servers sharing a store never hand out
+// created atomically, so two API servers sharing a st never hand out
 // the same address.
 package serviceip
 
@@ -23,8 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sekisho/sekisho/internal/admission"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 const (
@@ -229,8 +230,8 @@ func (a *Allocator) Reserve(ctx context.Context, svc *corev1.Service) error {
 
 // Repair releases reservations whose Service is gone or no longer uses
 // them. Reservations younger than Grace are left alone.
-func (a *Allocator) Repair(ctx context.Context, store *registry.Store, services *registry.Resource) error {
-	list, err := store.List(ctx, services, registry.ListOptions{})
+func (a *Allocator) Repair(ctx context.Context, st *store.Store, services *catalog.Resource) error {
+	list, err := st.List(ctx, services, store.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -271,11 +272,11 @@ func (a *Allocator) Repair(ctx context.Context, store *registry.Store, services 
 }
 
 // RunRepair repairs on every Service deletion and every interval.
-func (a *Allocator) RunRepair(ctx context.Context, store *registry.Store, services *registry.Resource, interval time.Duration) {
+func (a *Allocator) RunRepair(ctx context.Context, st *store.Store, services *catalog.Resource, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for ctx.Err() == nil {
-		events, err := store.Watch(ctx, services, registry.WatchOptions{})
+		events, err := st.Watch(ctx, services, store.WatchOptions{})
 		if err != nil {
 			a.Log.Warn("service allocator: watch failed", "err", err)
 		}
@@ -288,13 +289,13 @@ func (a *Allocator) RunRepair(ctx context.Context, store *registry.Store, servic
 					loop = false
 					break
 				}
-				if ev.Type == registry.WatchDeleted {
-					if err := a.Repair(ctx, store, services); err != nil {
+				if ev.Type == store.WatchDeleted {
+					if err := a.Repair(ctx, st, services); err != nil {
 						a.Log.Warn("service allocator: repair failed", "err", err)
 					}
 				}
 			case <-t.C:
-				if err := a.Repair(ctx, store, services); err != nil {
+				if err := a.Repair(ctx, st, services); err != nil {
 					a.Log.Warn("service allocator: repair failed", "err", err)
 				}
 			}

@@ -13,12 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/admission"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
-func setup(t *testing.T, cidr string) (*Allocator, *registry.Store, *registry.Resource) {
+func setup(t *testing.T, cidr string) (*Allocator, *store.Store, *catalog.Resource) {
 	t.Helper()
 	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
 	if err != nil {
@@ -27,8 +28,8 @@ func setup(t *testing.T, cidr string) (*Allocator, *registry.Store, *registry.Re
 	t.Cleanup(func() { kv.Close() })
 	_, n, _ := net.ParseCIDR(cidr)
 	a := &Allocator{KV: kv, CIDR: n, PortLow: 30000, PortHigh: 30009, Log: slog.Default()}
-	svcs := registry.Services()
-	return a, registry.NewStore(kv), svcs
+	svcs := catalog.Services()
+	return a, store.NewStore(kv), svcs
 }
 
 func admit(t *testing.T, a *Allocator, svc *corev1.Service, dry bool) error {

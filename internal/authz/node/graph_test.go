@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 func pod(ns, name, node string, mutate ...func(*corev1.PodSpec)) *corev1.Pod {
@@ -255,25 +255,25 @@ func TestGraphVolumes(t *testing.T) {
 func TestGraphHandlers(t *testing.T) {
 	g := NewGraph()
 	p := pod("ns", "p", "a", secretVolume("s"))
-	g.podHandler(registry.WatchAdded, p, nil)
+	g.podHandler(store.WatchAdded, p, nil)
 	expectReach(t, g, "a", true, reach{KindSecret, "ns", "s"})
 	moved := pod("ns", "p", "b", secretVolume("s"))
-	g.podHandler(registry.WatchModified, moved, p)
+	g.podHandler(store.WatchModified, moved, p)
 	expectReach(t, g, "a", false, reach{KindSecret, "ns", "s"})
 	expectReach(t, g, "b", true, reach{KindSecret, "ns", "s"})
 
 	g.SetPod(pod("ns", "q", "b", claimVolume("c")))
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv"}}
-	g.pvcHandler(registry.WatchAdded, pvc, nil)
+	g.pvcHandler(store.WatchAdded, pvc, nil)
 	expectReach(t, g, "b", true, reach{KindPersistentVolume, "", "pv"})
-	g.pvcHandler(registry.WatchDeleted, pvc, nil)
+	g.pvcHandler(store.WatchDeleted, pvc, nil)
 	expectReach(t, g, "b", false, reach{KindPersistentVolume, "", "pv"})
 
-	g.podHandler(registry.WatchDeleted, moved, nil)
+	g.podHandler(store.WatchDeleted, moved, nil)
 	expectReach(t, g, "b", false, reach{KindSecret, "ns", "s"})
 	// Objects of other types are ignored.
-	g.podHandler(registry.WatchAdded, pvc, nil)
-	g.pvcHandler(registry.WatchAdded, p, nil)
+	g.podHandler(store.WatchAdded, pvc, nil)
+	g.pvcHandler(store.WatchAdded, p, nil)
 }
 
 func cmVolume(cm string) corev1.Volume {

@@ -10,18 +10,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
-// pvcResource stands in for the claims resource, which the registry may
+// pvcResource stands in for the claims resource, which the catalog may
 // not serve yet; the graph only needs its objects.
-func pvcResource() *registry.Resource {
-	return &registry.Resource{
+func pvcResource() *catalog.Resource {
+	return &catalog.Resource{
 		GroupVersion: corev1.SchemeGroupVersion, Name: "persistentvolumeclaims", SingularName: "persistentvolumeclaim",
 		Kind: "PersistentVolumeClaim", Namespaced: true,
-		New: func() registry.Object { return &corev1.PersistentVolumeClaim{} },
+		New: func() catalog.Object { return &corev1.PersistentVolumeClaim{} },
 	}
 }
 
@@ -37,21 +38,21 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // TestGraphFromInformers feeds the graph from real informers over a bolt
-// store: objects present before the informers start, then changes.
+// st: objects present before the informers start, then changes.
 func TestGraphFromInformers(t *testing.T) {
 	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kv.Close() })
-	store := registry.NewStore(kv)
-	pods, pvcs := registry.Pods(), pvcResource()
+	st := store.NewStore(kv)
+	pods, pvcs := catalog.Pods(), pvcResource()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	create := func(r *registry.Resource, obj registry.Object) {
+	create := func(r *catalog.Resource, obj catalog.Object) {
 		t.Helper()
-		if _, err := store.Create(ctx, r, obj, false, false); err != nil {
+		if _, err := st.Create(ctx, r, obj, false, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,7 +62,7 @@ func TestGraphFromInformers(t *testing.T) {
 
 	g := NewGraph()
 	log := slog.New(slog.DiscardHandler)
-	podInf, pvcInf := informer.New(store, pods, log), informer.New(store, pvcs, log)
+	podInf, pvcInf := informer.New(st, pods, log), informer.New(st, pvcs, log)
 	g.Attach(podInf)
 	g.AttachPVCs(pvcInf)
 	go podInf.Run(ctx)
@@ -73,7 +74,7 @@ func TestGraphFromInformers(t *testing.T) {
 
 	// A pod created unbound, then bound to b by an update.
 	create(pods, pod("ns", "later", "", secretVolume("s2")))
-	_, _, err = store.Update(ctx, pods, "ns", "later", false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err = st.Update(ctx, pods, "ns", "later", false, func(cur catalog.Object) (catalog.Object, error) {
 		cur.(*corev1.Pod).Spec.NodeName = "b"
 		return cur, nil
 	})
@@ -84,7 +85,7 @@ func TestGraphFromInformers(t *testing.T) {
 	expectReach(t, g, "a", false, reach{KindSecret, "ns", "s2"})
 
 	// Deleting the first pod takes its secret and volume away from a.
-	if _, _, err := store.Delete(ctx, pods, "ns", "before", registry.Preconditions{}, false); err != nil {
+	if _, _, err := st.Delete(ctx, pods, "ns", "before", store.Preconditions{}, false); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "pod deleted", func() bool { return !g.Reachable("a", KindSecret, "ns", "s1") })

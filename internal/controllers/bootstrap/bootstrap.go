@@ -20,13 +20,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/bootstraptoken"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Controller cleans expired tokens and signs cluster-info.
 type Controller struct {
-	Store      *registry.Store
+	Store      *store.Store
 	Secrets    *informer.Informer
 	ConfigMaps *informer.Informer
 	// Server and CAPEM go into the cluster-info kubeconfig.
@@ -35,26 +36,26 @@ type Controller struct {
 	Log    *slog.Logger
 	Now    func() time.Time
 
-	secretRes, configMapRes *registry.Resource
+	secretRes, configMapRes *catalog.Resource
 	kick                    chan struct{}
 }
 
 // Register subscribes to the informers; call it before they start.
-func (c *Controller) Register(secrets, configMaps *registry.Resource) {
+func (c *Controller) Register(secrets, configMaps *catalog.Resource) {
 	c.secretRes, c.configMapRes = secrets, configMaps
 	c.kick = make(chan struct{}, 1)
-	wake := func(string, registry.Object, registry.Object) {
+	wake := func(string, catalog.Object, catalog.Object) {
 		select {
 		case c.kick <- struct{}{}:
 		default:
 		}
 	}
-	c.Secrets.AddHandler(func(t string, obj, old registry.Object) {
+	c.Secrets.AddHandler(func(t string, obj, old catalog.Object) {
 		if obj.GetNamespace() == metav1.NamespaceSystem && strings.HasPrefix(obj.GetName(), bootstraptoken.SecretPrefix) {
 			wake(t, obj, old)
 		}
 	})
-	c.ConfigMaps.AddHandler(func(t string, obj, old registry.Object) {
+	c.ConfigMaps.AddHandler(func(t string, obj, old catalog.Object) {
 		if obj.GetNamespace() == metav1.NamespacePublic && obj.GetName() == bootstraptoken.ClusterInfoConfigMap {
 			wake(t, obj, old)
 		}
@@ -118,7 +119,7 @@ func (c *Controller) tokens() (valid []bootstraptoken.Token, expired []string) {
 func (c *Controller) clean(ctx context.Context) {
 	_, expired := c.tokens()
 	for _, name := range expired {
-		_, _, err := c.Store.Delete(ctx, c.secretRes, metav1.NamespaceSystem, name, registry.Preconditions{}, false)
+		_, _, err := c.Store.Delete(ctx, c.secretRes, metav1.NamespaceSystem, name, store.Preconditions{}, false)
 		if err != nil && !apierrors.IsNotFound(err) {
 			c.Log.Warn("token cleaner: cannot delete an expired token", "secret", name, "err", err)
 			continue
@@ -155,7 +156,7 @@ func (c *Controller) sign(ctx context.Context) {
 		}
 		return
 	}
-	_, _, err := c.Store.Update(ctx, c.configMapRes, metav1.NamespacePublic, bootstraptoken.ClusterInfoConfigMap, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err := c.Store.Update(ctx, c.configMapRes, metav1.NamespacePublic, bootstraptoken.ClusterInfoConfigMap, false, func(cur catalog.Object) (catalog.Object, error) {
 		cm := cur.(*corev1.ConfigMap)
 		cm.Data = want
 		return cm, nil

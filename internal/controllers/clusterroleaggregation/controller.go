@@ -16,8 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Controller recomputes every aggregated ClusterRole whenever any
@@ -26,8 +27,8 @@ import (
 // it converges when aggregated roles select each other (admin selects
 // edit, which selects view's aggregate).
 type Controller struct {
-	Store        *registry.Store
-	Resource     *registry.Resource // clusterroles
+	Store        *store.Store
+	Resource     *catalog.Resource // clusterroles
 	ClusterRoles *informer.Informer
 	Log          *slog.Logger
 
@@ -79,7 +80,7 @@ func (c *Controller) syncAll(ctx context.Context) error {
 			continue
 		}
 		rules := r.Rules
-		_, _, err := c.Store.Update(ctx, c.Resource, "", r.Name, false, func(cur registry.Object) (registry.Object, error) {
+		_, _, err := c.Store.Update(ctx, c.Resource, "", r.Name, false, func(cur catalog.Object) (catalog.Object, error) {
 			cr := cur.(*rbacv1.ClusterRole)
 			if equality.Semantic.DeepEqual(cr.Rules, rules) {
 				return nil, errUpToDate // the cache lagged behind an earlier pass

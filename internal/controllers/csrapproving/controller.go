@@ -29,16 +29,17 @@ import (
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/certificates"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Controller approves kubelet client requests its authorizer allows.
 type Controller struct {
-	Store      *registry.Store
-	Resource   *registry.Resource // certificatesigningrequests
+	Store      *store.Store
+	Resource   *catalog.Resource // certificatesigningrequests
 	CSRs       *informer.Informer
 	Authorizer authz.Authorizer
 	// Node reads a registered Node; a NotFound error means none.
@@ -157,7 +158,7 @@ var errSkip = errors.New("changed since it was read")
 
 func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
 	now := metav1.Now()
-	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || certificates.Approved(latest) || certificates.Denied(latest) {
 			return nil, errSkip

@@ -22,9 +22,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // lockedBuffer collects log output written from the controller's goroutine.
@@ -45,13 +46,13 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// fixture is a bolt-backed registry store with the real
+// fixture is a bolt-backed store with the real
 // certificatesigningrequests resource, and an informer over it.
 type fixture struct {
 	t     *testing.T
 	kv    *bolt.Store
-	store *registry.Store
-	res   *registry.Resource
+	store *store.Store
+	res   *catalog.Resource
 	logs  *lockedBuffer
 	log   *slog.Logger
 }
@@ -64,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { kv.Close() })
 	logs := &lockedBuffer{}
-	return &fixture{t: t, kv: kv, store: registry.NewStore(kv), res: registry.CertificateSigningRequests(),
+	return &fixture{t: t, kv: kv, store: store.NewStore(kv), res: catalog.CertificateSigningRequests(),
 		logs: logs, log: slog.New(slog.NewTextHandler(logs, nil))}
 }
 
@@ -72,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 // created (the store's clock at the time).
 func (f *fixture) create(name string, created time.Time, status certificatesv1.CertificateSigningRequestStatus) {
 	f.t.Helper()
-	store := registry.NewStore(f.kv)
+	store := store.NewStore(f.kv)
 	store.Now = func() time.Time { return created }
 	csr := &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -201,7 +202,7 @@ func TestCleanStaleCache(t *testing.T) {
 	}
 	cancel() // the cache stops following storage
 	<-stopped
-	if _, _, err := f.store.Delete(context.Background(), f.res, "", "user01", registry.Preconditions{}, false); err != nil {
+	if _, _, err := f.store.Delete(context.Background(), f.res, "", "user01", store.Preconditions{}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.create("user01", time.Now(), certificatesv1.CertificateSigningRequestStatus{})

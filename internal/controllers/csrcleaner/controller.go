@@ -14,8 +14,9 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // How long a request is kept in each state.
@@ -26,8 +27,8 @@ const (
 
 // Controller deletes expired requests every Interval.
 type Controller struct {
-	Store    *registry.Store
-	Resource *registry.Resource // certificatesigningrequests
+	Store    *store.Store
+	Resource *catalog.Resource // certificatesigningrequests
 	CSRs     *informer.Informer
 	Log      *slog.Logger
 	// Interval between passes; zero means five minutes.
@@ -63,7 +64,7 @@ func (c *Controller) Clean(ctx context.Context, now time.Time) {
 		if !done {
 			continue
 		}
-		_, _, err := c.Store.Delete(ctx, c.Resource, "", csr.Name, registry.Preconditions{UID: string(csr.UID)}, false)
+		_, _, err := c.Store.Delete(ctx, c.Resource, "", csr.Name, store.Preconditions{UID: string(csr.UID)}, false)
 		switch {
 		case err == nil:
 			c.Log.Info("deleted csr", "csr", csr.Name, "why", why)

@@ -20,11 +20,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/certificates"
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // CAFiles is where the signing CA is read from. The files are read for
@@ -69,8 +70,8 @@ func (f CAFiles) Load() (*pki.CA, error) {
 
 // Controller signs approved requests.
 type Controller struct {
-	Store    *registry.Store
-	Resource *registry.Resource // certificatesigningrequests
+	Store    *store.Store
+	Resource *catalog.Resource // certificatesigningrequests
 	CSRs     *informer.Informer
 	CA       CAFiles
 	// Duration is --cluster-signing-duration: the longest validity issued.
@@ -162,7 +163,7 @@ func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSi
 		return c.fail(ctx, csr, err.Error())
 	}
 	pemChain := pki.EncodeCertificates(chain...)
-	_, _, err = c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err = c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || len(latest.Status.Certificate) > 0 || !certificates.Approved(latest) || certificates.Denied(latest) {
 			return nil, errSkip
@@ -185,7 +186,7 @@ var errSkip = errors.New("changed since it was read")
 // fail marks a request the signer cannot honour with the Failed condition.
 func (c *Controller) fail(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, message string) error {
 	now := metav1.NewTime(c.now())
-	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || certificates.Failed(latest) || len(latest.Status.Certificate) > 0 {
 			return nil, errSkip

@@ -13,14 +13,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Controller deletes the contents of terminating namespaces.
 type Controller struct {
-	Registry *registry.Registry
-	Store    *registry.Store
-	Log      *slog.Logger
+	Catalog *catalog.Catalog
+	Store   *store.Store
+	Log     *slog.Logger
 	// Retry is how long to wait before looking again at a namespace whose
 	// contents are not all gone yet (objects with finalizers).
 	Retry time.Duration
@@ -40,14 +41,14 @@ func (c *Controller) Run(ctx context.Context) {
 	go c.worker(ctx)
 	namespaces := c.namespaces()
 	for ctx.Err() == nil {
-		events, err := c.Store.Watch(ctx, namespaces, registry.WatchOptions{})
+		events, err := c.Store.Watch(ctx, namespaces, store.WatchOptions{})
 		if err != nil {
 			c.Log.Warn("namespace controller: watch failed", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
 		for ev := range events {
-			if ev.Entry == nil || ev.Type == registry.WatchDeleted {
+			if ev.Entry == nil || ev.Type == store.WatchDeleted {
 				continue
 			}
 			obj, err := ev.Entry.Object()
@@ -61,8 +62,8 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 }
 
-func (c *Controller) namespaces() *registry.Resource {
-	res, _ := c.Registry.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+func (c *Controller) namespaces() *catalog.Resource {
+	res, _ := c.Catalog.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	return res
 }
 
@@ -115,15 +116,15 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	ns := obj.(*corev1.Namespace)
-	if ns.DeletionTimestamp == nil || !slices.Contains(ns.Spec.Finalizers, registry.FinalizerKubernetes) {
+	if ns.DeletionTimestamp == nil || !slices.Contains(ns.Spec.Finalizers, catalog.FinalizerKubernetes) {
 		return true, nil
 	}
 	remaining := 0
-	for _, res := range c.Registry.Resources() {
+	for _, res := range c.Catalog.Resources() {
 		if !res.Namespaced {
 			continue
 		}
-		list, err := c.Store.List(ctx, res, registry.ListOptions{Namespace: name})
+		list, err := c.Store.List(ctx, res, store.ListOptions{Namespace: name})
 		if err != nil {
 			return false, err
 		}
@@ -132,7 +133,7 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			_, deleted, err := c.Store.Delete(ctx, res, name, item.GetName(), registry.Preconditions{}, false)
+			_, deleted, err := c.Store.Delete(ctx, res, name, item.GetName(), store.Preconditions{}, false)
 			if err != nil && !apierrors.IsNotFound(err) {
 				return false, err
 			}
@@ -145,9 +146,9 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 		c.Log.Info("namespace controller: waiting for finalizers", "namespace", name, "objects", remaining)
 		return false, nil
 	}
-	_, _, err = c.Store.Update(ctx, nsRes, "", name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err = c.Store.Update(ctx, nsRes, "", name, false, func(cur catalog.Object) (catalog.Object, error) {
 		n := cur.(*corev1.Namespace)
-		n.Spec.Finalizers = slices.DeleteFunc(n.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == registry.FinalizerKubernetes })
+		n.Spec.Finalizers = slices.DeleteFunc(n.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == catalog.FinalizerKubernetes })
 		return n, nil
 	})
 	if apierrors.IsNotFound(err) {

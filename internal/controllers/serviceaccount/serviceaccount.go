@@ -11,8 +11,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
-	"github.com/sekisho/sekisho/internal/registry"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // LegacySigner signs tokens for service-account token Secrets.
@@ -22,7 +23,7 @@ type LegacySigner interface {
 
 // Controller creates default service accounts and fills token Secrets.
 type Controller struct {
-	Store           *registry.Store
+	Store           *store.Store
 	Namespaces      *informer.Informer
 	ServiceAccounts *informer.Informer
 	Secrets         *informer.Informer
@@ -32,13 +33,13 @@ type Controller struct {
 	RootCA []byte
 	Log    *slog.Logger
 
-	saRes, secretRes *registry.Resource
+	saRes, secretRes *catalog.Resource
 	work             chan func(context.Context)
 }
 
 // Register subscribes the controller to its informers; call it before
 // the informers start, then Run.
-func (c *Controller) Register(serviceAccounts, secrets *registry.Resource) {
+func (c *Controller) Register(serviceAccounts, secrets *catalog.Resource) {
 	c.saRes, c.secretRes = serviceAccounts, secrets
 	c.work = make(chan func(context.Context), 1024)
 	enqueue := func(f func(context.Context)) {
@@ -48,18 +49,18 @@ func (c *Controller) Register(serviceAccounts, secrets *registry.Resource) {
 			go func() { c.work <- f }()
 		}
 	}
-	c.Namespaces.AddHandler(func(t string, obj, _ registry.Object) {
-		if t != registry.WatchDeleted && obj.GetDeletionTimestamp() == nil {
+	c.Namespaces.AddHandler(func(t string, obj, _ catalog.Object) {
+		if t != store.WatchDeleted && obj.GetDeletionTimestamp() == nil {
 			ns := obj.GetName()
 			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
 		}
 	})
-	c.ServiceAccounts.AddHandler(func(t string, obj, _ registry.Object) {
+	c.ServiceAccounts.AddHandler(func(t string, obj, _ catalog.Object) {
 		ns, name := obj.GetNamespace(), obj.GetName()
-		if t == registry.WatchDeleted && name == "default" {
+		if t == store.WatchDeleted && name == "default" {
 			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
 		}
-		if t == registry.WatchAdded && c.Signer != nil {
+		if t == store.WatchAdded && c.Signer != nil {
 			// Token Secrets made before their account can be filled now.
 			enqueue(func(ctx context.Context) {
 				for _, o := range c.Secrets.List() {
@@ -72,9 +73,9 @@ func (c *Controller) Register(serviceAccounts, secrets *registry.Resource) {
 		}
 	})
 	if c.Signer != nil {
-		c.Secrets.AddHandler(func(t string, obj, _ registry.Object) {
+		c.Secrets.AddHandler(func(t string, obj, _ catalog.Object) {
 			s := obj.(*corev1.Secret)
-			if t != registry.WatchDeleted && s.Type == corev1.SecretTypeServiceAccountToken && len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
+			if t != store.WatchDeleted && s.Type == corev1.SecretTypeServiceAccountToken && len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
 				ns, name := s.Namespace, s.Name
 				enqueue(func(ctx context.Context) { c.fillToken(ctx, ns, name) })
 			}
@@ -134,7 +135,7 @@ func (c *Controller) fillToken(ctx context.Context, namespace, name string) {
 		c.Log.Error("serviceaccount controller: cannot sign a token", "secret", namespace+"/"+name, "err", err)
 		return
 	}
-	_, _, err = c.Store.Update(ctx, c.secretRes, namespace, name, false, func(cur registry.Object) (registry.Object, error) {
+	_, _, err = c.Store.Update(ctx, c.secretRes, namespace, name, false, func(cur catalog.Object) (catalog.Object, error) {
 		s := cur.(*corev1.Secret)
 		if len(s.Data[corev1.ServiceAccountTokenKey]) > 0 {
 			return s, nil

@@ -1,4 +1,4 @@
-package registry
+package catalog
 
 import (
 	"strings"
@@ -467,7 +467,7 @@ type Handlers struct {
 
 // Builtin returns every resource sekisho serves. Nil handlers leave their
 // APIs out.
-func Builtin(h Handlers) *Registry {
+func Builtin(h Handlers) *Catalog {
 	auth := h.AuthenticationHandlers
 	sa := ServiceAccounts()
 	resources := []*Resource{

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
 )
 
@@ -47,7 +48,7 @@ type WatchOptions struct {
 // an object stops or starts matching, the watcher sees DELETED or ADDED,
 // as Kubernetes does. The channel closes when ctx ends or the storage
 // watch ends (the client then resumes from its last resourceVersion).
-func (s *Store) Watch(ctx context.Context, r *Resource, o WatchOptions) (<-chan WatchEvent, error) {
+func (s *Store) Watch(ctx context.Context, r *catalog.Resource, o WatchOptions) (<-chan WatchEvent, error) {
 	prefix := Prefix(r, o.Namespace)
 	initial := o.FromRev == 0
 	if o.SendInitialEvents != nil {
@@ -116,7 +117,7 @@ func (s *Store) Watch(ctx context.Context, r *Resource, o WatchOptions) (<-chan 
 
 // translate turns a storage event into the watch event a client with
 // these selectors should see, if any.
-func (s *Store) translate(ctx context.Context, r *Resource, o *ListOptions, ev storage.Event) (WatchEvent, bool, error) {
+func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptions, ev storage.Event) (WatchEvent, bool, error) {
 	if ev.Type == storage.EventProgress {
 		return WatchEvent{Type: WatchBookmark, Rev: ev.Rev}, true, nil
 	}
@@ -162,7 +163,7 @@ func (s *Store) translate(ctx context.Context, r *Resource, o *ListOptions, ev s
 // BookmarkJSON is the object of a BOOKMARK event: the watched kind with
 // only a resourceVersion (and the initial-events-end annotation when it
 // ends the initial events).
-func (r *Resource) BookmarkJSON(rev int64, initialEnd bool) []byte {
+func BookmarkJSON(r *catalog.Resource, rev int64, initialEnd bool) []byte {
 	out := fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q`, r.Kind, r.GroupVersion.String(), strconv.FormatInt(rev, 10))
 	if initialEnd {
 		out = fmt.Appendf(out, `,"annotations":{%q:"true"}`, AnnotationInitialEventsEnd)

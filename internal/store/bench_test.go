@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
 )
 
@@ -24,11 +25,11 @@ func benchStore(b *testing.B) *Store {
 	return NewStore(kv)
 }
 
-// BenchmarkList lists 10,000 ConfigMaps of about 300 bytes each, the LIST
+// BenchmarkList lists 10,000 catalog.ConfigMaps of about 300 bytes each, the LIST
 // target's size.
 func BenchmarkList(b *testing.B) {
 	s := benchStore(b)
-	res := ConfigMaps()
+	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	for i := range 10000 {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("obj-%06d", i), Namespace: "ns",
@@ -49,7 +50,7 @@ func BenchmarkList(b *testing.B) {
 // which the storage writer coalesces into shared commits.
 func BenchmarkCreateParallel(b *testing.B) {
 	s := benchStore(b)
-	res := ConfigMaps()
+	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(32)
@@ -66,7 +67,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 // BenchmarkGet measures reading one object, as a GET does.
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b)
-	res := ConfigMaps()
+	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "ns"}, Data: map[string]string{"k": "v"}}
 	if _, err := s.Create(ctx, res, cm, false, false); err != nil {

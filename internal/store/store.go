@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
+	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/encryption"
 	"github.com/sekisho/sekisho/internal/storage"
 )
@@ -39,7 +40,7 @@ func NewStore(kv storage.KV) *Store {
 const keyRoot = "/registry/"
 
 // Key is the storage key of an object.
-func Key(r *Resource, namespace, name string) string {
+func Key(r *catalog.Resource, namespace, name string) string {
 	if r.Namespaced {
 		return keyRoot + r.Name + "/" + namespace + "/" + name
 	}
@@ -47,7 +48,7 @@ func Key(r *Resource, namespace, name string) string {
 }
 
 // Prefix is the storage prefix of a resource, within a namespace if given.
-func Prefix(r *Resource, namespace string) string {
+func Prefix(r *catalog.Resource, namespace string) string {
 	if r.Namespaced && namespace != "" {
 		return keyRoot + r.Name + "/" + namespace + "/"
 	}
@@ -59,19 +60,19 @@ func Prefix(r *Resource, namespace string) string {
 type Entry struct {
 	plain []byte
 	Rev   int64
-	res   *Resource
-	obj   Object
+	res   *catalog.Resource
+	obj   catalog.Object
 	json  []byte
 }
 
-func newEntry(r *Resource, plain []byte, rev int64) *Entry {
+func newEntry(r *catalog.Resource, plain []byte, rev int64) *Entry {
 	return &Entry{plain: plain, Rev: rev, res: r}
 }
 
 // JSON returns the object as served, with its resourceVersion.
 func (e *Entry) JSON() []byte {
 	if e.json == nil {
-		e.json = e.res.withResourceVersion(e.plain, e.Rev)
+		e.json = withResourceVersion(e.res, e.plain, e.Rev)
 	}
 	return e.json
 }
@@ -82,15 +83,15 @@ func (e *Entry) WriteJSON(w io.Writer) error {
 		_, err := w.Write(e.json)
 		return err
 	}
-	return e.res.writeWithResourceVersion(w, e.plain, e.Rev)
+	return writeWithResourceVersion(e.res, w, e.plain, e.Rev)
 }
 
 // Object decodes the entry.
-func (e *Entry) Object() (Object, error) {
+func (e *Entry) Object() (catalog.Object, error) {
 	if e.obj != nil {
 		return e.obj, nil
 	}
-	obj, err := e.res.decode(e.plain, e.Rev)
+	obj, err := decode(e.res, e.plain, e.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, err
 	return plain, nil
 }
 
-func (s *Store) entry(ctx context.Context, r *Resource, it *storage.Item) (*Entry, error) {
+func (s *Store) entry(ctx context.Context, r *catalog.Resource, it *storage.Item) (*Entry, error) {
 	plain, err := s.open(ctx, it.Key, it.Value)
 	if err != nil {
 		return nil, err
@@ -114,12 +115,12 @@ func (s *Store) entry(ctx context.Context, r *Resource, it *storage.Item) (*Entr
 	return newEntry(r, plain, it.ModRev), nil
 }
 
-func notFound(r *Resource, name string) error {
+func notFound(r *catalog.Resource, name string) error {
 	return apierrors.NewNotFound(r.GroupResource(), name)
 }
 
 // Get returns the current object.
-func (s *Store) Get(ctx context.Context, r *Resource, namespace, name string) (*Entry, error) {
+func (s *Store) Get(ctx context.Context, r *catalog.Resource, namespace, name string) (*Entry, error) {
 	if err := ctx.Err(); err != nil { // the request's deadline has passed
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (s *Store) Get(ctx context.Context, r *Resource, namespace, name string) (*
 }
 
 // GetObject returns the current object decoded.
-func (s *Store) GetObject(ctx context.Context, r *Resource, namespace, name string) (Object, error) {
+func (s *Store) GetObject(ctx context.Context, r *catalog.Resource, namespace, name string) (catalog.Object, error) {
 	e, err := s.Get(ctx, r, namespace, name)
 	if err != nil {
 		return nil, err
@@ -145,7 +146,7 @@ func (s *Store) GetObject(ctx context.Context, r *Resource, namespace, name stri
 // GenerateName gives obj a name from its generateName prefix when it has
 // none, and reports whether it did. Names are generated before validation,
 // so that the generated name is what gets validated.
-func GenerateName(obj Object) bool {
+func GenerateName(obj catalog.Object) bool {
 	if obj.GetName() != "" || obj.GetGenerateName() == "" {
 		return false
 	}
@@ -157,7 +158,7 @@ func GenerateName(obj Object) bool {
 // generated is true the name came from GenerateName, and a collision is
 // retried with a new name, as kube-apiserver does. The object must already
 // be prepared and validated.
-func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, dryRun bool) (*Entry, error) {
+func (s *Store) Create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool) (*Entry, error) {
 	obj.SetUID(types.UID(uuid.NewUUID()))
 	obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
 	obj.SetResourceVersion("")
@@ -171,7 +172,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, 
 		if generated && attempt > 0 {
 			obj.SetName(obj.GetGenerateName() + rand.String(5))
 		}
-		value, err := r.encode(obj)
+		value, err := encode(r, obj)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +210,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj Object, generated, 
 }
 
 // current reads the object at key: its storage item, entry and decoded form.
-func (s *Store) current(ctx context.Context, r *Resource, key, name string) (*storage.Item, *Entry, Object, error) {
+func (s *Store) current(ctx context.Context, r *catalog.Resource, key, name string) (*storage.Item, *Entry, catalog.Object, error) {
 	it, err := s.KV.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil, notFound(r, name)
@@ -230,10 +231,10 @@ func (s *Store) current(ctx context.Context, r *Resource, key, name string) (*st
 
 // UpdateFunc computes the new object from the current one (a private
 // copy). Returning an error aborts the update with that error.
-type UpdateFunc func(current Object) (Object, error)
+type UpdateFunc func(current catalog.Object) (catalog.Object, error)
 
 // ErrConflict is the message Kubernetes gives for a stale resourceVersion.
-func ErrConflict(r *Resource, name string) error {
+func ErrConflict(r *catalog.Resource, name string) error {
 	return apierrors.NewConflict(r.GroupResource(), name,
 		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
 }
@@ -243,14 +244,14 @@ func ErrConflict(r *Resource, name string) error {
 // nothing is not written. An object that is being deleted and has no
 // finalizers left is deleted instead; the returned Entry is then the last
 // state and deleted is true.
-func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string, dryRun bool, update UpdateFunc) (e *Entry, deleted bool, err error) {
+func (s *Store) Update(ctx context.Context, r *catalog.Resource, namespace, name string, dryRun bool, update UpdateFunc) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
 	for attempt := 0; ; attempt++ {
 		it, cur, curObj, err := s.current(ctx, r, key, name)
 		if err != nil {
 			return nil, false, err
 		}
-		next, err := update(curObj.DeepCopyObject().(Object))
+		next, err := update(curObj.DeepCopyObject().(catalog.Object))
 		if err != nil {
 			return nil, false, err
 		}
@@ -275,7 +276,7 @@ func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string,
 		if r.TracksGeneration && changesSpec(curObj, next) {
 			next.SetGeneration(curObj.GetGeneration() + 1)
 		}
-		value, err := r.encode(next)
+		value, err := encode(r, next)
 		if err != nil {
 			return nil, false, err
 		}
@@ -303,8 +304,8 @@ func (s *Store) Update(ctx context.Context, r *Resource, namespace, name string,
 
 // changesSpec reports whether an update changes more than metadata and
 // status, which is what bumps metadata.generation.
-func changesSpec(old, next Object) bool {
-	strip := func(o Object) map[string]json.RawMessage {
+func changesSpec(old, next catalog.Object) bool {
+	strip := func(o catalog.Object) map[string]json.RawMessage {
 		data, _ := json.Marshal(o)
 		var m map[string]json.RawMessage
 		_ = json.Unmarshal(data, &m)
@@ -324,7 +325,7 @@ func changesSpec(old, next Object) bool {
 	return false
 }
 
-func storageError(r *Resource, name string, err error) error {
+func storageError(r *catalog.Resource, name string, err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return notFound(r, name)
@@ -336,13 +337,13 @@ func storageError(r *Resource, name string, err error) error {
 
 // holdsDeletion reports whether a resource-specific finalizer (a
 // namespace's spec.finalizers) still holds an object that is being deleted.
-func holdsDeletion(r *Resource, obj Object) bool {
+func holdsDeletion(r *catalog.Resource, obj catalog.Object) bool {
 	return r.DeletionHold != nil && r.DeletionHold(obj)
 }
 
-func (s *Store) deletedEntry(ctx context.Context, r *Resource, prev *storage.Item, rev int64, fallback Object) (*Entry, error) {
+func (s *Store) deletedEntry(ctx context.Context, r *catalog.Resource, prev *storage.Item, rev int64, fallback catalog.Object) (*Entry, error) {
 	if prev == nil {
-		value, err := r.encode(fallback)
+		value, err := encode(r, fallback)
 		if err != nil {
 			return nil, err
 		}
@@ -365,7 +366,7 @@ type Preconditions struct {
 // own deletion hold) is only marked with a deletionTimestamp; it goes when
 // the last finalizer is removed. The returned Entry is the object as it
 // now is (or was, when deleted is true).
-func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre Preconditions, dryRun bool) (e *Entry, deleted bool, err error) {
+func (s *Store) Delete(ctx context.Context, r *catalog.Resource, namespace, name string, pre Preconditions, dryRun bool) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
 	for attempt := 0; ; attempt++ {
 		it, cur, obj, err := s.current(ctx, r, key, name)
@@ -383,7 +384,7 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 		if msg := undeletable(r, obj); msg != "" {
 			return nil, false, apierrors.NewForbidden(r.GroupResource(), name, errors.New(msg))
 		}
-		marked := obj.DeepCopyObject().(Object)
+		marked := obj.DeepCopyObject().(catalog.Object)
 		if r.OnDelete != nil {
 			r.OnDelete(marked)
 		}
@@ -398,13 +399,13 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 				marked.SetDeletionGracePeriodSeconds(&zero)
 			}
 			if dryRun {
-				value, err := r.encode(marked)
+				value, err := encode(r, marked)
 				if err != nil {
 					return nil, false, err
 				}
 				return newEntry(r, value, it.ModRev), false, nil
 			}
-			value, err := r.encode(marked)
+			value, err := encode(r, marked)
 			if err != nil {
 				return nil, false, err
 			}
@@ -436,16 +437,16 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 	}
 }
 
-func undeletable(r *Resource, obj Object) string {
+func undeletable(r *catalog.Resource, obj catalog.Object) string {
 	if r.Undeletable == nil {
 		return ""
 	}
 	return r.Undeletable(obj)
 }
 
-func changesAnything(r *Resource, a, b Object) bool {
-	x, _ := r.encode(a)
-	y, _ := r.encode(b)
+func changesAnything(r *catalog.Resource, a, b catalog.Object) bool {
+	x, _ := encode(r, a)
+	y, _ := encode(r, b)
 	return !bytes.Equal(x, y)
 }
 
@@ -502,7 +503,7 @@ func decodeContinue(token, prefix string) (int64, string, error) {
 }
 
 // matches reports whether an entry passes the selectors.
-func (o *ListOptions) matches(r *Resource, e *Entry) (bool, error) {
+func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
 	if o.Labels != nil && !o.Labels.Empty() {
 		var m metadataOnly
 		if err := json.Unmarshal(e.plain, &m); err != nil {
@@ -525,7 +526,7 @@ func (o *ListOptions) matches(r *Resource, e *Entry) (bool, error) {
 }
 
 // FieldSet is the set of fields an object can be selected by.
-func FieldSet(r *Resource, obj Object) fields.Set {
+func FieldSet(r *catalog.Resource, obj catalog.Object) fields.Set {
 	set := fields.Set{"metadata.name": obj.GetName()}
 	if r.Namespaced {
 		set["metadata.namespace"] = obj.GetNamespace()
@@ -545,7 +546,7 @@ func (o *ListOptions) filtered() bool {
 
 // List returns one page of objects. A continue token pins later pages to
 // the revision of the first.
-func (s *Store) List(ctx context.Context, r *Resource, o ListOptions) (*ListResult, error) {
+func (s *Store) List(ctx context.Context, r *catalog.Resource, o ListOptions) (*ListResult, error) {
 	prefix := Prefix(r, o.Namespace)
 	kvOpts := storage.ListOptions{Rev: o.Rev}
 	if o.Continue != "" {

@@ -1,4 +1,7 @@
-package registry
+// Package warning carries a request's warnings to its client: code serving
+// a request, however deep, adds one, and the HTTP layer sends each as a
+// "Warning: 299" header, which kubectl prints.
+package warning
 
 import "context"
 

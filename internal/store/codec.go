@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/sekisho/sekisho/internal/catalog"
 )
 
 // Objects are stored as JSON without metadata.resourceVersion: the
@@ -16,7 +18,7 @@ import (
 
 // encode marshals obj for storage: with its kind and apiVersion, without a
 // resourceVersion.
-func (r *Resource) encode(obj Object) ([]byte, error) {
+func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 	obj.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
@@ -25,18 +27,9 @@ func (r *Resource) encode(obj Object) ([]byte, error) {
 	return data, err
 }
 
-// metaPrefix is how every stored object of r begins: encoding/json writes
-// TypeMeta's fields first, then metadata.
-func (r *Resource) metaPrefix() []byte {
-	r.prefixOnce.Do(func() {
-		r.prefix = fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{`, r.Kind, r.GroupVersion.String())
-	})
-	return r.prefix
-}
-
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.
-func (r *Resource) withResourceVersion(data []byte, rev int64) []byte {
-	prefix := r.metaPrefix()
+func withResourceVersion(r *catalog.Resource, data []byte, rev int64) []byte {
+	prefix := r.JSONPrefix()
 	if !bytes.HasPrefix(data, prefix) {
 		return spliceSlow(data, rev)
 	}
@@ -53,8 +46,8 @@ func (r *Resource) withResourceVersion(data []byte, rev int64) []byte {
 
 // writeWithResourceVersion writes what withResourceVersion returns,
 // without allocating the result.
-func (r *Resource) writeWithResourceVersion(w io.Writer, data []byte, rev int64) error {
-	prefix := r.metaPrefix()
+func writeWithResourceVersion(r *catalog.Resource, w io.Writer, data []byte, rev int64) error {
+	prefix := r.JSONPrefix()
 	if !bytes.HasPrefix(data, prefix) {
 		_, err := w.Write(spliceSlow(data, rev))
 		return err
@@ -95,7 +88,7 @@ func spliceSlow(data []byte, rev int64) []byte {
 }
 
 // decode unmarshals stored bytes into a new object with resourceVersion rev.
-func (r *Resource) decode(data []byte, rev int64) (Object, error) {
+func decode(r *catalog.Resource, data []byte, rev int64) (catalog.Object, error) {
 	obj := r.New()
 	if err := json.Unmarshal(data, obj); err != nil {
 		return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)

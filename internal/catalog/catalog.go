@@ -1,7 +1,8 @@
-// Package registry describes every resource the API server serves: its
+// Package catalog describes every resource the API server serves: its
 // names, scope, defaults, validation, table columns, selectable fields and
-// subresources. Adding a type is one Resource value.
-package registry
+// subresources. Adding a type is one Resource value. It stores nothing:
+// the store keeps the objects the catalog describes.
+package catalog
 
 import (
 	"context"
@@ -90,7 +91,17 @@ type Resource struct {
 	DeletionHold func(obj Object) bool
 
 	prefixOnce sync.Once
-	prefix     []byte // how every stored object of this resource begins
+	prefix     []byte // how every encoded object of this resource begins
+}
+
+// JSONPrefix is how the JSON of every object of this resource begins:
+// encoding/json writes TypeMeta's fields first, then metadata. The store
+// splices resourceVersions in right after it.
+func (r *Resource) JSONPrefix() []byte {
+	r.prefixOnce.Do(func() {
+		r.prefix = fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{`, r.Kind, r.GroupVersion.String())
+	})
+	return r.prefix
 }
 
 // GroupVersionResource identifies the resource.
@@ -142,15 +153,15 @@ type Subresource struct {
 	Verbs []string
 }
 
-// Registry holds the served resources.
-type Registry struct {
+// Catalog holds the served resources.
+type Catalog struct {
 	byGVR map[schema.GroupVersionResource]*Resource
 	list  []*Resource
 }
 
-// New builds a registry; it refuses duplicates.
-func New(resources ...*Resource) (*Registry, error) {
-	r := &Registry{byGVR: map[schema.GroupVersionResource]*Resource{}}
+// New builds a catalog; it refuses duplicates.
+func New(resources ...*Resource) (*Catalog, error) {
+	r := &Catalog{byGVR: map[schema.GroupVersionResource]*Resource{}}
 	for _, res := range resources {
 		if err := r.add(res); err != nil {
 			return nil, err
@@ -166,16 +177,16 @@ func New(resources ...*Resource) (*Registry, error) {
 	return r, nil
 }
 
-func (r *Registry) add(res *Resource) error {
+func (r *Catalog) add(res *Resource) error {
 	gvr := res.GroupVersionResource()
 	if _, dup := r.byGVR[gvr]; dup {
-		return fmt.Errorf("registry: %s registered twice", gvr)
+		return fmt.Errorf("catalog: %s registered twice", gvr)
 	}
 	if res.New == nil || res.Kind == "" || res.Name == "" {
-		return fmt.Errorf("registry: %s needs New, Kind and Name", gvr)
+		return fmt.Errorf("catalog: %s needs New, Kind and Name", gvr)
 	}
 	if got := reflect.TypeOf(res.New()).Elem().Name(); got != res.Kind {
-		return fmt.Errorf("registry: %s: New returns %s, not %s", gvr, got, res.Kind)
+		return fmt.Errorf("catalog: %s: New returns %s, not %s", gvr, got, res.Kind)
 	}
 	r.byGVR[gvr] = res
 	r.list = append(r.list, res)
@@ -183,17 +194,17 @@ func (r *Registry) add(res *Resource) error {
 }
 
 // Lookup returns the resource for a group, version and plural name.
-func (r *Registry) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
+func (r *Catalog) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 	res, ok := r.byGVR[gvr]
 	return res, ok
 }
 
 // Resources lists every resource, ordered by group then name.
-func (r *Registry) Resources() []*Resource { return r.list }
+func (r *Catalog) Resources() []*Resource { return r.list }
 
 // GroupVersions lists the served group versions: the core group first,
 // then the others by name.
-func (r *Registry) GroupVersions() []schema.GroupVersion {
+func (r *Catalog) GroupVersions() []schema.GroupVersion {
 	seen := map[schema.GroupVersion]bool{}
 	var out []schema.GroupVersion
 	for _, res := range r.list {
@@ -206,7 +217,7 @@ func (r *Registry) GroupVersions() []schema.GroupVersion {
 }
 
 // ByKind returns the resource whose type is gvk.
-func (r *Registry) ByKind(gvk schema.GroupVersionKind) (*Resource, bool) {
+func (r *Catalog) ByKind(gvk schema.GroupVersionKind) (*Resource, bool) {
 	for _, res := range r.list {
 		if res.GroupVersionKind() == gvk {
 			return res, true
