@@ -1,10 +1,13 @@
 // Package admission runs the checks a write passes after authorization and
 // before storage: mutating plugins first, in order, then validating
-// plugins, in order. Any plugin can refuse the write.
+// plugins, in order. Any plugin can refuse the write. Plugins live in
+// plugins/<name> and are named as kube-apiserver names them; a Registry
+// builds the chain from a list of names, always in the registry's order.
 package admission
 
 import (
 	"context"
+	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -75,16 +78,27 @@ type ValidatorFunc func(ctx context.Context, a *Attributes) error
 // Validate implements Validator.
 func (f ValidatorFunc) Validate(ctx context.Context, a *Attributes) error { return f(ctx, a) }
 
-// Chain is the ordered admission pipeline.
+// Chain is the ordered admission pipeline, as a Registry builds it. A nil
+// Chain refuses every write: admission fails closed. A server that wants
+// no admission (tests) says so with AllowAll.
 type Chain struct {
+	// Names lists the plugins in the chain, in the order they run.
+	Names      []string
 	Mutators   []Mutator
 	Validators []Validator
 }
 
+// AllowAll is a chain without plugins: every write is admitted.
+func AllowAll() *Chain { return &Chain{} }
+
+// errNoChain is the refusal of a write when the server was built without
+// admission.
+var errNoChain = apierrors.NewInternalError(errors.New("no admission chain: the write is refused"))
+
 // Mutate runs every mutator in order and stops at the first refusal.
 func (c *Chain) Mutate(ctx context.Context, a *Attributes) error {
 	if c == nil {
-		return nil
+		return errNoChain
 	}
 	for _, m := range c.Mutators {
 		if err := m.Admit(ctx, a); err != nil {
@@ -97,7 +111,7 @@ func (c *Chain) Mutate(ctx context.Context, a *Attributes) error {
 // Validate runs every validator in order and stops at the first refusal.
 func (c *Chain) Validate(ctx context.Context, a *Attributes) error {
 	if c == nil {
-		return nil
+		return errNoChain
 	}
 	for _, v := range c.Validators {
 		if err := v.Validate(ctx, a); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -57,7 +58,7 @@ func TestAuthorizationHeaderConsumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := New(Config{
-		Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allow,
+		Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allow, Admission: admission.AllowAll(),
 		Paths:  map[string]http.Handler{"/probe": probe},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

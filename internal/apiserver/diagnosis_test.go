@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -43,7 +44,7 @@ func TestAuthenticationDiagnosis(t *testing.T) {
 		return authz.NoOpinion, "", nil
 	})
 	reg, _ := catalog.New()
-	s, err := New(Config{Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allowAdmin,
+	s, err := New(Config{Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allowAdmin, Admission: admission.AllowAll(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

@@ -499,7 +499,7 @@ func (s *Server) create(req *request) error {
 	}
 	res := req.res
 	if res.PrepareForCreate != nil {
-		res.PrepareForCreate(obj)
+		res.PrepareForCreate(req.ctx, obj)
 	}
 	generated := store.GenerateName(obj)
 	name := obj.GetName()
@@ -520,9 +520,6 @@ func (s *Server) create(req *request) error {
 	e, err := s.cfg.Store.Create(req.ctx, res, obj, generated, dry)
 	if err != nil {
 		return err
-	}
-	if s.cfg.AfterCreate != nil && !dry {
-		s.cfg.AfterCreate(req.ctx, res, obj)
 	}
 	return s.writeEntry(req, http.StatusCreated, e)
 }
@@ -634,9 +631,6 @@ func (s *Server) delete(req *request) error {
 	if err != nil {
 		return err
 	}
-	if deleted && s.cfg.AfterDelete != nil && !dry {
-		s.cfg.AfterDelete(req.ctx, req.res, old)
-	}
 	if deleted && !req.res.ReturnDeletedObject {
 		return writeJSON(req.w, http.StatusOK, "application/json", metav1.Status{
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
@@ -730,15 +724,12 @@ func (s *Server) deleteCollection(req *request) error {
 		if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, obj.GetName(), nil, obj, dry)); err != nil {
 			return err
 		}
-		e, done, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), store.Preconditions{}, dry)
+		e, _, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), store.Preconditions{}, dry)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return err
-		}
-		if done && s.cfg.AfterDelete != nil && !dry {
-			s.cfg.AfterDelete(req.ctx, req.res, obj)
 		}
 		deleted = append(deleted, e)
 	}

@@ -92,7 +92,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		return authz.Allow, "", nil
 	})
 	s, err := New(Config{
-		Catalog: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: &admission.Chain{},
+		Catalog: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: admission.AllowAll(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -269,5 +269,17 @@ func TestNamespacedOutsideNamespace(t *testing.T) {
 	}
 	if n := cs.reached.Load(); n != 0 {
 		t.Errorf("%d requests reached a virtual resource", n)
+	}
+}
+
+// A server cannot be built without an admission chain: admission fails
+// closed, and a test that wants none says so with admission.AllowAll.
+func TestNewRequiresAdmission(t *testing.T) {
+	cs := newCatalogueServer(t)
+	allow := authz.AuthorizerFunc(func(context.Context, authz.Attributes) (authz.Decision, string, error) { return authz.Allow, "", nil })
+	nobody := authn.AuthenticatorFunc(func(*http.Request) (*authn.User, bool, error) { return nil, false, nil })
+	_, err := New(Config{Catalog: cs.reg, Store: cs.store, Authenticator: nobody, Authorizer: allow})
+	if err == nil || !strings.Contains(err.Error(), "admission chain is required") {
+		t.Errorf("New without admission: %v", err)
 	}
 }

@@ -43,11 +43,6 @@ type Config struct {
 	// the service-account issuer's discovery documents.
 	Paths map[string]http.Handler
 
-	// AfterCreate and AfterDelete let allocators and controllers react
-	// to committed writes.
-	AfterCreate func(ctx context.Context, res *catalog.Resource, obj catalog.Object)
-	AfterDelete func(ctx context.Context, res *catalog.Resource, obj catalog.Object)
-
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
 	RequestTimeout              time.Duration
@@ -104,6 +99,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.defaults()
 	if cfg.Catalog == nil || cfg.Store == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
 		return nil, errors.New("apiserver: catalog, store, authenticator and authorizer are required")
+	}
+	if cfg.Admission == nil {
+		return nil, errors.New("apiserver: an admission chain is required (admission.AllowAll() admits every write)")
 	}
 	d, err := newDiscovery(cfg.Catalog, cfg.ExternalAddress)
 	if err != nil {

@@ -46,8 +46,8 @@ type Resource struct {
 	// ValidateName checks a name (or a generateName prefix).
 	ValidateName func(name string, prefix bool) []string
 	// PrepareForCreate sets server-owned fields and defaults before
-	// validation on create.
-	PrepareForCreate func(obj Object)
+	// validation on create. ctx carries the requester (authn.UserFrom).
+	PrepareForCreate func(ctx context.Context, obj Object)
 	// PrepareForUpdate carries over fields a main-resource update may not
 	// change (status, for resources with a status subresource).
 	PrepareForUpdate func(obj, old Object)

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 	}
 	for _, c := range cases {
 		if c.res.PrepareForCreate != nil {
-			c.res.PrepareForCreate(c.obj)
+			c.res.PrepareForCreate(context.Background(), c.obj)
 		}
 		errs := append(c.res.ValidateMeta(c.obj), c.res.Validate(c.obj)...)
 		if !strings.Contains(errs.ToAggregate().Error(), c.want) {
@@ -113,13 +114,13 @@ func TestMirrorPods(t *testing.T) {
 	res := Pods()
 	mirror := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "m", Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "h"}},
 		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx:1"}}}}
-	res.PrepareForCreate(mirror)
+	res.PrepareForCreate(context.Background(), mirror)
 	if mirror.Spec.ServiceAccountName != "" {
 		t.Errorf("mirror pod given service account %q", mirror.Spec.ServiceAccountName)
 	}
 	regular := mirror.DeepCopy()
 	regular.Annotations = nil
-	res.PrepareForCreate(regular)
+	res.PrepareForCreate(context.Background(), regular)
 	if regular.Spec.ServiceAccountName != "default" {
 		t.Errorf("regular pod's service account: %q", regular.Spec.ServiceAccountName)
 	}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -44,7 +45,7 @@ func Namespaces() *Resource {
 		ShortNames:   []string{"ns"},
 		New:          func() Object { return &corev1.Namespace{} },
 		ValidateName: nameDNSLabel,
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			ns := obj.(*corev1.Namespace)
 			ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
 			if !slices.Contains(ns.Spec.Finalizers, FinalizerKubernetes) {
@@ -114,7 +115,7 @@ func Secrets() *Resource {
 	return &Resource{
 		GroupVersion: coreV1, Name: "secrets", SingularName: "secret", Kind: "Secret", Namespaced: true,
 		New: func() Object { return &corev1.Secret{} },
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			s := obj.(*corev1.Secret)
 			if s.Type == "" {
 				s.Type = corev1.SecretTypeOpaque
@@ -300,7 +301,7 @@ func Nodes() *Resource {
 		GroupVersion: coreV1, Name: "nodes", SingularName: "node", Kind: "Node",
 		ShortNames:       []string{"no"},
 		New:              func() Object { return &corev1.Node{} },
-		PrepareForCreate: func(obj Object) {},
+		PrepareForCreate: func(_ context.Context, obj Object) {},
 		PrepareForUpdate: keepStatus,
 		Validate: func(obj Object) field.ErrorList {
 			n := obj.(*corev1.Node)
@@ -484,7 +485,7 @@ func ResourceQuotas() *Resource {
 		GroupVersion: coreV1, Name: "resourcequotas", SingularName: "resourcequota", Kind: "ResourceQuota", Namespaced: true,
 		ShortNames:       []string{"quota"},
 		New:              func() Object { return &corev1.ResourceQuota{} },
-		PrepareForCreate: clearStatus,
+		PrepareForCreate: func(_ context.Context, obj Object) { clearStatus(obj) },
 		PrepareForUpdate: keepStatus,
 		Validate: func(obj Object) field.ErrorList {
 			q := obj.(*corev1.ResourceQuota)
@@ -573,7 +574,7 @@ func Endpoints() *Resource {
 		ShortNames:   []string{"ep"},
 		New:          func() Object { return &corev1.Endpoints{} },
 		ValidateName: nameDNSSubdomain,
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			defaultEndpointPorts(obj.(*corev1.Endpoints))
 		},
 		PrepareForUpdate: func(obj, _ Object) {
@@ -664,7 +665,7 @@ func Services() *Resource {
 		Categories:   []string{"all"},
 		New:          func() Object { return &corev1.Service{} },
 		ValidateName: nameDNS1035Label,
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			s := obj.(*corev1.Service)
 			s.Status = corev1.ServiceStatus{}
 			defaultService(s)

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/certificates"
 )
 
@@ -184,7 +187,7 @@ func RoleBindings() *Resource {
 		GroupVersion: rbacv1.SchemeGroupVersion, Name: "rolebindings", SingularName: "rolebinding", Kind: "RoleBinding", Namespaced: true,
 		New:              func() Object { return &rbacv1.RoleBinding{} },
 		ValidateName:     namePathSegment,
-		PrepareForCreate: func(obj Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
+		PrepareForCreate: func(_ context.Context, obj Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
 		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
 		Validate: func(obj Object) field.ErrorList {
 			b := obj.(*rbacv1.RoleBinding)
@@ -204,7 +207,7 @@ func ClusterRoleBindings() *Resource {
 		GroupVersion: rbacv1.SchemeGroupVersion, Name: "clusterrolebindings", SingularName: "clusterrolebinding", Kind: "ClusterRoleBinding",
 		New:              func() Object { return &rbacv1.ClusterRoleBinding{} },
 		ValidateName:     namePathSegment,
-		PrepareForCreate: func(obj Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
+		PrepareForCreate: func(_ context.Context, obj Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
 		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
 		Validate: func(obj Object) field.ErrorList {
 			b := obj.(*rbacv1.ClusterRoleBinding)
@@ -248,8 +251,11 @@ func CertificateSigningRequests() *Resource {
 	return &Resource{
 		GroupVersion: certificatesv1.SchemeGroupVersion, Name: "certificatesigningrequests", SingularName: "certificatesigningrequest",
 		Kind: "CertificateSigningRequest", ShortNames: []string{"csr"},
-		New:              func() Object { return &certificatesv1.CertificateSigningRequest{} },
-		PrepareForCreate: clearStatus,
+		New: func() Object { return &certificatesv1.CertificateSigningRequest{} },
+		PrepareForCreate: func(ctx context.Context, obj Object) {
+			clearStatus(obj)
+			recordRequester(csrOf(obj), authn.UserFrom(ctx))
+		},
 		PrepareForUpdate: keepStatus,
 		Validate:         func(obj Object) field.ErrorList { return certificates.ValidateCreate(csrOf(obj)) },
 		ValidateUpdate:   func(obj, old Object) field.ErrorList { return certificates.ValidateUpdate(csrOf(obj), csrOf(old)) },
@@ -385,7 +391,7 @@ func NetworkPolicies() *Resource {
 		ShortNames:       []string{"netpol"},
 		TracksGeneration: true,
 		New:              func() Object { return &networkingv1.NetworkPolicy{} },
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy))
 		},
 		PrepareForUpdate: func(obj, _ Object) {
@@ -454,6 +460,25 @@ func defaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
 		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 		if len(np.Spec.Egress) > 0 {
 			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+}
+
+// recordRequester makes spec.username, uid, groups and extra those of
+// the user creating the request, whatever the body said, as Kubernetes'
+// CSR strategy does: signers and approvers trust them. A write with no
+// user (none reaches the API without one) keeps what it has.
+func recordRequester(csr *certificatesv1.CertificateSigningRequest, u *authn.User) {
+	if u == nil {
+		return
+	}
+	csr.Spec.Username, csr.Spec.UID = u.Name, u.UID
+	csr.Spec.Groups = slices.Clone(u.Groups)
+	csr.Spec.Extra = nil
+	if len(u.Extra) > 0 {
+		csr.Spec.Extra = map[string]certificatesv1.ExtraValue{}
+		for k, v := range u.Extra {
+			csr.Spec.Extra[k] = slices.Clone(v)
 		}
 	}
 }

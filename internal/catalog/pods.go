@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ func Pods() *Resource {
 		Categories:       []string{"all"},
 		TracksGeneration: true,
 		New:              func() Object { return &corev1.Pod{} },
-		PrepareForCreate: func(obj Object) {
+		PrepareForCreate: func(_ context.Context, obj Object) {
 			p := obj.(*corev1.Pod)
 			defaultPod(p)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&p.Spec)}

@@ -98,12 +98,6 @@ func ttlOption(d time.Duration) time.Duration {
 	return d
 }
 
-// escalation is the admission check that keeps RBAC writes from granting
-// more than the writer holds.
-func (z *authorization) escalation() *rbac.Escalation {
-	return &rbac.Escalation{Index: z.index, Authorizer: z.chain}
-}
-
 // policyMarker records that kubeadm's one-time objects were created in
 // this st, so that deleting one of them (the kubeadm:cluster-admins
 // binding, which revokes every admin.conf) is never undone.

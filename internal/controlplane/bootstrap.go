@@ -28,7 +28,7 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, st *store.Store, alloc
 	}
 	ensure := func(res *catalog.Resource, obj catalog.Object) error {
 		if res.PrepareForCreate != nil {
-			res.PrepareForCreate(obj)
+			res.PrepareForCreate(ctx, obj)
 		}
 		_, err := st.Create(ctx, res, obj, false, false)
 		if apierrors.IsAlreadyExists(err) {

@@ -20,11 +20,9 @@ import (
 
 	"github.com/sekisho/sekisho/internal/accessreview"
 	"github.com/sekisho/sekisho/internal/admission"
-	"github.com/sekisho/sekisho/internal/admission/namespacelifecycle"
-	"github.com/sekisho/sekisho/internal/admission/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/catalog"
-	"github.com/sekisho/sekisho/internal/certificates"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
 	"github.com/sekisho/sekisho/internal/controllers/csrapproving"
@@ -173,30 +171,22 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: tlsConfig, ShutdownTimeout: o.ShutdownTimeout})
 }
 
-// admissionChain is the admission plugins, in order.
+// admissionChain builds the admission plugins the server runs, in
+// kube-apiserver's order.
 func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
-	certs := &certificates.Admission{Authorizer: z.chain}
-	// NodeRestriction is always on, as kubeadm has it: without it, any
-	// bootstrap token leads to every Secret (docs/authorization.md).
-	nodeRestriction, err := noderestriction.New(noderestriction.Getters{
-		Pod:  namespacedGetter[*corev1.Pod](st, reg, "pods"),
-		Node: getter[*corev1.Node](st, reg, "nodes"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &admission.Chain{
-		Mutators: []admission.Mutator{allocator, certs},
-		Validators: []admission.Validator{
-			namespacelifecycle.New(getter[*corev1.Namespace](st, reg, "namespaces"), func(gvr schema.GroupVersionResource) bool {
-				res, ok := reg.Lookup(gvr)
-				return ok && res.Namespaced
-			}),
-			nodeRestriction,
-			z.escalation(),
-			certs,
+	registry := plugins.New(plugins.Deps{
+		Authorizer: z.chain,
+		RBAC:       z.index,
+		Services:   allocator,
+		Namespaced: func(gvr schema.GroupVersionResource) bool {
+			res, ok := reg.Lookup(gvr)
+			return ok && res.Namespaced
 		},
-	}, nil
+		Namespace: getter[*corev1.Namespace](st, reg, "namespaces"),
+		Pod:       namespacedGetter[*corev1.Pod](st, reg, "pods"),
+		Node:      getter[*corev1.Node](st, reg, "nodes"),
+	})
+	return registry.Build(plugins.DefaultNames)
 }
 
 // getter reads a stored core/v1 cluster-scoped object of type T.

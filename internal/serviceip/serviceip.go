@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/store"
@@ -45,8 +44,6 @@ type Allocator struct {
 	Grace time.Duration
 }
 
-var servicesGVR = corev1.SchemeGroupVersion.WithResource("services")
-
 // owner is stored as the value of a reservation: who holds it, and since when.
 func owner(ns, name string, now time.Time) []byte {
 	return []byte(ns + "/" + name + "@" + strconv.FormatInt(now.Unix(), 10))
@@ -58,30 +55,31 @@ func parseOwner(v []byte) (key string, since time.Time) {
 	return who, time.Unix(n, 0)
 }
 
-// Admit implements admission.Mutator: it assigns what a Service lacks.
-func (a *Allocator) Admit(ctx context.Context, attrs *admission.Attributes) error {
-	if attrs.Resource != servicesGVR || attrs.Subresource != "" || (attrs.Operation != admission.Create && attrs.Operation != admission.Update) {
-		return nil
-	}
-	svc := attrs.Object.(*corev1.Service)
+// Assign gives a Service what it lacks, as kube-apiserver's service
+// storage does on create and update: a cluster IP (and its family fields)
+// unless it is headless or an ExternalName, and node ports for NodePort
+// and LoadBalancer Services. Addresses and ports the Service names itself
+// must be in range and free; those old (the stored Service, nil on create)
+// already held stay its own. A dry run reserves nothing.
+func (a *Allocator) Assign(ctx context.Context, svc, old *corev1.Service, dry bool) error {
 	spec := field.NewPath("spec")
 	invalid := func(errs ...*field.Error) error {
 		return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, svc.Name, errs)
 	}
 	if svc.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		if svc.Spec.ClusterIP == "" {
-			ip, err := a.allocateIP(ctx, svc, attrs.DryRun)
+			ip, err := a.allocateIP(ctx, svc, dry)
 			if err != nil {
 				return err
 			}
 			svc.Spec.ClusterIP = ip
-		} else if old, ok := attrs.OldObject.(*corev1.Service); !ok || old.Spec.ClusterIP != svc.Spec.ClusterIP {
+		} else if old == nil || old.Spec.ClusterIP != svc.Spec.ClusterIP {
 			ip := net.ParseIP(svc.Spec.ClusterIP)
 			if ip == nil || !a.CIDR.Contains(ip) {
 				return invalid(field.Invalid(spec.Child("clusterIP"), svc.Spec.ClusterIP,
 					fmt.Sprintf("the provided IP (%s) is not in the valid range. The range of valid IPs is %s", svc.Spec.ClusterIP, a.CIDR)))
 			}
-			if err := a.reserve(ctx, ipPrefix+ip.String(), svc, attrs.DryRun); err != nil {
+			if err := a.reserve(ctx, ipPrefix+ip.String(), svc, dry); err != nil {
 				if errors.Is(err, storage.ErrExists) {
 					return invalid(field.Invalid(spec.Child("clusterIP"), svc.Spec.ClusterIP, "provided IP is already allocated"))
 				}
@@ -104,10 +102,10 @@ func (a *Allocator) Admit(ctx context.Context, attrs *admission.Attributes) erro
 					return invalid(field.Invalid(spec.Child("ports").Index(i).Child("nodePort"), p.NodePort,
 						fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.PortLow, a.PortHigh)))
 				}
-				if old, ok := attrs.OldObject.(*corev1.Service); ok && hasNodePort(old, p.NodePort) {
+				if old != nil && hasNodePort(old, p.NodePort) {
 					continue
 				}
-				if err := a.reserve(ctx, portPrefix+strconv.Itoa(int(p.NodePort)), svc, attrs.DryRun); err != nil {
+				if err := a.reserve(ctx, portPrefix+strconv.Itoa(int(p.NodePort)), svc, dry); err != nil {
 					if errors.Is(err, storage.ErrExists) {
 						return invalid(field.Invalid(spec.Child("ports").Index(i).Child("nodePort"), p.NodePort, "provided port is already allocated"))
 					}
@@ -115,7 +113,7 @@ func (a *Allocator) Admit(ctx context.Context, attrs *admission.Attributes) erro
 				}
 				continue
 			}
-			port, err := a.allocatePort(ctx, svc, attrs.DryRun)
+			port, err := a.allocatePort(ctx, svc, dry)
 			if err != nil {
 				return err
 			}

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
@@ -34,9 +33,7 @@ func setup(t *testing.T, cidr string) (*Allocator, *store.Store, *catalog.Resour
 
 func admit(t *testing.T, a *Allocator, svc *corev1.Service, dry bool) error {
 	t.Helper()
-	return a.Admit(context.Background(), &admission.Attributes{
-		Operation: admission.Create, Resource: servicesGVR, Object: svc, DryRun: dry,
-	})
+	return a.Assign(context.Background(), svc, nil, dry)
 }
 
 func svc(name string, typ corev1.ServiceType) *corev1.Service {
@@ -121,7 +118,7 @@ func TestRepairReleasesAbandonedAllocations(t *testing.T) {
 	if err := admit(t, a, kept, false); err != nil {
 		t.Fatal(err)
 	}
-	svcs.PrepareForCreate(kept)
+	svcs.PrepareForCreate(context.Background(), kept)
 	if _, err := store.Create(ctx, svcs, kept, false, false); err != nil {
 		t.Fatal(err)
 	}

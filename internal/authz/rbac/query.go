@@ -228,14 +228,14 @@ func (x *Index) Explain(a authz.Attributes) Explanation {
 func differences(r *rbacv1.PolicyRule, b *binding, a authz.Attributes) []string {
 	var d []string
 	if !verbMatches(r, a.Verb) {
-		d = append(d, fmt.Sprintf("verb %q is not in %s", a.Verb, list(r.Verbs)))
+		d = append(d, fmt.Sprintf("verb %q is not in %s", a.Verb, Quoted(r.Verbs)))
 	}
 	if !a.ResourceRequest {
 		if len(r.NonResourceURLs) == 0 {
 			return nil
 		}
 		if !nonResourceURLMatches(r, a.Path) {
-			d = append(d, fmt.Sprintf("path %q is not in %s", a.Path, list(r.NonResourceURLs)))
+			d = append(d, fmt.Sprintf("path %q is not in %s", a.Path, Quoted(r.NonResourceURLs)))
 		}
 		if b.scope() != "" {
 			d = append(d, "paths are granted only by ClusterRoleBindings")
@@ -246,20 +246,20 @@ func differences(r *rbacv1.PolicyRule, b *binding, a authz.Attributes) []string 
 		return nil
 	}
 	if !apiGroupMatches(r, a.Group) {
-		d = append(d, fmt.Sprintf("API group %q is not in %s", a.Group, list(r.APIGroups)))
+		d = append(d, fmt.Sprintf("API group %q is not in %s", a.Group, Quoted(r.APIGroups)))
 	}
 	if !resourceMatches(r, a.Resource, a.Subresource) {
 		res := a.Resource
 		if a.Subresource != "" {
 			res += "/" + a.Subresource
 		}
-		d = append(d, fmt.Sprintf("resource %q is not in %s", res, list(r.Resources)))
+		d = append(d, fmt.Sprintf("resource %q is not in %s", res, Quoted(r.Resources)))
 	}
 	if !resourceNameMatches(r, a.Name) {
 		if a.Name == "" {
-			d = append(d, fmt.Sprintf("the rule is limited to the names %s and the request names no object", list(r.ResourceNames)))
+			d = append(d, fmt.Sprintf("the rule is limited to the names %s and the request names no object", Quoted(r.ResourceNames)))
 		} else {
-			d = append(d, fmt.Sprintf("name %q is not in %s", a.Name, list(r.ResourceNames)))
+			d = append(d, fmt.Sprintf("name %q is not in %s", a.Name, Quoted(r.ResourceNames)))
 		}
 	}
 	if s := b.scope(); s != "" && s != a.Namespace {
@@ -272,7 +272,8 @@ func differences(r *rbacv1.PolicyRule, b *binding, a authz.Attributes) []string 
 	return d
 }
 
-func list(items []string) string {
+// Quoted renders strings as Kubernetes' RBAC messages do: ["a" "b"].
+func Quoted(items []string) string {
 	q := make([]string, len(items))
 	for i, s := range items {
 		q[i] = fmt.Sprintf("%q", s)
@@ -285,19 +286,19 @@ func list(items []string) string {
 func FormatRule(r rbacv1.PolicyRule) string {
 	var parts []string
 	if len(r.APIGroups) > 0 {
-		parts = append(parts, "APIGroups:"+list(r.APIGroups))
+		parts = append(parts, "APIGroups:"+Quoted(r.APIGroups))
 	}
 	if len(r.Resources) > 0 {
-		parts = append(parts, "Resources:"+list(r.Resources))
+		parts = append(parts, "Resources:"+Quoted(r.Resources))
 	}
 	if len(r.NonResourceURLs) > 0 {
-		parts = append(parts, "NonResourceURLs:"+list(r.NonResourceURLs))
+		parts = append(parts, "NonResourceURLs:"+Quoted(r.NonResourceURLs))
 	}
 	if len(r.ResourceNames) > 0 {
-		parts = append(parts, "ResourceNames:"+list(r.ResourceNames))
+		parts = append(parts, "ResourceNames:"+Quoted(r.ResourceNames))
 	}
 	if len(r.Verbs) > 0 {
-		parts = append(parts, "Verbs:"+list(r.Verbs))
+		parts = append(parts, "Verbs:"+Quoted(r.Verbs))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -17,6 +17,9 @@ import (
 // NamespaceGetter reads a namespace.
 type NamespaceGetter func(ctx context.Context, name string) (*corev1.Namespace, error)
 
+// PluginName is the plugin's name in kube-apiserver's admission flags.
+const PluginName = "NamespaceLifecycle"
+
 // New returns the plugin. namespaced reports whether a resource lives in namespaces.
 func New(get NamespaceGetter, namespaced func(schema.GroupVersionResource) bool) admission.Validator {
 	return admission.ValidatorFunc(func(ctx context.Context, a *admission.Attributes) error {

@@ -1,4 +1,8 @@
-package rbac
+// Package rbacescalation keeps RBAC writes from granting more than the
+// writer holds. Kubernetes makes this check in its RBAC storage, whatever
+// the authorization mode, so it cannot be turned off; here it is an
+// admission plugin that every chain includes.
+package rbacescalation
 
 import (
 	"context"
@@ -17,6 +21,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/authz/rbac"
 )
 
 // fullAuthority is what setting an aggregationRule requires, since the
@@ -25,6 +30,10 @@ var fullAuthority = []rbacv1.PolicyRule{
 	{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
 	{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
 }
+
+// PluginName is the plugin's name in the admission registry. It is not a
+// kube-apiserver plugin name: Kubernetes has no flag for this check.
+const PluginName = "RBACEscalation"
 
 // Escalation refuses RBAC writes that would grant more than the writer
 // holds, as Kubernetes does whatever the authorization mode:
@@ -38,7 +47,7 @@ var fullAuthority = []rbacv1.PolicyRule{
 //
 // The refusal is a 403 that lists the missing rules.
 type Escalation struct {
-	Index *Index
+	Index *rbac.Index
 	// Authorizer answers the "escalate" and "bind" checks: the server's
 	// whole chain, so that a Webhook or AlwaysAllow mode can grant them.
 	Authorizer authz.Authorizer
@@ -72,7 +81,7 @@ func (e *Escalation) Validate(ctx context.Context, a *admission.Attributes) erro
 		}
 		old, _ := a.OldObject.(*rbacv1.ClusterRole)
 		if hasAggregationRule(obj) || (old != nil && hasAggregationRule(old)) {
-			if ok, _ := Covers(e.Index.RulesFor(u, ""), fullAuthority); !ok {
+			if ok, _ := rbac.Covers(e.Index.RulesFor(u, ""), fullAuthority); !ok {
 				return apierrors.NewForbidden(gr, a.Name, errors.New("must have cluster-admin privileges to use the aggregationRule"))
 			}
 		}
@@ -96,7 +105,7 @@ func requestName(a *admission.Attributes) string {
 
 func (e *Escalation) checkBinding(ctx context.Context, u *authn.User, ref rbacv1.RoleRef, namespace string, gr schema.GroupResource, name string) error {
 	resource := "clusterroles"
-	role := RoleRef{Kind: ref.Kind, Name: ref.Name}
+	role := rbac.RoleRef{Kind: ref.Kind, Name: ref.Name}
 	if ref.Kind == "Role" {
 		resource, role.Namespace = "roles", namespace
 	}
@@ -124,21 +133,21 @@ func (e *Escalation) allowed(ctx context.Context, u *authn.User, verb, resource,
 
 // confirm refuses rules the user does not hold in namespace.
 func (e *Escalation) confirm(u *authn.User, namespace string, rules []rbacv1.PolicyRule, gr schema.GroupResource, name string) error {
-	ok, missing := Covers(e.Index.RulesFor(u, namespace), rules)
+	ok, missing := rbac.Covers(e.Index.RulesFor(u, namespace), rules)
 	if ok {
 		return nil
 	}
 	seen := map[string]bool{}
 	var lines []string
 	for _, m := range missing {
-		if s := FormatRule(m); !seen[s] {
+		if s := rbac.FormatRule(m); !seen[s] {
 			seen[s] = true
 			lines = append(lines, s)
 		}
 	}
 	slices.Sort(lines)
 	return apierrors.NewForbidden(gr, name, fmt.Errorf("user %q (groups=%s) is attempting to grant RBAC permissions not currently held:\n%s",
-		u.Name, list(u.Groups), strings.Join(lines, "\n")))
+		u.Name, rbac.Quoted(u.Groups), strings.Join(lines, "\n")))
 }
 
 func hasAggregationRule(r *rbacv1.ClusterRole) bool {

@@ -1,4 +1,4 @@
-package rbac
+package rbacescalation
 
 import (
 	"context"
@@ -12,19 +12,20 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/authz/rbac"
 )
 
 // The escalation check does not depend on RBAC being an authorization
 // mode: here the server's authorizer is a stand-in for a webhook that
 // grants only what the test lists, and RBAC's rules come from the index.
 func escalationFixture(granted ...string) (*Escalation, *authn.User) {
-	x := NewIndex()
-	x.SetRole(RoleRef{Kind: "Role", Namespace: "team", Name: "pods"}, []rbacv1.PolicyRule{
+	x := rbac.NewIndex()
+	x.SetRole(rbac.RoleRef{Kind: "Role", Namespace: "team", Name: "pods"}, []rbacv1.PolicyRule{
 		{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}},
 	})
-	x.SetBinding(BindingRef{Kind: "RoleBinding", Namespace: "team", Name: "dana"}, rbacv1.RoleRef{Kind: "Role", Name: "pods"},
+	x.SetBinding(rbac.BindingRef{Kind: "RoleBinding", Namespace: "team", Name: "dana"}, rbacv1.RoleRef{Kind: "Role", Name: "pods"},
 		[]rbacv1.Subject{{Kind: "User", Name: "dana"}})
-	x.SetRole(RoleRef{Kind: "ClusterRole", Name: "secrets"}, []rbacv1.PolicyRule{
+	x.SetRole(rbac.RoleRef{Kind: "ClusterRole", Name: "secrets"}, []rbacv1.PolicyRule{
 		{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"secrets"}},
 	})
 	webhook := authz.AuthorizerFunc(func(_ context.Context, a authz.Attributes) (authz.Decision, string, error) {
@@ -137,8 +138,8 @@ func TestEscalationAggregationRule(t *testing.T) {
 	if err := e.Validate(ctx, a); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "must have cluster-admin privileges to use the aggregationRule") {
 		t.Errorf("aggregation rule: %v", err)
 	}
-	e.Index.SetRole(RoleRef{Kind: "ClusterRole", Name: "all"}, fullAuthority)
-	e.Index.SetBinding(BindingRef{Kind: "ClusterRoleBinding", Name: "dana-all"}, rbacv1.RoleRef{Kind: "ClusterRole", Name: "all"}, []rbacv1.Subject{{Kind: "User", Name: "dana"}})
+	e.Index.SetRole(rbac.RoleRef{Kind: "ClusterRole", Name: "all"}, fullAuthority)
+	e.Index.SetBinding(rbac.BindingRef{Kind: "ClusterRoleBinding", Name: "dana-all"}, rbacv1.RoleRef{Kind: "ClusterRole", Name: "all"}, []rbacv1.Subject{{Kind: "User", Name: "dana"}})
 	if err := e.Validate(ctx, a); err != nil {
 		t.Errorf("aggregation rule with full authority: %v", err)
 	}

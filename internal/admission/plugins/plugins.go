@@ -1,0 +1,106 @@
+// Package plugins registers every admission plugin sekisho has, in the
+// order kube-apiserver runs them. The control plane builds its chain with
+// New(deps).Build(names); a new plugin is a package under plugins/ and
+// one line here.
+package plugins
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/plugins/certificateapproval"
+	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesigning"
+	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesubjectrestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
+	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
+	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
+	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/authz/rbac"
+	"github.com/sekisho/sekisho/internal/serviceip"
+)
+
+// Deps are what the plugins read. A plugin whose dependency is missing
+// fails when a chain that includes it is built.
+type Deps struct {
+	// Authorizer is the server's whole authorizer chain.
+	Authorizer authz.Authorizer
+	// RBAC is the index of roles and bindings, for escalation checks.
+	RBAC *rbac.Index
+	// Services hands out cluster IPs and node ports.
+	Services *serviceip.Allocator
+	// Namespaced reports whether a resource lives in namespaces.
+	Namespaced func(schema.GroupVersionResource) bool
+	// Namespace, Pod and Node read stored objects.
+	Namespace func(ctx context.Context, name string) (*corev1.Namespace, error)
+	Pod       func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+	Node      func(ctx context.Context, name string) (*corev1.Node, error)
+}
+
+// DefaultNames are the plugins a server runs when none are named: those of
+// kube-apiserver's defaults that sekisho has, and NodeRestriction, which
+// kubeadm turns on and without which any bootstrap token leads to every
+// Secret (docs/authorization.md).
+var DefaultNames = []string{
+	namespacelifecycle.PluginName,
+	noderestriction.PluginName,
+	certificateapproval.PluginName,
+	certificatesigning.PluginName,
+	certificatesubjectrestriction.PluginName,
+}
+
+// New returns the registry of every plugin, in kube-apiserver's order.
+// ServiceAllocation and RBACEscalation are in every chain: Kubernetes
+// makes them in storage, where no flag reaches.
+func New(d Deps) *admission.Registry {
+	r := &admission.Registry{}
+	must := func(err error) {
+		if err != nil {
+			panic(err) // the table below is static
+		}
+	}
+	must(r.RegisterAlways(serviceallocation.PluginName, func() (any, error) {
+		if d.Services == nil {
+			return nil, errMissing("a service IP allocator")
+		}
+		return &serviceallocation.Plugin{Allocator: d.Services}, nil
+	}))
+	must(r.Register(namespacelifecycle.PluginName, func() (any, error) {
+		if d.Namespace == nil || d.Namespaced == nil {
+			return nil, errMissing("a namespace reader")
+		}
+		return namespacelifecycle.New(d.Namespace, d.Namespaced), nil
+	}))
+	must(r.Register(noderestriction.PluginName, func() (any, error) {
+		return noderestriction.New(noderestriction.Getters{Pod: d.Pod, Node: d.Node})
+	}))
+	must(r.RegisterAlways(rbacescalation.PluginName, func() (any, error) {
+		if d.RBAC == nil || d.Authorizer == nil {
+			return nil, errMissing("the RBAC index and the authorizer")
+		}
+		return &rbacescalation.Escalation{Index: d.RBAC, Authorizer: d.Authorizer}, nil
+	}))
+	must(r.Register(certificateapproval.PluginName, func() (any, error) {
+		if d.Authorizer == nil {
+			return nil, errMissing("the authorizer")
+		}
+		return &certificateapproval.Plugin{Authorizer: d.Authorizer}, nil
+	}))
+	must(r.Register(certificatesigning.PluginName, func() (any, error) {
+		if d.Authorizer == nil {
+			return nil, errMissing("the authorizer")
+		}
+		return &certificatesigning.Plugin{Authorizer: d.Authorizer}, nil
+	}))
+	must(r.Register(certificatesubjectrestriction.PluginName, func() (any, error) {
+		return certificatesubjectrestriction.Plugin{}, nil
+	}))
+	return r
+}
+
+type errMissing string
+
+func (e errMissing) Error() string { return "needs " + string(e) }
