@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -58,7 +57,7 @@ func TestAuthorizationHeaderConsumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := New(Config{
-		Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allow, Admission: admission.AllowAll(),
+		Catalog: reg, Writer: allowAll(t, store.NewStore(nil)), Authenticator: authenticator, Authorizer: allow,
 		Paths:  map[string]http.Handler{"/probe": probe},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -27,7 +27,7 @@ func isCRDPath(ri *RequestInfo) bool {
 func (s *Server) serveNoCRDs(w http.ResponseWriter, r *http.Request, ri *RequestInfo) {
 	switch ri.Verb {
 	case "list":
-		rev, err := s.cfg.Store.KV.Rev(r.Context())
+		rev, err := s.objects.KV.Rev(r.Context())
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -44,7 +43,7 @@ func TestAuthenticationDiagnosis(t *testing.T) {
 		return authz.NoOpinion, "", nil
 	})
 	reg, _ := catalog.New()
-	s, err := New(Config{Catalog: reg, Store: store.NewStore(nil), Authenticator: authenticator, Authorizer: allowAdmin, Admission: admission.AllowAll(),
+	s, err := New(Config{Catalog: reg, Writer: allowAll(t, store.NewStore(nil)), Authenticator: authenticator, Authorizer: allowAdmin,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/store"
 )
 
 // maxJSONPatchOperations bounds the work one JSON patch can ask for.
@@ -102,7 +103,7 @@ func (s *Server) patch(req *request) error {
 	if err := checkText(patchBody); err != nil {
 		return err
 	}
-	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur catalog.Object) (catalog.Object, error) {
+	e, err := s.objects.Update(req.ctx, req.target(), store.Options{DryRun: dry}, func(cur catalog.Object) (catalog.Object, error) {
 		original, err := json.Marshal(cur)
 		if err != nil {
 			return nil, err
@@ -111,11 +112,7 @@ func (s *Server) patch(req *request) error {
 		if err != nil {
 			return nil, err
 		}
-		obj, err := s.decodeChecked(req, patched, directive)
-		if err != nil {
-			return nil, err
-		}
-		return s.prepareUpdate(req, obj, cur, dry)
+		return s.decodeChecked(req, patched, directive)
 	})
 	if err != nil {
 		return err

@@ -15,11 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sekisho/sekisho/internal/admission"
-	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/store"
 	"github.com/sekisho/sekisho/internal/warning"
@@ -222,7 +221,7 @@ func metaOf(obj catalog.Object) *metav1.ObjectMeta {
 }
 
 func (s *Server) get(req *request) error {
-	e, err := s.cfg.Store.Get(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
+	e, err := s.objects.Get(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
 	if err != nil {
 		return err
 	}
@@ -312,7 +311,7 @@ func (s *Server) list(req *request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.cfg.Store.List(req.ctx, req.res, o)
+	res, err := s.objects.List(req.ctx, req.res, o)
 	if err != nil {
 		return err
 	}
@@ -381,26 +380,6 @@ func encodeList(res *catalog.Resource, lm metav1.ListMeta, items []*store.Entry)
 	var b bytes.Buffer
 	writeList(&b, res, lm, items)
 	return b.Bytes()
-}
-
-// attributes builds the admission attributes of a write.
-func attributes(req *request, op admission.Operation, name string, obj, old catalog.Object, dry bool) *admission.Attributes {
-	a := &admission.Attributes{
-		Operation: op, Resource: req.res.GroupVersionResource(), Kind: req.res.GroupVersionKind(),
-		Subresource: req.ri.Subresource, Namespace: req.ri.Namespace, Name: name,
-		User: authn.UserFrom(req.ctx), DryRun: dry,
-	}
-	if obj != nil {
-		a.Object = obj
-	}
-	if old != nil {
-		a.OldObject = old
-	}
-	return a
-}
-
-func invalid(res *catalog.Resource, name string, errs field.ErrorList) error {
-	return apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), name, errs)
 }
 
 // readObject reads, decodes and checks the namespace of a request body in
@@ -497,85 +476,16 @@ func (s *Server) create(req *request) error {
 	if err != nil {
 		return err
 	}
-	res := req.res
-	if res.PrepareForCreate != nil {
-		res.PrepareForCreate(req.ctx, obj)
-	}
-	generated := store.GenerateName(obj)
-	name := obj.GetName()
-	attrs := attributes(req, admission.Create, obj.GetName(), obj, nil, dry)
-	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
-		return err
-	}
-	errs := res.ValidateMeta(obj)
-	if res.Validate != nil {
-		errs = append(errs, res.Validate(obj)...)
-	}
-	if len(errs) > 0 {
-		return invalid(res, name, errs)
-	}
-	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
-		return err
-	}
-	e, err := s.cfg.Store.Create(req.ctx, res, obj, generated, dry)
+	e, err := s.objects.Create(req.ctx, req.res, obj, store.Options{DryRun: dry})
 	if err != nil {
 		return err
 	}
 	return s.writeEntry(req, http.StatusCreated, e)
 }
 
-// prepareUpdate turns the object a client sent (whole, or patched) into
-// the object to store, given the current one, and runs admission and
-// validation on it.
-func (s *Server) prepareUpdate(req *request, obj, cur catalog.Object, dry bool) (catalog.Object, error) {
-	res := req.res
-	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
-		return nil, store.ErrConflict(res, cur.GetName())
-	}
-	if obj.GetName() != cur.GetName() {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
-	}
-	// Server-owned metadata a client may omit is carried over.
-	if obj.GetUID() == "" {
-		obj.SetUID(cur.GetUID())
-	}
-	if ts := obj.GetCreationTimestamp(); ts.IsZero() {
-		obj.SetCreationTimestamp(cur.GetCreationTimestamp())
-	}
-	obj.SetGeneration(cur.GetGeneration())
-	obj.SetDeletionTimestamp(cur.GetDeletionTimestamp())
-	obj.SetDeletionGracePeriodSeconds(cur.GetDeletionGracePeriodSeconds())
-	obj.SetResourceVersion(cur.GetResourceVersion())
-	next := obj
-	if req.sub != nil {
-		next = req.sub.Apply(obj, cur)
-	} else if res.PrepareForUpdate != nil {
-		res.PrepareForUpdate(next, cur)
-	}
-	attrs := attributes(req, admission.Update, cur.GetName(), next, cur, dry)
-	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
-		return nil, err
-	}
-	errs := res.ValidateMeta(next)
-	errs = append(errs, catalog.ValidateMetaUpdate(next, cur)...)
-	switch {
-	case req.sub != nil && req.sub.Validate != nil:
-		errs = append(errs, req.sub.Validate(next, cur)...)
-	default:
-		if res.Validate != nil {
-			errs = append(errs, res.Validate(next)...)
-		}
-		if res.ValidateUpdate != nil {
-			errs = append(errs, res.ValidateUpdate(next, cur)...)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, invalid(res, cur.GetName(), errs)
-	}
-	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
-		return nil, err
-	}
-	return next, nil
+// target is what a request names.
+func (req *request) target() store.Target {
+	return store.Target{Resource: req.res, Subresource: req.sub, Namespace: req.ri.Namespace, Name: req.ri.Name}
 }
 
 func (s *Server) update(req *request) error {
@@ -590,8 +500,8 @@ func (s *Server) update(req *request) error {
 	if obj.GetName() != req.ri.Name {
 		return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), req.ri.Name))
 	}
-	e, _, err := s.cfg.Store.Update(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry, func(cur catalog.Object) (catalog.Object, error) {
-		return s.prepareUpdate(req, obj.DeepCopyObject().(catalog.Object), cur, dry)
+	e, err := s.objects.Update(req.ctx, req.target(), store.Options{DryRun: dry}, func(catalog.Object) (catalog.Object, error) {
+		return obj.DeepCopyObject().(catalog.Object), nil
 	})
 	if err != nil {
 		return err
@@ -620,14 +530,7 @@ func (s *Server) delete(req *request) error {
 			pre.ResourceVersion = *opts.Preconditions.ResourceVersion
 		}
 	}
-	old, err := s.cfg.Store.GetObject(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, req.ri.Name, nil, old, dry)); err != nil {
-		return err
-	}
-	e, deleted, err := s.cfg.Store.Delete(req.ctx, req.res, req.ri.Namespace, req.ri.Name, pre, dry)
+	e, deleted, err := s.objects.Delete(req.ctx, req.target(), store.DeleteOptions{Preconditions: pre, DryRun: dry})
 	if err != nil {
 		return err
 	}
@@ -636,7 +539,7 @@ func (s *Server) delete(req *request) error {
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 			Status:   metav1.StatusSuccess,
 			Details: &metav1.StatusDetails{
-				Name: req.ri.Name, Group: req.res.GroupVersion.Group, Kind: req.res.Name, UID: old.GetUID(),
+				Name: req.ri.Name, Group: req.res.GroupVersion.Group, Kind: req.res.Name, UID: uidOf(e),
 			},
 		})
 	}
@@ -710,30 +613,11 @@ func (s *Server) deleteCollection(req *request) error {
 	if err != nil {
 		return err
 	}
-	o.Limit, o.Continue = 0, ""
-	list, err := s.cfg.Store.List(req.ctx, req.res, o)
+	deleted, rev, err := s.objects.DeleteCollection(req.ctx, req.res, o, store.Options{DryRun: dry})
 	if err != nil {
 		return err
 	}
-	var deleted []*store.Entry
-	for _, item := range list.Items {
-		obj, err := item.Object()
-		if err != nil {
-			return err
-		}
-		if err := s.cfg.Admission.Validate(req.ctx, attributes(req, admission.Delete, obj.GetName(), nil, obj, dry)); err != nil {
-			return err
-		}
-		e, _, err := s.cfg.Store.Delete(req.ctx, req.res, obj.GetNamespace(), obj.GetName(), store.Preconditions{}, dry)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		deleted = append(deleted, e)
-	}
-	body := encodeList(req.res, metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.Rev, 10)}, deleted)
+	body := encodeList(req.res, metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}, deleted)
 	writeBytes(req.w, http.StatusOK, "application/json", body)
 	return nil
 }
@@ -772,28 +656,20 @@ func (s *Server) createAction(req *request) error {
 	if err != nil {
 		return err
 	}
-	parent, err := s.cfg.Store.GetObject(req.ctx, req.res, req.ri.Namespace, req.ri.Name)
-	if err != nil {
-		return err
-	}
-	// An action is a create of its request object on the parent, and is
-	// admitted as kube-apiserver admits it (NodeRestriction checks a
-	// node's token requests here).
-	attrs := &admission.Attributes{
-		Operation: admission.Create, Resource: req.res.GroupVersionResource(), Kind: sub.GroupVersionKind,
-		Subresource: sub.Name, Namespace: req.ri.Namespace, Name: req.ri.Name, Object: in, User: authn.UserFrom(req.ctx),
-	}
-	if err := s.cfg.Admission.Mutate(req.ctx, attrs); err != nil {
-		return err
-	}
-	if err := s.cfg.Admission.Validate(req.ctx, attrs); err != nil {
-		return err
-	}
 	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
-	out, err := sub.Create(ctx, parent, in)
+	out, err := s.objects.Act(ctx, req.target(), in)
 	if err != nil {
 		return err
 	}
 	out.GetObjectKind().SetGroupVersionKind(sub.GroupVersionKind)
 	return writeJSON(req.w, http.StatusCreated, "application/json", out)
+}
+
+// uidOf is the UID of a stored object, or "" when it does not decode.
+func uidOf(e *store.Entry) types.UID {
+	obj, err := e.Object()
+	if err != nil {
+		return ""
+	}
+	return obj.GetUID()
 }

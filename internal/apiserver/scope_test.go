@@ -33,7 +33,7 @@ import (
 // of the virtual resources and actions.
 type catalogueServer struct {
 	reg     *catalog.Catalog
-	store   *store.Store
+	store   *store.Writer
 	ts      *httptest.Server
 	reached atomic.Int64
 }
@@ -45,7 +45,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kv.Close() })
-	cs := &catalogueServer{store: store.NewStore(kv)}
+	cs := &catalogueServer{store: allowAll(t, store.NewStore(kv))}
 	reached := func() { cs.reached.Add(1) }
 	cs.reg = catalog.Builtin(catalog.Handlers{
 		AuthenticationHandlers: catalog.AuthenticationHandlers{
@@ -92,7 +92,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		return authz.Allow, "", nil
 	})
 	s, err := New(Config{
-		Catalog: cs.reg, Store: cs.store, Authenticator: admin, Authorizer: allow, Admission: admission.AllowAll(),
+		Catalog: cs.reg, Writer: cs.store, Authenticator: admin, Authorizer: allow,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -150,12 +150,12 @@ func basePath(res *catalog.Resource) string {
 // catalogue: a new cluster-scoped resource is covered without an edit.
 func TestClusterScopedThroughNamespacePath(t *testing.T) {
 	cs := newCatalogueServer(t)
-	ctx := context.Background()
+	ctx := authn.AsAPIServer(context.Background())
 	namespaces, _ := cs.reg.Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	for _, ns := range []string{"scope-a", "x"} {
 		obj := namespaces.New()
 		obj.SetName(ns)
-		if _, err := cs.store.Create(ctx, namespaces, obj, false, false); err != nil {
+		if _, err := cs.store.Create(ctx, namespaces, obj, store.Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,9 +171,13 @@ func TestClusterScopedThroughNamespacePath(t *testing.T) {
 		if _, err := cs.store.GetObject(ctx, res, "", "x"); err == nil {
 			continue
 		}
+		// Seeded under the store's key, past validation: only the
+		// object's presence matters here.
 		obj := res.New()
 		obj.SetName("x")
-		if _, err := cs.store.Create(ctx, res, obj, false, false); err != nil {
+		obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+		data, _ := json.Marshal(obj)
+		if _, err := cs.store.KV.Create(ctx, store.Key(res, "", "x"), data); err != nil {
 			t.Fatalf("seeding %s/x: %v", res.Name, err)
 		}
 	}
@@ -272,14 +276,27 @@ func TestNamespacedOutsideNamespace(t *testing.T) {
 	}
 }
 
-// A server cannot be built without an admission chain: admission fails
-// closed, and a test that wants none says so with admission.AllowAll.
+// allowAll is a writer of s that admits every write.
+func allowAll(t *testing.T, s *store.Store) *store.Writer {
+	t.Helper()
+	w, err := store.NewWriter(s, admission.AllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// A server cannot be built without a writer, and a writer not without
+// an admission chain: admission fails closed, and a test that wants none
+// says so with admission.AllowAll.
 func TestNewRequiresAdmission(t *testing.T) {
 	cs := newCatalogueServer(t)
 	allow := authz.AuthorizerFunc(func(context.Context, authz.Attributes) (authz.Decision, string, error) { return authz.Allow, "", nil })
 	nobody := authn.AuthenticatorFunc(func(*http.Request) (*authn.User, bool, error) { return nil, false, nil })
-	_, err := New(Config{Catalog: cs.reg, Store: cs.store, Authenticator: nobody, Authorizer: allow})
-	if err == nil || !strings.Contains(err.Error(), "admission chain is required") {
-		t.Errorf("New without admission: %v", err)
+	if _, err := New(Config{Catalog: cs.reg, Authenticator: nobody, Authorizer: allow}); err == nil || !strings.Contains(err.Error(), "admission chain") {
+		t.Errorf("New without a writer: %v", err)
+	}
+	if _, err := store.NewWriter(cs.store.Store, nil); err == nil || !strings.Contains(err.Error(), "needs an admission chain") {
+		t.Errorf("writer without admission: %v", err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -26,11 +25,11 @@ import (
 
 // Config assembles a Server.
 type Config struct {
-	Catalog       *catalog.Catalog
-	Store         *store.Store
+	Catalog *catalog.Catalog
+	// Writer reads and writes the objects; every write is admitted there.
+	Writer        *store.Writer
 	Authenticator authn.Authenticator
 	Authorizer    authz.Authorizer
-	Admission     *admission.Chain
 	// Audit wraps the handler after impersonation; nil records nothing.
 	Audit func(next http.Handler) http.Handler
 
@@ -82,6 +81,7 @@ func (c *Config) defaults() {
 // Server is the API server's HTTP handler and lifecycle.
 type Server struct {
 	cfg       Config
+	objects   *store.Writer
 	log       *slog.Logger
 	discovery *discovery
 	checks    []HealthCheck
@@ -97,17 +97,14 @@ type Server struct {
 // New builds a Server from cfg.
 func New(cfg Config) (*Server, error) {
 	cfg.defaults()
-	if cfg.Catalog == nil || cfg.Store == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
-		return nil, errors.New("apiserver: catalog, store, authenticator and authorizer are required")
-	}
-	if cfg.Admission == nil {
-		return nil, errors.New("apiserver: an admission chain is required (admission.AllowAll() admits every write)")
+	if cfg.Catalog == nil || cfg.Writer == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
+		return nil, errors.New("apiserver: catalog, writer (store and admission chain), authenticator and authorizer are required")
 	}
 	d, err := newDiscovery(cfg.Catalog, cfg.ExternalAddress)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, discovery: d, stopping: make(chan struct{}), failures: newFailureLog()}
+	s := &Server{cfg: cfg, objects: cfg.Writer, log: cfg.Logger, discovery: d, stopping: make(chan struct{}), failures: newFailureLog()}
 	s.checks = append(s.checks, cfg.HealthChecks...)
 	s.checks = append(s.checks, HealthCheck{
 		Name: "shutdown", ReadyOnly: true,

@@ -67,7 +67,7 @@ func (s *Server) watch(req *request) error {
 		o.MinRev = o.FromRev
 	}
 	ctx := req.ctx
-	events, err := s.cfg.Store.Watch(ctx, req.res, o)
+	events, err := s.objects.Watch(ctx, req.res, o)
 	if err != nil {
 		return err
 	}

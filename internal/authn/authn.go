@@ -137,6 +137,18 @@ func UserFrom(ctx context.Context) *User {
 	return u
 }
 
+// APIServerUser is the name of the server's own writes, as kube-apiserver
+// names its loopback client.
+const APIServerUser = "system:apiserver"
+
+// AsAPIServer returns a context whose writes are the server's own:
+// bootstrap objects, the default RBAC policy and the built-in controllers'
+// writes. Like kube-apiserver's loopback identity, the user is in
+// system:masters; it comes from no credential and reaches no client.
+func AsAPIServer(ctx context.Context) context.Context {
+	return WithUser(ctx, &User{Name: APIServerUser, Groups: []string{GroupMasters, GroupAuthenticated}, Authenticator: "loopback"})
+}
+
 type audiencesKey struct{}
 
 // WithAudiences returns a context asking token authenticators to accept

@@ -61,12 +61,12 @@ func buildAuthorization(o Options, log *slog.Logger, reg *catalog.Catalog, st *s
 	// The index is the cache of roles and bindings; only ClusterRoles are
 	// also kept whole, for the aggregation controller.
 	z.roles.Lean, z.roleBindings.Lean, z.clusterRoleBindings.Lean = true, true, true
-	z.index.Attach(z.roles, z.clusterRoles, z.roleBindings, z.clusterRoleBindings)
+	feedRBAC(z.index, z.roles, z.clusterRoles, z.roleBindings, z.clusterRoleBindings)
 	for _, mode := range o.AuthorizationModes {
 		switch mode {
 		case ModeNode:
 			z.graph = node.NewGraph()
-			z.graph.Attach(inf.pods)
+			feedGraph(z.graph, inf.pods, nil)
 			z.chain = append(z.chain, node.New(z.graph, defaultpolicy.NodeRules()))
 		case ModeRBAC:
 			z.chain = append(z.chain, &rbac.Authorizer{Index: z.index})
@@ -107,7 +107,7 @@ const policyMarker = "/sekisho/bootstrap/kubeadm-policy"
 // to them what an upgrade brought, leaving objects annotated
 // rbac.authorization.kubernetes.io/autoupdate=false alone. kubeadm's
 // objects are created only once per st.
-func reconcileDefaultPolicy(ctx context.Context, reg *catalog.Catalog, st *store.Store, log *slog.Logger) error {
+func reconcileDefaultPolicy(ctx context.Context, reg *catalog.Catalog, st *store.Writer, log *slog.Logger) error {
 	res := func(name string) *catalog.Resource {
 		r, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource(name))
 		return r
@@ -160,7 +160,7 @@ func reconcileDefaultPolicy(ctx context.Context, reg *catalog.Catalog, st *store
 // reconcileObject applies a reconcile function to the stored object (nil
 // when absent): create it, update it, or delete and recreate it when an
 // immutable field (a binding's roleRef) must change.
-func reconcileObject(ctx context.Context, st *store.Store, res *catalog.Resource, namespace, name string,
+func reconcileObject(ctx context.Context, st *store.Writer, res *catalog.Resource, namespace, name string,
 	reconcile func(cur catalog.Object) (out catalog.Object, changed, recreate bool)) error {
 	for range 5 {
 		cur, err := st.GetObject(ctx, res, namespace, name)
@@ -175,15 +175,15 @@ func reconcileObject(ctx context.Context, st *store.Store, res *catalog.Resource
 		case !changed:
 			return nil
 		case cur == nil:
-			_, err = st.Create(ctx, res, out, false, false)
+			_, err = st.Create(ctx, res, out, store.Options{})
 		case recreate:
-			_, _, err = st.Delete(ctx, res, namespace, name, store.Preconditions{ResourceVersion: cur.GetResourceVersion()}, false)
+			_, _, err = st.Delete(ctx, store.ObjectTarget(res, namespace, name), store.DeleteOptions{Preconditions: store.Preconditions{ResourceVersion: cur.GetResourceVersion()}})
 			if err == nil {
 				out.SetResourceVersion("")
-				_, err = st.Create(ctx, res, out, false, false)
+				_, err = st.Create(ctx, res, out, store.Options{})
 			}
 		default:
-			_, _, err = st.Update(ctx, res, namespace, name, false, func(latest catalog.Object) (catalog.Object, error) {
+			_, err = st.Update(ctx, store.ObjectTarget(res, namespace, name), store.Options{}, func(latest catalog.Object) (catalog.Object, error) {
 				if latest.GetResourceVersion() != cur.GetResourceVersion() {
 					return nil, store.ErrConflict(res, name)
 				}
@@ -203,7 +203,7 @@ func reconcileObject(ctx context.Context, st *store.Store, res *catalog.Resource
 
 // createKubeadmPolicy creates kubeadm's objects the first time this st
 // is started, then records that it did.
-func createKubeadmPolicy(ctx context.Context, st *store.Store, res func(string) *catalog.Resource, log *slog.Logger) error {
+func createKubeadmPolicy(ctx context.Context, st *store.Writer, res func(string) *catalog.Resource, log *slog.Logger) error {
 	if _, err := st.KV.Get(ctx, policyMarker); err == nil {
 		return nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -233,7 +233,7 @@ func createKubeadmPolicy(ctx context.Context, st *store.Store, res func(string) 
 		add("rolebindings", &k.RoleBindings[i])
 	}
 	for _, o := range objs {
-		if _, err := st.Create(ctx, o.res, o.obj, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := st.Create(ctx, o.res, o.obj, store.Options{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("kubeadm RBAC policy: %s %s: %w", o.res.Kind, o.obj.GetName(), err)
 		}
 	}

@@ -14,23 +14,24 @@ import (
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/store"
 )
 
 // bootstrap creates what every cluster has from the start: the system
 // namespaces, and the "kubernetes" Service with its Endpoints pointing at
 // this server. Existing objects are left alone.
-func bootstrap(ctx context.Context, reg *catalog.Catalog, st *store.Store, alloc *serviceip.Allocator, o Options, advertise string, port int) error {
+func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Options, advertise string, port int) error {
 	lookup := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
+	// An object that exists is left as it is, even where it no longer
+	// passes admission (a Service whose address left a changed range).
 	ensure := func(res *catalog.Resource, obj catalog.Object) error {
-		if res.PrepareForCreate != nil {
-			res.PrepareForCreate(ctx, obj)
+		if _, err := w.Get(ctx, res, obj.GetNamespace(), obj.GetName()); err == nil || !apierrors.IsNotFound(err) {
+			return err
 		}
-		_, err := st.Create(ctx, res, obj, false, false)
+		_, err := w.Create(ctx, res, obj, store.Options{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}
@@ -56,9 +57,6 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, st *store.Store, alloc
 			}},
 		},
 	}
-	if err := alloc.Reserve(ctx, svc); err != nil {
-		return err
-	}
 	if err := ensure(lookup("services"), svc); err != nil {
 		return err
 	}
@@ -77,7 +75,7 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, st *store.Store, alloc
 // where aggregated API servers read which client CAs and proxy headers to trust.
 // The bundles come from the pools the server verifies with, so they are the
 // ones in force, reloads included.
-func publishAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Store, o Options, a *authentication) error {
+func publishAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Writer, o Options, a *authentication) error {
 	data := map[string]string{}
 	if a.clientCAs != nil {
 		data["client-ca-file"] = string(pki.EncodeCertificates(a.clientCAs.Certificates()...))
@@ -99,13 +97,13 @@ func publishAuthenticationSettings(ctx context.Context, configMaps *catalog.Reso
 		}
 	}
 	const name = "extension-apiserver-authentication"
-	_, _, err := st.Update(ctx, configMaps, metav1.NamespaceSystem, name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err := st.Update(ctx, store.ObjectTarget(configMaps, metav1.NamespaceSystem, name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		cm := cur.(*corev1.ConfigMap)
 		cm.Data = data
 		return cm, nil
 	})
 	if apierrors.IsNotFound(err) {
-		_, err = st.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, false, false)
+		_, err = st.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, store.Options{})
 	}
 	return err
 }
@@ -125,7 +123,7 @@ func firstIP(n *net.IPNet) net.IP {
 
 // keepAuthenticationSettings republishes the settings whenever a CA bundle
 // reloads, until ctx ends.
-func keepAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Store, o Options, a *authentication, log *slog.Logger) {
+func keepAuthenticationSettings(ctx context.Context, configMaps *catalog.Resource, st *store.Writer, o Options, a *authentication, log *slog.Logger) {
 	generations := func() (client, proxy uint64) {
 		if a.clientCAs != nil {
 			_, client = a.clientCAs.Pool()

@@ -22,6 +22,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
@@ -113,15 +114,26 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
 	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	if err := bootstrap(ctx, reg, st, allocator, o, advertise, port); err != nil {
+	chain, err := admissionChain(reg, st, allocator, authorization)
+	if err != nil {
+		return err
+	}
+	writer, err := store.NewWriter(st, chain)
+	if err != nil {
+		return err
+	}
+	// The server's own writes (bootstrap objects, default policy,
+	// controllers) are admitted as system:apiserver's.
+	self := authn.AsAPIServer(ctx)
+	if err := bootstrap(self, reg, writer, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	configMaps, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
-	if err := publishAuthenticationSettings(ctx, configMaps, st, o, authentication); err != nil {
+	if err := publishAuthenticationSettings(self, configMaps, writer, o, authentication); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	go keepAuthenticationSettings(ctx, configMaps, st, o, authentication, log)
-	if err := reconcileDefaultPolicy(ctx, reg, st, log); err != nil {
+	go keepAuthenticationSettings(self, configMaps, writer, o, authentication, log)
+	if err := reconcileDefaultPolicy(self, reg, writer, log); err != nil {
 		return err
 	}
 	paths, err := accounts.discoveryHandlers("https://" + externalAddress)
@@ -129,16 +141,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
-	chain, err := admissionChain(reg, st, allocator, authorization)
-	if err != nil {
-		return err
-	}
 	srv, err := apiserver.New(apiserver.Config{
 		Catalog:                     reg,
-		Store:                       st,
+		Writer:                      writer,
 		Authenticator:               authentication,
 		Authorizer:                  authorization.chain,
-		Admission:                   chain,
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -153,7 +160,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(ctx, o, log, reg, st, inf, accounts, allocator, authorization, "https://"+externalAddress)
+	startControllers(self, o, log, reg, writer, inf, accounts, allocator, authorization, "https://"+externalAddress)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -212,14 +219,14 @@ func namespacedGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, r
 }
 
 // startControllers starts the informers and the controllers that use them.
-func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store,
+func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer,
 	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string) {
 	core := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
 	go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
-	go allocator.RunRepair(ctx, st, core("services"), time.Minute)
+	go allocator.RunRepair(ctx, st.Store, core("services"), time.Minute)
 
 	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets, Log: log}
 	if accounts != nil && accounts.signer != nil {
@@ -277,17 +284,17 @@ func serverTLS(o Options) (*tls.Config, error) {
 // startCertificateControllers runs what kube-controller-manager runs for
 // CertificateSigningRequests: the signer, the kubelet client auto-approver
 // and the cleaner.
-func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, z *authorization) {
+func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
-	csrs := informer.New(st, csrRes, log)
+	csrs := informer.New(st.Store, csrRes, log)
 	signer := &csrsigning.Controller{
 		Store: st, Resource: csrRes, CSRs: csrs, Duration: o.ClusterSigningDuration, Log: log,
 		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
 		Events: &events.Recorder{Store: st, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
 	}
 	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
-		Node: getter[*corev1.Node](st, reg, "nodes")}
+		Node: getter[*corev1.Node](st.Store, reg, "nodes")}
 	signer.Register()
 	approver.Register()
 	go signer.Run(ctx)

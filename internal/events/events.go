@@ -17,7 +17,7 @@ import (
 
 // Recorder writes Events as one component.
 type Recorder struct {
-	Store     *store.Store
+	Store     *store.Writer
 	Resource  *catalog.Resource // core/v1 events
 	Component string
 	Log       *slog.Logger
@@ -44,7 +44,7 @@ func (r *Recorder) Event(ctx context.Context, obj catalog.Object, eventType, rea
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		ReportingController: r.Component,
 	}
-	if _, err := r.Store.Create(ctx, r.Resource, ev, false, false); err != nil {
+	if _, err := r.Store.Create(ctx, r.Resource, ev, store.Options{}); err != nil {
 		r.Log.Warn("could not record an event", "component", r.Component, "object", obj.GetName(), "reason", reason, "err", err)
 	}
 }

@@ -132,15 +132,30 @@ func hasNodePort(svc *corev1.Service, port int32) bool {
 	return false
 }
 
-// reserve claims key for svc; a dry run only checks that it is free.
+// reserve claims key for svc; a dry run only checks that it is free. A
+// reservation the same Service (by namespace and name) already holds is
+// its own: one left by a create that failed after admission, or by a
+// Service deleted and made again before repair released it.
 func (a *Allocator) reserve(ctx context.Context, key string, svc *corev1.Service, dry bool) error {
+	var err error
 	if dry {
-		if _, err := a.KV.Get(ctx, key); err == nil {
-			return storage.ErrExists
+		_, err = a.KV.Get(ctx, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
 		}
-		return nil
+		if err == nil {
+			err = storage.ErrExists
+		}
+	} else {
+		_, err = a.KV.Create(ctx, key, owner(svc.Namespace, svc.Name, time.Now()))
 	}
-	_, err := a.KV.Create(ctx, key, owner(svc.Namespace, svc.Name, time.Now()))
+	if errors.Is(err, storage.ErrExists) {
+		if it, gerr := a.KV.Get(ctx, key); gerr == nil {
+			if who, _ := parseOwner(it.Value); who == svc.Namespace+"/"+svc.Name {
+				return nil
+			}
+		}
+	}
 	return err
 }
 
@@ -211,19 +226,6 @@ func bigToIP(n *big.Int, length int) net.IP {
 		return ip.To4()
 	}
 	return ip
-}
-
-// Reserve records an assignment made outside admission, such as the
-// kubernetes Service created at bootstrap.
-func (a *Allocator) Reserve(ctx context.Context, svc *corev1.Service) error {
-	if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
-		return nil
-	}
-	err := a.reserve(ctx, ipPrefix+svc.Spec.ClusterIP, svc, false)
-	if errors.Is(err, storage.ErrExists) {
-		return nil
-	}
-	return err
 }
 
 // Repair releases reservations whose Service is gone or no longer uses

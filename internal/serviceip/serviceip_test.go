@@ -12,13 +12,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
-	"github.com/sekisho/sekisho/internal/store"
+	storepkg "github.com/sekisho/sekisho/internal/store"
 )
 
-func setup(t *testing.T, cidr string) (*Allocator, *store.Store, *catalog.Resource) {
+func setup(t *testing.T, cidr string) (*Allocator, *storepkg.Store, *catalog.Resource) {
 	t.Helper()
 	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
 	if err != nil {
@@ -28,7 +30,7 @@ func setup(t *testing.T, cidr string) (*Allocator, *store.Store, *catalog.Resour
 	_, n, _ := net.ParseCIDR(cidr)
 	a := &Allocator{KV: kv, CIDR: n, PortLow: 30000, PortHigh: 30009, Log: slog.Default()}
 	svcs := catalog.Services()
-	return a, store.NewStore(kv), svcs
+	return a, storepkg.NewStore(kv), svcs
 }
 
 func admit(t *testing.T, a *Allocator, svc *corev1.Service, dry bool) error {
@@ -118,8 +120,11 @@ func TestRepairReleasesAbandonedAllocations(t *testing.T) {
 	if err := admit(t, a, kept, false); err != nil {
 		t.Fatal(err)
 	}
-	svcs.PrepareForCreate(context.Background(), kept)
-	if _, err := store.Create(ctx, svcs, kept, false, false); err != nil {
+	w, err := storepkg.NewWriter(store, admission.AllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(authn.AsAPIServer(ctx), svcs, kept, storepkg.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// A reservation whose Service was never stored (its create failed).

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,29 +11,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/catalog"
-	"github.com/sekisho/sekisho/internal/storage/bolt"
 )
-
-func benchStore(b *testing.B) *Store {
-	b.Helper()
-	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(b.TempDir(), "db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { kv.Close() })
-	return NewStore(kv)
-}
 
 // BenchmarkList lists 10,000 catalog.ConfigMaps of about 300 bytes each, the LIST
 // target's size.
 func BenchmarkList(b *testing.B) {
-	s := benchStore(b)
+	s := testStore(b)
 	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	for i := range 10000 {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("obj-%06d", i), Namespace: "ns",
 			Labels: map[string]string{"app": "bench"}}, Data: map[string]string{"key": strings.Repeat("v", 200)}}
-		if _, err := s.Create(ctx, res, cm, false, false); err != nil {
+		if _, err := s.create(ctx, res, cm, false, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,7 +37,7 @@ func BenchmarkList(b *testing.B) {
 // BenchmarkCreateParallel measures fsynced creates from many goroutines,
 // which the storage writer coalesces into shared commits.
 func BenchmarkCreateParallel(b *testing.B) {
-	s := benchStore(b)
+	s := testStore(b)
 	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	var n atomic.Int64
@@ -57,7 +45,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c-%d", n.Add(1)), Namespace: "ns"}}
-			if _, err := s.Create(ctx, res, cm, false, false); err != nil {
+			if _, err := s.create(ctx, res, cm, false, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -66,11 +54,11 @@ func BenchmarkCreateParallel(b *testing.B) {
 
 // BenchmarkGet measures reading one object, as a GET does.
 func BenchmarkGet(b *testing.B) {
-	s := benchStore(b)
+	s := testStore(b)
 	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "ns"}, Data: map[string]string{"k": "v"}}
-	if _, err := s.Create(ctx, res, cm, false, false); err != nil {
+	if _, err := s.create(ctx, res, cm, false, false); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -154,11 +154,18 @@ func GenerateName(obj catalog.Object) bool {
 	return true
 }
 
-// Create stores a new object. It assigns uid and creationTimestamp. When
+// seal turns the JSON of the object at key into what is stored: the
+// JSON through the encryption transformer. The transformer is the one
+// place stored bytes are encrypted; dry runs never reach it.
+func (s *Store) seal(ctx context.Context, key string, plain []byte) ([]byte, error) {
+	return s.Transformer.Seal(ctx, plain, []byte(key))
+}
+
+// create stores a new object. It assigns uid and creationTimestamp. When
 // generated is true the name came from GenerateName, and a collision is
-// retried with a new name, as kube-apiserver does. The object must already
-// be prepared and validated.
-func (s *Store) Create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool) (*Entry, error) {
+// retried with a new name, as kube-apiserver does. The Writer has
+// prepared, admitted and validated the object.
+func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool) (*Entry, error) {
 	obj.SetUID(types.UID(uuid.NewUUID()))
 	obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
 	obj.SetResourceVersion("")
@@ -172,29 +179,24 @@ func (s *Store) Create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 		if generated && attempt > 0 {
 			obj.SetName(obj.GetGenerateName() + rand.String(5))
 		}
-		value, err := encode(r, obj)
-		if err != nil {
-			return nil, err
-		}
 		key := Key(r, obj.GetNamespace(), obj.GetName())
-		if dryRun {
-			if _, err := s.KV.Get(ctx, key); err == nil {
-				if generated && attempt < 8 {
-					continue
-				}
-				return nil, apierrors.NewAlreadyExists(r.GroupResource(), obj.GetName())
-			}
-			rev, err := s.KV.Rev(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return newEntry(r, value, rev), nil
-		}
-		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
+		plain, err := encode(r, obj)
 		if err != nil {
 			return nil, err
 		}
-		rev, err := s.KV.Create(ctx, key, sealed)
+		var rev int64
+		if dryRun {
+			if _, err = s.KV.Get(ctx, key); err == nil {
+				err = storage.ErrExists
+			} else if errors.Is(err, storage.ErrNotFound) {
+				rev, err = s.KV.Rev(ctx)
+			}
+		} else {
+			var sealed []byte
+			if sealed, err = s.seal(ctx, key, plain); err == nil {
+				rev, err = s.KV.Create(ctx, key, sealed)
+			}
+		}
 		if errors.Is(err, storage.ErrExists) {
 			if generated && attempt < 8 {
 				continue
@@ -204,102 +206,146 @@ func (s *Store) Create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 		if err != nil {
 			return nil, err
 		}
+		if dryRun {
+			return newEntry(r, plain, rev), nil
+		}
 		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
-		return &Entry{plain: value, Rev: rev, res: r, obj: obj}, nil
+		return &Entry{plain: plain, Rev: rev, res: r, obj: obj}, nil
 	}
 }
 
-// current reads the object at key: its storage item, entry and decoded form.
-func (s *Store) current(ctx context.Context, r *catalog.Resource, key, name string) (*storage.Item, *Entry, catalog.Object, error) {
+// read is one read of a stored object: its storage item, its entry and
+// its decoded form.
+type read struct {
+	item  *storage.Item
+	entry *Entry
+	obj   catalog.Object
+}
+
+func (s *Store) read(ctx context.Context, r *catalog.Resource, key, name string) (*read, error) {
 	it, err := s.KV.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, nil, notFound(r, name)
+		return nil, notFound(r, name)
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	e, err := s.entry(ctx, r, it)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	obj, err := e.Object()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return it, e, obj, nil
+	return &read{item: it, entry: e, obj: obj}, nil
 }
 
-// UpdateFunc computes the new object from the current one (a private
-// copy). Returning an error aborts the update with that error.
-type UpdateFunc func(current catalog.Object) (catalog.Object, error)
-
-// ErrConflict is the message Kubernetes gives for a stale resourceVersion.
-func ErrConflict(r *catalog.Resource, name string) error {
-	return apierrors.NewConflict(r.GroupResource(), name,
-		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+// change is what one pass of the write loop decided to do with the
+// object it read: store next in its place, or remove it (next, when set,
+// is its last state). A nil change leaves the object as it is.
+type change struct {
+	next   catalog.Object
+	remove bool
 }
 
-// Update applies update to the current object and stores the result,
-// retrying when another writer got in first. An update that changes
-// nothing is not written. An object that is being deleted and has no
-// finalizers left is deleted instead; the returned Entry is then the last
-// state and deleted is true.
-func (s *Store) Update(ctx context.Context, r *catalog.Resource, namespace, name string, dryRun bool, update UpdateFunc) (e *Entry, deleted bool, err error) {
+// maxAttempts bounds how often one write starts again because another
+// writer got in first.
+const maxAttempts = 16
+
+// guaranteedUpdate is the write loop every update and delete runs, in the
+// spirit of k8s.io/apiserver's GuaranteedUpdate: read the current object,
+// decide what to do with it (the Writer applies the request, admits and
+// validates it there, against exactly that object), and write
+// conditionally on the revision read. When another writer got in first,
+// start again from the read. An update that changes nothing is not
+// written. The returned Entry is the object as it now is, or as it was
+// when deleted is true.
+func (s *Store) guaranteedUpdate(ctx context.Context, r *catalog.Resource, namespace, name string, dryRun bool,
+	decide func(cur *read) (*change, error)) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
-	for attempt := 0; ; attempt++ {
-		it, cur, curObj, err := s.current(ctx, r, key, name)
+	for attempt := 1; ; attempt++ {
+		cur, err := s.read(ctx, r, key, name)
 		if err != nil {
 			return nil, false, err
 		}
-		next, err := update(curObj.DeepCopyObject().(catalog.Object))
+		c, err := decide(cur)
 		if err != nil {
 			return nil, false, err
 		}
-		if next.GetDeletionTimestamp() != nil && len(next.GetFinalizers()) == 0 && !holdsDeletion(r, next) {
-			if dryRun {
-				return cur, true, nil
-			}
-			prev, rev, err := s.KV.Delete(ctx, key, it.ModRev)
-			if errors.Is(err, storage.ErrConflict) && attempt < 16 {
-				continue
-			}
-			if err != nil {
-				return nil, false, storageError(r, name, err)
-			}
-			last, err := s.deletedEntry(ctx, r, prev, rev, next)
-			return last, true, err
+		switch {
+		case c == nil:
+			return cur.entry, false, nil
+		case c.remove:
+			e, err = s.remove(ctx, r, cur, c.next, dryRun)
+		default:
+			e, err = s.replace(ctx, r, cur, c.next, dryRun)
 		}
-		plainCur, err := s.open(ctx, key, it.Value)
-		if err != nil {
-			return nil, false, err
-		}
-		if r.TracksGeneration && changesSpec(curObj, next) {
-			next.SetGeneration(curObj.GetGeneration() + 1)
-		}
-		value, err := encode(r, next)
-		if err != nil {
-			return nil, false, err
-		}
-		if bytes.Equal(value, plainCur) {
-			return cur, false, nil
-		}
-		if dryRun {
-			return newEntry(r, value, it.ModRev), false, nil
-		}
-		sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
-		if err != nil {
-			return nil, false, err
-		}
-		rev, err := s.KV.Update(ctx, key, sealed, it.ModRev)
-		if errors.Is(err, storage.ErrConflict) && attempt < 16 {
+		if errors.Is(err, storage.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
 			return nil, false, storageError(r, name, err)
 		}
-		next.SetResourceVersion(strconv.FormatInt(rev, 10))
-		return &Entry{plain: value, Rev: rev, res: r, obj: next}, false, nil
+		return e, c.remove, nil
 	}
+}
+
+// replace stores next in place of cur, if it differs.
+func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, next catalog.Object, dryRun bool) (*Entry, error) {
+	plain, err := encode(r, next)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(plain, cur.entry.plain) {
+		return cur.entry, nil
+	}
+	if dryRun {
+		return newEntry(r, plain, cur.item.ModRev), nil
+	}
+	sealed, err := s.seal(ctx, cur.item.Key, plain)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := s.KV.Update(ctx, cur.item.Key, sealed, cur.item.ModRev)
+	if err != nil {
+		return nil, err
+	}
+	next.SetResourceVersion(strconv.FormatInt(rev, 10))
+	return &Entry{plain: plain, Rev: rev, res: r, obj: next}, nil
+}
+
+// remove deletes cur, and returns its last state: as stored, or last when
+// the storage does not return it.
+func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last catalog.Object, dryRun bool) (*Entry, error) {
+	if dryRun {
+		return cur.entry, nil
+	}
+	prev, rev, err := s.KV.Delete(ctx, cur.item.Key, cur.item.ModRev)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil {
+		if last == nil {
+			last = cur.obj
+		}
+		value, err := encode(r, last)
+		if err != nil {
+			return nil, err
+		}
+		return newEntry(r, value, rev), nil
+	}
+	plain, err := s.open(ctx, prev.Key, prev.Value)
+	if err != nil {
+		return nil, err
+	}
+	return newEntry(r, plain, rev), nil
+}
+
+// ErrConflict is the message Kubernetes gives for a stale resourceVersion.
+func ErrConflict(r *catalog.Resource, name string) error {
+	return apierrors.NewConflict(r.GroupResource(), name,
+		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
 }
 
 // changesSpec reports whether an update changes more than metadata and
@@ -341,100 +387,23 @@ func holdsDeletion(r *catalog.Resource, obj catalog.Object) bool {
 	return r.DeletionHold != nil && r.DeletionHold(obj)
 }
 
-func (s *Store) deletedEntry(ctx context.Context, r *catalog.Resource, prev *storage.Item, rev int64, fallback catalog.Object) (*Entry, error) {
-	if prev == nil {
-		value, err := encode(r, fallback)
-		if err != nil {
-			return nil, err
-		}
-		return newEntry(r, value, rev), nil
-	}
-	plain, err := s.open(ctx, prev.Key, prev.Value)
-	if err != nil {
-		return nil, err
-	}
-	return newEntry(r, plain, rev), nil
-}
-
-// Preconditions guard a delete.
+// Preconditions guard a delete: the object deleted must still have this
+// UID and resourceVersion, when given.
 type Preconditions struct {
 	UID             string
 	ResourceVersion string
 }
 
-// Delete deletes an object. An object with finalizers (or a resource's
-// own deletion hold) is only marked with a deletionTimestamp; it goes when
-// the last finalizer is removed. The returned Entry is the object as it
-// now is (or was, when deleted is true).
-func (s *Store) Delete(ctx context.Context, r *catalog.Resource, namespace, name string, pre Preconditions, dryRun bool) (e *Entry, deleted bool, err error) {
-	key := Key(r, namespace, name)
-	for attempt := 0; ; attempt++ {
-		it, cur, obj, err := s.current(ctx, r, key, name)
-		if err != nil {
-			return nil, false, err
-		}
-		if pre.UID != "" && string(obj.GetUID()) != pre.UID {
-			return nil, false, apierrors.NewConflict(r.GroupResource(), name,
-				fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.UID, obj.GetUID()))
-		}
-		if pre.ResourceVersion != "" && obj.GetResourceVersion() != pre.ResourceVersion {
-			return nil, false, apierrors.NewConflict(r.GroupResource(), name,
-				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.ResourceVersion, obj.GetResourceVersion()))
-		}
-		if msg := undeletable(r, obj); msg != "" {
-			return nil, false, apierrors.NewForbidden(r.GroupResource(), name, errors.New(msg))
-		}
-		marked := obj.DeepCopyObject().(catalog.Object)
-		if r.OnDelete != nil {
-			r.OnDelete(marked)
-		}
-		if len(obj.GetFinalizers()) > 0 || holdsDeletion(r, marked) {
-			if obj.GetDeletionTimestamp() != nil && !changesAnything(r, obj, marked) {
-				return cur, false, nil // already being deleted
-			}
-			if marked.GetDeletionTimestamp() == nil {
-				now := metav1.NewTime(s.Now().Truncate(time.Second))
-				zero := int64(0)
-				marked.SetDeletionTimestamp(&now)
-				marked.SetDeletionGracePeriodSeconds(&zero)
-			}
-			if dryRun {
-				value, err := encode(r, marked)
-				if err != nil {
-					return nil, false, err
-				}
-				return newEntry(r, value, it.ModRev), false, nil
-			}
-			value, err := encode(r, marked)
-			if err != nil {
-				return nil, false, err
-			}
-			sealed, err := s.Transformer.Seal(ctx, value, []byte(key))
-			if err != nil {
-				return nil, false, err
-			}
-			rev, err := s.KV.Update(ctx, key, sealed, it.ModRev)
-			if errors.Is(err, storage.ErrConflict) && attempt < 16 {
-				continue
-			}
-			if err != nil {
-				return nil, false, storageError(r, name, err)
-			}
-			return newEntry(r, value, rev), false, nil
-		}
-		if dryRun {
-			return cur, true, nil
-		}
-		prev, rev, err := s.KV.Delete(ctx, key, it.ModRev)
-		if errors.Is(err, storage.ErrConflict) && attempt < 16 {
-			continue
-		}
-		if err != nil {
-			return nil, false, storageError(r, name, err)
-		}
-		last, err := s.deletedEntry(ctx, r, prev, rev, obj)
-		return last, true, err
+func (p Preconditions) check(r *catalog.Resource, obj catalog.Object) error {
+	if p.UID != "" && string(obj.GetUID()) != p.UID {
+		return apierrors.NewConflict(r.GroupResource(), obj.GetName(),
+			fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", p.UID, obj.GetUID()))
 	}
+	if p.ResourceVersion != "" && obj.GetResourceVersion() != p.ResourceVersion {
+		return apierrors.NewConflict(r.GroupResource(), obj.GetName(),
+			fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", p.ResourceVersion, obj.GetResourceVersion()))
+	}
+	return nil
 }
 
 func undeletable(r *catalog.Resource, obj catalog.Object) string {
@@ -442,12 +411,6 @@ func undeletable(r *catalog.Resource, obj catalog.Object) string {
 		return ""
 	}
 	return r.Undeletable(obj)
-}
-
-func changesAnything(r *catalog.Resource, a, b catalog.Object) bool {
-	x, _ := encode(r, a)
-	y, _ := encode(r, b)
-	return !bytes.Equal(x, y)
 }
 
 // ListOptions select and page a list or watch.

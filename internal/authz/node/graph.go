@@ -5,10 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/sekisho/sekisho/internal/catalog"
-	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/podspec"
-	"github.com/sekisho/sekisho/internal/store"
 )
 
 // Kind is a type of object a node may reach through the pods bound to it.
@@ -300,36 +297,4 @@ func (g *Graph) PodNode(namespace, name string) (string, bool) {
 		return "", false
 	}
 	return e.node, true
-}
-
-// Attach keeps the graph current from an informer of pods. Register it
-// before the informer runs so the initial list is seen.
-func (g *Graph) Attach(pods *informer.Informer) { pods.AddHandler(g.podHandler) }
-
-func (g *Graph) podHandler(eventType string, obj, _ catalog.Object) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	if eventType == store.WatchDeleted {
-		g.DeletePod(pod.Namespace, pod.Name)
-		return
-	}
-	g.SetPod(pod)
-}
-
-// AttachPVCs keeps the claim-to-volume bindings current from an informer
-// of persistent volume claims.
-func (g *Graph) AttachPVCs(pvcs *informer.Informer) { pvcs.AddHandler(g.pvcHandler) }
-
-func (g *Graph) pvcHandler(eventType string, obj, _ catalog.Object) {
-	pvc, ok := obj.(*corev1.PersistentVolumeClaim)
-	if !ok {
-		return
-	}
-	if eventType == store.WatchDeleted {
-		g.DeletePVC(pvc.Namespace, pvc.Name)
-		return
-	}
-	g.SetPVC(pvc.Namespace, pvc.Name, pvc.Spec.VolumeName)
 }

@@ -5,8 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/sekisho/sekisho/internal/store"
 )
 
 func pod(ns, name, node string, mutate ...func(*corev1.PodSpec)) *corev1.Pod {
@@ -250,30 +248,6 @@ func TestGraphVolumes(t *testing.T) {
 	if s := g.Sizes(); s.Claims != 1 {
 		t.Errorf("sizes %+v", s)
 	}
-}
-
-func TestGraphHandlers(t *testing.T) {
-	g := NewGraph()
-	p := pod("ns", "p", "a", secretVolume("s"))
-	g.podHandler(store.WatchAdded, p, nil)
-	expectReach(t, g, "a", true, reach{KindSecret, "ns", "s"})
-	moved := pod("ns", "p", "b", secretVolume("s"))
-	g.podHandler(store.WatchModified, moved, p)
-	expectReach(t, g, "a", false, reach{KindSecret, "ns", "s"})
-	expectReach(t, g, "b", true, reach{KindSecret, "ns", "s"})
-
-	g.SetPod(pod("ns", "q", "b", claimVolume("c")))
-	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv"}}
-	g.pvcHandler(store.WatchAdded, pvc, nil)
-	expectReach(t, g, "b", true, reach{KindPersistentVolume, "", "pv"})
-	g.pvcHandler(store.WatchDeleted, pvc, nil)
-	expectReach(t, g, "b", false, reach{KindPersistentVolume, "", "pv"})
-
-	g.podHandler(store.WatchDeleted, moved, nil)
-	expectReach(t, g, "b", false, reach{KindSecret, "ns", "s"})
-	// Objects of other types are ignored.
-	g.podHandler(store.WatchAdded, pvc, nil)
-	g.pvcHandler(store.WatchAdded, p, nil)
 }
 
 func cmVolume(cm string) corev1.Volume {

@@ -27,7 +27,7 @@ import (
 
 // Controller cleans expired tokens and signs cluster-info.
 type Controller struct {
-	Store      *store.Store
+	Store      *store.Writer
 	Secrets    *informer.Informer
 	ConfigMaps *informer.Informer
 	// Server and CAPEM go into the cluster-info kubeconfig.
@@ -119,7 +119,7 @@ func (c *Controller) tokens() (valid []bootstraptoken.Token, expired []string) {
 func (c *Controller) clean(ctx context.Context) {
 	_, expired := c.tokens()
 	for _, name := range expired {
-		_, _, err := c.Store.Delete(ctx, c.secretRes, metav1.NamespaceSystem, name, store.Preconditions{}, false)
+		_, _, err := c.Store.Delete(ctx, store.ObjectTarget(c.secretRes, metav1.NamespaceSystem, name), store.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			c.Log.Warn("token cleaner: cannot delete an expired token", "secret", name, "err", err)
 			continue
@@ -151,12 +151,12 @@ func (c *Controller) sign(ctx context.Context) {
 	}
 	if !ok {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: bootstraptoken.ClusterInfoConfigMap, Namespace: metav1.NamespacePublic}, Data: want}
-		if _, err := c.Store.Create(ctx, c.configMapRes, cm, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := c.Store.Create(ctx, c.configMapRes, cm, store.Options{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			c.Log.Warn("bootstrap signer: cannot create cluster-info", "err", err)
 		}
 		return
 	}
-	_, _, err := c.Store.Update(ctx, c.configMapRes, metav1.NamespacePublic, bootstraptoken.ClusterInfoConfigMap, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err := c.Store.Update(ctx, store.ObjectTarget(c.configMapRes, metav1.NamespacePublic, bootstraptoken.ClusterInfoConfigMap), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		cm := cur.(*corev1.ConfigMap)
 		cm.Data = want
 		return cm, nil

@@ -27,7 +27,7 @@ import (
 // it converges when aggregated roles select each other (admin selects
 // edit, which selects view's aggregate).
 type Controller struct {
-	Store        *store.Store
+	Store        *store.Writer
 	Resource     *catalog.Resource // clusterroles
 	ClusterRoles *informer.Informer
 	Log          *slog.Logger
@@ -80,7 +80,7 @@ func (c *Controller) syncAll(ctx context.Context) error {
 			continue
 		}
 		rules := r.Rules
-		_, _, err := c.Store.Update(ctx, c.Resource, "", r.Name, false, func(cur catalog.Object) (catalog.Object, error) {
+		_, err := c.Store.Update(ctx, store.ObjectTarget(c.Resource, "", r.Name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 			cr := cur.(*rbacv1.ClusterRole)
 			if equality.Semantic.DeepEqual(cr.Rules, rules) {
 				return nil, errUpToDate // the cache lagged behind an earlier pass

@@ -38,7 +38,7 @@ import (
 
 // Controller approves kubelet client requests its authorizer allows.
 type Controller struct {
-	Store      *store.Store
+	Store      *store.Writer
 	Resource   *catalog.Resource // certificatesigningrequests
 	CSRs       *informer.Informer
 	Authorizer authz.Authorizer
@@ -158,7 +158,7 @@ var errSkip = errors.New("changed since it was read")
 
 func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
 	now := metav1.Now()
-	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err := c.Store.Update(ctx, store.Target{Resource: c.Resource, Subresource: c.Resource.Subresource("approval"), Name: csr.Name}, store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || certificates.Approved(latest) || certificates.Denied(latest) {
 			return nil, errSkip

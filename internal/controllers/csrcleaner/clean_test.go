@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"path/filepath"
@@ -21,7 +23,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
@@ -51,7 +56,7 @@ func (b *lockedBuffer) String() string {
 type fixture struct {
 	t     *testing.T
 	kv    *bolt.Store
-	store *store.Store
+	store *store.Writer
 	res   *catalog.Resource
 	logs  *lockedBuffer
 	log   *slog.Logger
@@ -65,18 +70,18 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { kv.Close() })
 	logs := &lockedBuffer{}
-	return &fixture{t: t, kv: kv, store: store.NewStore(kv), res: catalog.CertificateSigningRequests(),
+	return &fixture{t: t, kv: kv, store: writer(t, store.NewStore(kv)), res: catalog.CertificateSigningRequests(),
 		logs: logs, log: slog.New(slog.NewTextHandler(logs, nil))}
 }
 
-// create stores a CSR as the API would, its creationTimestamp taken from
-// created (the store's clock at the time).
+// create stores a CSR created at created, in the state status says. It is
+// written under the store's key, past validation, which would refuse the
+// placeholder request.
 func (f *fixture) create(name string, created time.Time, status certificatesv1.CertificateSigningRequestStatus) {
 	f.t.Helper()
-	store := store.NewStore(f.kv)
-	store.Now = func() time.Time { return created }
 	csr := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "certificates.k8s.io/v1", Kind: "CertificateSigningRequest"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(fmt.Sprintf("%s-%d", name, created.UnixNano())), CreationTimestamp: metav1.NewTime(created.Truncate(time.Second))},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			SignerName: "kubernetes.io/kube-apiserver-client",
 			Request:    []byte("-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"),
@@ -85,7 +90,11 @@ func (f *fixture) create(name string, created time.Time, status certificatesv1.C
 		},
 		Status: status,
 	}
-	if _, err := store.Create(context.Background(), f.res, csr, false, false); err != nil {
+	data, err := json.Marshal(csr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.kv.Create(context.Background(), store.Key(f.res, "", name), data); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -106,7 +115,7 @@ func (f *fixture) exists(name string) bool {
 
 func (f *fixture) informer(ctx context.Context) *informer.Informer {
 	f.t.Helper()
-	inf := informer.New(f.store, f.res, f.log)
+	inf := informer.New(f.store.Store, f.res, f.log)
 	go inf.Run(ctx)
 	if !inf.WaitForSync(ctx) {
 		f.t.Fatal("informer did not sync")
@@ -142,7 +151,7 @@ func issued(t *testing.T, approvedAt, notAfter time.Time) certificatesv1.Certifi
 // requests that are done are deleted from storage, the others stay.
 func TestClean(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(authn.AsAPIServer(context.Background()))
 	defer cancel()
 	created := time.Now()
 	now := created.Add(2 * time.Hour) // the pass runs two hours after every request was made
@@ -189,12 +198,12 @@ func TestClean(t *testing.T) {
 // age, and the conflict is not reported as a failure.
 func TestCleanStaleCache(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(authn.AsAPIServer(context.Background()))
 	created := time.Now().Add(-2 * time.Hour)
 	f.create("user01", created, certificatesv1.CertificateSigningRequestStatus{
 		Conditions: []certificatesv1.CertificateSigningRequestCondition{condition(certificatesv1.CertificateApproved, created)},
 	})
-	inf := informer.New(f.store, f.res, f.log)
+	inf := informer.New(f.store.Store, f.res, f.log)
 	stopped := make(chan struct{})
 	go func() { inf.Run(ctx); close(stopped) }()
 	if !inf.WaitForSync(ctx) {
@@ -202,7 +211,7 @@ func TestCleanStaleCache(t *testing.T) {
 	}
 	cancel() // the cache stops following storage
 	<-stopped
-	if _, _, err := f.store.Delete(context.Background(), f.res, "", "user01", store.Preconditions{}, false); err != nil {
+	if _, _, err := f.store.Delete(authn.AsAPIServer(context.Background()), store.ObjectTarget(f.res, "", "user01"), store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.create("user01", time.Now(), certificatesv1.CertificateSigningRequestStatus{})
@@ -210,7 +219,7 @@ func TestCleanStaleCache(t *testing.T) {
 		t.Fatal("the stopped informer should still hold the old, approved request")
 	}
 	c := &Controller{Store: f.store, Resource: f.res, CSRs: inf, Log: f.log}
-	c.Clean(context.Background(), time.Now())
+	c.Clean(authn.AsAPIServer(context.Background()), time.Now())
 	if !f.exists("user01") {
 		t.Error("the new request was deleted for the age of the old one")
 	}
@@ -224,7 +233,7 @@ func TestCleanStaleCache(t *testing.T) {
 // its context.
 func TestRun(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(authn.AsAPIServer(context.Background()))
 	defer cancel()
 	now := time.Now()
 	f.create("stale-pending", now.Add(-25*time.Hour), certificatesv1.CertificateSigningRequestStatus{})
@@ -233,7 +242,7 @@ func TestRun(t *testing.T) {
 	})
 	f.create("fresh-pending", now, certificatesv1.CertificateSigningRequestStatus{})
 
-	inf := informer.New(f.store, f.res, f.log)
+	inf := informer.New(f.store.Store, f.res, f.log)
 	c := &Controller{Store: f.store, Resource: f.res, CSRs: inf, Log: f.log, Interval: 20 * time.Millisecond}
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -265,4 +274,13 @@ func TestRun(t *testing.T) {
 	if logs := f.logs.String(); !strings.Contains(logs, `csr=stale-pending why="it has been pending for more than a day"`) {
 		t.Errorf("log:\n%s", logs)
 	}
+}
+
+func writer(t *testing.T, s *store.Store) *store.Writer {
+	t.Helper()
+	w, err := store.NewWriter(s, admission.AllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

@@ -27,7 +27,7 @@ const (
 
 // Controller deletes expired requests every Interval.
 type Controller struct {
-	Store    *store.Store
+	Store    *store.Writer
 	Resource *catalog.Resource // certificatesigningrequests
 	CSRs     *informer.Informer
 	Log      *slog.Logger
@@ -64,7 +64,7 @@ func (c *Controller) Clean(ctx context.Context, now time.Time) {
 		if !done {
 			continue
 		}
-		_, _, err := c.Store.Delete(ctx, c.Resource, "", csr.Name, store.Preconditions{UID: string(csr.UID)}, false)
+		_, _, err := c.Store.Delete(ctx, store.ObjectTarget(c.Resource, "", csr.Name), store.DeleteOptions{Preconditions: store.Preconditions{UID: string(csr.UID)}})
 		switch {
 		case err == nil:
 			c.Log.Info("deleted csr", "csr", csr.Name, "why", why)

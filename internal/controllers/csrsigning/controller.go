@@ -70,7 +70,7 @@ func (f CAFiles) Load() (*pki.CA, error) {
 
 // Controller signs approved requests.
 type Controller struct {
-	Store    *store.Store
+	Store    *store.Writer
 	Resource *catalog.Resource // certificatesigningrequests
 	CSRs     *informer.Informer
 	CA       CAFiles
@@ -163,7 +163,7 @@ func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSi
 		return c.fail(ctx, csr, err.Error())
 	}
 	pemChain := pki.EncodeCertificates(chain...)
-	_, _, err = c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err = c.Store.Update(ctx, c.status(csr.Name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || len(latest.Status.Certificate) > 0 || !certificates.Approved(latest) || certificates.Denied(latest) {
 			return nil, errSkip
@@ -183,10 +183,16 @@ func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSi
 
 var errSkip = errors.New("changed since it was read")
 
+// status names the status subresource of a request, where the signer
+// writes certificates and the Failed condition.
+func (c *Controller) status(name string) store.Target {
+	return store.Target{Resource: c.Resource, Subresource: c.Resource.Subresource("status"), Name: name}
+}
+
 // fail marks a request the signer cannot honour with the Failed condition.
 func (c *Controller) fail(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, message string) error {
 	now := metav1.NewTime(c.now())
-	_, _, err := c.Store.Update(ctx, c.Resource, "", csr.Name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err := c.Store.Update(ctx, c.status(csr.Name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		latest := cur.(*certificatesv1.CertificateSigningRequest)
 		if latest.UID != csr.UID || certificates.Failed(latest) || len(latest.Status.Certificate) > 0 {
 			return nil, errSkip

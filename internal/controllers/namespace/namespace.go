@@ -20,7 +20,7 @@ import (
 // Controller deletes the contents of terminating namespaces.
 type Controller struct {
 	Catalog *catalog.Catalog
-	Store   *store.Store
+	Store   *store.Writer
 	Log     *slog.Logger
 	// Retry is how long to wait before looking again at a namespace whose
 	// contents are not all gone yet (objects with finalizers).
@@ -133,7 +133,7 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			_, deleted, err := c.Store.Delete(ctx, res, name, item.GetName(), store.Preconditions{}, false)
+			_, deleted, err := c.Store.Delete(ctx, store.ObjectTarget(res, name, item.GetName()), store.DeleteOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
 				return false, err
 			}
@@ -146,7 +146,7 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 		c.Log.Info("namespace controller: waiting for finalizers", "namespace", name, "objects", remaining)
 		return false, nil
 	}
-	_, _, err = c.Store.Update(ctx, nsRes, "", name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err = c.Store.Update(ctx, store.Target{Resource: nsRes, Subresource: nsRes.Subresource("finalize"), Name: name}, store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		n := cur.(*corev1.Namespace)
 		n.Spec.Finalizers = slices.DeleteFunc(n.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == catalog.FinalizerKubernetes })
 		return n, nil

@@ -23,7 +23,7 @@ type LegacySigner interface {
 
 // Controller creates default service accounts and fills token Secrets.
 type Controller struct {
-	Store           *store.Store
+	Store           *store.Writer
 	Namespaces      *informer.Informer
 	ServiceAccounts *informer.Informer
 	Secrets         *informer.Informer
@@ -104,7 +104,7 @@ func (c *Controller) ensureDefault(ctx context.Context, namespace string) {
 		return
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: namespace}}
-	if _, err := c.Store.Create(ctx, c.saRes, sa, false, false); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := c.Store.Create(ctx, c.saRes, sa, store.Options{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		c.Log.Warn("serviceaccount controller: cannot create the default service account", "namespace", namespace, "err", err)
 	}
 }
@@ -135,7 +135,7 @@ func (c *Controller) fillToken(ctx context.Context, namespace, name string) {
 		c.Log.Error("serviceaccount controller: cannot sign a token", "secret", namespace+"/"+name, "err", err)
 		return
 	}
-	_, _, err = c.Store.Update(ctx, c.secretRes, namespace, name, false, func(cur catalog.Object) (catalog.Object, error) {
+	_, err = c.Store.Update(ctx, store.ObjectTarget(c.secretRes, namespace, name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
 		s := cur.(*corev1.Secret)
 		if len(s.Data[corev1.ServiceAccountTokenKey]) > 0 {
 			return s, nil

@@ -59,7 +59,10 @@ func (e *Escalation) Validate(ctx context.Context, a *admission.Attributes) erro
 		return nil
 	}
 	u := a.User
-	if u == nil || u.InGroup(authn.GroupMasters) {
+	if u == nil {
+		return admission.NewForbidden(a, errors.New("a write with no user cannot be checked for escalation"))
+	}
+	if u.InGroup(authn.GroupMasters) {
 		return nil
 	}
 	if a.Operation == admission.Update && onlyGCFieldsChanged(a.Object, a.OldObject) {

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/catalog"
+)
+
+// Writer makes every change to stored objects: create, update (whole,
+// patched or applied), delete, delete collection, subresource writes and
+// actions. Each write is admitted and validated against exactly the
+// object it changes; see guaranteedUpdate for the loop. Reads go straight
+// to the embedded Store.
+//
+// The requester is the user in the context (authn.UserFrom): a write
+// without one is refused. The server's own writes use authn.AsAPIServer.
+type Writer struct {
+	*Store
+	admission *admission.Chain
+}
+
+// NewWriter returns the writer of s. It needs an admission chain: a
+// caller that wants none says so with admission.AllowAll.
+func NewWriter(s *Store, chain *admission.Chain) (*Writer, error) {
+	if s == nil {
+		return nil, errors.New("store: a writer needs a store")
+	}
+	if chain == nil {
+		return nil, errors.New("store: a writer needs an admission chain (admission.AllowAll() admits every write)")
+	}
+	return &Writer{Store: s, admission: chain}, nil
+}
+
+// Target names what a write is about.
+type Target struct {
+	Resource *catalog.Resource
+	// Subresource is nil for the object itself.
+	Subresource *catalog.Subresource
+	Namespace   string
+	Name        string
+}
+
+// ObjectTarget names the object itself.
+func ObjectTarget(r *catalog.Resource, namespace, name string) Target {
+	return Target{Resource: r, Namespace: namespace, Name: name}
+}
+
+func (t Target) subresourceName() string {
+	if t.Subresource == nil {
+		return ""
+	}
+	return t.Subresource.Name
+}
+
+// Options qualify a write.
+type Options struct {
+	// DryRun runs every step but the write itself.
+	DryRun bool
+}
+
+// DeleteOptions qualify a delete.
+type DeleteOptions struct {
+	Preconditions Preconditions
+	DryRun        bool
+}
+
+var errNoUser = apierrors.NewInternalError(errors.New("a write without a user is refused"))
+
+// attributes describes a write to admission.
+func attributes(ctx context.Context, op admission.Operation, t Target, obj, old catalog.Object, dryRun bool) (*admission.Attributes, error) {
+	u := authn.UserFrom(ctx)
+	if u == nil {
+		return nil, errNoUser
+	}
+	a := &admission.Attributes{
+		Operation: op, Resource: t.Resource.GroupVersionResource(), Kind: t.Resource.GroupVersionKind(),
+		Subresource: t.subresourceName(), Namespace: t.Namespace, Name: t.Name, User: u, DryRun: dryRun,
+	}
+	if obj != nil {
+		a.Object = obj
+	}
+	if old != nil {
+		a.OldObject = old
+	}
+	return a, nil
+}
+
+func invalid(r *catalog.Resource, name string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(r.GroupVersionKind().GroupKind(), name, errs)
+}
+
+// Create stores a new object: the resource's create strategy, a name from
+// generateName, mutating admission, validation, validating admission,
+// then the write.
+func (w *Writer) Create(ctx context.Context, r *catalog.Resource, obj catalog.Object, o Options) (*Entry, error) {
+	if r.PrepareForCreate != nil {
+		r.PrepareForCreate(ctx, obj)
+	}
+	generated := GenerateName(obj)
+	name := obj.GetName()
+	attrs, err := attributes(ctx, admission.Create, ObjectTarget(r, obj.GetNamespace(), name), obj, nil, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.admission.Mutate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	errs := r.ValidateMeta(obj)
+	if r.Validate != nil {
+		errs = append(errs, r.Validate(obj)...)
+	}
+	if len(errs) > 0 {
+		return nil, invalid(r, name, errs)
+	}
+	if err := w.admission.Validate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	return w.create(ctx, r, obj, generated, o.DryRun)
+}
+
+// ChangeFunc turns the current object (a private copy) into the object
+// the request asks for: a PUT's body, a patch applied to it, or a
+// controller's edit. Returning an error refuses the write with it.
+type ChangeFunc func(cur catalog.Object) (catalog.Object, error)
+
+// Update changes one object, or one subresource of it. In each pass of
+// the write loop it applies the request (apply) to the current object, then, against
+// that object: checks the resourceVersion the request names, carries over
+// what the server owns, applies the subresource or the update strategy,
+// runs mutating admission, validates, runs validating admission and
+// writes conditionally on the revision read. An object being deleted
+// whose last finalizer goes is deleted.
+func (w *Writer) Update(ctx context.Context, t Target, o Options, apply ChangeFunc) (*Entry, error) {
+	if t.Subresource != nil && t.Subresource.Apply == nil {
+		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "update")
+	}
+	r := t.Resource
+	e, _, err := w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
+		obj, err := apply(cur.obj.DeepCopyObject().(catalog.Object))
+		if err != nil {
+			return nil, err
+		}
+		next, err := w.admitUpdate(ctx, t, obj, cur.obj, o.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		if next.GetDeletionTimestamp() != nil && len(next.GetFinalizers()) == 0 && !holdsDeletion(r, next) {
+			return &change{next: next, remove: true}, nil
+		}
+		if r.TracksGeneration && changesSpec(cur.obj, next) {
+			next.SetGeneration(cur.obj.GetGeneration() + 1)
+		}
+		return &change{next: next}, nil
+	})
+	return e, err
+}
+
+// admitUpdate turns the object a request asks for into the object to
+// store, given the current one, and admits and validates it.
+func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, dryRun bool) (catalog.Object, error) {
+	r := t.Resource
+	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
+		return nil, ErrConflict(r, cur.GetName())
+	}
+	if obj.GetName() != cur.GetName() {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
+	}
+	// Server-owned metadata a client may omit is carried over.
+	if obj.GetUID() == "" {
+		obj.SetUID(cur.GetUID())
+	}
+	if ts := obj.GetCreationTimestamp(); ts.IsZero() {
+		obj.SetCreationTimestamp(cur.GetCreationTimestamp())
+	}
+	obj.SetGeneration(cur.GetGeneration())
+	obj.SetDeletionTimestamp(cur.GetDeletionTimestamp())
+	obj.SetDeletionGracePeriodSeconds(cur.GetDeletionGracePeriodSeconds())
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	next := obj
+	if t.Subresource != nil {
+		next = t.Subresource.Apply(obj, cur)
+	} else if r.PrepareForUpdate != nil {
+		r.PrepareForUpdate(next, cur)
+	}
+	attrs, err := attributes(ctx, admission.Update, t, next, cur, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.admission.Mutate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	errs := r.ValidateMeta(next)
+	errs = append(errs, catalog.ValidateMetaUpdate(next, cur)...)
+	switch {
+	case t.Subresource != nil && t.Subresource.Validate != nil:
+		errs = append(errs, t.Subresource.Validate(next, cur)...)
+	default:
+		if r.Validate != nil {
+			errs = append(errs, r.Validate(next)...)
+		}
+		if r.ValidateUpdate != nil {
+			errs = append(errs, r.ValidateUpdate(next, cur)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid(r, cur.GetName(), errs)
+	}
+	if err := w.admission.Validate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// Delete deletes an object. In each pass of the write loop the
+// preconditions and validating admission see the object that is then
+// deleted, conditionally on its revision. An object with finalizers (or a
+// resource's own deletion hold) is only marked with a deletionTimestamp;
+// it goes when the last finalizer is removed. The returned Entry is the
+// object as it now is (or was, when deleted is true).
+func (w *Writer) Delete(ctx context.Context, t Target, o DeleteOptions) (e *Entry, deleted bool, err error) {
+	if t.Subresource != nil {
+		return nil, false, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "delete")
+	}
+	r := t.Resource
+	return w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
+		obj := cur.obj
+		if err := o.Preconditions.check(r, obj); err != nil {
+			return nil, err
+		}
+		attrs, err := attributes(ctx, admission.Delete, t, nil, obj, o.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.admission.Validate(ctx, attrs); err != nil {
+			return nil, err
+		}
+		if msg := undeletable(r, obj); msg != "" {
+			return nil, apierrors.NewForbidden(r.GroupResource(), t.Name, errors.New(msg))
+		}
+		marked := obj.DeepCopyObject().(catalog.Object)
+		if r.OnDelete != nil {
+			r.OnDelete(marked)
+		}
+		if len(obj.GetFinalizers()) == 0 && !holdsDeletion(r, marked) {
+			return &change{remove: true}, nil
+		}
+		if marked.GetDeletionTimestamp() == nil {
+			now := metav1.NewTime(w.Now().Truncate(time.Second))
+			zero := int64(0)
+			marked.SetDeletionTimestamp(&now)
+			marked.SetDeletionGracePeriodSeconds(&zero)
+		}
+		return &change{next: marked}, nil
+	})
+}
+
+// DeleteCollection deletes every object a list selects, each in its own
+// write loop. Objects that went meanwhile are skipped. It returns the
+// objects as they now are (or were), and the revision of the list.
+func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo ListOptions, o Options) ([]*Entry, int64, error) {
+	lo.Limit, lo.Continue = 0, ""
+	list, err := w.List(ctx, r, lo)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []*Entry
+	for _, item := range list.Items {
+		obj, err := item.Object()
+		if err != nil {
+			return nil, 0, err
+		}
+		e, _, err := w.Delete(ctx, ObjectTarget(r, obj.GetNamespace(), obj.GetName()), DeleteOptions{DryRun: o.DryRun})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, list.Rev, nil
+}
+
+// Act runs an action subresource (serviceaccounts/token): a create of its
+// request object on an existing parent, admitted as kube-apiserver admits
+// it (NodeRestriction checks a node's token requests here). Nothing is
+// stored; the answer is the action's.
+func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object) (catalog.Object, error) {
+	sub := t.Subresource
+	if sub == nil || sub.Create == nil {
+		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "create")
+	}
+	parent, err := w.GetObject(ctx, t.Resource, t.Namespace, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := attributes(ctx, admission.Create, t, in, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	attrs.Kind = sub.GroupVersionKind
+	if err := w.admission.Mutate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	if err := w.admission.Validate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	return sub.Create(ctx, parent, in)
+}

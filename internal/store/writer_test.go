@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/storage/bolt"
+)
+
+func testStore(t testing.TB) *Store {
+	t.Helper()
+	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kv.Close() })
+	return NewStore(kv)
+}
+
+func testWriter(t *testing.T, s *Store, validate admission.ValidatorFunc) *Writer {
+	t.Helper()
+	chain := admission.AllowAll()
+	if validate != nil {
+		chain.Validators = append(chain.Validators, validate)
+	}
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+var dana = authn.WithUser(context.Background(), &authn.User{Name: "dana", Groups: []string{authn.GroupAuthenticated}})
+
+func configMap(name string, labels map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: labels}, Data: map[string]string{"k": "v"}}
+}
+
+// A server cannot be built without an admission chain.
+func TestWriterNeedsAChain(t *testing.T) {
+	if _, err := NewWriter(testStore(t), nil); err == nil || !strings.Contains(err.Error(), "needs an admission chain") {
+		t.Errorf("NewWriter without a chain: %v", err)
+	}
+}
+
+// A write that names no user is refused, not admitted as nobody.
+func TestWriterRefusesWritesWithoutUser(t *testing.T) {
+	w := testWriter(t, testStore(t), nil)
+	if _, err := w.Create(context.Background(), catalog.ConfigMaps(), configMap("a", nil), Options{}); !apierrors.IsInternalError(err) {
+		t.Errorf("create without a user: %v", err)
+	}
+	if _, err := w.Create(dana, catalog.ConfigMaps(), configMap("a", nil), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Delete(context.Background(), ObjectTarget(catalog.ConfigMaps(), "ns", "a"), DeleteOptions{}); !apierrors.IsInternalError(err) {
+		t.Errorf("delete without a user: %v", err)
+	}
+}
+
+// protect refuses to delete an object labelled protected=true. The first
+// time it is asked, another writer labels the object between the check and
+// the delete: the write loop must see the conflict, read again, and ask
+// again about the object it would delete.
+func TestDeleteAdmitsTheObjectItDeletes(t *testing.T) {
+	s := testStore(t)
+	res := catalog.ConfigMaps()
+	other := testWriter(t, s, nil)
+	var seen []string
+	w := testWriter(t, s, func(ctx context.Context, a *admission.Attributes) error {
+		if a.Operation != admission.Delete {
+			return nil
+		}
+		old := a.OldObject.(*corev1.ConfigMap)
+		seen = append(seen, old.Labels["protected"])
+		if len(seen) == 1 {
+			if _, err := other.Update(dana, ObjectTarget(res, "ns", "doc"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+				cur.SetLabels(map[string]string{"protected": "true"})
+				return cur, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if old.Labels["protected"] == "true" {
+			return apierrors.NewForbidden(res.GroupResource(), a.Name, errors.New("protected"))
+		}
+		return nil
+	})
+	if _, err := w.Create(dana, res, configMap("doc", nil), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := w.Delete(dana, ObjectTarget(res, "ns", "doc"), DeleteOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("delete of an object protected after the first check: %v", err)
+	}
+	if len(seen) != 2 || seen[0] != "" || seen[1] != "true" {
+		t.Errorf("admission saw %q, want the stale read then the current one", seen)
+	}
+	if _, err := s.Get(context.Background(), res, "ns", "doc"); err != nil {
+		t.Errorf("the protected object is gone: %v", err)
+	}
+}
+
+// The UID precondition is checked against the object deleted: when the
+// object is replaced by a namesake after the first read, the delete is a
+// conflict, and the namesake stays.
+func TestDeleteUIDPreconditionOnCurrentObject(t *testing.T) {
+	s := testStore(t)
+	res := catalog.ConfigMaps()
+	other := testWriter(t, s, nil)
+	replaced := false
+	w := testWriter(t, s, func(ctx context.Context, a *admission.Attributes) error {
+		if a.Operation == admission.Delete && !replaced {
+			replaced = true
+			if _, _, err := other.Delete(dana, ObjectTarget(res, "ns", "doc"), DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Create(dana, res, configMap("doc", nil), Options{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	first, err := w.Create(dana, res, configMap("doc", nil), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := first.Object()
+	_, _, err = w.Delete(dana, ObjectTarget(res, "ns", "doc"), DeleteOptions{Preconditions: Preconditions{UID: string(obj.GetUID())}})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed: UID in precondition: "+string(obj.GetUID())) {
+		t.Fatalf("delete of a replaced object: %v", err)
+	}
+	now, err := s.GetObject(context.Background(), res, "ns", "doc")
+	if err != nil || now.GetUID() == obj.GetUID() {
+		t.Errorf("the namesake: %v, uid %s (first %s)", err, now.GetUID(), obj.GetUID())
+	}
+}
+
+// An update that loses a race is applied again to the object that won:
+// neither change is lost, and admission sees the merged object.
+func TestUpdateRetriesOnTheCurrentObject(t *testing.T) {
+	s := testStore(t)
+	res := catalog.ConfigMaps()
+	other := testWriter(t, s, nil)
+	var admitted []map[string]string
+	w := testWriter(t, s, func(ctx context.Context, a *admission.Attributes) error {
+		if a.Operation != admission.Update {
+			return nil
+		}
+		admitted = append(admitted, a.Object.(*corev1.ConfigMap).Labels)
+		if len(admitted) == 1 {
+			if _, err := other.Update(dana, ObjectTarget(res, "ns", "doc"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+				cur.(*corev1.ConfigMap).Data["other"] = "x"
+				return cur, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	if _, err := w.Create(dana, res, configMap("doc", nil), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := w.Update(dana, ObjectTarget(res, "ns", "doc"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+		cur.SetLabels(map[string]string{"mine": "y"})
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Object()
+	cm := got.(*corev1.ConfigMap)
+	if cm.Labels["mine"] != "y" || cm.Data["other"] != "x" || len(admitted) != 2 {
+		t.Errorf("after the race: labels %v data %v, admitted %d times", cm.Labels, cm.Data, len(admitted))
+	}
+}
+
+// A request that names a resourceVersion is not retried on another one.
+func TestUpdateResourceVersionConflict(t *testing.T) {
+	s := testStore(t)
+	res := catalog.ConfigMaps()
+	w := testWriter(t, s, nil)
+	first, err := w.Create(dana, res, configMap("doc", nil), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Update(dana, ObjectTarget(res, "ns", "doc"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+		cur.SetLabels(map[string]string{"a": "b"})
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Update(dana, ObjectTarget(res, "ns", "doc"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+		cur.SetResourceVersion(strconv.FormatInt(first.Rev, 10))
+		return cur, nil
+	})
+	if !apierrors.IsConflict(err) {
+		t.Errorf("stale resourceVersion: %v", err)
+	}
+}
