@@ -130,25 +130,11 @@ func loadRootCA(certPath, keyPath string) (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--root-ca-cert: %w", err)
 	}
-	certs, err := pki.ParseCertificates(certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("--root-ca-cert %s: %w", certPath, err)
-	}
-	if !certs[0].IsCA {
-		return nil, fmt.Errorf("--root-ca-cert %s: not a CA certificate", certPath)
-	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("--root-ca-key: %w", err)
 	}
-	key, err := pki.ParsePrivateKey(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("--root-ca-key %s: %w", keyPath, err)
-	}
-	if !pki.KeyMatches(key, certs[0].PublicKey) {
-		return nil, fmt.Errorf("--root-ca-key %s: does not match --root-ca-cert %s", keyPath, certPath)
-	}
-	return &pki.CA{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+	return pki.CAFromPEM("--root-ca-cert "+certPath, certPEM, "--root-ca-key "+keyPath, keyPEM)
 }
 
 // defaultAdvertiseAddress is the first non-loopback, non-link-local IPv4

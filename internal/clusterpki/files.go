@@ -96,11 +96,11 @@ func (l Layout) loadKey(rel string) (crypto.Signer, bool, error) {
 // without its key is an externally managed CA.
 func (l Layout) loadCA(spec pki.CASpec) (*pki.CA, error) {
 	certRel, keyRel := CertFile(spec.BaseName), KeyFile(spec.BaseName)
-	certs, certOK, err := l.loadCertChain(certRel)
+	certPEM, certOK, err := l.readOptional(certRel)
 	if err != nil {
 		return nil, err
 	}
-	key, keyOK, err := l.loadKey(keyRel)
+	keyPEM, keyOK, err := l.readOptional(keyRel)
 	if err != nil {
 		return nil, err
 	}
@@ -109,15 +109,10 @@ func (l Layout) loadCA(spec pki.CASpec) (*pki.CA, error) {
 		return nil, fmt.Errorf("%s: key exists without its certificate %s; restore the certificate or remove the key", l.Path(keyRel), l.Path(certRel))
 	case !certOK:
 		return nil, nil
+	case !keyOK:
+		keyPEM = nil
 	}
-	ca := &pki.CA{Cert: certs[0], Chain: certs[1:], Key: key}
-	if !ca.Cert.IsCA || ca.Cert.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, fmt.Errorf("%s: not a CA certificate (needs basic constraints CA:TRUE and the certSign key usage)", l.Path(certRel))
-	}
-	if key != nil && !pki.KeyMatches(key, ca.Cert.PublicKey) {
-		return nil, fmt.Errorf("%s: certificate does not match private key %s", l.Path(certRel), l.Path(keyRel))
-	}
-	return ca, nil
+	return pki.CAFromPEM(l.Path(certRel), certPEM, l.Path(keyRel), keyPEM)
 }
 
 // loadCAs reads every cluster CA that exists, keyed by name.

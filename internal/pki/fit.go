@@ -25,10 +25,7 @@ func Fits(cert *x509.Certificate, want Template, ca *x509.Certificate, now time.
 		return fmt.Errorf("O is %s, want %s", listOrNone(cert.Subject.Organization), listOrNone(want.Organizations))
 	}
 	if want.Kind == KindCA {
-		if !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return fmt.Errorf("not a CA certificate (needs basic constraints CA:TRUE and the certSign key usage)")
-		}
-		return nil
+		return CheckCA(cert)
 	}
 	if cert.IsCA {
 		return fmt.Errorf("is a CA certificate, want a %s certificate", want.Kind)

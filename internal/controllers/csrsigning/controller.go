@@ -54,18 +54,7 @@ func (f CAFiles) Load() (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-signing-key-file: %w", err)
 	}
-	certs, err := pki.ParseCertificates(certPEM)
-	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("--cluster-signing-cert-file %s: no certificate: %v", f.CertFile, err)
-	}
-	key, err := pki.ParsePrivateKey(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("--cluster-signing-key-file %s: %w", f.KeyFile, err)
-	}
-	if !pki.KeyMatches(key, certs[0].PublicKey) {
-		return nil, fmt.Errorf("--cluster-signing-key-file %s does not match %s", f.KeyFile, f.CertFile)
-	}
-	return &pki.CA{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+	return pki.CAFromPEM("--cluster-signing-cert-file "+f.CertFile, certPEM, "--cluster-signing-key-file "+f.KeyFile, keyPEM)
 }
 
 // Controller signs approved requests.
