@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	sekishov1alpha1 "github.com/sekisho/sekisho/internal/apis/sekisho/v1alpha1"
@@ -32,15 +33,16 @@ type Reviewer struct {
 	Index *rbac.Index
 }
 
-// Handlers returns the catalog handlers of every review API.
-func (r *Reviewer) Handlers() catalog.AuthorizationHandlers {
-	return catalog.AuthorizationHandlers{
-		SubjectAccessReview:      r.SubjectAccessReview,
-		LocalSubjectAccessReview: r.LocalSubjectAccessReview,
-		SelfSubjectAccessReview:  r.SelfSubjectAccessReview,
-		SelfSubjectRulesReview:   r.SelfSubjectRulesReview,
-		AccessReview:             r.AccessReview,
-		SelfAccessReview:         r.SelfAccessReview,
+// Reviews returns the answer of every review API, by resource.
+func (r *Reviewer) Reviews() map[schema.GroupVersionResource]catalog.ReviewFunc {
+	k8s, own := authorizationv1.SchemeGroupVersion, sekishov1alpha1.SchemeGroupVersion
+	return map[schema.GroupVersionResource]catalog.ReviewFunc{
+		k8s.WithResource("subjectaccessreviews"):      catalog.Review(r.SubjectAccessReview),
+		k8s.WithResource("localsubjectaccessreviews"): catalog.Review(r.LocalSubjectAccessReview),
+		k8s.WithResource("selfsubjectaccessreviews"):  catalog.Review(r.SelfSubjectAccessReview),
+		k8s.WithResource("selfsubjectrulesreviews"):   catalog.Review(r.SelfSubjectRulesReview),
+		own.WithResource("accessreviews"):             catalog.Review(r.AccessReview),
+		own.WithResource("selfaccessreviews"):         catalog.Review(r.SelfAccessReview),
 	}
 }
 

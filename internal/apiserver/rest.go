@@ -67,7 +67,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 	// for list and watch: other methods find the route but not the method,
 	// and a create-only resource has no route there at all.
 	if res.Namespaced && !ri.InNamespace && ri.Name == "" && ri.Verb != "list" && ri.Verb != "watch" {
-		if res.Create != nil {
+		if res.Virtual {
 			s.writeError(w, r, errNotFoundPath())
 		} else {
 			s.writeError(w, r, errMethodNotAllowed())
@@ -84,12 +84,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 	}
 	var err error
 	switch {
-	case res.Create != nil:
+	case res.Virtual:
 		err = s.createVirtual(req)
-	case req.sub != nil && req.sub.Create != nil:
+	case req.sub != nil && req.sub.Action:
 		err = s.createAction(req)
 	}
-	if res.Create != nil || (req.sub != nil && req.sub.Create != nil) {
+	if res.Virtual || (req.sub != nil && req.sub.Action) {
 		if err != nil {
 			s.writeError(w, r, err)
 		}
@@ -637,7 +637,7 @@ func (s *Server) createVirtual(req *request) error {
 			return err
 		}
 	}
-	out, err := req.res.Create(req.ctx, in)
+	out, err := s.cfg.Reviews[req.res.GroupVersionResource()](req.ctx, in)
 	if err != nil {
 		return err
 	}
@@ -657,7 +657,7 @@ func (s *Server) createAction(req *request) error {
 		return err
 	}
 	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
-	out, err := s.objects.Act(ctx, req.target(), in)
+	out, err := s.objects.Act(ctx, req.target(), in, s.cfg.Actions[catalog.ActionKey{Resource: req.res.GroupVersionResource(), Subresource: sub.Name}])
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,11 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
-	sekishov1alpha1 "github.com/sekisho/sekisho/internal/apis/sekisho/v1alpha1"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -47,44 +46,25 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 	t.Cleanup(func() { kv.Close() })
 	cs := &catalogueServer{store: allowAll(t, store.NewStore(kv))}
 	reached := func() { cs.reached.Add(1) }
-	cs.reg = catalog.Builtin(catalog.Handlers{
-		AuthenticationHandlers: catalog.AuthenticationHandlers{
-			TokenRequest: func(_ context.Context, _ *corev1.ServiceAccount, r *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	cs.reg = catalog.Builtin()
+	reviews := map[schema.GroupVersionResource]catalog.ReviewFunc{}
+	actions := map[catalog.ActionKey]catalog.ActionFunc{}
+	for _, res := range cs.reg.Resources() {
+		if res.Virtual {
+			reviews[res.GroupVersionResource()] = func(_ context.Context, in catalog.Object) (catalog.Object, error) {
 				reached()
-				return r, nil
-			},
-			TokenReview: func(_ context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
-				reached()
-				return r, nil
-			},
-			SelfSubjectReview: func(_ context.Context, r *authenticationv1.SelfSubjectReview) (*authenticationv1.SelfSubjectReview, error) {
-				reached()
-				return r, nil
-			},
-		},
-		AuthorizationHandlers: catalog.AuthorizationHandlers{
-			SubjectAccessReview: func(_ context.Context, r *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
-				reached()
-				return r, nil
-			},
-			LocalSubjectAccessReview: func(_ context.Context, r *authorizationv1.LocalSubjectAccessReview) (*authorizationv1.LocalSubjectAccessReview, error) {
-				reached()
-				return r, nil
-			},
-			SelfSubjectAccessReview: func(_ context.Context, r *authorizationv1.SelfSubjectAccessReview) (*authorizationv1.SelfSubjectAccessReview, error) {
-				reached()
-				return r, nil
-			},
-			SelfSubjectRulesReview: func(_ context.Context, r *authorizationv1.SelfSubjectRulesReview) (*authorizationv1.SelfSubjectRulesReview, error) {
-				reached()
-				return r, nil
-			},
-			AccessReview: func(_ context.Context, r *sekishov1alpha1.AccessReview) (*sekishov1alpha1.AccessReview, error) {
-				reached()
-				return r, nil
-			},
-		},
-	})
+				return in, nil
+			}
+		}
+		for _, sub := range res.Subresources {
+			if sub.Action {
+				actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] = func(_ context.Context, _, in catalog.Object) (catalog.Object, error) {
+					reached()
+					return in, nil
+				}
+			}
+		}
+	}
 	admin := authn.AuthenticatorFunc(func(*http.Request) (*authn.User, bool, error) {
 		return &authn.User{Name: "admin", Groups: []string{"system:masters", authn.GroupAuthenticated}}, true, nil
 	})
@@ -92,7 +72,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		return authz.Allow, "", nil
 	})
 	s, err := New(Config{
-		Catalog: cs.reg, Writer: cs.store, Authenticator: admin, Authorizer: allow,
+		Catalog: cs.reg, Writer: cs.store, Authenticator: admin, Authorizer: allow, Reviews: reviews, Actions: actions,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -165,7 +145,7 @@ func TestClusterScopedThroughNamespacePath(t *testing.T) {
 			continue
 		}
 		clusterScoped = append(clusterScoped, res)
-		if res.Create != nil {
+		if res.Virtual {
 			continue // virtual: nothing is stored
 		}
 		if _, err := cs.store.GetObject(ctx, res, "", "x"); err == nil {
@@ -248,7 +228,7 @@ func TestNamespacedOutsideNamespace(t *testing.T) {
 		}
 		path := basePath(res) + "/" + res.Name
 		body := `{"apiVersion":"` + res.GroupVersion.String() + `","kind":"` + res.Kind + `","metadata":{"name":"x","namespace":"default"}}`
-		if res.Create != nil {
+		if res.Virtual {
 			if code, st := cs.do(t, "POST", path, "application/json", body); code != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound {
 				t.Errorf("POST %s: %d %q, want 404", path, code, st.Reason)
 			}
@@ -298,5 +278,24 @@ func TestNewRequiresAdmission(t *testing.T) {
 	}
 	if _, err := store.NewWriter(cs.store.Store, nil); err == nil || !strings.Contains(err.Error(), "needs an admission chain") {
 		t.Errorf("writer without admission: %v", err)
+	}
+}
+
+// Every virtual resource and action the catalog describes must have an
+// answer, and no answer may be given for anything else.
+func TestNewRequiresEveryAnswer(t *testing.T) {
+	cs := newCatalogueServer(t)
+	allow := authz.AuthorizerFunc(func(context.Context, authz.Attributes) (authz.Decision, string, error) { return authz.Allow, "", nil })
+	nobody := authn.AuthenticatorFunc(func(*http.Request) (*authn.User, bool, error) { return nil, false, nil })
+	tokenReviews := authenticationv1.SchemeGroupVersion.WithResource("tokenreviews")
+	_, err := New(Config{Catalog: cs.reg, Writer: cs.store, Authenticator: nobody, Authorizer: allow})
+	if err == nil || !strings.Contains(err.Error(), "nothing answers") {
+		t.Errorf("New without answers: %v", err)
+	}
+	empty, _ := catalog.New()
+	_, err = New(Config{Catalog: empty, Writer: cs.store, Authenticator: nobody, Authorizer: allow,
+		Reviews: map[schema.GroupVersionResource]catalog.ReviewFunc{tokenReviews: func(context.Context, catalog.Object) (catalog.Object, error) { return nil, nil }}})
+	if err == nil || !strings.Contains(err.Error(), "does not describe") {
+		t.Errorf("New with an answer for nothing: %v", err)
 	}
 }

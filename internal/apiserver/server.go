@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -30,6 +32,10 @@ type Config struct {
 	Writer        *store.Writer
 	Authenticator authn.Authenticator
 	Authorizer    authz.Authorizer
+	// Reviews answer the catalog's virtual resources, and Actions its
+	// action subresources. New refuses a catalog with one unanswered.
+	Reviews map[schema.GroupVersionResource]catalog.ReviewFunc
+	Actions map[catalog.ActionKey]catalog.ActionFunc
 	// Audit wraps the handler after impersonation; nil records nothing.
 	Audit func(next http.Handler) http.Handler
 
@@ -99,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.defaults()
 	if cfg.Catalog == nil || cfg.Writer == nil || cfg.Authenticator == nil || cfg.Authorizer == nil {
 		return nil, errors.New("apiserver: catalog, writer (store and admission chain), authenticator and authorizer are required")
+	}
+	if err := cfg.checkAnswers(); err != nil {
+		return nil, err
 	}
 	d, err := newDiscovery(cfg.Catalog, cfg.ExternalAddress)
 	if err != nil {
@@ -218,4 +227,30 @@ func servePprof(w http.ResponseWriter, r *http.Request) {
 	default:
 		pprof.Index(w, r)
 	}
+}
+
+// checkAnswers requires an answer for every virtual resource and action
+// subresource the catalog describes, and none for anything else.
+func (c *Config) checkAnswers() error {
+	reviews, actions := 0, 0
+	for _, res := range c.Catalog.Resources() {
+		if res.Virtual {
+			if c.Reviews[res.GroupVersionResource()] == nil {
+				return fmt.Errorf("apiserver: nothing answers %s", res.GroupVersionResource())
+			}
+			reviews++
+		}
+		for _, sub := range res.Subresources {
+			if sub.Action {
+				if c.Actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] == nil {
+					return fmt.Errorf("apiserver: nothing answers %s/%s", res.GroupVersionResource(), sub.Name)
+				}
+				actions++
+			}
+		}
+	}
+	if reviews != len(c.Reviews) || actions != len(c.Actions) {
+		return errors.New("apiserver: an answer is given for a resource the catalog does not describe")
+	}
+	return nil
 }

@@ -38,10 +38,10 @@ type Resource struct {
 	// New returns an empty object of this resource's type.
 	New func() Object
 
-	// Create, when set, makes this a virtual resource: only POST is
-	// served, nothing is stored, and the response is what Create returns
-	// (tokenreviews, selfsubjectreviews, access reviews).
-	Create func(ctx context.Context, obj Object) (Object, error)
+	// Virtual makes this a resource that answers instead of storing
+	// (tokenreviews, selfsubjectreviews, access reviews): only POST is
+	// served, and the server's ReviewFunc for it answers.
+	Virtual bool
 
 	// ValidateName checks a name (or a generateName prefix).
 	ValidateName func(name string, prefix bool) []string
@@ -136,10 +136,10 @@ func (r *Resource) Subresource(name string) *Subresource {
 // "status". Writes to it change only that part.
 type Subresource struct {
 	Name string
-	// Create makes the subresource an action: POST to it decodes the body
-	// into a New() object and answers with what Create returns, without
-	// storing anything (serviceaccounts/token).
-	Create func(ctx context.Context, parent Object, in Object) (Object, error)
+	// Action makes the subresource an action: POST to it decodes the body
+	// into a New() object and the server's ActionFunc for it answers,
+	// without storing anything (serviceaccounts/token).
+	Action bool
 	// New returns the request type of an action subresource.
 	New func() Object
 	// GroupVersionKind is the type of an action subresource.
@@ -259,7 +259,7 @@ func clearStatus(obj Object) {
 
 // Verbs are the verbs discovery lists for the resource itself.
 func (r *Resource) Verbs() []string {
-	if r.Create != nil {
+	if r.Virtual {
 		return []string{"create"}
 	}
 	verbs := []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}

@@ -11,9 +11,15 @@ import (
 )
 
 func TestBuiltinRegistry(t *testing.T) {
-	r := Builtin(Handlers{})
-	if len(r.Resources()) != 18 {
-		t.Errorf("%d resources", len(r.Resources()))
+	r := Builtin()
+	virtual := 0
+	for _, res := range r.Resources() {
+		if res.Virtual {
+			virtual++
+		}
+	}
+	if len(r.Resources()) != 26 || virtual != 8 {
+		t.Errorf("%d resources, %d of them virtual; want 26 and 8", len(r.Resources()), virtual)
 	}
 	gvs := r.GroupVersions()
 	if gvs[0].String() != "v1" {

@@ -483,34 +483,20 @@ func recordRequester(csr *certificatesv1.CertificateSigningRequest, u *authn.Use
 	}
 }
 
-// Handlers are the resources that compute answers instead of storing
-// objects; the control plane supplies them.
-type Handlers struct {
-	AuthenticationHandlers
-	AuthorizationHandlers
-}
-
-// Builtin returns every resource sekisho serves. Nil handlers leave their
-// APIs out.
-func Builtin(h Handlers) *Catalog {
-	auth := h.AuthenticationHandlers
+// Builtin returns every resource sekisho serves: those it stores, and the
+// reviews and actions that answer without storing, whose answers the
+// server is given (apiserver.Config Reviews and Actions).
+func Builtin() *Catalog {
 	sa := ServiceAccounts()
+	sa.Subresources = append(sa.Subresources, TokenSubresource())
 	resources := []*Resource{
 		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Nodes(), Events(),
 		ResourceQuotas(), LimitRanges(), Services(), Endpoints(),
 		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
 		CertificateSigningRequests(), Leases(), NetworkPolicies(),
+		TokenReviews(), SelfSubjectReviews(),
 	}
-	if auth.TokenRequest != nil {
-		sa.Subresources = append(sa.Subresources, TokenSubresource(auth.TokenRequest))
-	}
-	if auth.TokenReview != nil {
-		resources = append(resources, TokenReviews(auth.TokenReview))
-	}
-	if auth.SelfSubjectReview != nil {
-		resources = append(resources, SelfSubjectReviews(auth.SelfSubjectReview))
-	}
-	resources = append(resources, authorizationResources(h.AuthorizationHandlers)...)
+	resources = append(resources, accessReviews()...)
 	r, err := New(resources...)
 	if err != nil {
 		panic(err) // the built-in table is static; a duplicate is a programming error

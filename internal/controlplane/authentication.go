@@ -155,18 +155,18 @@ var reloadInterval = 500 * time.Millisecond
 // webhookTimeout bounds one call to an authentication or authorization webhook.
 const webhookTimeout = 5 * time.Second
 
-// clientCATLS makes the TLS handshake advertise the current client CAs and
-// front-proxy CAs, following reloads of --client-ca-file and
+// clientCATLS returns base with a handshake that advertises the current
+// client CAs and front-proxy CAs, following reloads of --client-ca-file and
 // --requestheader-client-ca-file, as kube-apiserver lists both: a client
 // that picks its certificate by the acceptable CAs (Go's
 // GetClientCertificate, a front proxy holding a front-proxy-ca
 // certificate) then presents the right one. The list only guides clients;
 // each authenticator verifies against its own bundle.
-func (a *authentication) clientCATLS(base *tls.Config) {
+func (a *authentication) clientCATLS(base *tls.Config) *tls.Config {
 	pools := []*authnx509.DynamicPool{a.clientCAs, a.proxyCAs}
 	pools = slices.DeleteFunc(pools, func(p *authnx509.DynamicPool) bool { return p == nil })
 	if len(pools) == 0 {
-		return
+		return base
 	}
 	var mu sync.Mutex
 	var cached *tls.Config
@@ -194,6 +194,7 @@ func (a *authentication) clientCATLS(base *tls.Config) {
 		}
 		return cached, nil
 	}
+	return base
 }
 
 // separateProxyCA refuses a front-proxy CA bundle that shares a CA with the

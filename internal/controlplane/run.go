@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -23,6 +22,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authnapi"
 	"github.com/sekisho/sekisho/internal/catalog"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
@@ -39,17 +39,21 @@ import (
 	"github.com/sekisho/sekisho/internal/store"
 )
 
-// DatabaseFile is the embedded st's file inside --storage-dir.
+// DatabaseFile is the embedded store's file inside --storage-dir.
 const DatabaseFile = "sekisho.db"
 
 // Run starts the API server and blocks until ctx ends and shutdown completes.
+// It builds the server from the bottom up, each part from those before it:
+// storage, the catalogue of resources, the informers, authentication,
+// authorization, the review APIs, admission and the writer, the objects
+// every cluster has, then the server and the controllers.
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	tlsConfig, err := serverTLS(o)
+	servingCert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSPrivateKeyFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("--tls-cert-file/--tls-private-key-file: %w", err)
 	}
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
@@ -60,41 +64,40 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer kv.Close()
 	st := store.NewStore(kv)
+	cat := catalog.Builtin()
+	inf := newInformers(st, cat, log)
 
-	// The authentication APIs need the authenticators, which need the
-	// informers, which need the registry: break the cycle with a holder
-	// the handlers read once everything exists.
-	var accounts *serviceAccounts
-	var authentication *authentication
-	reviewer := &accessreview.Reviewer{}
-	reg := catalog.Builtin(catalog.Handlers{
-		AuthenticationHandlers: catalog.AuthenticationHandlers{
-			TokenRequest: func(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
-				return accounts.tokenRequest(ctx, account, req)
-			},
-			TokenReview: func(ctx context.Context, r *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
-				return tokenReview(authentication.tokens, authentication.apiAudiences, log)(ctx, r)
-			},
-			SelfSubjectReview: selfSubjectReview,
-		},
-		AuthorizationHandlers: reviewer.Handlers(),
-	})
-	inf := newInformers(st, reg, log)
-	authorization, err := buildAuthorization(o, log, reg, st, inf)
+	accounts, err := setupServiceAccounts(o, inf)
 	if err != nil {
 		return err
 	}
-	reviewer.Authorizer, reviewer.Rules, reviewer.Index = authorization.chain, authorization.chain, authorization.index
-	if accounts, err = setupServiceAccounts(o, inf); err != nil {
+	authentication, err := buildAuthentication(ctx, o, log, accounts, inf, revocationStore{kv})
+	if err != nil {
 		return err
 	}
-	if accounts != nil {
-		accounts.st, accounts.reg = st, reg
-	}
-	if authentication, err = buildAuthentication(ctx, o, log, accounts, inf, revocationStore{kv}); err != nil {
+	authorization, err := buildAuthorization(o, log, cat, st, inf)
+	if err != nil {
 		return err
 	}
-	authentication.clientCATLS(tlsConfig)
+	signer, tokenAudiences, maxExpiration := accounts.issuing()
+	authnAPI := &authnapi.API{
+		Signer: signer, TokenAudiences: tokenAudiences, MaxExpiration: maxExpiration,
+		Tokens: authentication.tokens, APIAudiences: authentication.apiAudiences,
+		Catalog: cat, Objects: st, Log: log,
+	}
+	accessReviews := &accessreview.Reviewer{Authorizer: authorization.chain, Rules: authorization.chain, Index: authorization.index}
+
+	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
+	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
+	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
+	chain, err := admissionChain(cat, st, allocator, authorization)
+	if err != nil {
+		return err
+	}
+	writer, err := store.NewWriter(st, chain)
+	if err != nil {
+		return err
+	}
 
 	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -111,29 +114,18 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	port := listener.Addr().(*net.TCPAddr).Port
 	externalAddress := net.JoinHostPort(advertise, strconv.Itoa(port))
 
-	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
-	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
-	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	chain, err := admissionChain(reg, st, allocator, authorization)
-	if err != nil {
-		return err
-	}
-	writer, err := store.NewWriter(st, chain)
-	if err != nil {
-		return err
-	}
 	// The server's own writes (bootstrap objects, default policy,
 	// controllers) are admitted as system:apiserver's.
 	self := authn.AsAPIServer(ctx)
-	if err := bootstrap(self, reg, writer, o, advertise, port); err != nil {
+	if err := bootstrap(self, cat, writer, o, advertise, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	configMaps, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
+	configMaps, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
 	if err := publishAuthenticationSettings(self, configMaps, writer, o, authentication); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	go keepAuthenticationSettings(self, configMaps, writer, o, authentication, log)
-	if err := reconcileDefaultPolicy(self, reg, writer, log); err != nil {
+	if err := reconcileDefaultPolicy(self, cat, writer, log); err != nil {
 		return err
 	}
 	paths, err := accounts.discoveryHandlers("https://" + externalAddress)
@@ -142,14 +134,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 
 	srv, err := apiserver.New(apiserver.Config{
-		Catalog:                     reg,
+		Catalog:                     cat,
 		Writer:                      writer,
 		Authenticator:               authentication,
 		Authorizer:                  authorization.chain,
+		Reviews:                     merge(authnAPI.Reviews(), accessReviews.Reviews()),
+		Actions:                     authnAPI.Actions(),
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
-		OpenAPI:                     &openapi.Handler{Catalog: reg, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
+		OpenAPI:                     &openapi.Handler{Catalog: cat, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
 		MaxRequestsInFlight:         o.MaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
 		RequestTimeout:              o.RequestTimeout,
@@ -160,7 +154,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(self, o, log, reg, writer, inf, accounts, allocator, authorization, "https://"+externalAddress)
+	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, "https://"+externalAddress)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -168,14 +162,25 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			return ctx.Err()
 		}
 	}
-	// Loading a large st builds every object once; give that memory
+	// Loading a large store builds every object once; give that memory
 	// back before serving rather than carrying it as heap headroom.
 	debug.FreeOSMemory()
 	if o.Ready != nil {
 		o.Ready(listener.Addr())
 	}
 	log.Info("serving", "address", listener.Addr().String(), "storage", o.StorageDir)
-	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: tlsConfig, ShutdownTimeout: o.ShutdownTimeout})
+	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: serverTLS(o, servingCert, authentication), ShutdownTimeout: o.ShutdownTimeout})
+}
+
+// merge joins maps with disjoint keys.
+func merge[K comparable, V any](maps ...map[K]V) map[K]V {
+	out := map[K]V{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // admissionChain builds the admission plugins the server runs, in
@@ -262,23 +267,20 @@ func healthChecks(st *store.Store) []apiserver.HealthCheck {
 	}
 }
 
-// serverTLS loads the serving certificate and builds a TLS 1.2+ config.
-// Client certificates are requested but verified per request by the x509
-// authenticator, so that requests without one can still use a token.
-func serverTLS(o Options) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSPrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--tls-cert-file/--tls-private-key-file: %w", err)
-	}
+// serverTLS builds the TLS 1.2+ config the server serves with. Client
+// certificates are requested but verified per request by the x509
+// authenticator, so that requests without one can still use a token; the
+// handshake lists the CAs it accepts.
+func serverTLS(o Options, cert tls.Certificate, a *authentication) *tls.Config {
 	minVersion, _ := tlsVersion(o.TLSMinVersion)
 	suites, _ := cipherSuites(o.TLSCipherSuites)
-	return &tls.Config{
+	return a.clientCATLS(&tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   minVersion,
 		CipherSuites: suites,
 		ClientAuth:   tls.RequestClientCert,
 		NextProtos:   []string{"h2", "http/1.1"},
-	}, nil
+	})
 }
 
 // startCertificateControllers runs what kube-controller-manager runs for

@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"context"
 	"crypto"
 	"encoding/json"
 	"fmt"
@@ -12,20 +11,13 @@ import (
 	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/sekisho/sekisho/internal/authn"
 	sa "github.com/sekisho/sekisho/internal/authn/serviceaccount"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/store"
-	"github.com/sekisho/sekisho/internal/warning"
 )
 
 // informers are the in-memory caches the control plane keeps.
@@ -88,8 +80,6 @@ type serviceAccounts struct {
 	issuer        string
 	audiences     []string
 	maxExpiration time.Duration
-	st            *store.Store
-	reg           *catalog.Catalog
 }
 
 // setupServiceAccounts loads the keys and builds the token issuer and
@@ -141,94 +131,12 @@ func setupServiceAccounts(o Options, lookup sa.Lookup) (*serviceAccounts, error)
 	return s, nil
 }
 
-// tokenRequest implements POST serviceaccounts/{name}/token.
-func (s *serviceAccounts) tokenRequest(ctx context.Context, account *corev1.ServiceAccount, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
-	if s == nil || s.signer == nil {
-		return nil, apierrors.NewServiceUnavailable("token issuance is not configured: start the server with --service-account-signing-key-file and --service-account-issuer")
+// issuing returns what TokenRequest issues with: nothing without keys.
+func (s *serviceAccounts) issuing() (signer *sa.Signer, audiences []string, maxExpiration time.Duration) {
+	if s == nil {
+		return nil, nil, 0
 	}
-	spec := &req.Spec
-	invalid := func(errs ...*field.Error) error {
-		return apierrors.NewInvalid(schema.GroupKind{Group: authenticationv1.GroupName, Kind: "TokenRequest"}, account.Name, errs)
-	}
-	if spec.ExpirationSeconds == nil {
-		spec.ExpirationSeconds = ptr(int64(sa.DefaultTokenExpiration / time.Second))
-	}
-	if *spec.ExpirationSeconds < sa.MinimumExpirationSecond {
-		return nil, invalid(field.Invalid(field.NewPath("spec", "expirationSeconds"), *spec.ExpirationSeconds, "may not specify a duration less than 10 minutes"))
-	}
-	if *spec.ExpirationSeconds > 1<<32 {
-		return nil, invalid(field.TooLong(field.NewPath("spec", "expirationSeconds"), *spec.ExpirationSeconds, 1<<32))
-	}
-	if max := int64(s.maxExpiration / time.Second); max > 0 && *spec.ExpirationSeconds > max {
-		warning.Warn(ctx, fmt.Sprintf("requested expiration of %d seconds shortened to %d seconds", *spec.ExpirationSeconds, max))
-		*spec.ExpirationSeconds = max
-	}
-	if len(spec.Audiences) == 0 {
-		spec.Audiences = s.audiences
-	}
-	r := sa.Request{
-		Namespace: account.Namespace, ServiceAccount: account.Name, ServiceAccountUID: string(account.UID),
-		Audiences: spec.Audiences, Expiration: time.Duration(*spec.ExpirationSeconds) * time.Second,
-	}
-	if ref := spec.BoundObjectRef; ref != nil {
-		bound, node, err := s.boundObject(ctx, account.Namespace, ref)
-		if err != nil {
-			return nil, err
-		}
-		r.Bound, r.NodeOfPod = bound, node
-	}
-	token, exp, err := s.signer.Issue(r)
-	if err != nil {
-		return nil, err
-	}
-	out := req.DeepCopy()
-	out.Name, out.Namespace = account.Name, account.Namespace
-	out.CreationTimestamp = metav1.Now()
-	out.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(exp)}
-	return out, nil
-}
-
-// boundObject checks the object a token is bound to and returns it (and,
-// for a pod, its node).
-func (s *serviceAccounts) boundObject(ctx context.Context, namespace string, ref *authenticationv1.BoundObjectReference) (*sa.BoundObject, *sa.BoundObject, error) {
-	p := field.NewPath("spec", "boundObjectRef")
-	invalid := func(errs ...*field.Error) error {
-		return apierrors.NewInvalid(schema.GroupKind{Group: authenticationv1.GroupName, Kind: "TokenRequest"}, "", errs)
-	}
-	if ref.APIVersion != "" && ref.APIVersion != "v1" {
-		return nil, nil, invalid(field.NotSupported(p.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
-	}
-	var resource, ns string
-	switch ref.Kind {
-	case "Pod":
-		resource, ns = "pods", namespace
-	case "Secret":
-		resource, ns = "secrets", namespace
-	case "Node":
-		resource = "nodes"
-	default:
-		return nil, nil, invalid(field.NotSupported(p.Child("kind"), ref.Kind, []string{"Pod", "Secret", "Node"}))
-	}
-	if ref.Name == "" {
-		return nil, nil, invalid(field.Required(p.Child("name"), ""))
-	}
-	res, _ := s.reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
-	obj, err := s.st.GetObject(ctx, res, ns, ref.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ref.UID != "" && ref.UID != obj.GetUID() {
-		return nil, nil, apierrors.NewConflict(res.GroupResource(), ref.Name,
-			fmt.Errorf("the UID in the bound object reference (%s) does not match the UID in record (%s); the object might have been deleted and then recreated", ref.UID, obj.GetUID()))
-	}
-	bound := &sa.BoundObject{Kind: ref.Kind, Name: ref.Name, UID: string(obj.GetUID())}
-	if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != "" {
-		nodes, _ := s.reg.Lookup(corev1.SchemeGroupVersion.WithResource("nodes"))
-		if node, err := s.st.GetObject(ctx, nodes, "", pod.Spec.NodeName); err == nil {
-			return bound, &sa.BoundObject{Kind: "Node", Name: node.GetName(), UID: string(node.GetUID())}, nil
-		}
-	}
-	return bound, nil, nil
+	return s.signer, s.audiences, s.maxExpiration
 }
 
 // discoveryHandlers serve the issuer's OpenID discovery document and key
@@ -273,63 +181,3 @@ func (s *serviceAccounts) discoveryHandlers(externalURL string) (map[string]http
 		"/openid/v1/jwks":                   serve("application/jwk-set+json", jwksJSON),
 	}, nil
 }
-
-// tokenReview implements TokenReview: it runs the token authenticators on
-// the token, honouring spec.audiences.
-func tokenReview(tokens authn.TokenAuthenticator, apiAudiences []string, log *slog.Logger) func(context.Context, *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
-	return func(ctx context.Context, review *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
-		if review.Spec.Token == "" {
-			return nil, apierrors.NewInvalid(schema.GroupKind{Group: authenticationv1.GroupName, Kind: "TokenReview"}, "",
-				field.ErrorList{field.Required(field.NewPath("spec", "token"), "")})
-		}
-		out := review.DeepCopy()
-		out.Status = authenticationv1.TokenReviewStatus{}
-		auds := review.Spec.Audiences
-		if len(auds) == 0 {
-			auds = apiAudiences
-		}
-		if tokens == nil || len(review.Spec.Token) > authn.MaxTokenBytes {
-			out.Status.Error = "invalid bearer token"
-			return out, nil
-		}
-		u, ok, err := tokens.AuthenticateToken(authn.WithAudiences(ctx, auds), review.Spec.Token)
-		if err != nil || !ok {
-			cause := "not recognised by any token authenticator"
-			if err != nil {
-				cause = err.Error()
-			}
-			log.Info("token review: token refused", "cause", cause)
-			out.Status.Error = "invalid bearer token"
-			return out, nil
-		}
-		out.Status.Authenticated = true
-		out.Status.Audiences = auds
-		out.Status.User = userInfo(u)
-		return out, nil
-	}
-}
-
-// selfSubjectReview answers "who am I" with the requester's identity.
-func selfSubjectReview(ctx context.Context, review *authenticationv1.SelfSubjectReview) (*authenticationv1.SelfSubjectReview, error) {
-	u := authn.UserFrom(ctx)
-	if u == nil {
-		return nil, apierrors.NewUnauthorized("no user")
-	}
-	out := review.DeepCopy()
-	out.CreationTimestamp = metav1.Now()
-	out.Status.UserInfo = userInfo(u)
-	return out, nil
-}
-
-func userInfo(u *authn.User) authenticationv1.UserInfo {
-	info := authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
-	if len(u.Extra) > 0 {
-		info.Extra = map[string]authenticationv1.ExtraValue{}
-		for k, v := range u.Extra {
-			info.Extra[k] = v
-		}
-	}
-	return info
-}
-
-func ptr[T any](v T) *T { return &v }

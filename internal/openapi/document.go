@@ -141,7 +141,7 @@ func (d *document) addResource(res *catalog.Resource) {
 	g.defs[name]["x-kubernetes-group-version-kind"] = []any{gvkMap(res.GroupVersionKind())}
 	ref := g.ref(name)
 	listRef := ""
-	if res.Create == nil {
+	if !res.Virtual {
 		listRef = g.ref(listSchema(g, res, ref))
 	}
 	statusRef := g.ref(g.define(reflect.TypeOf(metav1.Status{})))
@@ -241,7 +241,7 @@ func (d *document) addResource(res *catalog.Resource) {
 		d.paths[path] = item
 	}
 
-	if res.Create != nil {
+	if res.Virtual {
 		path := collection
 		pathParams := []param{pPretty}
 		if res.Namespaced {
@@ -269,7 +269,7 @@ func (d *document) addResource(res *catalog.Resource) {
 		addCollection(namespacedCollection, true)
 		addItem(namespacedCollection+"/{name}", true, "", itemVerbs)
 		for _, s := range res.Subresources {
-			if s.Create != nil {
+			if s.Action {
 				addAction(namespacedCollection+"/{name}/"+s.Name, true, s)
 				continue
 			}
@@ -280,7 +280,7 @@ func (d *document) addResource(res *catalog.Resource) {
 	addCollection(collection, false)
 	addItem(collection+"/{name}", false, "", itemVerbs)
 	for _, s := range res.Subresources {
-		if s.Create != nil {
+		if s.Action {
 			addAction(collection+"/{name}/"+s.Name, false, s)
 			continue
 		}

@@ -28,7 +28,7 @@ func get(t *testing.T, h *Handler, path, accept string) (int, []byte, string) {
 // fieldValidation inline; each kind's schema carries its GVK; descriptions
 // and merge strategies are present.
 func TestV3DocumentsServeKubectl(t *testing.T) {
-	h := &Handler{Catalog: catalog.Builtin(catalog.Handlers{}), Version: "v1.32.0"}
+	h := &Handler{Catalog: catalog.Builtin(), Version: "v1.32.0"}
 	code, body, _ := get(t, h, "/openapi/v3", "")
 	var index struct {
 		Paths map[string]struct{ ServerRelativeURL string }
@@ -99,7 +99,7 @@ func TestV3DocumentsServeKubectl(t *testing.T) {
 }
 
 func TestV2Protobuf(t *testing.T) {
-	h := &Handler{Catalog: catalog.Builtin(catalog.Handlers{}), Version: "v1.32.0"}
+	h := &Handler{Catalog: catalog.Builtin(), Version: "v1.32.0"}
 	code, body, ct := get(t, h, "/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
 	if code != 200 || !strings.Contains(ct, "protobuf") {
 		t.Fatalf("v2 protobuf: %d %s", code, ct)

@@ -293,10 +293,10 @@ func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo L
 // Act runs an action subresource (serviceaccounts/token): a create of its
 // request object on an existing parent, admitted as kube-apiserver admits
 // it (NodeRestriction checks a node's token requests here). Nothing is
-// stored; the answer is the action's.
-func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object) (catalog.Object, error) {
+// stored; answer gives the response.
+func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, answer catalog.ActionFunc) (catalog.Object, error) {
 	sub := t.Subresource
-	if sub == nil || sub.Create == nil {
+	if sub == nil || !sub.Action || answer == nil {
 		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "create")
 	}
 	parent, err := w.GetObject(ctx, t.Resource, t.Namespace, t.Name)
@@ -314,5 +314,5 @@ func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object) (catalog.
 	if err := w.admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
-	return sub.Create(ctx, parent, in)
+	return answer(ctx, parent, in)
 }
