@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sekisho/sekisho/test/sources"
 )
 
 // sekishoBin is the binary under test, built once by TestMain.
@@ -34,28 +36,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestSourcesRecorded opens every file the binary is built from. go test
-// caches a package's result by what its test binary imports, and this one
-// imports none of sekisho; it also remembers the files tests open (once
-// they run: TestMain's are not recorded), and reruns when one of them
-// changed. So a change to the product reruns the end-to-end tests.
-func TestSourcesRecorded(t *testing.T) {
-	root := filepath.Join("..", "..")
-	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == filepath.Join(root, "test")) && path != root {
-			return filepath.SkipDir
-		}
-		if name := d.Name(); strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" {
-			if f, err := os.Open(path); err == nil {
-				f.Close()
-			}
-		}
-		return nil
-	})
-}
+// TestSourcesRecorded makes a change to the product rerun these tests
+// (see package sources).
+func TestSourcesRecorded(t *testing.T) { sources.Record(filepath.Join("..", "..")) }
 
 // requireTools skips the test when a tool is missing, except under CI,
 // where a missing tool is a failure.
