@@ -1,7 +1,8 @@
 // Package apiserver serves the Kubernetes API over HTTPS: the request
 // filters (panic recovery, request info, authentication, impersonation,
-// audit, authorization), the REST handlers with admission, discovery,
-// OpenAPI and health endpoints.
+// audit, authorization), the REST handlers, which decode a request, call
+// the store's Writer and encode its answer, discovery, OpenAPI and health
+// endpoints.
 package apiserver
 
 import (

@@ -99,14 +99,14 @@ func ttlOption(d time.Duration) time.Duration {
 }
 
 // policyMarker records that kubeadm's one-time objects were created in
-// this st, so that deleting one of them (the kubeadm:cluster-admins
+// this store, so that deleting one of them (the kubeadm:cluster-admins
 // binding, which revokes every admin.conf) is never undone.
 const policyMarker = "/sekisho/bootstrap/kubeadm-policy"
 
 // reconcileDefaultPolicy creates the default roles and bindings, and adds
 // to them what an upgrade brought, leaving objects annotated
 // rbac.authorization.kubernetes.io/autoupdate=false alone. kubeadm's
-// objects are created only once per st.
+// objects are created only once per store.
 func reconcileDefaultPolicy(ctx context.Context, reg *catalog.Catalog, st *store.Writer, log *slog.Logger) error {
 	res := func(name string) *catalog.Resource {
 		r, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource(name))
@@ -201,7 +201,7 @@ func reconcileObject(ctx context.Context, st *store.Writer, res *catalog.Resourc
 	return fmt.Errorf("default RBAC policy: %s %s kept changing", res.Kind, name)
 }
 
-// createKubeadmPolicy creates kubeadm's objects the first time this st
+// createKubeadmPolicy creates kubeadm's objects the first time this store
 // is started, then records that it did.
 func createKubeadmPolicy(ctx context.Context, st *store.Writer, res func(string) *catalog.Resource, log *slog.Logger) error {
 	if _, err := st.KV.Get(ctx, policyMarker); err == nil {

@@ -1,6 +1,7 @@
 // Package controlplane assembles the API server from its options (storage,
-// registry, the authentication and authorization chains, admission,
-// controllers) and runs it.
+// the catalogue, the authentication and authorization chains, the review
+// APIs, admission, controllers) and runs it. It is the only package that
+// knows them all.
 package controlplane
 
 import (

@@ -1,6 +1,6 @@
 // Package serviceip assigns cluster IPs and node ports to Services and
 // takes them back when Services go. Each assignment is a storage key
-// created atomically, so two API servers sharing a st never hand out
+// created atomically, so two API servers sharing a store never hand out
 // the same address.
 package serviceip
 

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
 )
 
@@ -66,4 +68,26 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWriterCreateParallel is BenchmarkCreateParallel through the
+// Writer: the create strategy, validation and an empty admission chain on
+// top of the write, as an HTTP create pays them.
+func BenchmarkWriterCreateParallel(b *testing.B) {
+	w, err := NewWriter(testStore(b), admission.AllowAll())
+	if err != nil {
+		b.Fatal(err)
+	}
+	res := catalog.ConfigMaps()
+	ctx := authn.AsAPIServer(context.Background())
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c-%d", n.Add(1)), Namespace: "ns"}}
+			if _, err := w.Create(ctx, res, cm, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

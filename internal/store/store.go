@@ -1,3 +1,9 @@
+// Package store keeps the objects the catalog describes in a storage.KV:
+// reads, lists, watches and the codec, and the Writer, through which every
+// write passes. The Writer runs one loop for every change (read the
+// current object, apply the request, admit, validate, write conditionally
+// on the revision read, retry from the read on conflict), so admission
+// and validation always see the object that is written.
 package store
 
 import (

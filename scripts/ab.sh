@@ -1,13 +1,16 @@
 #!/bin/bash
-# ab-get.sh BEFORE AFTER [RUNS] [LOADGEN-FLAGS...]
+# ab.sh BEFORE AFTER [RUNS] [LOADGEN-FLAGS...]
 #
-# Compares GET throughput of two sekisho binaries: for each run it starts
+# Compares the throughput of two sekisho binaries: for each run it starts
 # each binary on a fresh data dir in turn, drives it with loadgen for 10 s
 # as admin.conf (RBAC decides every request) and prints loadgen's summary.
 # Alternating the binaries spreads a noisy machine's drift over both.
+# SCENARIO (get, create; default get) and CONCURRENCY (default 16) choose
+# the load.
 #
 #   go build -o /tmp/loadgen ./cmd/loadgen
-#   scripts/ab-get.sh /tmp/sekisho-old /tmp/sekisho-new 6 --http2
+#   scripts/ab.sh /tmp/sekisho-old /tmp/sekisho-new 6 --http2
+#   SCENARIO=create CONCURRENCY=64 scripts/ab.sh /tmp/sekisho-old /tmp/sekisho-new 6
 set -euo pipefail
 before=$1 after=$2 runs=${3:-3}
 shift $(( $# < 3 ? $# : 3 ))
@@ -27,7 +30,7 @@ for _ in $(seq 1 "$runs"); do
 		done
 		sleep 1
 		printf '%-6s ' "$which"
-		"$loadgen" --kubeconfig "$work/data/admin.conf" --scenario get --duration 10s --concurrency 16 "$@" 2>&1 | tail -1
+		"$loadgen" --kubeconfig "$work/data/admin.conf" --scenario "${SCENARIO:-get}" --duration 10s --concurrency "${CONCURRENCY:-16}" "$@" 2>&1 | tail -1
 		kill -INT "$pid"
 		wait "$pid" || true
 	done
