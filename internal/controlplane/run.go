@@ -233,17 +233,20 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
 	go allocator.RunRepair(ctx, st.Store, core("services"), time.Minute)
 
-	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets, Log: log}
-	if accounts != nil && accounts.signer != nil {
-		sac.Signer = accounts.signer
+	var legacySigner sacontroller.LegacySigner // nil unless a signing key is configured
+	if signer, _, _ := accounts.issuing(); signer != nil {
+		legacySigner = signer
 	}
+	var rootCA []byte
 	if o.ClientCAFile != "" {
-		sac.RootCA, _ = os.ReadFile(o.ClientCAFile)
+		rootCA, _ = os.ReadFile(o.ClientCAFile)
 	}
+	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets,
+		Signer: legacySigner, RootCA: rootCA, Log: log}
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
 	go sac.Run(ctx)
 	if o.EnableBootstrapTokenAuth {
-		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: sac.RootCA, Log: log}
+		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: rootCA, Log: log}
 		bc.Register(core("secrets"), core("configmaps"))
 		go bc.Run(ctx)
 	}
