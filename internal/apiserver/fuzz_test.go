@@ -142,7 +142,7 @@ func FuzzPatch(f *testing.F) {
 		if !json.Valid(original) {
 			return
 		}
-		out, err := applyPatch(res, types[int(kind)%len(types)], original, patch)
+		out, err := applyPatch(res, res.New(), types[int(kind)%len(types)], original, patch)
 		if err != nil {
 			if _, ok := err.(apierrors.APIStatus); !ok {
 				t.Fatalf("patch refused with a %T, not a Status: %v", err, err)

@@ -30,7 +30,7 @@ const (
 )
 
 // applyPatch applies a patch of the given type to the JSON of an object.
-func applyPatch(res *catalog.Resource, patchType string, original, patch []byte) ([]byte, error) {
+func applyPatch(res *catalog.Resource, schemaOf catalog.Object, patchType string, original, patch []byte) ([]byte, error) {
 	switch patchType {
 	case patchJSON:
 		var ops []json.RawMessage
@@ -61,7 +61,7 @@ func applyPatch(res *catalog.Resource, patchType string, original, patch []byte)
 		if err := json.Unmarshal(patch, &m); err != nil {
 			return nil, apierrors.NewBadRequest("the strategic merge patch is not a JSON object: " + err.Error())
 		}
-		out, err := strategicpatch.StrategicMergePatch(original, patch, res.New())
+		out, err := strategicpatch.StrategicMergePatch(original, patch, schemaOf)
 		if err != nil {
 			return nil, fmtPatchError(res, err)
 		}
@@ -104,11 +104,15 @@ func (s *Server) patch(req *request) error {
 		return err
 	}
 	e, err := s.objects.Update(req.ctx, req.target(), store.Options{DryRun: dry}, func(cur catalog.Object) (catalog.Object, error) {
-		original, err := json.Marshal(cur)
+		var view any = cur
+		if req.sub != nil && req.sub.View != nil {
+			view = req.sub.View(cur) // a scale is patched as a Scale
+		}
+		original, err := json.Marshal(view)
 		if err != nil {
 			return nil, err
 		}
-		patched, err := applyPatch(req.res, pt, original, patchBody)
+		patched, err := applyPatch(req.res, req.bodyType().New(), pt, original, patchBody)
 		if err != nil {
 			return nil, err
 		}

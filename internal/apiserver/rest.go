@@ -165,6 +165,9 @@ func (s *Server) writeEntry(req *request, code int, e *store.Entry) error {
 	if err != nil {
 		return err
 	}
+	if req.sub != nil && req.sub.View != nil {
+		return s.writeView(req, code, neg, e)
+	}
 	switch neg.format {
 	case formatJSON:
 		writeBytes(req.w, code, neg.contentType, e.JSON())
@@ -192,6 +195,27 @@ func (s *Server) writeEntry(req *request, code int, e *store.Entry) error {
 			return err
 		}
 		return writeJSON(req.w, code, neg.contentType, partialMetadata(obj, neg.tableGV))
+	}
+	return notAcceptable()
+}
+
+// writeView answers with a subresource's view of the object (a Scale).
+func (s *Server) writeView(req *request, code int, neg negotiated, e *store.Entry) error {
+	obj, err := e.Object()
+	if err != nil {
+		return err
+	}
+	view := req.sub.View(obj)
+	switch neg.format {
+	case formatJSON:
+		return writeJSON(req.w, code, neg.contentType, view)
+	case formatYAML:
+		data, err := yaml.Marshal(view)
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, code, neg.contentType, data)
+		return nil
 	}
 	return notAcceptable()
 }
@@ -385,7 +409,7 @@ func encodeList(res *catalog.Resource, lm metav1.ListMeta, items []*store.Entry)
 // readObject reads, decodes and checks the namespace of a request body in
 // JSON, YAML or Kubernetes protobuf.
 func (s *Server) readObject(req *request) (catalog.Object, error) {
-	obj, err := s.readTyped(req, bodyTypeOf(req.res))
+	obj, err := s.readTyped(req, req.bodyType())
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +460,7 @@ func (s *Server) readTyped(req *request, t bodyType) (catalog.Object, error) {
 // decodeChecked decodes a JSON object for req, passes strictness warnings
 // to the client and checks its namespace.
 func (s *Server) decodeChecked(req *request, data []byte, directive string) (catalog.Object, error) {
-	obj, warnings, err := decodeObject(bodyTypeOf(req.res), data, directive)
+	obj, warnings, err := decodeObject(req.bodyType(), data, directive)
 	if err != nil {
 		return nil, err
 	}
@@ -481,6 +505,15 @@ func (s *Server) create(req *request) error {
 		return err
 	}
 	return s.writeEntry(req, http.StatusCreated, e)
+}
+
+// bodyType is the type of the objects a request reads and writes: the
+// resource's, or a subresource's own kind (scale).
+func (req *request) bodyType() bodyType {
+	if sub := req.sub; sub != nil && sub.View != nil {
+		return bodyType{New: sub.New, GVK: sub.GroupVersionKind, Name: req.res.Name + "/" + sub.Name}
+	}
+	return bodyTypeOf(req.res)
 }
 
 // target is what a request names.

@@ -144,6 +144,10 @@ type Subresource struct {
 	New func() Object
 	// GroupVersionKind is the type of an action subresource.
 	GroupVersionKind schema.GroupVersionKind
+	// View, when set, makes the subresource a different kind than its
+	// resource (scale: autoscaling/v1 Scale): reads answer View(object),
+	// writes decode a New() and Apply it, and answer with its View.
+	View func(obj Object) Object
 	// Apply copies the subresource's part of obj onto a copy of old and
 	// returns it: everything else stays as stored.
 	Apply func(obj, old Object) Object

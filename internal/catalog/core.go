@@ -278,16 +278,16 @@ func validateConfigMap(c *corev1.ConfigMap) field.ErrorList {
 
 // ServiceAccounts is core/v1 serviceaccounts.
 func ServiceAccounts() *Resource {
-	doc := corev1.ServiceAccount{}.SwaggerDoc()
 	return &Resource{
 		GroupVersion: coreV1, Name: "serviceaccounts", SingularName: "serviceaccount", Kind: "ServiceAccount", Namespaced: true,
 		ShortNames: []string{"sa"},
 		New:        func() Object { return &corev1.ServiceAccount{} },
 		Table: &Table{
-			Columns: []metav1.TableColumnDefinition{nameColumn(), col("Secrets", doc["secrets"]), ageColumn()},
+			// kube-apiserver v1.37 prints only the name and age.
+			Columns: []metav1.TableColumnDefinition{nameColumn(), ageColumn()},
 			Cells: func(obj Object, now time.Time) []any {
 				sa := obj.(*corev1.ServiceAccount)
-				return []any{sa.Name, int64(len(sa.Secrets)), age(sa.CreationTimestamp, now)}
+				return []any{sa.Name, age(sa.CreationTimestamp, now)}
 			},
 		},
 	}
@@ -503,9 +503,10 @@ func ResourceQuotas() *Resource {
 		Subresources: []*Subresource{StatusSubresource()},
 		Table: &Table{
 			Columns: []metav1.TableColumnDefinition{
-				nameColumn(), ageColumn(),
-				col("Request", "Request represents a minimum amount of cpu/memory that a container may consume."),
-				col("Limit", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
+				nameColumn(),
+				col("Request", "Requests counted against the quota: used/hard."),
+				col("Limit", "Limits counted against the quota: used/hard."),
+				ageColumn(),
 			},
 			Cells: quotaCells,
 		},
@@ -533,7 +534,7 @@ func quotaCells(obj Object, now time.Time) []any {
 			request = append(request, frag)
 		}
 	}
-	return []any{q.Name, age(q.CreationTimestamp, now), strings.Join(request, ", "), strings.Join(limit, ", ")}
+	return []any{q.Name, strings.Join(request, ", "), strings.Join(limit, ", "), age(q.CreationTimestamp, now)}
 }
 
 // LimitRanges is core/v1 limitranges.
@@ -697,6 +698,11 @@ func Services() *Resource {
 			return errs
 		},
 		Subresources: []*Subresource{StatusSubresource()},
+		SelectableFields: func(obj Object) map[string]string {
+			s := obj.(*corev1.Service)
+			return map[string]string{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
+		},
+		FieldLabels: []string{"spec.clusterIP", "spec.type"},
 		Table: &Table{
 			Columns: []metav1.TableColumnDefinition{
 				nameColumn(), col("Type", doc["type"]), col("Cluster-IP", doc["clusterIP"]), col("External-IP", doc["externalIPs"]),

@@ -250,7 +250,7 @@ func CertificateSigningRequests() *Resource {
 	}
 	return &Resource{
 		GroupVersion: certificatesv1.SchemeGroupVersion, Name: "certificatesigningrequests", SingularName: "certificatesigningrequest",
-		Kind: "CertificateSigningRequest", ShortNames: []string{"csr"},
+		Kind: "CertificateSigningRequest", ShortNames: []string{"csr"}, ValidateName: nameAny,
 		New: func() Object { return &certificatesv1.CertificateSigningRequest{} },
 		PrepareForCreate: func(ctx context.Context, obj Object) {
 			clearStatus(obj)
@@ -495,8 +495,28 @@ func Builtin() *Catalog {
 		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
 		CertificateSigningRequests(), Leases(), NetworkPolicies(),
 		TokenReviews(), SelfSubjectReviews(),
+		// Workloads and the rest of core/v1.
+		PersistentVolumeClaims(), PersistentVolumes(), PodTemplates(), ReplicationControllers(),
+		Deployments(), ReplicaSets(), StatefulSets(), DaemonSets(), ControllerRevisions(),
+		Jobs(), CronJobs(), HorizontalPodAutoscalers(), PodDisruptionBudgets(),
+		// Storage, networking, scheduling and nodes.
+		StorageClasses(), CSIDrivers(), CSINodes(), CSIStorageCapacities(), VolumeAttachments(), VolumeAttributesClasses(),
+		Ingresses(), IngressClasses(), IPAddresses(), ServiceCIDRs(), EndpointSlices(),
+		PriorityClasses(), RuntimeClasses(),
+		// Certificates, admission, resource allocation and the API server's own.
+		ClusterTrustBundles(), PodCertificateRequests(),
+		ValidatingWebhookConfigurations(), MutatingWebhookConfigurations(),
+		ValidatingAdmissionPolicies(), ValidatingAdmissionPolicyBindings(),
+		MutatingAdmissionPolicies(), MutatingAdmissionPolicyBindings(),
+		DeviceClasses(), DeviceTaintRules(), ResourceClaims(), ResourceClaimTemplates(), ResourceSlices(),
+		FlowSchemas(), PriorityLevelConfigurations(), StorageVersionMigrations(), APIServices(),
 	}
 	resources = append(resources, accessReviews()...)
+	for _, res := range resources {
+		if res.Table == nil {
+			res.Table = builtinTables[res.GroupVersion.WithResource(res.Name)]
+		}
+	}
 	r, err := New(resources...)
 	if err != nil {
 		panic(err) // the built-in table is static; a duplicate is a programming error

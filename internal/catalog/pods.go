@@ -100,6 +100,20 @@ func validateMirrorAnnotationUpdate(annotations, old map[string]string) field.Er
 
 func defaultPod(p *corev1.Pod) {
 	s := &p.Spec
+	defaultPodSpec(s)
+	// Mirror pods run without a service account, as Kubernetes'
+	// ServiceAccount plugin leaves them; a node may not name one.
+	if s.ServiceAccountName == "" && !isMirrorPod(p) {
+		s.ServiceAccountName = "default"
+	}
+	if s.DeprecatedServiceAccount == "" {
+		s.DeprecatedServiceAccount = s.ServiceAccountName
+	}
+}
+
+// defaultPodSpec fills what Kubernetes' scheme defaults in every pod spec,
+// a pod's or a template's.
+func defaultPodSpec(s *corev1.PodSpec) {
 	if s.RestartPolicy == "" {
 		s.RestartPolicy = corev1.RestartPolicyAlways
 	}
@@ -119,11 +133,6 @@ func defaultPod(p *corev1.Pod) {
 	if s.EnableServiceLinks == nil {
 		yes := true
 		s.EnableServiceLinks = &yes
-	}
-	// Mirror pods run without a service account, as Kubernetes'
-	// ServiceAccount plugin leaves them; a node may not name one.
-	if s.ServiceAccountName == "" && !isMirrorPod(p) {
-		s.ServiceAccountName = "default"
 	}
 	if s.DeprecatedServiceAccount == "" {
 		s.DeprecatedServiceAccount = s.ServiceAccountName

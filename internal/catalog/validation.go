@@ -23,6 +23,10 @@ var (
 	namePathSegment  = func(name string, prefix bool) []string {
 		return path.ValidatePathSegmentName(name, prefix)
 	}
+	// nameAny is the rule of types that accept any name a URL path can
+	// carry (CertificateSigningRequests: kubelets name theirs
+	// node-csr-<base64url>).
+	nameAny = func(string, bool) []string { return nil }
 )
 
 // ValidateMeta checks the object metadata common to every type: name,
@@ -32,7 +36,16 @@ func (r *Resource) ValidateMeta(obj Object) field.ErrorList {
 	if nameFn == nil {
 		nameFn = nameDNSSubdomain
 	}
-	return apivalidation.ValidateObjectMetaAccessor(obj, r.Namespaced, nameFn, field.NewPath("metadata"))
+	errs := apivalidation.ValidateObjectMetaAccessor(obj, r.Namespaced, nameFn, field.NewPath("metadata"))
+	if len(errs) > 0 {
+		return errs
+	}
+	// Whatever the type's own rule, a name is a segment of the object's
+	// URL; kube-apiserver checks this after the type's validation passes.
+	for _, msg := range path.ValidatePathSegmentName(obj.GetName(), false) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), obj.GetName(), msg))
+	}
+	return errs
 }
 
 // ValidateMetaUpdate checks that immutable metadata did not change.

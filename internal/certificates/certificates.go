@@ -315,14 +315,16 @@ func ValidateStatus(csr, old *certificatesv1.CertificateSigningRequest) field.Er
 	case Denied(csr) || Failed(csr):
 		errs = append(errs, field.Forbidden(p, "may not be set on a denied or failed request"))
 	default:
-		if err := validateCertificatePEM(cert); err != nil {
+		if err := ValidateCertificatePEM(cert); err != nil {
 			errs = append(errs, field.Invalid(p, "<certificate data>", err.Error()))
 		}
 	}
 	return errs
 }
 
-func validateCertificatePEM(data []byte) error {
+// ValidateCertificatePEM requires PEM CERTIFICATE blocks only, at least one,
+// each a certificate that parses.
+func ValidateCertificatePEM(data []byte) error {
 	n := 0
 	for rest := data; len(bytes.TrimSpace(rest)) > 0; n++ {
 		var block *pem.Block

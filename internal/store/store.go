@@ -167,13 +167,23 @@ func (s *Store) seal(ctx context.Context, key string, plain []byte) ([]byte, err
 	return s.Transformer.Seal(ctx, plain, []byte(key))
 }
 
-// create stores a new object. It assigns uid and creationTimestamp. When
+// fillSystemFields gives a new object its uid and creationTimestamp, once.
+func (s *Store) fillSystemFields(obj catalog.Object) {
+	if obj.GetUID() == "" {
+		obj.SetUID(types.UID(uuid.NewUUID()))
+	}
+	if ts := obj.GetCreationTimestamp(); ts.IsZero() {
+		obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
+	}
+}
+
+// create stores a new object. It assigns uid and creationTimestamp
+// unless the Writer did. When
 // generated is true the name came from GenerateName, and a collision is
 // retried with a new name, as kube-apiserver does. The Writer has
 // prepared, admitted and validated the object.
 func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool) (*Entry, error) {
-	obj.SetUID(types.UID(uuid.NewUUID()))
-	obj.SetCreationTimestamp(metav1.NewTime(s.Now().Truncate(time.Second)))
+	s.fillSystemFields(obj)
 	obj.SetResourceVersion("")
 	obj.SetDeletionTimestamp(nil)
 	obj.SetDeletionGracePeriodSeconds(nil)

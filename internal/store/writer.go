@@ -102,6 +102,11 @@ func invalid(r *catalog.Resource, name string, errs field.ErrorList) error {
 // generateName, mutating admission, validation, validating admission,
 // then the write.
 func (w *Writer) Create(ctx context.Context, r *catalog.Resource, obj catalog.Object, o Options) (*Entry, error) {
+	// The server owns uid and creationTimestamp; a strategy may use them
+	// (a Job's generated selector names its uid).
+	obj.SetUID("")
+	obj.SetCreationTimestamp(metav1.Time{})
+	w.fillSystemFields(obj)
 	if r.PrepareForCreate != nil {
 		r.PrepareForCreate(ctx, obj)
 	}

@@ -1,0 +1,152 @@
+package catalog
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var admissionV1 = admissionregistrationv1.SchemeGroupVersion
+
+// The admission configuration objects are stored and validated; the
+// admission issue makes them take effect.
+
+// ValidatingWebhookConfigurations is admissionregistration.k8s.io/v1
+// validatingwebhookconfigurations.
+func ValidatingWebhookConfigurations() *Resource {
+	return stored(admissionV1, "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false,
+		func() Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} }).
+		inCategory("api-extensions").withGeneration().
+		defaulted(func(obj Object) {
+			for i := range obj.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks {
+				w := &obj.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks[i]
+				defaultWebhook(&w.FailurePolicy, &w.MatchPolicy, &w.NamespaceSelector, &w.ObjectSelector, &w.TimeoutSeconds, w.Rules, &w.ClientConfig)
+			}
+		}).
+		validated(func(obj Object) field.ErrorList {
+			var errs field.ErrorList
+			for i, w := range obj.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks {
+				errs = append(errs, validateWebhook(w.Name, w.SideEffects, w.AdmissionReviewVersions, &w.ClientConfig, field.NewPath("webhooks").Index(i))...)
+			}
+			return errs
+		}, nil)
+}
+
+// MutatingWebhookConfigurations is admissionregistration.k8s.io/v1
+// mutatingwebhookconfigurations.
+func MutatingWebhookConfigurations() *Resource {
+	return stored(admissionV1, "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false,
+		func() Object { return &admissionregistrationv1.MutatingWebhookConfiguration{} }).
+		inCategory("api-extensions").withGeneration().
+		defaulted(func(obj Object) {
+			for i := range obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks {
+				w := &obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks[i]
+				defaultWebhook(&w.FailurePolicy, &w.MatchPolicy, &w.NamespaceSelector, &w.ObjectSelector, &w.TimeoutSeconds, w.Rules, &w.ClientConfig)
+				defaultTo(&w.ReinvocationPolicy, admissionregistrationv1.NeverReinvocationPolicy)
+			}
+		}).
+		validated(func(obj Object) field.ErrorList {
+			var errs field.ErrorList
+			for i, w := range obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks {
+				errs = append(errs, validateWebhook(w.Name, w.SideEffects, w.AdmissionReviewVersions, &w.ClientConfig, field.NewPath("webhooks").Index(i))...)
+			}
+			return errs
+		}, nil)
+}
+
+func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match **admissionregistrationv1.MatchPolicyType,
+	nsSel, objSel **metav1.LabelSelector, timeout **int32, rules []admissionregistrationv1.RuleWithOperations, cc *admissionregistrationv1.WebhookClientConfig) {
+	defaultTo(failure, admissionregistrationv1.Fail)
+	defaultTo(match, admissionregistrationv1.Equivalent)
+	defaultTo(nsSel, metav1.LabelSelector{})
+	defaultTo(objSel, metav1.LabelSelector{})
+	defaultTo(timeout, 10)
+	for i := range rules {
+		defaultTo(&rules[i].Scope, admissionregistrationv1.AllScopes)
+	}
+	if cc.Service != nil {
+		defaultTo(&cc.Service.Port, 443)
+	}
+}
+
+func validateWebhook(name string, sideEffects *admissionregistrationv1.SideEffectClass, versions []string, cc *admissionregistrationv1.WebhookClientConfig, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	}
+	if sideEffects == nil {
+		errs = append(errs, field.Required(p.Child("sideEffects"), "must specify one of None, NoneOnDryRun"))
+	} else {
+		errs = append(errs, validateEnum(string(*sideEffects), []string{"None", "NoneOnDryRun"}, p.Child("sideEffects"))...)
+	}
+	if len(versions) == 0 {
+		errs = append(errs, field.Required(p.Child("admissionReviewVersions"), "must specify one of v1, v1beta1"))
+	}
+	if (cc.URL == nil) == (cc.Service == nil) {
+		errs = append(errs, field.Required(p.Child("clientConfig"), "exactly one of url or service is required"))
+	}
+	return errs
+}
+
+// ValidatingAdmissionPolicies is admissionregistration.k8s.io/v1
+// validatingadmissionpolicies, with status.
+func ValidatingAdmissionPolicies() *Resource {
+	return stored(admissionV1, "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false,
+		func() Object { return &admissionregistrationv1.ValidatingAdmissionPolicy{} }).
+		inCategory("api-extensions").withStatus().withGeneration().
+		defaulted(func(obj Object) {
+			s := &obj.(*admissionregistrationv1.ValidatingAdmissionPolicy).Spec
+			defaultTo(&s.FailurePolicy, admissionregistrationv1.Fail)
+			defaultMatchResources(s.MatchConstraints)
+		})
+}
+
+// ValidatingAdmissionPolicyBindings is admissionregistration.k8s.io/v1
+// validatingadmissionpolicybindings.
+func ValidatingAdmissionPolicyBindings() *Resource {
+	return stored(admissionV1, "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", false,
+		func() Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{} }).
+		inCategory("api-extensions").withGeneration().
+		defaulted(func(obj Object) {
+			defaultMatchResources(obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec.MatchResources)
+		})
+}
+
+// MutatingAdmissionPolicies is admissionregistration.k8s.io/v1
+// mutatingadmissionpolicies.
+func MutatingAdmissionPolicies() *Resource {
+	return stored(admissionV1, "mutatingadmissionpolicies", "MutatingAdmissionPolicy", false,
+		func() Object { return &admissionregistrationv1.MutatingAdmissionPolicy{} }).
+		inCategory("api-extensions").withGeneration().
+		defaulted(func(obj Object) {
+			s := &obj.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec
+			defaultTo(&s.FailurePolicy, admissionregistrationv1.Fail)
+			defaultMatchResources(s.MatchConstraints)
+		})
+}
+
+// MutatingAdmissionPolicyBindings is admissionregistration.k8s.io/v1
+// mutatingadmissionpolicybindings.
+func MutatingAdmissionPolicyBindings() *Resource {
+	return stored(admissionV1, "mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding", false,
+		func() Object { return &admissionregistrationv1.MutatingAdmissionPolicyBinding{} }).
+		inCategory("api-extensions").withGeneration().
+		defaulted(func(obj Object) {
+			defaultMatchResources(obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec.MatchResources)
+		})
+}
+
+func defaultMatchResources(m *admissionregistrationv1.MatchResources) {
+	if m == nil {
+		return
+	}
+	defaultTo(&m.MatchPolicy, admissionregistrationv1.Equivalent)
+	defaultTo(&m.NamespaceSelector, metav1.LabelSelector{})
+	defaultTo(&m.ObjectSelector, metav1.LabelSelector{})
+	for i := range m.ResourceRules {
+		defaultTo(&m.ResourceRules[i].Scope, admissionregistrationv1.AllScopes)
+	}
+	for i := range m.ExcludeResourceRules {
+		defaultTo(&m.ExcludeResourceRules[i].Scope, admissionregistrationv1.AllScopes)
+	}
+}

@@ -1,0 +1,159 @@
+package catalog
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var batchV1 = batchv1.SchemeGroupVersion
+
+// Labels a Job's generated selector and its pods carry.
+const (
+	labelJobControllerUID = "batch.kubernetes.io/controller-uid"
+	labelJobName          = "batch.kubernetes.io/job-name"
+	legacyControllerUID   = "controller-uid"
+	legacyJobName         = "job-name"
+)
+
+// Jobs is batch/v1 jobs, with status. Unless spec.manualSelector is true,
+// the selector is generated from the Job's uid and its template labelled
+// to match, as kube-apiserver's job strategy does.
+func Jobs() *Resource {
+	r := stored(batchV1, "jobs", "Job", true, func() Object { return &batchv1.Job{} }).
+		inAll().withStatus().withGeneration().
+		defaulted(func(obj Object) { defaultJobSpec(&obj.(*batchv1.Job).Spec) }).
+		validated(func(obj Object) field.ErrorList {
+			j := obj.(*batchv1.Job)
+			return validateJobSpec(&j.Spec, field.NewPath("spec"))
+		}, func(obj, old Object) field.ErrorList {
+			n, o := obj.(*batchv1.Job), old.(*batchv1.Job)
+			var errs field.ErrorList
+			if !apiequality.Semantic.DeepEqual(n.Spec.Selector, o.Spec.Selector) {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), n.Spec.Selector, "field is immutable"))
+			}
+			if !apiequality.Semantic.DeepEqual(n.Spec.Completions, o.Spec.Completions) && n.Spec.CompletionMode != nil && *n.Spec.CompletionMode == batchv1.IndexedCompletion {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "completions"), n.Spec.Completions, "field is immutable"))
+			}
+			if !apiequality.Semantic.DeepEqual(n.Spec.Template.Spec, o.Spec.Template.Spec) {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "template"), n.Spec.Template, "field is immutable"))
+			}
+			return errs
+		}).
+		withFields(func(obj Object) map[string]string {
+			return map[string]string{"status.successful": strconv.Itoa(int(obj.(*batchv1.Job).Status.Succeeded))}
+		}, "status.successful")
+	prepare := r.PrepareForCreate
+	r.PrepareForCreate = func(ctx context.Context, obj Object) {
+		prepare(ctx, obj)
+		generateJobSelector(obj.(*batchv1.Job))
+	}
+	return r
+}
+
+func defaultJobSpec(s *batchv1.JobSpec) {
+	if s.Completions == nil && s.Parallelism == nil {
+		s.Completions, s.Parallelism = ptrTo[int32](1), ptrTo[int32](1)
+	}
+	defaultTo(&s.Parallelism, 1)
+	if s.BackoffLimitPerIndex != nil {
+		defaultTo(&s.BackoffLimit, math.MaxInt32)
+	}
+	defaultTo(&s.BackoffLimit, 6)
+	defaultTo(&s.CompletionMode, batchv1.NonIndexedCompletion)
+	defaultTo(&s.Suspend, false)
+	if s.PodFailurePolicy == nil {
+		defaultTo(&s.PodReplacementPolicy, batchv1.TerminatingOrFailed)
+	} else {
+		defaultTo(&s.PodReplacementPolicy, batchv1.Failed)
+	}
+	defaultPodSpec(&s.Template.Spec)
+}
+
+// generateJobSelector selects the Job's pods by its uid and labels the
+// template so, unless the client chose its own selector.
+func generateJobSelector(j *batchv1.Job) {
+	if j.Spec.ManualSelector != nil && *j.Spec.ManualSelector {
+		return
+	}
+	uid := string(j.UID)
+	if j.Spec.Template.Labels == nil {
+		j.Spec.Template.Labels = map[string]string{}
+	}
+	for k, v := range map[string]string{labelJobControllerUID: uid, labelJobName: j.Name, legacyControllerUID: uid, legacyJobName: j.Name} {
+		if _, set := j.Spec.Template.Labels[k]; !set {
+			j.Spec.Template.Labels[k] = v
+		}
+	}
+	if j.Spec.Selector == nil {
+		j.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{labelJobControllerUID: uid}}
+	}
+}
+
+func validateJobSpec(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for name, v := range map[string]*int32{"parallelism": s.Parallelism, "completions": s.Completions, "backoffLimit": s.BackoffLimit} {
+		if v != nil && *v < 0 {
+			errs = append(errs, field.Invalid(p.Child(name), *v, "must be greater than or equal to 0"))
+		}
+	}
+	if s.ActiveDeadlineSeconds != nil && *s.ActiveDeadlineSeconds <= 0 {
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds, "must be greater than 0"))
+	}
+	if s.CompletionMode != nil {
+		errs = append(errs, validateEnum(string(*s.CompletionMode), []string{"Indexed", "NonIndexed"}, p.Child("completionMode"))...)
+		if *s.CompletionMode == batchv1.IndexedCompletion && s.Completions == nil {
+			errs = append(errs, field.Required(p.Child("completions"), "when completion mode is Indexed"))
+		}
+	}
+	switch s.Template.Spec.RestartPolicy {
+	case corev1.RestartPolicyNever, corev1.RestartPolicyOnFailure:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("template", "spec", "restartPolicy"), s.Template.Spec.RestartPolicy, []string{"OnFailure", "Never"}))
+	}
+	if s.Selector != nil {
+		errs = append(errs, validateLabelSelector(s.Selector, p.Child("selector"))...)
+	}
+	return append(errs, validatePodSpec(&s.Template.Spec, p.Child("template", "spec"))...)
+}
+
+// CronJobs is batch/v1 cronjobs, with status.
+func CronJobs() *Resource {
+	return stored(batchV1, "cronjobs", "CronJob", true, func() Object { return &batchv1.CronJob{} }).
+		short("cj").inAll().withStatus().withGeneration().
+		defaulted(func(obj Object) {
+			c := obj.(*batchv1.CronJob)
+			if c.Spec.ConcurrencyPolicy == "" {
+				c.Spec.ConcurrencyPolicy = batchv1.AllowConcurrent
+			}
+			defaultTo(&c.Spec.Suspend, false)
+			defaultTo(&c.Spec.SuccessfulJobsHistoryLimit, 3)
+			defaultTo(&c.Spec.FailedJobsHistoryLimit, 1)
+			defaultPodSpec(&c.Spec.JobTemplate.Spec.Template.Spec)
+		}).
+		validated(func(obj Object) field.ErrorList {
+			c := obj.(*batchv1.CronJob)
+			spec := field.NewPath("spec")
+			var errs field.ErrorList
+			if c.Spec.Schedule == "" {
+				errs = append(errs, field.Required(spec.Child("schedule"), ""))
+			}
+			errs = append(errs, validateEnum(string(c.Spec.ConcurrencyPolicy), []string{"Allow", "Forbid", "Replace"}, spec.Child("concurrencyPolicy"))...)
+			if len(c.Name) > 52 {
+				errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), c.Name, "must be no more than 52 characters"))
+			}
+			switch c.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy {
+			case corev1.RestartPolicyNever, corev1.RestartPolicyOnFailure:
+			default:
+				errs = append(errs, field.NotSupported(spec.Child("jobTemplate", "spec", "template", "spec", "restartPolicy"),
+					c.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy, []string{"OnFailure", "Never"}))
+			}
+			return append(errs, validatePodSpec(&c.Spec.JobTemplate.Spec.Template.Spec, spec.Child("jobTemplate", "spec", "template", "spec"))...)
+		}, nil)
+}

@@ -1,0 +1,138 @@
+package catalog
+
+import (
+	"context"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// PersistentVolumeClaims is core/v1 persistentvolumeclaims, with status.
+// A new claim is Pending until a volume is bound to it.
+func PersistentVolumeClaims() *Resource {
+	r := stored(coreV1, "persistentvolumeclaims", "PersistentVolumeClaim", true, func() Object { return &corev1.PersistentVolumeClaim{} }).
+		short("pvc").withStatus().
+		defaulted(func(obj Object) { defaultClaimSpec(&obj.(*corev1.PersistentVolumeClaim).Spec) }).
+		validated(func(obj Object) field.ErrorList {
+			c := obj.(*corev1.PersistentVolumeClaim)
+			return validateClaimSpec(&c.Spec, field.NewPath("spec"))
+		}, nil)
+	prepare := r.PrepareForCreate
+	r.PrepareForCreate = func(ctx context.Context, obj Object) {
+		prepare(ctx, obj)
+		obj.(*corev1.PersistentVolumeClaim).Status.Phase = corev1.ClaimPending
+	}
+	return r
+}
+
+func defaultClaimSpec(s *corev1.PersistentVolumeClaimSpec) {
+	defaultTo(&s.VolumeMode, corev1.PersistentVolumeFilesystem)
+}
+
+func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(s.AccessModes) == 0 {
+		errs = append(errs, field.Required(p.Child("accessModes"), "at least 1 access mode is required"))
+	}
+	for i, m := range s.AccessModes {
+		errs = append(errs, validateEnum(string(m), []string{"ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"}, p.Child("accessModes").Index(i))...)
+	}
+	if _, ok := s.Resources.Requests[corev1.ResourceStorage]; !ok && s.DataSourceRef == nil {
+		errs = append(errs, field.Required(p.Child("resources").Key(string(corev1.ResourceStorage)), ""))
+	}
+	for n, q := range s.Resources.Requests {
+		errs = append(errs, validateNonNegativeQuantity(q, p.Child("resources", "requests").Key(string(n)))...)
+	}
+	return errs
+}
+
+// PersistentVolumes is core/v1 persistentvolumes, with status. A new
+// volume is Pending until the binder makes it Available.
+func PersistentVolumes() *Resource {
+	r := stored(coreV1, "persistentvolumes", "PersistentVolume", false, func() Object { return &corev1.PersistentVolume{} }).
+		short("pv").withStatus().
+		defaulted(func(obj Object) {
+			v := obj.(*corev1.PersistentVolume)
+			if v.Spec.PersistentVolumeReclaimPolicy == "" {
+				v.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
+			}
+			defaultTo(&v.Spec.VolumeMode, corev1.PersistentVolumeFilesystem)
+		}).
+		validated(func(obj Object) field.ErrorList {
+			v := obj.(*corev1.PersistentVolume)
+			spec := field.NewPath("spec")
+			var errs field.ErrorList
+			if len(v.Spec.AccessModes) == 0 {
+				errs = append(errs, field.Required(spec.Child("accessModes"), ""))
+			}
+			if _, ok := v.Spec.Capacity[corev1.ResourceStorage]; !ok {
+				errs = append(errs, field.Required(spec.Child("capacity"), ""))
+			}
+			return append(errs, validateEnum(string(v.Spec.PersistentVolumeReclaimPolicy), []string{"Delete", "Recycle", "Retain"}, spec.Child("persistentVolumeReclaimPolicy"))...)
+		}, nil)
+	prepare := r.PrepareForCreate
+	r.PrepareForCreate = func(ctx context.Context, obj Object) {
+		prepare(ctx, obj)
+		now := metav1.Now().Rfc3339Copy()
+		obj.(*corev1.PersistentVolume).Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: &now}
+	}
+	return r
+}
+
+// PodTemplates is core/v1 podtemplates.
+func PodTemplates() *Resource {
+	return stored(coreV1, "podtemplates", "PodTemplate", true, func() Object { return &corev1.PodTemplate{} }).
+		defaulted(func(obj Object) { defaultPodSpec(&obj.(*corev1.PodTemplate).Template.Spec) }).
+		validated(func(obj Object) field.ErrorList {
+			return validatePodSpec(&obj.(*corev1.PodTemplate).Template.Spec, field.NewPath("template", "spec"))
+		}, nil)
+}
+
+// ReplicationControllers is core/v1 replicationcontrollers, with status
+// and scale. Without a selector, the template's labels are the selector,
+// and the controller's own labels.
+func ReplicationControllers() *Resource {
+	return stored(coreV1, "replicationcontrollers", "ReplicationController", true, func() Object { return &corev1.ReplicationController{} }).
+		short("rc").inAll().withStatus().withGeneration().
+		withScale(func(obj Object) (**int32, string, int32) {
+			rc := obj.(*corev1.ReplicationController)
+			return &rc.Spec.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String(), rc.Status.Replicas
+		}).
+		defaulted(func(obj Object) {
+			rc := obj.(*corev1.ReplicationController)
+			defaultTo(&rc.Spec.Replicas, 1)
+			if t := rc.Spec.Template; t != nil {
+				if len(rc.Spec.Selector) == 0 {
+					rc.Spec.Selector = t.Labels
+				}
+				if len(rc.Labels) == 0 {
+					rc.Labels = t.Labels
+				}
+				defaultPodSpec(&t.Spec)
+			}
+		}).
+		validated(func(obj Object) field.ErrorList {
+			rc := obj.(*corev1.ReplicationController)
+			spec := field.NewPath("spec")
+			errs := validateReplicas(rc.Spec.Replicas, spec.Child("replicas"))
+			if len(rc.Spec.Selector) == 0 {
+				errs = append(errs, field.Required(spec.Child("selector"), ""))
+			}
+			if rc.Spec.Template == nil {
+				return append(errs, field.Required(spec.Child("template"), ""))
+			}
+			for k, v := range rc.Spec.Selector {
+				if rc.Spec.Template.Labels[k] != v {
+					errs = append(errs, field.Invalid(spec.Child("template", "metadata", "labels"), rc.Spec.Template.Labels, "`selector` does not match template `labels`"))
+					break
+				}
+			}
+			return append(errs, validatePodSpec(&rc.Spec.Template.Spec, spec.Child("template", "spec"))...)
+		}, nil).
+		withFields(func(obj Object) map[string]string {
+			return map[string]string{"status.replicas": strconv.Itoa(int(obj.(*corev1.ReplicationController).Status.Replicas))}
+		}, "status.replicas")
+}
