@@ -1,0 +1,288 @@
+// Package compat runs Kubernetes' own components against sekisho, and
+// compares sekisho with a real kube-apiserver (the oracle) started on the
+// same PKI over a real etcd. It is its own module so that the heavy
+// dependencies of the oracle (etcd's server) never enter the product's.
+//
+// The Kubernetes binaries come from build-kube.sh, cached in
+// ~/.cache/sekisho/kube-VERSION (or $KUBE_BIN_DIR); TestMain builds them when
+// they are missing, which takes about ten minutes the first time.
+package compat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// kubeVersion is the Kubernetes release sekisho is compared with.
+const kubeVersion = "v1.37.2"
+
+var (
+	sekishoBin string
+	kubeBinDir string
+)
+
+func TestMain(m *testing.M) {
+	code, err := setUp(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setUp(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "sekisho-compat-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	sekishoBin = filepath.Join(dir, "sekisho")
+	build := exec.Command("go", "build", "-o", sekishoBin, "github.com/sekisho/sekisho/cmd/sekisho")
+	build.Dir = filepath.Join("..", "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 0, fmt.Errorf("building sekisho: %w", err)
+	}
+	kubeBinDir = os.Getenv("KUBE_BIN_DIR")
+	if kubeBinDir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return 0, err
+		}
+		kubeBinDir = filepath.Join(cache, "sekisho", "kube-"+kubeVersion)
+	}
+	// KUBE_COMPONENTS narrows the build to what a local run needs.
+	kube := exec.Command("./build-kube.sh", append([]string{kubeVersion, kubeBinDir}, strings.Fields(os.Getenv("KUBE_COMPONENTS"))...)...)
+	kube.Stdout, kube.Stderr = os.Stderr, os.Stderr
+	if err := kube.Run(); err != nil {
+		return 0, fmt.Errorf("building Kubernetes %s: %w", kubeVersion, err)
+	}
+	return m.Run(), nil
+}
+
+// freePort returns a TCP port nothing listens on at the moment.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// cluster is one PKI, written by sekisho certs init, shared by a sekisho
+// and (when started) a kube-apiserver with kubeadm's flags over etcd.
+type cluster struct {
+	t   *testing.T
+	dir string
+	// sekishoPort is the port the kubeconfig files name.
+	sekishoPort int
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	dir, port := t.TempDir(), freePort(t)
+	cmd := exec.Command(sekishoBin, "certs", "init", "--dir", dir, "--apiserver-advertise-address", "127.0.0.1",
+		"--apiserver-bind-port", strconv.Itoa(port), "--apiserver-cert-extra-sans", "localhost")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("certs init: %v\n%s", err, out)
+	}
+	return &cluster{t: t, dir: dir, sekishoPort: port}
+}
+
+func (c *cluster) pki(name string) string { return filepath.Join(c.dir, "pki", name) }
+
+// server is a running API server and a client of it as kubernetes-super-admin (system:masters: kube-apiserver has no kubeadm RBAC objects).
+type server struct {
+	name   string
+	url    string
+	client *http.Client
+	log    *bytes.Buffer
+}
+
+// startProcess runs a server binary until the test ends and waits for its
+// /readyz to answer ok.
+func (c *cluster) startProcess(name, bin string, port int, args ...string) *server {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s log (last 4 KiB):\n%s", name, tail(log.String(), 4096))
+		}
+	})
+	s := &server{name: name, url: "https://127.0.0.1:" + strconv.Itoa(port), log: log}
+	cfg, err := clientcmd.BuildConfigFromFlags(s.url, filepath.Join(c.dir, "super-admin.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSClientConfig.ServerName = "kubernetes"
+	if s.client, err = rest.HTTPClientFor(cfg); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited", name)
+		default:
+		}
+		resp, err := s.client.Get(s.url + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+			err = fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v\n%s", name, err, tail(log.String(), 4096))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// startSekisho serves the cluster's API with sekisho up.
+func (c *cluster) startSekisho() *server {
+	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, "up", "--data-dir", c.dir,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.sekishoPort))
+}
+
+// startKubeAPIServer starts etcd over mutual TLS and a kube-apiserver with
+// the flags kubeadm gives it.
+func (c *cluster) startKubeAPIServer() *server {
+	t := c.t
+	t.Helper()
+	etcdURL := c.startEtcd()
+	port := freePort(t)
+	return c.startProcess("kube-apiserver", filepath.Join(kubeBinDir, "kube-apiserver"), port,
+		"--advertise-address=127.0.0.1",
+		// The endpoint reconciler refuses a loopback address, and nothing
+		// here reaches the API through the kubernetes Service.
+		"--endpoint-reconciler-type=none",
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+		"--allow-privileged=true",
+		"--authorization-mode=Node,RBAC",
+		"--client-ca-file="+c.pki("ca.crt"),
+		"--enable-admission-plugins=NodeRestriction",
+		"--enable-bootstrap-token-auth=true",
+		"--etcd-cafile="+c.pki("etcd/ca.crt"),
+		"--etcd-certfile="+c.pki("apiserver-etcd-client.crt"),
+		"--etcd-keyfile="+c.pki("apiserver-etcd-client.key"),
+		"--etcd-servers="+etcdURL,
+		"--kubelet-client-certificate="+c.pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key="+c.pki("apiserver-kubelet-client.key"),
+		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+		"--proxy-client-cert-file="+c.pki("front-proxy-client.crt"),
+		"--proxy-client-key-file="+c.pki("front-proxy-client.key"),
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-client-ca-file="+c.pki("front-proxy-ca.crt"),
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-username-headers=X-Remote-User",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+c.pki("sa.pub"),
+		"--service-account-signing-key-file="+c.pki("sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/12",
+		"--tls-cert-file="+c.pki("apiserver.crt"),
+		"--tls-private-key-file="+c.pki("apiserver.key"),
+	)
+}
+
+// startEtcd runs an embedded etcd member serving clients over mutual TLS
+// with the cluster's etcd certificates, and returns its client URL.
+func (c *cluster) startEtcd() string {
+	t := c.t
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Dir = filepath.Join(c.dir, "etcd-data")
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	client, _ := url.Parse("https://127.0.0.1:" + strconv.Itoa(freePort(t)))
+	peer, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(freePort(t)))
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+	cfg.InitialCluster = cfg.Name + "=" + peer.String()
+	cfg.ClientTLSInfo.CertFile = c.pki("etcd/server.crt")
+	cfg.ClientTLSInfo.KeyFile = c.pki("etcd/server.key")
+	cfg.ClientTLSInfo.TrustedCAFile = c.pki("etcd/ca.crt")
+	cfg.ClientTLSInfo.ClientCertAuth = true
+	cfg.CipherSuites = nil
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatalf("starting etcd: %v", err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		t.Fatal("etcd not ready")
+	}
+	return client.String()
+}
+
+// get fetches a path with the given Accept header and decodes JSON into out.
+func (s *server) get(t *testing.T, path, accept string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s GET %s: %v", s.name, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatalf("%s GET %s: %v\n%s", s.name, path, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
