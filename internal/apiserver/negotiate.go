@@ -18,6 +18,7 @@ const (
 	formatTable           // meta.k8s.io Table, for kubectl get
 	formatDiscoveryV2     // apidiscovery.k8s.io/v2 APIGroupDiscoveryList
 	formatPartialMetadata // meta.k8s.io PartialObjectMetadata(List)
+	formatProtobuf        // application/vnd.kubernetes.protobuf
 )
 
 // mediaType is one parsed entry of an Accept header.
@@ -46,6 +47,7 @@ type negotiated struct {
 	format      format
 	contentType string
 	tableGV     string // meta.k8s.io/v1 or v1beta1 for Table and PartialObjectMetadata
+	protobuf    bool   // PartialObjectMetadata in protobuf rather than JSON
 }
 
 // negotiate picks the first acceptable encoding from the Accept header.
@@ -72,6 +74,14 @@ func negotiate(r *http.Request, allowTable, allowDiscovery bool) (negotiated, er
 			if as == "" {
 				return negotiated{format: formatYAML, contentType: "application/yaml"}, nil
 			}
+		case protobufContentType:
+			switch {
+			case as == "" && g == "":
+				return negotiated{format: formatProtobuf, contentType: protobufContentType}, nil
+			case allowTable && (as == "PartialObjectMetadata" || as == "PartialObjectMetadataList") && g == "meta.k8s.io" && (v == "v1" || v == "v1beta1"):
+				return negotiated{format: formatPartialMetadata, tableGV: "meta.k8s.io/" + v, protobuf: true,
+					contentType: protobufContentType + ";as=" + as + ";v=" + v + ";g=meta.k8s.io"}, nil
+			}
 		}
 	}
 	return negotiated{}, notAcceptable()
@@ -83,7 +93,7 @@ func notAcceptable() error {
 		Status:  metav1.StatusFailure,
 		Code:    http.StatusNotAcceptable,
 		Reason:  metav1.StatusReasonNotAcceptable,
-		Message: "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io",
+		Message: "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io",
 	}}
 }
 

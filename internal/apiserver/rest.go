@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -194,7 +195,18 @@ func (s *Server) writeEntry(req *request, code int, e *store.Entry) error {
 		if err != nil {
 			return err
 		}
-		return writeJSON(req.w, code, neg.contentType, partialMetadata(obj, neg.tableGV))
+		return writeEncoded(req.w, code, neg, partialMetadata(obj, neg.tableGV))
+	case formatProtobuf:
+		obj, err := e.Object()
+		if err != nil {
+			return err
+		}
+		body, err := encodeProtobuf(req.res.GroupVersionKind(), obj)
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, code, neg.contentType, body)
+		return nil
 	}
 	return notAcceptable()
 }
@@ -205,19 +217,39 @@ func (s *Server) writeView(req *request, code int, neg negotiated, e *store.Entr
 	if err != nil {
 		return err
 	}
-	view := req.sub.View(obj)
-	switch neg.format {
-	case formatJSON:
-		return writeJSON(req.w, code, neg.contentType, view)
-	case formatYAML:
-		data, err := yaml.Marshal(view)
-		if err != nil {
-			return err
-		}
-		writeBytes(req.w, code, neg.contentType, data)
-		return nil
+	return writeEncoded(req.w, code, neg, req.sub.View(obj))
+}
+
+// respond answers with a computed object (a review, a token, a Status)
+// in the encoding the client accepts: JSON, YAML or protobuf.
+func respond(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) error {
+	neg, err := negotiate(r, false, false)
+	if err != nil {
+		return err
 	}
-	return notAcceptable()
+	return writeEncoded(w, code, neg, obj)
+}
+
+// writeEncoded writes a typed object whose apiVersion and kind are set in
+// the negotiated encoding.
+func writeEncoded(w http.ResponseWriter, code int, neg negotiated, obj runtime.Object) error {
+	var body []byte
+	var err error
+	switch {
+	case neg.format == formatProtobuf || neg.protobuf:
+		body, err = encodeProtobuf(obj.GetObjectKind().GroupVersionKind(), obj)
+	case neg.format == formatYAML:
+		body, err = yaml.Marshal(obj)
+	case neg.format == formatJSON || neg.format == formatPartialMetadata:
+		body, err = json.Marshal(obj)
+	default:
+		return notAcceptable()
+	}
+	if err != nil {
+		return err
+	}
+	writeBytes(w, code, neg.contentType, body)
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, contentType string, v any) error {
@@ -356,13 +388,21 @@ func (s *Server) list(req *request) error {
 			for _, obj := range objs {
 				list.Items = append(list.Items, *partialMetadata(obj, neg.tableGV))
 			}
-			return writeJSON(req.w, http.StatusOK, neg.contentType, list)
+			return writeEncoded(req.w, http.StatusOK, neg, list)
 		}
 		t, err := s.table(req, neg.tableGV, objs, lm)
 		if err != nil {
 			return err
 		}
 		return writeJSON(req.w, http.StatusOK, neg.contentType, t)
+	}
+	if neg.format == formatProtobuf {
+		body, err := encodeProtobufList(req.res, lm, res.Items)
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, http.StatusOK, neg.contentType, body)
+		return nil
 	}
 	if neg.format == formatYAML {
 		body, err := yaml.JSONToYAML(encodeList(req.res, lm, res.Items))
@@ -568,7 +608,7 @@ func (s *Server) delete(req *request) error {
 		return err
 	}
 	if deleted && !req.res.ReturnDeletedObject {
-		return writeJSON(req.w, http.StatusOK, "application/json", metav1.Status{
+		return respond(req.w, req.r, http.StatusOK, &metav1.Status{
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 			Status:   metav1.StatusSuccess,
 			Details: &metav1.StatusDetails{
@@ -650,8 +690,16 @@ func (s *Server) deleteCollection(req *request) error {
 	if err != nil {
 		return err
 	}
-	body := encodeList(req.res, metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}, deleted)
-	writeBytes(req.w, http.StatusOK, "application/json", body)
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}
+	if neg, err := negotiate(req.r, false, false); err == nil && neg.format == formatProtobuf {
+		body, err := encodeProtobufList(req.res, lm, deleted)
+		if err != nil {
+			return err
+		}
+		writeBytes(req.w, http.StatusOK, neg.contentType, body)
+		return nil
+	}
+	writeBytes(req.w, http.StatusOK, "application/json", encodeList(req.res, lm, deleted))
 	return nil
 }
 
@@ -675,7 +723,7 @@ func (s *Server) createVirtual(req *request) error {
 		return err
 	}
 	out.GetObjectKind().SetGroupVersionKind(req.res.GroupVersionKind())
-	return writeJSON(req.w, http.StatusCreated, "application/json", out)
+	return respond(req.w, req.r, http.StatusCreated, out)
 }
 
 // createAction serves POST to an action subresource of an existing
@@ -695,7 +743,7 @@ func (s *Server) createAction(req *request) error {
 		return err
 	}
 	out.GetObjectKind().SetGroupVersionKind(sub.GroupVersionKind)
-	return writeJSON(req.w, http.StatusCreated, "application/json", out)
+	return respond(req.w, req.r, http.StatusCreated, out)
 }
 
 // uidOf is the UID of a stored object, or "" when it does not decode.

@@ -74,7 +74,11 @@ func (s *Server) watch(req *request) error {
 
 	w := req.w
 	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", neg.contentType)
+	if neg.format == formatProtobuf || neg.protobuf {
+		w.Header().Set("Content-Type", watchProtobufContentType)
+	} else {
+		w.Header().Set("Content-Type", neg.contentType)
+	}
 	w.WriteHeader(http.StatusOK)
 	if flusher != nil {
 		flusher.Flush()
@@ -163,8 +167,11 @@ func (s *Server) watch(req *request) error {
 	}
 }
 
-// encodeEvent appends one newline-terminated watch event.
+// encodeEvent appends one watch event: a line of JSON, or a protobuf frame.
 func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev store.WatchEvent) error {
+	if neg.format == formatProtobuf || neg.protobuf {
+		return s.encodeProtobufEvent(buf, req, neg, ev)
+	}
 	var object []byte
 	switch {
 	case ev.Type == store.WatchBookmark:
@@ -195,5 +202,35 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev
 	buf.WriteString(`","object":`)
 	buf.Write(object)
 	buf.WriteString("}\n")
+	return nil
+}
+
+// encodeProtobufEvent appends one length-prefixed protobuf watch frame.
+func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negotiated, ev store.WatchEvent) error {
+	var object []byte
+	var err error
+	switch {
+	case ev.Type == store.WatchBookmark:
+		object, err = protobufBookmark(req.res, ev.Rev, ev.InitialEventsEnd)
+	case neg.format == formatPartialMetadata:
+		var obj catalog.Object
+		if obj, err = ev.Entry.Object(); err == nil {
+			pm := partialMetadata(obj, neg.tableGV)
+			object, err = encodeProtobuf(pm.GroupVersionKind(), pm)
+		}
+	default:
+		var obj catalog.Object
+		if obj, err = ev.Entry.Object(); err == nil {
+			object, err = encodeProtobuf(req.res.GroupVersionKind(), obj)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	frame, err := protobufWatchFrame(ev.Type, object)
+	if err != nil {
+		return err
+	}
+	buf.Write(frame)
 	return nil
 }
