@@ -56,10 +56,14 @@ func TestNegotiate(t *testing.T) {
 		{"application/json", true, formatJSON},
 		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", true, formatTable},
 		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json", false, formatJSON},
-		{"application/vnd.kubernetes.protobuf, application/json", true, formatJSON},
+		{"application/vnd.kubernetes.protobuf, application/json", true, formatProtobuf},
+		{"application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io, application/json", true, formatJSON},
 		{"application/yaml", true, formatYAML},
 		{"application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", true, formatPartialMetadata},
-		{"application/vnd.kubernetes.protobuf", true, 0},
+		{"application/vnd.kubernetes.protobuf", true, formatProtobuf},
+		{"application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", true, formatPartialMetadata},
+		{"application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", false, 0},
+		{"application/cbor", true, 0},
 		{"text/html", true, 0},
 	}
 	for _, c := range cases {

@@ -174,6 +174,11 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev
 	}
 	var object []byte
 	switch {
+	case ev.Type == store.WatchBookmark && neg.format == formatPartialMetadata:
+		var err error
+		if object, err = json.Marshal(partialBookmark(neg, ev)); err != nil {
+			return err
+		}
 	case ev.Type == store.WatchBookmark:
 		object = store.BookmarkJSON(req.res, ev.Rev, ev.InitialEventsEnd)
 	case neg.format == formatTable || neg.format == formatPartialMetadata:
@@ -210,6 +215,9 @@ func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negoti
 	var object []byte
 	var err error
 	switch {
+	case ev.Type == store.WatchBookmark && neg.format == formatPartialMetadata:
+		pm := partialBookmark(neg, ev)
+		object, err = encodeProtobuf(pm.GroupVersionKind(), pm)
 	case ev.Type == store.WatchBookmark:
 		object, err = protobufBookmark(req.res, ev.Rev, ev.InitialEventsEnd)
 	case neg.format == formatPartialMetadata:
@@ -233,4 +241,16 @@ func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negoti
 	}
 	buf.Write(frame)
 	return nil
+}
+
+// partialBookmark is a bookmark's object for the metadata client, which
+// decodes every event as PartialObjectMetadata and knows no other kind.
+func partialBookmark(neg negotiated, ev store.WatchEvent) *metav1.PartialObjectMetadata {
+	pm := &metav1.PartialObjectMetadata{}
+	pm.APIVersion, pm.Kind = neg.tableGV, "PartialObjectMetadata"
+	pm.ResourceVersion = strconv.FormatInt(ev.Rev, 10)
+	if ev.InitialEventsEnd {
+		pm.Annotations = map[string]string{store.AnnotationInitialEventsEnd: "true"}
+	}
+	return pm
 }

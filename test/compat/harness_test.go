@@ -174,6 +174,30 @@ func (c *cluster) startProcess(name, bin string, port int, args ...string) *serv
 	}
 }
 
+// startComponent runs a Kubernetes component binary until the test ends.
+func (c *cluster) startComponent(name string, args ...string) {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, filepath.Join(kubeBinDir, name), args...)
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s log (last 8 KiB):\n%s", name, tail(log.String(), 8192))
+		}
+	})
+}
+
 // startSekisho serves the cluster's API with sekisho up.
 func (c *cluster) startSekisho() *server {
 	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, "up", "--data-dir", c.dir,

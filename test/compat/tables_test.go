@@ -86,19 +86,30 @@ func TestTablesMatchKubeAPIServer(t *testing.T) {
 			}
 		}
 	}
-	data, err := json.MarshalIndent(recorded, "", "  ")
+	record(t, tablesFile, recorded)
+}
+
+// record keeps a copy of what kube-apiserver answered where a unit test
+// reads it: with -update it rewrites the file, otherwise it requires the
+// file to be current.
+func record(t *testing.T, file string, v any) {
+	t.Helper()
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	data = append(data, '\n')
 	if *update {
-		if err := os.WriteFile(tablesFile, data, 0o644); err != nil {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if old, err := os.ReadFile(tablesFile); err != nil || !bytes.Equal(old, data) {
-		t.Errorf("%s is not what kube-apiserver answers (err %v); rerun with -update", tablesFile, err)
+	if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, data) {
+		t.Errorf("%s is not what kube-apiserver answers (err %v); rerun with -update", file, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -150,6 +151,30 @@ func TestProtobufClients(t *testing.T) {
 	ml, err := meta.Resource(corev1.SchemeGroupVersion.WithResource("namespaces")).List(ctx, metav1.ListOptions{})
 	if err != nil || len(ml.Items) == 0 || ml.Items[0].Name == "" {
 		t.Fatalf("metadata list: %v %+v", err, ml)
+	}
+
+	// A streaming list through the metadata client ends its initial
+	// events with a bookmark, which must be PartialObjectMetadata too (the
+	// metadata client knows no APIService kind).
+	send := true
+	mw, err := meta.Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}).Watch(ctx, metav1.ListOptions{
+		SendInitialEvents: &send, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan, AllowWatchBookmarks: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Stop()
+	for done := false; !done; {
+		select {
+		case ev, ok := <-mw.ResultChan():
+			if !ok || ev.Type == watch.Error {
+				t.Fatalf("metadata watch ended: %+v", ev.Object)
+			}
+			pm := ev.Object.(*metav1.PartialObjectMetadata)
+			done = ev.Type == watch.Bookmark && pm.Annotations[metav1.InitialEventsAnnotationKey] == "true"
+		case <-ctx.Done():
+			t.Fatal("no bookmark ended the metadata watch's initial events")
+		}
 	}
 
 	for req, ct := range seen.seen {

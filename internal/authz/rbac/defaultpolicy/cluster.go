@@ -38,8 +38,12 @@ func nodeRules() []rbacv1.PolicyRule {
 		// Dynamic resource allocation.
 		rule("get").groups(resourceGroup).resources("resourceclaims"),
 		rule("deletecollection").groups(resourceGroup).resources("resourceslices"),
+		// Trust bundles projected into pods.
+		rule(read...).groups(certificates).resources("clustertrustbundles"),
 		// Service account tokens for image credential providers.
 		rule("get").groups(core).resources("serviceaccounts"),
+		// Pod certificates the kubelet requests for its pods.
+		rule("create", "get", "list", "watch").groups(certificates).resources("podcertificaterequests"),
 	)
 }
 
@@ -127,6 +131,11 @@ func clusterRoles() []rbacv1.ClusterRole {
 		clusterRole("system:certificates.k8s.io:kubelet-serving-approver", approver("kubernetes.io/kubelet-serving")),
 		clusterRole("system:certificates.k8s.io:legacy-unknown-approver", approver("kubernetes.io/legacy-unknown")),
 		// Enough to negotiate API versions.
+		// Every service account may read the trust bundles that pods
+		// project (the kube-apiserver serving CA among them).
+		clusterRole("system:cluster-trust-bundle-discovery",
+			rule(read...).groups(certificates).resources("clustertrustbundles"),
+		),
 		clusterRole("system:discovery",
 			rule("get").urls("/livez", "/readyz", "/healthz", "/version", "/version/",
 				"/openapi", "/openapi/*", "/api", "/api/*", "/apis", "/apis/*"),
@@ -192,9 +201,10 @@ func clusterRoles() []rbacv1.ClusterRole {
 			rule(read...).groups(resourceGroup).resources("resourceslices"),
 			// Claims the scheduler makes for extended resources backed by DRA.
 			rule("create", "delete").groups(resourceGroup).resources("resourceclaims"),
+			// Device taints the scheduler must respect.
+			rule(read...).groups(resourceGroup).resources("devicetaintrules"),
 			// Granular status authorization: writing a claim's allocation
-			// and reservedFor takes this synthetic subresource too. (Placed
-			// last; its exact position in the upstream list is unconfirmed.)
+			// and reservedFor takes this synthetic subresource too.
 			rule("update", "patch").groups(resourceGroup).resources("resourceclaims/binding"),
 		),
 		clusterRole("system:kubelet-api-admin",
@@ -206,7 +216,7 @@ func clusterRoles() []rbacv1.ClusterRole {
 		// Health, metrics and status endpoints.
 		clusterRole("system:monitoring",
 			rule("get").urls("/metrics", "/metrics/slis", "/livez", "/readyz", "/healthz",
-				"/livez/*", "/readyz/*", "/healthz/*", "/statusz"),
+				"/livez/*", "/readyz/*", "/healthz/*", "/statusz", "/flagz"),
 			rule("get").groups(core).resources("nodes/metrics"),
 		),
 		{ObjectMeta: defaultMeta("", "system:node"), Rules: nodeRules()},
@@ -261,6 +271,7 @@ func clusterRoleBindings() []rbacv1.ClusterRoleBinding {
 	return []rbacv1.ClusterRoleBinding{
 		clusterBinding("cluster-admin", groups("system:masters")),
 		clusterBinding("system:basic-user", groups("system:authenticated")),
+		clusterBinding("system:cluster-trust-bundle-discovery", groups("system:serviceaccounts")),
 		clusterBinding("system:discovery", groups("system:authenticated")),
 		clusterBinding("system:kube-controller-manager", users("system:kube-controller-manager")),
 		clusterBinding("system:kube-dns", serviceAccount(kubeSystem, "kube-dns")),

@@ -90,6 +90,9 @@ var controllerTable = []struct {
 			rule(read...).groups(resourceGroup).resources("resourceslices"),
 			rule(read...).groups(resourceGroup).resources("deviceclasses"),
 			eventsRule(),
+			// The taint rules it applies, and their status.
+			rule("update", "patch").groups(resourceGroup).resources("devicetaintrules/status"),
+			rule(read...).groups(resourceGroup).resources("devicetaintrules"),
 		}
 	}},
 	{"disruption-controller", func() []ruleBuilder {
@@ -175,6 +178,14 @@ var controllerTable = []struct {
 			eventsRule(),
 		}
 	}},
+	{"kube-apiserver-serving-clustertrustbundle-publisher", func() []ruleBuilder {
+		return []ruleBuilder{
+			// It publishes the serving CA as the signer's trust bundle.
+			rule("attest").groups(certificates).resources("signers").names("kubernetes.io/kube-apiserver-serving"),
+			rule("create", "update", "delete", "list", "watch").groups(certificates).resources("clustertrustbundles"),
+			eventsRule(),
+		}
+	}},
 	{"legacy-service-account-token-cleaner", func() []ruleBuilder {
 		return []ruleBuilder{
 			rule("get").groups(core).resources("configmaps").names("kube-apiserver-legacy-service-account-token-tracking"),
@@ -194,6 +205,8 @@ var controllerTable = []struct {
 			rule("patch", "update").groups(core).resources("nodes/status"),
 			rule("patch", "update").groups(core).resources("pods/status"),
 			rule("list", "get", "delete", "watch").groups(core).resources("pods"),
+			// Node leases tell it whether a node's kubelet is alive.
+			rule(read...).groups(coordination).resources("leases"),
 			eventsRule(),
 		}
 	}},
@@ -215,6 +228,11 @@ var controllerTable = []struct {
 			rule("list", "watch", "delete").groups(core).resources("pods"),
 			rule(read...).groups(core).resources("nodes"),
 			rule("patch").groups(core).resources("pods/status"),
+		}
+	}},
+	{"podcertificaterequestcleaner", func() []ruleBuilder {
+		return []ruleBuilder{
+			rule("get", "list", "watch", "delete").groups(certificates).resources("podcertificaterequests"),
 		}
 	}},
 	{"pv-protection-controller", func() []ruleBuilder {
@@ -327,6 +345,15 @@ var controllerTable = []struct {
 			rule("update", "delete").groups(core).resources("persistentvolumeclaims"),
 			rule("update").groups(core).resources("pods/finalizers"),
 			eventsRule(),
+		}
+	}},
+	{"storage-version-migrator-controller", func() []ruleBuilder {
+		return []ruleBuilder{
+			// It rewrites every object of a resource in place.
+			rule("list", "patch").groups(anyGroup).resources("*"),
+			rule("get").groups("apiextensions.k8s.io").resources("customresourcedefinitions"),
+			rule("patch").groups("apiextensions.k8s.io").resources("customresourcedefinitions/status"),
+			rule("update").groups("storagemigration.k8s.io").resources("storageversionmigrations/status"),
 		}
 	}},
 	{"ttl-after-finished-controller", func() []ruleBuilder {

@@ -9,16 +9,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Object counts of kube-apiserver's rendered bootstrap-policy fixtures
-// (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata, Kubernetes
-// 1.36 line): cluster-roles.yaml 31, cluster-role-bindings.yaml 12,
-// controller-roles.yaml 38, controller-role-bindings.yaml 38 (one per
-// controller role), namespace-roles.yaml 7, namespace-role-bindings.yaml 7.
+// Object counts of kube-apiserver v1.37.2's bootstrap policy (see
+// TestMatchesKubeAPIServer for the objects themselves): cluster roles 32,
+// cluster role bindings 13, controller roles 41 with one binding each,
+// namespaced roles 7 and role bindings 7.
 const (
-	fixtureClusterRoles           = 31
-	fixtureClusterRoleBindings    = 12
-	fixtureControllerRoles        = 38
-	fixtureControllerRoleBindings = 38
+	fixtureClusterRoles           = 32
+	fixtureClusterRoleBindings    = 13
+	fixtureControllerRoles        = 41
+	fixtureControllerRoleBindings = 41
 	fixtureNamespaceRoles         = 7
 	fixtureNamespaceRoleBindings  = 7
 )
