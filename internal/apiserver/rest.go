@@ -709,6 +709,9 @@ func (s *Server) createVirtual(req *request) error {
 	if req.ri.Verb != "create" || req.ri.Name != "" {
 		return apierrors.NewMethodNotSupported(req.res.GroupResource(), req.ri.Verb)
 	}
+	if ref := req.res.ActionOf; ref != nil {
+		return s.createThrough(req, ref)
+	}
 	in, err := s.readTyped(req, bodyTypeOf(req.res))
 	if err != nil {
 		return err
@@ -737,10 +740,47 @@ func (s *Server) createAction(req *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
-	out, err := s.objects.Act(ctx, req.target(), in, s.cfg.Actions[catalog.ActionKey{Resource: req.res.GroupVersionResource(), Subresource: sub.Name}])
+	return s.act(req, in)
+}
+
+// createThrough serves POST to a resource whose create is an action on
+// the object its body names (bindings: pods/binding).
+func (s *Server) createThrough(req *request, ref *catalog.ActionRef) error {
+	parent, ok := s.cfg.Catalog.Lookup(req.res.GroupVersion.WithResource(ref.Resource))
+	if !ok || parent.Subresource(ref.Subresource) == nil {
+		return fmt.Errorf("%s: acts through %s/%s, which is not served", req.res.Name, ref.Resource, ref.Subresource)
+	}
+	sub := parent.Subresource(ref.Subresource)
+	in, err := s.readTyped(req, bodyType{New: sub.New, GVK: sub.GroupVersionKind, Name: req.res.Name})
 	if err != nil {
 		return err
+	}
+	if err := checkNamespace(req, in); err != nil {
+		return err
+	}
+	through := *req
+	ri := *req.ri
+	ri.Name = in.GetName()
+	through.ri, through.res, through.sub = &ri, parent, sub
+	return s.act(&through, in)
+}
+
+// act runs an action subresource with its request object.
+func (s *Server) act(req *request, in catalog.Object) error {
+	sub := req.sub
+	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
+	dry, err := dryRun(req.r)
+	if err != nil {
+		return err
+	}
+	out, err := s.objects.Act(ctx, req.target(), in, store.Options{DryRun: dry}, s.cfg.Actions[catalog.ActionKey{Resource: req.res.GroupVersionResource(), Subresource: sub.Name}])
+	if err != nil {
+		return err
+	}
+	if sub.Change != nil {
+		return respond(req.w, req.r, http.StatusCreated, &metav1.Status{
+			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated,
+		})
 	}
 	out.GetObjectKind().SetGroupVersionKind(sub.GroupVersionKind)
 	return respond(req.w, req.r, http.StatusCreated, out)

@@ -50,14 +50,14 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 	reviews := map[schema.GroupVersionResource]catalog.ReviewFunc{}
 	actions := map[catalog.ActionKey]catalog.ActionFunc{}
 	for _, res := range cs.reg.Resources() {
-		if res.Virtual {
+		if res.Answered() {
 			reviews[res.GroupVersionResource()] = func(_ context.Context, in catalog.Object) (catalog.Object, error) {
 				reached()
 				return in, nil
 			}
 		}
 		for _, sub := range res.Subresources {
-			if sub.Action {
+			if sub.Answered() {
 				actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] = func(_ context.Context, _, in catalog.Object) (catalog.Object, error) {
 					reached()
 					return in, nil

@@ -235,14 +235,14 @@ func servePprof(w http.ResponseWriter, r *http.Request) {
 func (c *Config) checkAnswers() error {
 	reviews, actions := 0, 0
 	for _, res := range c.Catalog.Resources() {
-		if res.Virtual {
+		if res.Answered() {
 			if c.Reviews[res.GroupVersionResource()] == nil {
 				return fmt.Errorf("apiserver: nothing answers %s", res.GroupVersionResource())
 			}
 			reviews++
 		}
 		for _, sub := range res.Subresources {
-			if sub.Action {
+			if sub.Answered() {
 				if c.Actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] == nil {
 					return fmt.Errorf("apiserver: nothing answers %s/%s", res.GroupVersionResource(), sub.Name)
 				}

@@ -42,6 +42,10 @@ type Resource struct {
 	// (tokenreviews, selfsubjectreviews, access reviews): only POST is
 	// served, and the server's ReviewFunc for it answers.
 	Virtual bool
+	// ActionOf, for a virtual resource, names the action subresource (of a
+	// resource in the same group and version) that its create performs on
+	// the object the request body names: bindings is pods/binding.
+	ActionOf *ActionRef
 
 	// ValidateName checks a name (or a generateName prefix).
 	ValidateName func(name string, prefix bool) []string
@@ -138,8 +142,13 @@ type Subresource struct {
 	Name string
 	// Action makes the subresource an action: POST to it decodes the body
 	// into a New() object and the server's ActionFunc for it answers,
-	// without storing anything (serviceaccounts/token).
+	// without storing anything (serviceaccounts/token), or, when Change is
+	// set, changes the parent object (pods/binding).
 	Action bool
+	// Change, for an action that changes its parent, returns the parent as
+	// the request in leaves it, or why it cannot: it runs in the write loop
+	// after the request's admission, and the answer is a Status.
+	Change func(parent, in Object) (Object, error)
 	// New returns the request type of an action subresource.
 	New func() Object
 	// GroupVersionKind is the type of an action subresource.
@@ -156,6 +165,17 @@ type Subresource struct {
 	// Verbs are the verbs discovery lists for the subresource.
 	Verbs []string
 }
+
+// Answered reports whether the server must give the resource a ReviewFunc:
+// it is virtual and does not act through a subresource.
+func (r *Resource) Answered() bool { return r.Virtual && r.ActionOf == nil }
+
+// Answered reports whether the server must give the subresource an
+// ActionFunc: it is an action that does not change its parent.
+func (s *Subresource) Answered() bool { return s.Action && s.Change == nil }
+
+// ActionRef names an action subresource by resource and subresource name.
+type ActionRef struct{ Resource, Subresource string }
 
 // Catalog holds the served resources.
 type Catalog struct {

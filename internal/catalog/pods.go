@@ -3,12 +3,14 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -42,7 +44,7 @@ func Pods() *Resource {
 			errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
 			return append(errs, validatePodSpecUpdate(&p.Spec, &o.Spec)...)
 		},
-		Subresources: []*Subresource{StatusSubresource()},
+		Subresources: []*Subresource{StatusSubresource(), BindingSubresource()},
 		SelectableFields: func(obj Object) map[string]string {
 			p := obj.(*corev1.Pod)
 			return map[string]string{
@@ -274,8 +276,8 @@ func validatePodSpec(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 }
 
 // validatePodSpecUpdate allows only the fields Kubernetes lets a running pod
-// change: container images, activeDeadlineSeconds, added tolerations, and
-// nodeName when it was unset (binding).
+// change: container images, activeDeadlineSeconds and added tolerations.
+// A pod gets its node only through pods/binding.
 func validatePodSpecUpdate(n, o *corev1.PodSpec) field.ErrorList {
 	mutable := n.DeepCopy()
 	for i := range mutable.Containers {
@@ -291,9 +293,6 @@ func validatePodSpecUpdate(n, o *corev1.PodSpec) field.ErrorList {
 	mutable.ActiveDeadlineSeconds = o.ActiveDeadlineSeconds
 	if len(mutable.Tolerations) >= len(o.Tolerations) {
 		mutable.Tolerations = o.Tolerations
-	}
-	if o.NodeName == "" {
-		mutable.NodeName = ""
 	}
 	if apiequality.Semantic.DeepEqual(mutable, o) {
 		return nil
@@ -447,4 +446,98 @@ func podCells(obj Object, now time.Time) []any {
 	}
 	return []any{pod.Name, fmt.Sprintf("%d/%d", ready, total), reason, restartStr, age(pod.CreationTimestamp, now),
 		none(ip), none(pod.Spec.NodeName), none(pod.Status.NominatedNodeName), gates}
+}
+
+// legacyInitContainerAnnotations are the alpha and beta annotations that
+// once carried init containers; a binding drops them, as kube-apiserver does.
+var legacyInitContainerAnnotations = []string{
+	"pod.alpha.kubernetes.io/init-containers", "pod.beta.kubernetes.io/init-containers",
+	"pod.alpha.kubernetes.io/init-container-statuses", "pod.beta.kubernetes.io/init-container-statuses",
+}
+
+// Bindings is core/v1 bindings, the older form of pods/binding: a create
+// binds the pod the Binding names.
+func Bindings() *Resource {
+	r := virtual(coreV1, "bindings", "binding", "Binding", true, func() Object { return &corev1.Binding{} })
+	r.ActionOf = &ActionRef{Resource: "pods", Subresource: "binding"}
+	return r
+}
+
+// BindingSubresource is pods/binding: the scheduler's create of a Binding
+// assigns a pending pod to a node. The pod must be unassigned, not being
+// deleted and free of scheduling gates; the binding's annotations and
+// labels are merged into the pod, the nominated node is cleared and the
+// PodScheduled condition set.
+func BindingSubresource() *Subresource {
+	return &Subresource{
+		Name: "binding", Action: true, Verbs: []string{"create"},
+		New:              func() Object { return &corev1.Binding{} },
+		GroupVersionKind: coreV1.WithKind("Binding"),
+		Change: func(parent, in Object) (Object, error) {
+			pod, b := parent.(*corev1.Pod), in.(*corev1.Binding)
+			if errs := validateBinding(b); len(errs) > 0 {
+				return nil, apierrors.NewInvalid(coreV1.WithKind("Binding").GroupKind(), b.Name, errs)
+			}
+			switch {
+			case pod.DeletionTimestamp != nil:
+				return nil, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", pod.Name)
+			case pod.Spec.NodeName != "":
+				return nil, fmt.Errorf("pod %s is already assigned to node %q", pod.Name, pod.Spec.NodeName)
+			case len(pod.Spec.SchedulingGates) > 0:
+				return nil, fmt.Errorf("pod %s has non-empty .spec.schedulingGates", pod.Name)
+			}
+			pod.Spec.NodeName = b.Target.Name
+			pod.Status.NominatedNodeName = ""
+			if len(b.Annotations) > 0 && pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			maps.Copy(pod.Annotations, b.Annotations)
+			for _, k := range legacyInitContainerAnnotations {
+				delete(pod.Annotations, k)
+			}
+			if len(b.Labels) > 0 && pod.Labels == nil {
+				pod.Labels = map[string]string{}
+			}
+			maps.Copy(pod.Labels, b.Labels)
+			setPodCondition(&pod.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue})
+			return pod, nil
+		},
+	}
+}
+
+// validateBinding checks a Binding's target: a node, named validly.
+func validateBinding(b *corev1.Binding) field.ErrorList {
+	var errs field.ErrorList
+	target := field.NewPath("target")
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		errs = append(errs, field.NotSupported(target.Child("kind"), b.Target.Kind, []string{"Node", "<empty>"}))
+	}
+	if b.Target.Name == "" {
+		errs = append(errs, field.Required(target.Child("name"), ""))
+	} else if b.Target.Kind == "" || b.Target.Kind == "Node" {
+		for _, msg := range nameDNSSubdomain(b.Target.Name, false) {
+			errs = append(errs, field.Invalid(target.Child("name"), b.Target.Name, msg))
+		}
+	}
+	return errs
+}
+
+// setPodCondition sets a condition's status, keeping its transition time
+// when the status does not change, as Kubernetes' pod utilities do.
+func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
+	now := metav1.Now()
+	for i := range status.Conditions {
+		old := &status.Conditions[i]
+		if old.Type != c.Type {
+			continue
+		}
+		if old.Status != c.Status {
+			old.LastTransitionTime = now
+		}
+		old.Status, old.Reason, old.Message = c.Status, c.Reason, c.Message
+		old.LastProbeTime = c.LastProbeTime
+		return
+	}
+	c.LastTransitionTime = now
+	status.Conditions = append(status.Conditions, c)
 }

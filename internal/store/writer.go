@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sekisho/sekisho/internal/admission"
@@ -295,20 +296,22 @@ func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo L
 	return out, list.Rev, nil
 }
 
-// Act runs an action subresource (serviceaccounts/token): a create of its
-// request object on an existing parent, admitted as kube-apiserver admits
-// it (NodeRestriction checks a node's token requests here). Nothing is
-// stored; answer gives the response.
-func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, answer catalog.ActionFunc) (catalog.Object, error) {
+// Act runs an action subresource: a create of its request object on an
+// existing parent, admitted as kube-apiserver admits it (NodeRestriction
+// checks a node's token requests here). An answering action
+// (serviceaccounts/token) stores nothing and answer gives the response; a
+// changing action (pods/binding) changes the parent in the write loop and
+// returns nil.
+func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, o Options, answer catalog.ActionFunc) (catalog.Object, error) {
 	sub := t.Subresource
-	if sub == nil || !sub.Action || answer == nil {
+	if sub == nil || !sub.Action || (answer == nil) == (sub.Change == nil) {
 		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "create")
 	}
 	parent, err := w.GetObject(ctx, t.Resource, t.Namespace, t.Name)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := attributes(ctx, admission.Create, t, in, nil, false)
+	attrs, err := attributes(ctx, admission.Create, t, in, nil, o.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -319,5 +322,35 @@ func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, answer ca
 	if err := w.admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
-	return answer(ctx, parent, in)
+	if sub.Change == nil {
+		return answer(ctx, parent, in)
+	}
+	return nil, w.change(ctx, t, in, o)
+}
+
+// change applies a changing action to its parent. The request object's
+// UID and resourceVersion, when given, are preconditions on the parent.
+func (w *Writer) change(ctx context.Context, t Target, in catalog.Object, o Options) error {
+	r, sub := t.Resource, t.Subresource
+	if in.GetName() != t.Name {
+		return apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in %s object", sub.GroupVersionKind.Kind))
+	}
+	pre := Preconditions{UID: string(in.GetUID()), ResourceVersion: in.GetResourceVersion()}
+	_, _, err := w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
+		if err := pre.check(r, cur.obj); err != nil {
+			return nil, err
+		}
+		next, err := sub.Change(cur.obj.DeepCopyObject().(catalog.Object), in)
+		if err != nil {
+			if _, ok := err.(apierrors.APIStatus); ok {
+				return nil, err
+			}
+			return nil, apierrors.NewConflict(schema.GroupResource{Group: r.GroupVersion.Group, Resource: r.Name + "/" + sub.Name}, t.Name, err)
+		}
+		if errs := append(r.ValidateMeta(next), catalog.ValidateMetaUpdate(next, cur.obj)...); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(sub.GroupVersionKind.GroupKind(), t.Name, errs)
+		}
+		return &change{next: next}, nil
+	})
+	return err
 }

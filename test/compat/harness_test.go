@@ -116,12 +116,11 @@ type server struct {
 	name   string
 	url    string
 	client *http.Client
-	log    *bytes.Buffer
 }
 
-// startProcess runs a server binary until the test ends and waits for its
-// /readyz to answer ok.
-func (c *cluster) startProcess(name, bin string, port int, args ...string) *server {
+// run starts a binary that lives until the test ends, and returns a channel
+// closed when it exits. Its output is logged if the test fails.
+func (c *cluster) run(name, bin string, args ...string) <-chan struct{} {
 	t := c.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,10 +138,24 @@ func (c *cluster) startProcess(name, bin string, port int, args ...string) *serv
 		cancel()
 		<-exited
 		if t.Failed() {
-			t.Logf("%s log (last 4 KiB):\n%s", name, tail(log.String(), 4096))
+			t.Logf("%s log (last 8 KiB):\n%s", name, tail(log.String(), 8192))
 		}
 	})
-	s := &server{name: name, url: "https://127.0.0.1:" + strconv.Itoa(port), log: log}
+	return exited
+}
+
+// startComponent runs a Kubernetes component binary until the test ends.
+func (c *cluster) startComponent(name string, args ...string) {
+	c.run(name, filepath.Join(kubeBinDir, name), args...)
+}
+
+// startProcess runs a server binary until the test ends and waits for its
+// /readyz to answer ok.
+func (c *cluster) startProcess(name, bin string, port int, args ...string) *server {
+	t := c.t
+	t.Helper()
+	exited := c.run(name, bin, args...)
+	s := &server{name: name, url: "https://127.0.0.1:" + strconv.Itoa(port)}
 	cfg, err := clientcmd.BuildConfigFromFlags(s.url, filepath.Join(c.dir, "super-admin.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -168,34 +181,10 @@ func (c *cluster) startProcess(name, bin string, port int, args ...string) *serv
 			err = fmt.Errorf("%s: %s", resp.Status, body)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v\n%s", name, err, tail(log.String(), 4096))
+			t.Fatalf("%s not ready: %v", name, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// startComponent runs a Kubernetes component binary until the test ends.
-func (c *cluster) startComponent(name string, args ...string) {
-	t := c.t
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(kubeBinDir, name), args...)
-	log := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s log (last 8 KiB):\n%s", name, tail(log.String(), 8192))
-		}
-	})
 }
 
 // startSekisho serves the cluster's API with sekisho up.

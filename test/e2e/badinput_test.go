@@ -61,7 +61,7 @@ func TestBadInput(t *testing.T) {
 		{"namespace mismatch", "POST", cms, "application/json", `{"metadata":{"name":"x","namespace":"kube-system"}}`, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"},
 		{"kind mismatch", "POST", cms, "application/json", `{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"}}`, 400, "BadRequest", "does not match"},
 		{"unknown resource", "GET", "/api/v1/widgets", "", "", 404, "NotFound", "the server could not find the requested resource"},
-		{"protobuf-only Accept", "GET", cms, "", "", 0, "", ""},
+		{"CBOR-only Accept", "GET", cms, "", "", 0, "", ""},
 		{"unsupported patch type", "PATCH", cms + "/existing", "application/apply-patch+yaml", `{}`, 415, "UnsupportedMediaType", "application/strategic-merge-patch+json"},
 		{"bad field selector", "GET", cms + "?fieldSelector=spec.foo=bar", "", "", 400, "BadRequest", "field label not supported: spec.foo"},
 		{"bad label selector", "GET", cms + "?labelSelector=a%20in%20(", "", "", 400, "BadRequest", "unable to parse requirement"},
@@ -73,7 +73,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if c.code == 0 {
 				req := mustRequest(t, "GET", s.url(cms), nil)
-				req.Header.Set("Accept", "application/vnd.kubernetes.protobuf")
+				req.Header.Set("Accept", "application/cbor")
 				resp, err := s.client(true).Do(req)
 				if err != nil {
 					t.Fatal(err)
@@ -81,7 +81,7 @@ func TestBadInput(t *testing.T) {
 				data, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 406 || parseStatus(t, string(data)).Reason != "NotAcceptable" {
-					t.Fatalf("protobuf-only Accept: %d %s", resp.StatusCode, data)
+					t.Fatalf("CBOR-only Accept: %d %s", resp.StatusCode, data)
 				}
 				return
 			}
