@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.DurationVar(&o.TokenWebhookCacheTTL, "authentication-token-webhook-cache-ttl", o.TokenWebhookCacheTTL, "how long the webhook's answers are cached")
 	fs.StringVar(&o.TokenAuthFile, "token-auth-file", o.TokenAuthFile, "static bearer tokens, CSV: token,user,uid,\"group1,group2\"; reloaded on change")
 	fs.BoolVar(&o.EnableBootstrapTokenAuth, "enable-bootstrap-token-auth", o.EnableBootstrapTokenAuth, "accept bootstrap tokens from kube-system Secrets, clean expired ones and sign cluster-info")
+	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, "which of sekisho's controllers run, in kube-controller-manager's syntax ('*' all, 'foo' on, '-foo' off): "+strings.Join(controlplane.ControllerNames(), ", ")+"; turn off those a kube-controller-manager runs")
 	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", o.AnonymousAuth, "let requests without credentials through as system:anonymous")
 	fs.StringSliceVar(&o.ServiceAccountKeyFiles, "service-account-key-file", o.ServiceAccountKeyFiles, "PEM public (or private) keys that verify service-account tokens; repeatable")
 	fs.StringVar(&o.ServiceAccountSigningKeyFile, "service-account-signing-key-file", o.ServiceAccountSigningKeyFile, "private key that signs service-account tokens")

@@ -57,6 +57,10 @@ type Options struct {
 	AnonymousAuth            bool
 	EnableBootstrapTokenAuth bool
 
+	// Controllers chooses which of sekisho's controllers run, in
+	// kube-controller-manager's --controllers syntax (see ControllerNames).
+	Controllers []string
+
 	ServiceAccountKeyFiles           []string
 	ServiceAccountSigningKeyFile     string
 	ServiceAccountIssuers            []string
@@ -119,6 +123,7 @@ func DefaultOptions() Options {
 		AuthorizationWebhookCacheAuthorizedTTL:   5 * time.Minute,
 		AuthorizationWebhookCacheUnauthorizedTTL: 30 * time.Second,
 		ServiceNodePortRange:                     "30000-32767",
+		Controllers:                              []string{"*"},
 	}
 }
 
@@ -141,6 +146,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := cipherSuites(o.TLSCipherSuites); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseControllers(o.Controllers); err != nil {
 		errs = append(errs, err)
 	}
 	if o.ClientCRLFile != "" && o.ClientCAFile == "" {

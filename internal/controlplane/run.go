@@ -230,11 +230,14 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
-	go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+	on, _ := parseControllers(o.Controllers) // Validate refused a bad list
+	if on.enabled(namespaceController) {
+		go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+	}
 	go allocator.RunRepair(ctx, st.Store, core("services"), time.Minute)
 
 	var legacySigner sacontroller.LegacySigner // nil unless a signing key is configured
-	if signer, _, _ := accounts.issuing(); signer != nil {
+	if signer, _, _ := accounts.issuing(); signer != nil && on.enabled(serviceAccountTokenController) {
 		legacySigner = signer
 	}
 	var rootCA []byte
@@ -242,19 +245,22 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 		rootCA, _ = os.ReadFile(o.ClientCAFile)
 	}
 	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets,
-		Signer: legacySigner, RootCA: rootCA, Log: log}
+		Signer: legacySigner, RootCA: rootCA, DefaultAccounts: on.enabled(serviceAccountController), Log: log}
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
 	go sac.Run(ctx)
-	if o.EnableBootstrapTokenAuth {
-		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: rootCA, Log: log}
+	if o.EnableBootstrapTokenAuth && (on.enabled(tokenCleanerController) || on.enabled(bootstrapSignerController)) {
+		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: rootCA, Log: log,
+			Clean: on.enabled(tokenCleanerController), Sign: on.enabled(bootstrapSignerController)}
 		bc.Register(core("secrets"), core("configmaps"))
 		go bc.Run(ctx)
 	}
-	startCertificateControllers(ctx, o, log, reg, st, z)
-	clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
-	aggregation := &clusterroleaggregation.Controller{Store: st, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
-	aggregation.Register()
-	go aggregation.Run(ctx)
+	startCertificateControllers(ctx, o, on, log, reg, st, z)
+	if on.enabled(clusterRoleAggregation) {
+		clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
+		aggregation := &clusterroleaggregation.Controller{Store: st, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
+		aggregation.Register()
+		go aggregation.Run(ctx)
+	}
 	for _, i := range append(inf.all(), z.rbacInformers()...) {
 		go i.Run(ctx)
 	}
@@ -287,9 +293,9 @@ func serverTLS(o Options, cert tls.Certificate, a *authentication) *tls.Config {
 }
 
 // startCertificateControllers runs what kube-controller-manager runs for
-// CertificateSigningRequests: the signer, the kubelet client auto-approver
-// and the cleaner.
-func startCertificateControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization) {
+// CertificateSigningRequests, each unless switched off: the signer, the
+// kubelet client auto-approver and the cleaner.
+func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
 	csrs := informer.New(st.Store, csrRes, log)
@@ -300,10 +306,16 @@ func startCertificateControllers(ctx context.Context, o Options, log *slog.Logge
 	}
 	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
 		Node: getter[*corev1.Node](st.Store, reg, "nodes")}
-	signer.Register()
-	approver.Register()
-	go signer.Run(ctx)
-	go approver.Run(ctx)
-	go (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
+	if on.enabled(csrSigningController) {
+		signer.Register()
+		go signer.Run(ctx)
+	}
+	if on.enabled(csrApprovingController) {
+		approver.Register()
+		go approver.Run(ctx)
+	}
+	if on.enabled(csrCleanerController) {
+		go (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
+	}
 	go csrs.Run(ctx)
 }

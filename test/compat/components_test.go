@@ -76,12 +76,14 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 }
 
 // TestControlPlaneOnSekisho runs kube-controller-manager and kube-scheduler
-// on sekisho with the kubeconfigs it wrote: a Deployment becomes a
-// ReplicaSet and Pods (the controller-manager), and the Pods are bound to
-// a Node (the scheduler).
+// on sekisho with the kubeconfigs it wrote, and sekisho's own controllers
+// off (the controller-manager runs them): a Deployment becomes a
+// ReplicaSet and Pods in a namespace whose default ServiceAccount the
+// controller-manager made, and the Pods are bound to a Node (the
+// scheduler).
 func TestControlPlaneOnSekisho(t *testing.T) {
 	c := newCluster(t)
-	s := c.startSekisho()
+	s := c.startSekisho("--controllers=")
 	c.startControllerManager()
 	c.startScheduler()
 	client := c.clientset(s)

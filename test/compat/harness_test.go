@@ -188,9 +188,9 @@ func (c *cluster) startProcess(name, bin string, port int, args ...string) *serv
 }
 
 // startSekisho serves the cluster's API with sekisho up.
-func (c *cluster) startSekisho() *server {
-	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, "up", "--data-dir", c.dir,
-		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.sekishoPort))
+func (c *cluster) startSekisho(extra ...string) *server {
+	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, append([]string{"up", "--data-dir", c.dir,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.sekishoPort)}, extra...)...)
 }
 
 // startKubeAPIServer starts etcd over mutual TLS and a kube-apiserver with

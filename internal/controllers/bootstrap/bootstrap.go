@@ -35,6 +35,9 @@ type Controller struct {
 	CAPEM  []byte
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Clean and Sign choose the work: kube-controller-manager's
+	// token-cleaner and bootstrap-signer controllers.
+	Clean, Sign bool
 
 	secretRes, configMapRes *catalog.Resource
 	kick                    chan struct{}
@@ -72,8 +75,12 @@ func (c *Controller) Run(ctx context.Context) {
 		return
 	}
 	for {
-		c.clean(ctx)
-		c.sign(ctx)
+		if c.Clean {
+			c.clean(ctx)
+		}
+		if c.Sign {
+			c.sign(ctx)
+		}
 		// Wake when the next token expires, or in a minute at the latest.
 		wait := time.Minute
 		valid, _ := c.tokens()

@@ -31,7 +31,11 @@ type Controller struct {
 	Signer LegacySigner
 	// RootCA is written to each token Secret as ca.crt.
 	RootCA []byte
-	Log    *slog.Logger
+	// DefaultAccounts makes a "default" ServiceAccount in every namespace
+	// (kube-controller-manager's serviceaccount-controller); the token
+	// filling is its serviceaccount-token-controller, on when Signer is set.
+	DefaultAccounts bool
+	Log             *slog.Logger
 
 	saRes, secretRes *catalog.Resource
 	work             chan func(context.Context)
@@ -50,14 +54,14 @@ func (c *Controller) Register(serviceAccounts, secrets *catalog.Resource) {
 		}
 	}
 	c.Namespaces.AddHandler(func(t string, obj, _ catalog.Object) {
-		if t != store.WatchDeleted && obj.GetDeletionTimestamp() == nil {
+		if c.DefaultAccounts && t != store.WatchDeleted && obj.GetDeletionTimestamp() == nil {
 			ns := obj.GetName()
 			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
 		}
 	})
 	c.ServiceAccounts.AddHandler(func(t string, obj, _ catalog.Object) {
 		ns, name := obj.GetNamespace(), obj.GetName()
-		if t == store.WatchDeleted && name == "default" {
+		if c.DefaultAccounts && t == store.WatchDeleted && name == "default" {
 			enqueue(func(ctx context.Context) { c.ensureDefault(ctx, ns) })
 		}
 		if t == store.WatchAdded && c.Signer != nil {
