@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"strconv"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -102,6 +104,8 @@ func StatefulSets() *Resource {
 					s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{}
 				}
 				defaultTo(&s.Spec.UpdateStrategy.RollingUpdate.Partition, 0)
+				// MaxUnavailableStatefulSet is on by default in 1.37.
+				defaultTo(&s.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable, intstr.FromInt32(1))
 			}
 			defaultTo(&s.Spec.RevisionHistoryLimit, 10)
 			defaultTo(&s.Spec.PersistentVolumeClaimRetentionPolicy, appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{})
@@ -112,7 +116,10 @@ func StatefulSets() *Resource {
 				p.WhenScaled = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 			}
 			for i := range s.Spec.VolumeClaimTemplates {
-				defaultClaimSpec(&s.Spec.VolumeClaimTemplates[i].Spec)
+				t := &s.Spec.VolumeClaimTemplates[i]
+				t.APIVersion, t.Kind = "v1", "PersistentVolumeClaim"
+				defaultClaimSpec(&t.Spec)
+				zeroTo(&t.Status.Phase, corev1.ClaimPending)
 			}
 			defaultPodSpec(&s.Spec.Template.Spec)
 		}).
@@ -125,6 +132,19 @@ func StatefulSets() *Resource {
 		}, func(obj, old Object) field.ErrorList {
 			return immutableSelector(obj.(*appsv1.StatefulSet).Spec.Selector, old.(*appsv1.StatefulSet).Spec.Selector)
 		})
+}
+
+// daemonSetTemplateGeneration records the generation of a DaemonSet's
+// current template.
+const daemonSetTemplateGeneration = "deprecated.daemonset.template.generation"
+
+// withAnnotation returns annotations with key set to value.
+func withAnnotation(annotations map[string]string, key, value string) map[string]string {
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[key] = value
+	return annotations
 }
 
 // DaemonSets is apps/v1 daemonsets, with status.
@@ -145,6 +165,16 @@ func DaemonSets() *Resource {
 			}
 			defaultTo(&d.Spec.RevisionHistoryLimit, 10)
 			defaultPodSpec(&d.Spec.Template.Spec)
+		}).
+		prepared(func(obj Object) {
+			// The generation whose template the pods run, for clients
+			// older than ControllerRevisions.
+			obj.SetAnnotations(withAnnotation(obj.GetAnnotations(), daemonSetTemplateGeneration, "1"))
+		}, func(obj, old Object) {
+			n, o := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+			if !apiequality.Semantic.DeepEqual(n.Spec.Template, o.Spec.Template) {
+				n.Annotations = withAnnotation(n.Annotations, daemonSetTemplateGeneration, strconv.FormatInt(o.Generation+1, 10))
+			}
 		}).
 		validated(func(obj Object) field.ErrorList {
 			d := obj.(*appsv1.DaemonSet)

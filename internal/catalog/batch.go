@@ -2,8 +2,10 @@ package catalog
 
 import (
 	"context"
+	"maps"
 	"math"
 	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -52,7 +54,13 @@ func Jobs() *Resource {
 	prepare := r.PrepareForCreate
 	r.PrepareForCreate = func(ctx context.Context, obj Object) {
 		prepare(ctx, obj)
-		generateJobSelector(obj.(*batchv1.Job))
+		j := obj.(*batchv1.Job)
+		generateJobSelector(j)
+		// A Job without labels of its own carries its pods' (Kubernetes
+		// defaults this on every read; here it is stored).
+		if len(j.Labels) == 0 && len(j.Spec.Template.Labels) > 0 {
+			j.Labels = maps.Clone(j.Spec.Template.Labels)
+		}
 	}
 	return r
 }
@@ -82,6 +90,7 @@ func generateJobSelector(j *batchv1.Job) {
 	if j.Spec.ManualSelector != nil && *j.Spec.ManualSelector {
 		return
 	}
+	j.Spec.ManualSelector = ptrTo(false)
 	uid := string(j.UID)
 	if j.Spec.Template.Labels == nil {
 		j.Spec.Template.Labels = map[string]string{}
@@ -141,8 +150,15 @@ func CronJobs() *Resource {
 			c := obj.(*batchv1.CronJob)
 			spec := field.NewPath("spec")
 			var errs field.ErrorList
-			if c.Spec.Schedule == "" {
+			switch schedule := c.Spec.Schedule; {
+			case schedule == "":
 				errs = append(errs, field.Required(spec.Child("schedule"), ""))
+			case strings.Contains(schedule, "TZ"):
+				errs = append(errs, field.Invalid(spec.Child("schedule"), schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+			default:
+				if err := checkCronSchedule(schedule); err != nil {
+					errs = append(errs, field.Invalid(spec.Child("schedule"), schedule, err.Error()))
+				}
 			}
 			errs = append(errs, validateEnum(string(c.Spec.ConcurrencyPolicy), []string{"Allow", "Forbid", "Replace"}, spec.Child("concurrencyPolicy"))...)
 			if len(c.Name) > 52 {

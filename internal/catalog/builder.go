@@ -64,6 +64,29 @@ func (r *Resource) withGeneration() *Resource {
 	return r
 }
 
+// prepared adds create-only and update-only preparation, after the
+// defaults: onCreate(obj) and onUpdate(obj, old); either may be nil.
+func (r *Resource) prepared(onCreate func(obj Object), onUpdate func(obj, old Object)) *Resource {
+	prepare, prepareUpdate := r.PrepareForCreate, r.PrepareForUpdate
+	if onCreate != nil {
+		r.PrepareForCreate = func(ctx context.Context, obj Object) {
+			if prepare != nil {
+				prepare(ctx, obj)
+			}
+			onCreate(obj)
+		}
+	}
+	if onUpdate != nil {
+		r.PrepareForUpdate = func(obj, old Object) {
+			if prepareUpdate != nil {
+				prepareUpdate(obj, old)
+			}
+			onUpdate(obj, old)
+		}
+	}
+	return r
+}
+
 // withTable sets the table kubectl get prints.
 func (r *Resource) withTable(t *Table) *Resource {
 	r.Table = t

@@ -12,20 +12,18 @@ import (
 // ClusterTrustBundles is certificates.k8s.io/v1 clustertrustbundles. A
 // bundle for a signer is named after it, the signer's "/" written ":".
 func ClusterTrustBundles() *Resource {
-	return stored(certificatesv1.SchemeGroupVersion, "clustertrustbundles", "ClusterTrustBundle", false,
-		func() Object { return &certificatesv1.ClusterTrustBundle{} }).
+	r := stored(certificatesv1.SchemeGroupVersion, "clustertrustbundles", "ClusterTrustBundle", false,
+		func() Object { return &certificatesv1.ClusterTrustBundle{} })
+	r.ValidateName = nameAny // the rule depends on spec.signerName: see trustBundleName
+	return r.
 		withFields(func(obj Object) map[string]string {
 			return map[string]string{"spec.signerName": obj.(*certificatesv1.ClusterTrustBundle).Spec.SignerName}
 		}, "spec.signerName").
 		validated(func(obj Object) field.ErrorList {
 			b := obj.(*certificatesv1.ClusterTrustBundle)
 			var errs field.ErrorList
-			if signer := b.Spec.SignerName; signer != "" {
-				if prefix := strings.ReplaceAll(signer, "/", ":") + ":"; !strings.HasPrefix(b.Name, prefix) {
-					errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), b.Name, "ClusterTrustBundle for signerName "+signer+" must be named with prefix "+prefix))
-				}
-			} else if strings.Contains(b.Name, ":") {
-				errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), b.Name, "ClusterTrustBundle without signer name must not have \":\" in its name"))
+			for _, msg := range trustBundleName(b.Name, b.Spec.SignerName) {
+				errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), b.Name, msg))
 			}
 			if strings.TrimSpace(b.Spec.TrustBundle) == "" {
 				errs = append(errs, field.Required(field.NewPath("spec", "trustBundle"), ""))
@@ -39,6 +37,23 @@ func ClusterTrustBundles() *Resource {
 			}
 			return nil
 		})
+}
+
+// trustBundleName is a ClusterTrustBundle's name rule: a bundle of a signer
+// is named "<signer with / as :>:<DNS subdomain>", any other bundle is a DNS
+// subdomain without ":".
+func trustBundleName(name, signer string) []string {
+	if signer == "" {
+		if strings.Contains(name, ":") {
+			return []string{"ClusterTrustBundle without signer name must not have \":\" in its name"}
+		}
+		return nameDNSSubdomain(name, false)
+	}
+	prefix := strings.ReplaceAll(signer, "/", ":") + ":"
+	if !strings.HasPrefix(name, prefix) {
+		return []string{"ClusterTrustBundle for signerName " + signer + " must be named with prefix " + prefix}
+	}
+	return nameDNSSubdomain(strings.TrimPrefix(name, prefix), false)
 }
 
 // PodCertificateRequests is certificates.k8s.io/v1 podcertificaterequests,

@@ -665,7 +665,7 @@ func Services() *Resource {
 		ShortNames:   []string{"svc"},
 		Categories:   []string{"all"},
 		New:          func() Object { return &corev1.Service{} },
-		ValidateName: nameDNS1035Label,
+		ValidateName: nameDNSLabel, // RelaxedServiceNameValidation, GA in 1.37
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			s := obj.(*corev1.Service)
 			s.Status = corev1.ServiceStatus{}

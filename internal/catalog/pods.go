@@ -103,6 +103,11 @@ func validateMirrorAnnotationUpdate(annotations, old map[string]string) field.Er
 func defaultPod(p *corev1.Pod) {
 	s := &p.Spec
 	defaultPodSpec(s)
+	if s.EnableServiceLinks == nil {
+		yes := true
+		s.EnableServiceLinks = &yes
+	}
+	defaultRequestsFromLimits(s)
 	// Mirror pods run without a service account, as Kubernetes'
 	// ServiceAccount plugin leaves them; a node may not name one.
 	if s.ServiceAccountName == "" && !isMirrorPod(p) {
@@ -132,10 +137,6 @@ func defaultPodSpec(s *corev1.PodSpec) {
 	if s.SecurityContext == nil {
 		s.SecurityContext = &corev1.PodSecurityContext{}
 	}
-	if s.EnableServiceLinks == nil {
-		yes := true
-		s.EnableServiceLinks = &yes
-	}
 	if s.DeprecatedServiceAccount == "" {
 		s.DeprecatedServiceAccount = s.ServiceAccountName
 	}
@@ -144,6 +145,9 @@ func defaultPodSpec(s *corev1.PodSpec) {
 	}
 	for i := range s.Containers {
 		defaultContainer(&s.Containers[i])
+	}
+	for i := range s.Volumes {
+		defaultVolume(&s.Volumes[i])
 	}
 }
 
@@ -165,6 +169,7 @@ func defaultContainer(c *corev1.Container) {
 			c.Ports[i].Protocol = corev1.ProtocolTCP
 		}
 	}
+	defaultContainerParts(c)
 }
 
 // imageTag returns the tag of an image reference, "" when it has none (or only a digest).

@@ -19,7 +19,6 @@ import (
 var (
 	nameDNSSubdomain = apivalidation.NameIsDNSSubdomain
 	nameDNSLabel     = apivalidation.NameIsDNSLabel
-	nameDNS1035Label = apivalidation.NameIsDNS1035Label
 	namePathSegment  = func(name string, prefix bool) []string {
 		return path.ValidatePathSegmentName(name, prefix)
 	}

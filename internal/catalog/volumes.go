@@ -85,6 +85,7 @@ func PersistentVolumes() *Resource {
 // PodTemplates is core/v1 podtemplates.
 func PodTemplates() *Resource {
 	return stored(coreV1, "podtemplates", "PodTemplate", true, func() Object { return &corev1.PodTemplate{} }).
+		withGeneration().
 		defaulted(func(obj Object) { defaultPodSpec(&obj.(*corev1.PodTemplate).Template.Spec) }).
 		validated(func(obj Object) field.ErrorList {
 			return validatePodSpec(&obj.(*corev1.PodTemplate).Template.Spec, field.NewPath("template", "spec"))

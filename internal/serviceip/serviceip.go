@@ -44,6 +44,14 @@ type Allocator struct {
 	Grace time.Duration
 }
 
+// family is the IP family of the service CIDR.
+func (a *Allocator) family() corev1.IPFamily {
+	if a.CIDR != nil && a.CIDR.IP.To4() == nil {
+		return corev1.IPv6Protocol
+	}
+	return corev1.IPv4Protocol
+}
+
 // owner is stored as the value of a reservation: who holds it, and since when.
 func owner(ns, name string, now time.Time) []byte {
 	return []byte(ns + "/" + name + "@" + strconv.FormatInt(now.Unix(), 10))
@@ -65,6 +73,12 @@ func (a *Allocator) Assign(ctx context.Context, svc, old *corev1.Service, dry bo
 	spec := field.NewPath("spec")
 	invalid := func(errs ...*field.Error) error {
 		return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, svc.Name, errs)
+	}
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone && len(svc.Spec.Selector) > 0 && len(svc.Spec.IPFamilies) == 0 {
+		// A headless Service with a selector gets the cluster's family,
+		// single stack: its endpoints are pod addresses of that family.
+		single := corev1.IPFamilyPolicySingleStack
+		svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = []corev1.IPFamily{a.family()}, &single
 	}
 	if svc.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		if svc.Spec.ClusterIP == "" {

@@ -1,8 +1,10 @@
 package compat
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -77,5 +79,36 @@ func TestBindingMatchesKubeAPIServer(t *testing.T) {
 		{what: "bindings resource", method: "POST", path: "/api/v1/namespaces/default/bindings", body: `{"metadata":{"name":"db"},"target":{"name":"n1"}}`, kube: 201},
 		{what: "bindings outside a namespace", method: "POST", path: "/api/v1/bindings", body: `{"metadata":{"name":"db"},"target":{"name":"n1"}}`},
 		{what: "get a binding", method: "GET", path: pods + "/web/binding"},
+	})
+}
+
+// TestNamesMatchKubeAPIServer sends names that each type's own rule
+// accepts or refuses, to both servers.
+func TestNamesMatchKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho()
+	ca, err := os.ReadFile(c.pki("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, _ := json.Marshal(string(ca))
+	ctb := func(name, signer string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"signerName":"` + signer + `","trustBundle":` + string(bundle) + `}}`
+	}
+	const ctbs = "/apis/certificates.k8s.io/v1/clustertrustbundles"
+	const serving = "kubernetes.io/kube-apiserver-serving"
+	differential(t, kube, sekisho, []step{
+		{what: "signer bundle", method: "POST", path: ctbs, body: ctb("kubernetes.io:kube-apiserver-serving:abc", serving), kube: 201},
+		{what: "signer bundle without the prefix", method: "POST", path: ctbs, body: ctb("abc", serving), kube: 422},
+		{what: "signer bundle, bad suffix", method: "POST", path: ctbs, body: ctb("kubernetes.io:kube-apiserver-serving:ABC", serving), kube: 422},
+		{what: "plain bundle with a colon", method: "POST", path: ctbs, body: ctb("a:b", ""), kube: 422},
+		{what: "plain bundle", method: "POST", path: ctbs, body: ctb("plain", ""), kube: 201},
+		{what: "configmap, capitals", method: "POST", path: "/api/v1/namespaces/default/configmaps", body: `{"metadata":{"name":"Bad"}}`, kube: 422},
+		{what: "namespace, dots", method: "POST", path: "/api/v1/namespaces", body: `{"metadata":{"name":"a.b"}}`, kube: 422},
+		{what: "service, leading digit (RelaxedServiceNameValidation)", method: "POST", path: "/api/v1/namespaces/default/services", body: `{"metadata":{"name":"1svc"},"spec":{"ports":[{"port":80}]}}`, kube: 201},
+		{what: "service, a dot", method: "POST", path: "/api/v1/namespaces/default/services", body: `{"metadata":{"name":"a.b"},"spec":{"ports":[{"port":80}]}}`, kube: 422},
+		{what: "role, colons and capitals", method: "POST", path: "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", body: `{"metadata":{"name":"Team:Reader"}}`, kube: 201},
+		{what: "role, a slash", method: "POST", path: "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", body: `{"metadata":{"name":"a/b"}}`, kube: 422},
 	})
 }
