@@ -126,7 +126,17 @@ func (c *cluster) run(name, bin string, args ...string) <-chan struct{} {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
 	log := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = log, log
+	var out io.Writer = log
+	// COMPAT_LOG_DIR keeps every process's whole log, for debugging.
+	if dir := os.Getenv("COMPAT_LOG_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, t.Name()+"-"+filepath.Base(name)+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		out = io.MultiWriter(log, f)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
