@@ -782,6 +782,16 @@ func (s *Server) act(req *request, in catalog.Object) error {
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated,
 		})
 	}
+	if st, ok := out.(*metav1.Status); ok {
+		// An action may answer with a Status (pods/eviction): its code is
+		// the response's, 201 when it has none.
+		code := int(st.Code)
+		if code == 0 {
+			code = http.StatusCreated
+			st.Code = http.StatusCreated
+		}
+		return respond(req.w, req.r, code, st)
+	}
 	out.GetObjectKind().SetGroupVersionKind(sub.GroupVersionKind)
 	return respond(req.w, req.r, http.StatusCreated, out)
 }

@@ -16,6 +16,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
@@ -58,7 +59,7 @@ func newCatalogueServer(t *testing.T) *catalogueServer {
 		}
 		for _, sub := range res.Subresources {
 			if sub.Answered() {
-				actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] = func(_ context.Context, _, in catalog.Object) (catalog.Object, error) {
+				actions[catalog.ActionKey{Resource: res.GroupVersionResource(), Subresource: sub.Name}] = func(_ context.Context, _, in catalog.Object) (runtime.Object, error) {
 					reached()
 					return in, nil
 				}

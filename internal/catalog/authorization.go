@@ -4,6 +4,7 @@ import (
 	"context"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	sekishov1alpha1 "github.com/sekisho/sekisho/internal/apis/sekisho/v1alpha1"
@@ -12,8 +13,9 @@ import (
 // ReviewFunc answers a request to a virtual resource (Resource.Virtual).
 type ReviewFunc func(ctx context.Context, in Object) (Object, error)
 
-// ActionFunc answers an action subresource (Subresource.Action) of parent.
-type ActionFunc func(ctx context.Context, parent, in Object) (Object, error)
+// ActionFunc answers an action subresource (Subresource.Action) of parent,
+// with an object of the subresource's kind or a Status.
+type ActionFunc func(ctx context.Context, parent, in Object) (runtime.Object, error)
 
 // ActionKey names an action subresource.
 type ActionKey struct {
@@ -26,9 +28,22 @@ func Review[T Object](h func(context.Context, T) (T, error)) ReviewFunc {
 	return func(ctx context.Context, in Object) (Object, error) { return h(ctx, in.(T)) }
 }
 
+type dryRunKey struct{}
+
+// WithDryRun marks ctx as the context of a dry run: an ActionFunc that
+// writes must write nothing.
+func WithDryRun(ctx context.Context) context.Context {
+	return context.WithValue(ctx, dryRunKey{}, true)
+}
+
+// DryRun reports whether ctx is a dry run's.
+func DryRun(ctx context.Context) bool { v, _ := ctx.Value(dryRunKey{}).(bool); return v }
+
 // Action adapts a typed action handler to an ActionFunc.
 func Action[P, T Object](h func(context.Context, P, T) (T, error)) ActionFunc {
-	return func(ctx context.Context, parent, in Object) (Object, error) { return h(ctx, parent.(P), in.(T)) }
+	return func(ctx context.Context, parent, in Object) (runtime.Object, error) {
+		return h(ctx, parent.(P), in.(T))
+	}
 }
 
 // virtual describes a create-only resource that answers instead of

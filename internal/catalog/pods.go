@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,7 +45,7 @@ func Pods() *Resource {
 			errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
 			return append(errs, validatePodSpecUpdate(&p.Spec, &o.Spec)...)
 		},
-		Subresources: []*Subresource{StatusSubresource(), BindingSubresource()},
+		Subresources: []*Subresource{StatusSubresource(), BindingSubresource(), EvictionSubresource()},
 		SelectableFields: func(obj Object) map[string]string {
 			p := obj.(*corev1.Pod)
 			return map[string]string{
@@ -458,6 +459,16 @@ func podCells(obj Object, now time.Time) []any {
 var legacyInitContainerAnnotations = []string{
 	"pod.alpha.kubernetes.io/init-containers", "pod.beta.kubernetes.io/init-containers",
 	"pod.alpha.kubernetes.io/init-container-statuses", "pod.beta.kubernetes.io/init-container-statuses",
+}
+
+// EvictionSubresource is pods/eviction: a create of a policy/v1 Eviction
+// deletes the pod if its disruption budget allows (the server answers it).
+func EvictionSubresource() *Subresource {
+	return &Subresource{
+		Name: "eviction", Action: true, Verbs: []string{"create"},
+		New:              func() Object { return &policyv1.Eviction{} },
+		GroupVersionKind: policyv1.SchemeGroupVersion.WithKind("Eviction"),
+	}
 }
 
 // Bindings is core/v1 bindings, the older form of pods/binding: a create

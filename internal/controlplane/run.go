@@ -14,6 +14,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -32,6 +33,7 @@ import (
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/events"
+	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/serviceip"
@@ -139,7 +141,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Authenticator:               authentication,
 		Authorizer:                  authorization.chain,
 		Reviews:                     merge(authnAPI.Reviews(), accessReviews.Reviews()),
-		Actions:                     authnAPI.Actions(),
+		Actions:                     merge(authnAPI.Actions(), evictions(cat, writer)),
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -173,6 +175,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // merge joins maps with disjoint keys.
+// evictions answers pods/eviction.
+func evictions(cat *catalog.Catalog, w *store.Writer) map[catalog.ActionKey]catalog.ActionFunc {
+	pods, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("pods"))
+	budgets, _ := cat.Lookup(policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets"))
+	e := &eviction.Evictor{Writer: w, Pods: pods, Budgets: budgets}
+	return map[catalog.ActionKey]catalog.ActionFunc{
+		{Resource: pods.GroupVersionResource(), Subresource: "eviction"}: e.Evict,
+	}
+}
+
 func merge[K comparable, V any](maps ...map[K]V) map[K]V {
 	out := map[K]V{}
 	for _, m := range maps {

@@ -410,7 +410,9 @@ type Preconditions struct {
 	ResourceVersion string
 }
 
-func (p Preconditions) check(r *catalog.Resource, obj catalog.Object) error {
+// Check refuses obj with a 409 when it is not the object the preconditions
+// name.
+func (p Preconditions) Check(r *catalog.Resource, obj catalog.Object) error {
 	if p.UID != "" && string(obj.GetUID()) != p.UID {
 		return apierrors.NewConflict(r.GroupResource(), obj.GetName(),
 			fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", p.UID, obj.GetUID()))

@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -239,7 +240,7 @@ func (w *Writer) Delete(ctx context.Context, t Target, o DeleteOptions) (e *Entr
 	r := t.Resource
 	return w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
 		obj := cur.obj
-		if err := o.Preconditions.check(r, obj); err != nil {
+		if err := o.Preconditions.Check(r, obj); err != nil {
 			return nil, err
 		}
 		attrs, err := attributes(ctx, admission.Delete, t, nil, obj, o.DryRun)
@@ -302,7 +303,7 @@ func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo L
 // (serviceaccounts/token) stores nothing and answer gives the response; a
 // changing action (pods/binding) changes the parent in the write loop and
 // returns nil.
-func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, o Options, answer catalog.ActionFunc) (catalog.Object, error) {
+func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, o Options, answer catalog.ActionFunc) (runtime.Object, error) {
 	sub := t.Subresource
 	if sub == nil || !sub.Action || (answer == nil) == (sub.Change == nil) {
 		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "create")
@@ -323,6 +324,9 @@ func (w *Writer) Act(ctx context.Context, t Target, in catalog.Object, o Options
 		return nil, err
 	}
 	if sub.Change == nil {
+		if o.DryRun {
+			ctx = catalog.WithDryRun(ctx)
+		}
 		return answer(ctx, parent, in)
 	}
 	return nil, w.change(ctx, t, in, o)
@@ -337,7 +341,7 @@ func (w *Writer) change(ctx context.Context, t Target, in catalog.Object, o Opti
 	}
 	pre := Preconditions{UID: string(in.GetUID()), ResourceVersion: in.GetResourceVersion()}
 	_, _, err := w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
-		if err := pre.check(r, cur.obj); err != nil {
+		if err := pre.Check(r, cur.obj); err != nil {
 			return nil, err
 		}
 		next, err := sub.Change(cur.obj.DeepCopyObject().(catalog.Object), in)

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,11 +14,20 @@ import (
 // code and body.
 func (s *server) do(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
+	return s.send(t, method, path, "", body)
+}
+
+// send is do with a Content-Type (JSON when empty).
+func (s *server) send(t *testing.T, method, path, contentType, body string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	req.Header.Set("Content-Type", contentType)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", s.name, method, path, err)
@@ -32,6 +42,8 @@ func (s *server) do(t *testing.T, method, path, body string) (int, string) {
 // docs/compatibility.md), what each answers.
 type step struct {
 	what, method, path, body string
+	// contentType is the body's; JSON when empty.
+	contentType string
 	// sekisho, when set, is sekisho's deliberate answer; kube is then
 	// kube-apiserver's.
 	kube, sekisho int
@@ -42,8 +54,8 @@ type step struct {
 func differential(t *testing.T, kube, sekisho *server, steps []step) {
 	t.Helper()
 	for _, st := range steps {
-		kc, kb := kube.do(t, st.method, st.path, st.body)
-		sc, sb := sekisho.do(t, st.method, st.path, st.body)
+		kc, kb := kube.send(t, st.method, st.path, st.contentType, st.body)
+		sc, sb := sekisho.send(t, st.method, st.path, st.contentType, st.body)
 		wantKube, wantSekisho := st.kube, st.sekisho
 		if wantSekisho == 0 {
 			wantSekisho = kc
@@ -110,5 +122,51 @@ func TestNamesMatchKubeAPIServer(t *testing.T) {
 		{what: "service, a dot", method: "POST", path: "/api/v1/namespaces/default/services", body: `{"metadata":{"name":"a.b"},"spec":{"ports":[{"port":80}]}}`, kube: 422},
 		{what: "role, colons and capitals", method: "POST", path: "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", body: `{"metadata":{"name":"Team:Reader"}}`, kube: 201},
 		{what: "role, a slash", method: "POST", path: "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", body: `{"metadata":{"name":"a/b"}}`, kube: 422},
+	})
+}
+
+// TestEvictionMatchesKubeAPIServer evicts pods guarded by disruption
+// budgets on both servers. With no controller-manager here, the test
+// writes the pods' and budgets' status itself, the same on both.
+func TestEvictionMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho("--controllers=")
+	const ns = "/api/v1/namespaces/default"
+	const pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+	pod := func(name, app string) string {
+		return `{"metadata":{"name":"` + name + `","labels":{"app":"` + app + `"}},"spec":{"serviceAccountName":"evictee","automountServiceAccountToken":false,"containers":[{"name":"c","image":"busybox"}]}}`
+	}
+	running := `{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}`
+	budget := func(allowed int) string {
+		return fmt.Sprintf(`{"status":{"observedGeneration":1,"disruptionsAllowed":%d,"currentHealthy":2,"desiredHealthy":%d,"expectedPods":2}}`, allowed, 2-allowed)
+	}
+	eviction := func(name string) string {
+		return `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"` + name + `"}}`
+	}
+	const merge = "application/merge-patch+json"
+	differential(t, kube, sekisho, []step{
+		{what: "service account", method: "POST", path: ns + "/serviceaccounts", body: `{"metadata":{"name":"evictee"}}`, kube: 201},
+		{what: "pending pod", method: "POST", path: ns + "/pods", body: pod("pending", "x"), kube: 201},
+		{what: "a pending pod is evicted whatever the budget", method: "POST", path: ns + "/pods/pending/eviction", body: eviction("pending"), kube: 201},
+		{what: "evicted pod gone", method: "GET", path: ns + "/pods/pending", kube: 404},
+		{what: "pod a", method: "POST", path: ns + "/pods", body: pod("a", "web"), kube: 201},
+		{what: "pod b", method: "POST", path: ns + "/pods", body: pod("b", "web"), kube: 201},
+		{what: "a running", method: "PATCH", contentType: merge, path: ns + "/pods/a/status", body: running, kube: 200},
+		{what: "b running", method: "PATCH", contentType: merge, path: ns + "/pods/b/status", body: running, kube: 200},
+		{what: "name mismatch", method: "POST", path: ns + "/pods/a/eviction", body: eviction("b"), kube: 400},
+		{what: "budget", method: "POST", path: pdbs, body: `{"metadata":{"name":"web"},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}}`, kube: 201},
+		{what: "a budget not yet observed", method: "POST", path: ns + "/pods/a/eviction", body: eviction("a"), kube: 429},
+		{what: "budget observed, no disruption allowed", method: "PATCH", contentType: merge, path: pdbs + "/web/status", body: budget(0), kube: 200},
+		{what: "refused by the budget", method: "POST", path: ns + "/pods/a/eviction", body: eviction("a"), kube: 429},
+		{what: "budget allows one", method: "PATCH", contentType: merge, path: pdbs + "/web/status", body: budget(1), kube: 200},
+		{what: "dry-run eviction", method: "POST", path: ns + "/pods/a/eviction?dryRun=All", body: eviction("a"), kube: 201},
+		{what: "a still there", method: "GET", path: ns + "/pods/a", kube: 200},
+		{what: "eviction", method: "POST", path: ns + "/pods/a/eviction", body: eviction("a"), kube: 201},
+		{what: "a gone", method: "GET", path: ns + "/pods/a", kube: 404},
+		{what: "the budget is spent", method: "POST", path: ns + "/pods/b/eviction", body: eviction("b"), kube: 429},
+		{what: "a second budget", method: "POST", path: pdbs, body: `{"metadata":{"name":"web2"},"spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}}}`, kube: 201},
+		{what: "two budgets", method: "POST", path: ns + "/pods/b/eviction", body: eviction("b"), kube: 500},
+		{what: "missing pod", method: "POST", path: ns + "/pods/nope/eviction", body: eviction("nope"), kube: 404},
 	})
 }

@@ -13,7 +13,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -134,12 +136,50 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 
 	runDeployment(ctx, t, client, "web", 10)
 
+	// kubectl drain evicts the node's pods as a disruption budget allows;
+	// the Deployment brings them back on the other nodes.
+	minAvailable := intstr.FromInt32(8)
+	if _, err := client.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: &minAvailable, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the budget allows disruptions", func() (bool, string) {
+		b, err := client.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return b.Status.DisruptionsAllowed > 0, fmt.Sprintf("%+v", b.Status)
+	})
+	kubeconfig := filepath.Join(c.dir, "admin.conf")
+	if out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "--server", s.url, "drain", "hollow-0",
+		"--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl drain: %v\n%s", err, out)
+	}
+	eventually(t, 2*time.Minute, "ten pods Running, none on the drained node", func() (bool, string) {
+		pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err.Error()
+		}
+		running, onDrained := 0, 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "hollow-0" {
+				onDrained++
+			}
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				running++
+			}
+		}
+		return running == 10 && onDrained == 0, fmt.Sprintf("%d running, %d on hollow-0", running, onDrained)
+	})
+
 	// sekisho's aggregation controller filled the admin role.
 	if admin, err := client.RbacV1().ClusterRoles().Get(ctx, "admin", metav1.GetOptions{}); err != nil || len(admin.Rules) == 0 {
 		t.Errorf("ClusterRole admin: %v, %d rules", err, len(admin.Rules))
 	}
 	// kubectl get all -A shows the workload, through admin.conf.
-	out, err := exec.Command("kubectl", "--kubeconfig", filepath.Join(c.dir, "admin.conf"), "--server", s.url, "get", "all", "-A").CombinedOutput()
+	out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "--server", s.url, "get", "all", "-A").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl get all -A: %v\n%s", err, out)
 	}
