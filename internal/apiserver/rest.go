@@ -299,8 +299,8 @@ func (s *Server) listOptions(req *request) (store.ListOptions, error) {
 			return o, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 		}
 		o.Fields, err = o.Fields.Transform(func(f, v string) (string, string, error) {
-			if f == "metadata.name" || (f == "metadata.namespace" && req.res.Namespaced) || containsString(req.res.FieldLabels, f) {
-				return f, v, nil
+			if label, ok := req.res.FieldLabel(f); ok {
+				return label, v, nil
 			}
 			return "", "", fmt.Errorf("field label not supported: %s", f)
 		})
@@ -347,15 +347,6 @@ func (s *Server) listOptions(req *request) (store.ListOptions, error) {
 		o.SendInitial = isTrue(v)
 	}
 	return o, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) list(req *request) error {

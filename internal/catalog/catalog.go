@@ -67,6 +67,13 @@ type Resource struct {
 	SelectableFields func(obj Object) map[string]string
 	// FieldLabels lists the keys SelectableFields returns.
 	FieldLabels []string
+	// FieldLabelAliases maps a field label to the one it stands for
+	// (pods: spec.host is spec.nodeName).
+	FieldLabelAliases map[string]string
+	// NamespaceUnselectable refuses metadata.namespace as a field selector
+	// on a namespaced type, as kube-apiserver does for
+	// podcertificaterequests.
+	NamespaceUnselectable bool
 
 	// Table renders objects for kubectl get. Nil means the default Name
 	// and Created At columns.
@@ -124,6 +131,24 @@ func (r *Resource) ListKind() string { return r.Kind + "List" }
 // GroupResource names the resource in error messages.
 func (r *Resource) GroupResource() schema.GroupResource {
 	return r.GroupVersion.WithResource(r.Name).GroupResource()
+}
+
+// FieldLabel returns the field a field selector's label selects on, and
+// whether the resource supports it, as kube-apiserver's field label
+// conversions decide: metadata.name always; metadata.namespace on
+// namespaced types, and on cluster-scoped types that define no field
+// labels of their own; and the type's own labels and aliases.
+func (r *Resource) FieldLabel(label string) (string, bool) {
+	if to, ok := r.FieldLabelAliases[label]; ok {
+		label = to
+	}
+	switch {
+	case label == "metadata.name":
+		return label, true
+	case label == "metadata.namespace":
+		return label, (r.Namespaced && !r.NamespaceUnselectable) || (!r.Namespaced && len(r.FieldLabels) == 0)
+	}
+	return label, slices.Contains(r.FieldLabels, label)
 }
 
 // Subresource returns the named subresource, or nil.

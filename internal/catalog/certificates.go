@@ -59,11 +59,13 @@ func trustBundleName(name, signer string) []string {
 // PodCertificateRequests is certificates.k8s.io/v1 podcertificaterequests,
 // with status: stored; kubelets write them and signers answer.
 func PodCertificateRequests() *Resource {
-	return stored(certificatesv1.SchemeGroupVersion, "podcertificaterequests", "PodCertificateRequest", true,
+	r := stored(certificatesv1.SchemeGroupVersion, "podcertificaterequests", "PodCertificateRequest", true,
 		func() Object { return &certificatesv1.PodCertificateRequest{} }).
 		withStatus().
 		withFields(func(obj Object) map[string]string {
 			p := obj.(*certificatesv1.PodCertificateRequest)
 			return map[string]string{"spec.signerName": p.Spec.SignerName, "spec.podName": p.Spec.PodName, "spec.nodeName": string(p.Spec.NodeName)}
 		}, "spec.signerName", "spec.podName", "spec.nodeName")
+	r.NamespaceUnselectable = true // its field labels omit metadata.namespace
+	return r
 }

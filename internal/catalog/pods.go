@@ -53,10 +53,13 @@ func Pods() *Resource {
 				"spec.schedulerName": p.Spec.SchedulerName, "spec.serviceAccountName": p.Spec.ServiceAccountName,
 				"spec.hostNetwork": strconv.FormatBool(p.Spec.HostNetwork), "status.phase": string(p.Status.Phase),
 				"status.podIP": p.Status.PodIP, "status.nominatedNodeName": p.Status.NominatedNodeName,
+				// kube-apiserver accepts this label but has no value for it.
+				"status.podIPs": "",
 			}
 		},
+		FieldLabelAliases: map[string]string{"spec.host": "spec.nodeName"},
 		FieldLabels: []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-			"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},
+			"spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"},
 		Table: &Table{
 			Columns: []metav1.TableColumnDefinition{
 				nameColumn(),

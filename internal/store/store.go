@@ -508,10 +508,7 @@ func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
 
 // FieldSet is the set of fields an object can be selected by.
 func FieldSet(r *catalog.Resource, obj catalog.Object) fields.Set {
-	set := fields.Set{"metadata.name": obj.GetName()}
-	if r.Namespaced {
-		set["metadata.namespace"] = obj.GetNamespace()
-	}
+	set := fields.Set{"metadata.name": obj.GetName(), "metadata.namespace": obj.GetNamespace()}
 	if r.SelectableFields != nil {
 		for k, v := range r.SelectableFields(obj) {
 			set[k] = v
