@@ -70,6 +70,10 @@ type Resource struct {
 	// FieldLabelAliases maps a field label to the one it stands for
 	// (pods: spec.host is spec.nodeName).
 	FieldLabelAliases map[string]string
+	// StoredAs keeps the resource's objects in another resource's form and
+	// place (events.k8s.io/v1 Events are core/v1 Events); the store
+	// converts them on the way in and out.
+	StoredAs *StorageView
 	// NamespaceUnselectable refuses metadata.namespace as a field selector
 	// on a namespaced type, as kube-apiserver does for
 	// podcertificaterequests.
@@ -198,6 +202,14 @@ func (r *Resource) Answered() bool { return r.Virtual && r.ActionOf == nil }
 // Answered reports whether the server must give the subresource an
 // ActionFunc: it is an action that does not change its parent.
 func (s *Subresource) Answered() bool { return s.Action && s.Change == nil }
+
+// StorageView is how a resource's objects are stored as another's.
+type StorageView struct {
+	// Resource is the stored form; it must share the resource's name.
+	Resource *Resource
+	// ToStorage and FromStorage convert between the two forms.
+	ToStorage, FromStorage func(Object) Object
+}
 
 // ActionRef names an action subresource by resource and subresource name.
 type ActionRef struct{ Resource, Subresource string }

@@ -18,8 +18,8 @@ func TestBuiltinRegistry(t *testing.T) {
 			virtual++
 		}
 	}
-	if len(r.Resources()) != 70 || virtual != 9 {
-		t.Errorf("%d resources, %d of them virtual; want 70 and 9", len(r.Resources()), virtual)
+	if len(r.Resources()) != 71 || virtual != 9 {
+		t.Errorf("%d resources, %d of them virtual; want 71 and 9", len(r.Resources()), virtual)
 	}
 	gvs := r.GroupVersions()
 	if gvs[0].String() != "v1" {

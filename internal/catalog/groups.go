@@ -490,7 +490,7 @@ func Builtin() *Catalog {
 	sa := ServiceAccounts()
 	sa.Subresources = append(sa.Subresources, TokenSubresource())
 	resources := []*Resource{
-		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Bindings(), Nodes(), Events(),
+		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Bindings(), Nodes(), Events(), EventsV1(),
 		ResourceQuotas(), LimitRanges(), Services(), Endpoints(),
 		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
 		CertificateSigningRequests(), Leases(), NetworkPolicies(),

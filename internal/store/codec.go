@@ -19,6 +19,9 @@ import (
 // encode marshals obj for storage: with its kind and apiVersion, without a
 // resourceVersion.
 func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
+	if v := r.StoredAs; v != nil {
+		return encode(v.Resource, v.ToStorage(obj))
+	}
 	obj.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
@@ -29,6 +32,9 @@ func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.
 func withResourceVersion(r *catalog.Resource, data []byte, rev int64) []byte {
+	if r.StoredAs != nil {
+		return converted(r, data, rev)
+	}
 	prefix := r.JSONPrefix()
 	if !bytes.HasPrefix(data, prefix) {
 		return spliceSlow(data, rev)
@@ -47,6 +53,10 @@ func withResourceVersion(r *catalog.Resource, data []byte, rev int64) []byte {
 // writeWithResourceVersion writes what withResourceVersion returns,
 // without allocating the result.
 func writeWithResourceVersion(r *catalog.Resource, w io.Writer, data []byte, rev int64) error {
+	if r.StoredAs != nil {
+		_, err := w.Write(converted(r, data, rev))
+		return err
+	}
 	prefix := r.JSONPrefix()
 	if !bytes.HasPrefix(data, prefix) {
 		_, err := w.Write(spliceSlow(data, rev))
@@ -65,6 +75,21 @@ func writeWithResourceVersion(r *catalog.Resource, w io.Writer, data []byte, rev
 		}
 	}
 	return nil
+}
+
+// converted is the JSON of an object stored in another resource's form
+// (StoredAs), in its own form. Bytes that do not decode are passed on as
+// they are, as spliceSlow does.
+func converted(r *catalog.Resource, data []byte, rev int64) []byte {
+	obj, err := decode(r, data, rev)
+	if err != nil {
+		return data
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return data
+	}
+	return out
 }
 
 // spliceSlow handles bytes not written by encode (for example written by
@@ -89,6 +114,15 @@ func spliceSlow(data []byte, rev int64) []byte {
 
 // decode unmarshals stored bytes into a new object with resourceVersion rev.
 func decode(r *catalog.Resource, data []byte, rev int64) (catalog.Object, error) {
+	if v := r.StoredAs; v != nil {
+		stored, err := decode(v.Resource, data, rev)
+		if err != nil {
+			return nil, err
+		}
+		obj := v.FromStorage(stored)
+		obj.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
+		return obj, nil
+	}
 	obj := r.New()
 	if err := json.Unmarshal(data, obj); err != nil {
 		return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)
