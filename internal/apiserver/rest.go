@@ -594,7 +594,8 @@ func (s *Server) delete(req *request) error {
 			pre.ResourceVersion = *opts.Preconditions.ResourceVersion
 		}
 	}
-	e, deleted, err := s.objects.Delete(req.ctx, req.target(), store.DeleteOptions{Preconditions: pre, DryRun: dry})
+	e, deleted, err := s.objects.Delete(req.ctx, req.target(), store.DeleteOptions{Preconditions: pre, DryRun: dry,
+		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents})
 	if err != nil {
 		return err
 	}
@@ -646,6 +647,10 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 		p := metav1.DeletionPropagation(v)
 		opts.PropagationPolicy = &p
 	}
+	if opts.PropagationPolicy != nil && opts.OrphanDependents != nil {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "DeleteOptions"}, "",
+			field.ErrorList{field.Invalid(field.NewPath("propagationPolicy"), *opts.PropagationPolicy, "orphanDependents and deletionPropagation cannot be both set")})
+	}
 	if opts.PropagationPolicy != nil {
 		switch *opts.PropagationPolicy {
 		case metav1.DeletePropagationOrphan, metav1.DeletePropagationBackground, metav1.DeletePropagationForeground:
@@ -670,14 +675,16 @@ func (s *Server) deleteCollection(req *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := deleteOptions(req.r); err != nil {
+	opts, err := deleteOptions(req.r)
+	if err != nil {
 		return err
 	}
 	o, err := s.listOptions(req)
 	if err != nil {
 		return err
 	}
-	deleted, rev, err := s.objects.DeleteCollection(req.ctx, req.res, o, store.Options{DryRun: dry})
+	deleted, rev, err := s.objects.DeleteCollection(req.ctx, req.res, o, store.DeleteOptions{DryRun: dry || len(opts.DryRun) > 0,
+		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents})
 	if err != nil {
 		return err
 	}

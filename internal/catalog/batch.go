@@ -28,7 +28,7 @@ const (
 // the selector is generated from the Job's uid and its template labelled
 // to match, as kube-apiserver's job strategy does.
 func Jobs() *Resource {
-	r := stored(batchV1, "jobs", "Job", true, func() Object { return &batchv1.Job{} }).
+	r := stored(batchV1, "jobs", "Job", true, func() Object { return &batchv1.Job{} }).orphanByDefault().
 		inAll().withStatus().withGeneration().
 		defaulted(func(obj Object) { defaultJobSpec(&obj.(*batchv1.Job).Spec) }).
 		validated(func(obj Object) field.ErrorList {

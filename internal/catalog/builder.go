@@ -87,6 +87,12 @@ func (r *Resource) prepared(onCreate func(obj Object), onUpdate func(obj, old Ob
 	return r
 }
 
+// orphanByDefault keeps dependents on a delete that does not choose.
+func (r *Resource) orphanByDefault() *Resource {
+	r.OrphanByDefault = true
+	return r
+}
+
 // withTable sets the table kubectl get prints.
 func (r *Resource) withTable(t *Table) *Resource {
 	r.Table = t

@@ -74,6 +74,10 @@ type Resource struct {
 	// place (events.k8s.io/v1 Events are core/v1 Events); the store
 	// converts them on the way in and out.
 	StoredAs *StorageView
+	// OrphanByDefault keeps an object's dependents when a delete does not
+	// say (kube-apiserver's default for core/v1 ReplicationControllers and
+	// batch/v1 Jobs, for backward compatibility).
+	OrphanByDefault bool
 	// NamespaceUnselectable refuses metadata.namespace as a field selector
 	// on a namespaced type, as kube-apiserver does for
 	// podcertificaterequests.

@@ -97,7 +97,7 @@ func PodTemplates() *Resource {
 // and the controller's own labels.
 func ReplicationControllers() *Resource {
 	return stored(coreV1, "replicationcontrollers", "ReplicationController", true, func() Object { return &corev1.ReplicationController{} }).
-		short("rc").inAll().withStatus().withGeneration().
+		short("rc").inAll().withStatus().withGeneration().orphanByDefault().
 		withScale(func(obj Object) (**int32, string, int32) {
 			rc := obj.(*corev1.ReplicationController)
 			return &rc.Spec.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String(), rc.Status.Replicas

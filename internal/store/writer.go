@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -73,6 +74,11 @@ type Options struct {
 type DeleteOptions struct {
 	Preconditions Preconditions
 	DryRun        bool
+	// Propagation and OrphanDependents (deprecated) choose what happens
+	// to the object's dependents; nil means the resource's default. See
+	// gcFinalizers.
+	Propagation      *metav1.DeletionPropagation
+	OrphanDependents *bool
 }
 
 var errNoUser = apierrors.NewInternalError(errors.New("a write without a user is refused"))
@@ -257,7 +263,10 @@ func (w *Writer) Delete(ctx context.Context, t Target, o DeleteOptions) (e *Entr
 		if r.OnDelete != nil {
 			r.OnDelete(marked)
 		}
-		if len(obj.GetFinalizers()) == 0 && !holdsDeletion(r, marked) {
+		if finalizers, changed := gcFinalizers(r, obj, o); changed {
+			marked.SetFinalizers(finalizers)
+		}
+		if len(marked.GetFinalizers()) == 0 && !holdsDeletion(r, marked) {
 			return &change{remove: true}, nil
 		}
 		if marked.GetDeletionTimestamp() == nil {
@@ -273,7 +282,7 @@ func (w *Writer) Delete(ctx context.Context, t Target, o DeleteOptions) (e *Entr
 // DeleteCollection deletes every object a list selects, each in its own
 // write loop. Objects that went meanwhile are skipped. It returns the
 // objects as they now are (or were), and the revision of the list.
-func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo ListOptions, o Options) ([]*Entry, int64, error) {
+func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo ListOptions, o DeleteOptions) ([]*Entry, int64, error) {
 	lo.Limit, lo.Continue = 0, ""
 	list, err := w.List(ctx, r, lo)
 	if err != nil {
@@ -285,7 +294,8 @@ func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo L
 		if err != nil {
 			return nil, 0, err
 		}
-		e, _, err := w.Delete(ctx, ObjectTarget(r, obj.GetNamespace(), obj.GetName()), DeleteOptions{DryRun: o.DryRun})
+		e, _, err := w.Delete(ctx, ObjectTarget(r, obj.GetNamespace(), obj.GetName()),
+			DeleteOptions{DryRun: o.DryRun, Propagation: o.Propagation, OrphanDependents: o.OrphanDependents})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -357,4 +367,45 @@ func (w *Writer) change(ctx context.Context, t Target, in catalog.Object, o Opti
 		return &change{next: next}, nil
 	})
 	return err
+}
+
+// gcFinalizers returns the finalizers a delete leaves on obj so that the
+// garbage collector (kube-controller-manager's) treats its dependents as
+// asked, and whether they changed: "orphan" to keep the dependents,
+// "foregroundDeletion" to delete them before the object; neither for a
+// background delete. An explicit choice in the request wins, then a
+// finalizer the object already has, then the resource's default
+// (catalog.Resource.OrphanByDefault), as kube-apiserver decides.
+func gcFinalizers(r *catalog.Resource, obj catalog.Object, o DeleteOptions) ([]string, bool) {
+	has := func(f string) bool { return slices.Contains(obj.GetFinalizers(), f) }
+	orphan, foreground := r.OrphanByDefault, false
+	switch {
+	case o.OrphanDependents != nil:
+		orphan = *o.OrphanDependents
+	case o.Propagation != nil:
+		orphan = *o.Propagation == metav1.DeletePropagationOrphan
+		foreground = *o.Propagation == metav1.DeletePropagationForeground
+	case has(metav1.FinalizerOrphanDependents):
+		orphan = true
+	case has(metav1.FinalizerDeleteDependents):
+		orphan, foreground = false, true
+	}
+	var out []string
+	for _, f := range obj.GetFinalizers() {
+		if f != metav1.FinalizerOrphanDependents && f != metav1.FinalizerDeleteDependents {
+			out = append(out, f)
+		}
+	}
+	if orphan {
+		out = append(out, metav1.FinalizerOrphanDependents)
+	}
+	if foreground {
+		out = append(out, metav1.FinalizerDeleteDependents)
+	}
+	before := slices.Sorted(slices.Values(obj.GetFinalizers()))
+	after := slices.Sorted(slices.Values(out))
+	if slices.Equal(before, after) {
+		return obj.GetFinalizers(), false
+	}
+	return out, true
 }

@@ -170,3 +170,84 @@ func TestEvictionMatchesKubeAPIServer(t *testing.T) {
 		{what: "missing pod", method: "POST", path: ns + "/pods/nope/eviction", body: eviction("nope"), kube: 404},
 	})
 }
+
+// TestDeletionMatchesKubeAPIServer deletes objects with each propagation
+// policy on both servers (no garbage collector runs here) and compares
+// what is left: the finalizers that ask kube-controller-manager to orphan
+// or to delete dependents first, or nothing.
+func TestDeletionMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho("--controllers=")
+	const ns = "/api/v1/namespaces/default"
+	const apps = "/apis/apps/v1/namespaces/default"
+	const batch = "/apis/batch/v1/namespaces/default"
+	policy := func(p string) string { return `{"propagationPolicy":"` + p + `"}` }
+	template := `"template":{"metadata":{"labels":{"app":"x"}},"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}`
+	cases := []struct{ what, collection, name, create, del string }{
+		{"configmap, orphan", ns + "/configmaps", "orphan", `{"metadata":{"name":"orphan"}}`, policy("Orphan")},
+		{"configmap, foreground", ns + "/configmaps", "fore", `{"metadata":{"name":"fore"}}`, policy("Foreground")},
+		{"configmap, background", ns + "/configmaps", "back", `{"metadata":{"name":"back"}}`, policy("Background")},
+		{"configmap, orphanDependents", ns + "/configmaps", "od", `{"metadata":{"name":"od"}}`, `{"orphanDependents":true}`},
+		{"configmap, own finalizer kept", ns + "/configmaps", "own", `{"metadata":{"name":"own","finalizers":["example.com/hold"]}}`, policy("Foreground")},
+		{"job, default", batch + "/jobs", "job", `{"metadata":{"name":"job"},"spec":{` + template + `}}`, ``},
+		{"job, background", batch + "/jobs", "job2", `{"metadata":{"name":"job2"},"spec":{` + template + `}}`, policy("Background")},
+		{"replicationcontroller, default", ns + "/replicationcontrollers", "rc", `{"metadata":{"name":"rc"},"spec":{"selector":{"app":"x"},` + strings.Replace(template, `"Never"`, `"Always"`, 1) + `}}`, ``},
+		{"deployment, default", apps + "/deployments", "dep", `{"metadata":{"name":"dep"},"spec":{"selector":{"matchLabels":{"app":"x"}},` + strings.Replace(template, `"Never"`, `"Always"`, 1) + `}}`, ``},
+		{"deployment, foreground", apps + "/deployments", "dep2", `{"metadata":{"name":"dep2"},"spec":{"selector":{"matchLabels":{"app":"x"}},` + strings.Replace(template, `"Never"`, `"Always"`, 1) + `}}`, policy("Foreground")},
+	}
+	for _, cs := range cases {
+		for _, s := range []*server{kube, sekisho} {
+			if code, body := s.do(t, "POST", cs.collection, cs.create); code != 201 {
+				t.Fatalf("%s: %s create %d: %s", cs.what, s.name, code, body)
+			}
+		}
+		kc, kb := kube.do(t, "DELETE", cs.collection+"/"+cs.name, cs.del)
+		sc, sb := sekisho.do(t, "DELETE", cs.collection+"/"+cs.name, cs.del)
+		if kc != sc {
+			t.Errorf("%s: delete: kube-apiserver %d, sekisho %d\n kube-apiserver: %s\n sekisho: %s", cs.what, kc, sc, kb, sb)
+			continue
+		}
+		kc, kb = kube.do(t, "GET", cs.collection+"/"+cs.name, "")
+		sc, sb = sekisho.do(t, "GET", cs.collection+"/"+cs.name, "")
+		if kc != sc {
+			t.Errorf("%s: after delete: kube-apiserver %d, sekisho %d", cs.what, kc, sc)
+			continue
+		}
+		if kc == 200 {
+			kf, sf := leftAfterDelete(t, kb), leftAfterDelete(t, sb)
+			if kf != sf {
+				t.Errorf("%s: left as %s, kube-apiserver %s", cs.what, sf, kf)
+			}
+		}
+	}
+	// A second delete changes the policy of an object being deleted.
+	for _, s := range []*server{kube, sekisho} {
+		s.do(t, "DELETE", ns+"/configmaps/orphan", policy("Foreground"))
+	}
+	_, kb := kube.do(t, "GET", ns+"/configmaps/orphan", "")
+	_, sb := sekisho.do(t, "GET", ns+"/configmaps/orphan", "")
+	if kf, sf := leftAfterDelete(t, kb), leftAfterDelete(t, sb); kf != sf {
+		t.Errorf("orphan then foreground: left as %s, kube-apiserver %s", sf, kf)
+	}
+	differential(t, kube, sekisho, []step{
+		{what: "create", method: "POST", path: ns + "/configmaps", body: `{"metadata":{"name":"both"}}`, kube: 201},
+		{what: "both orphanDependents and propagationPolicy", method: "DELETE", path: ns + "/configmaps/both", body: `{"orphanDependents":true,"propagationPolicy":"Background"}`, kube: 422},
+	})
+}
+
+// leftAfterDelete describes an object a delete left: whether it is being
+// deleted, and its finalizers.
+func leftAfterDelete(t *testing.T, body string) string {
+	t.Helper()
+	var obj struct {
+		Metadata struct {
+			DeletionTimestamp *string  `json:"deletionTimestamp"`
+			Finalizers        []string `json:"finalizers"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(body), &obj); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("deleting=%v finalizers=%v", obj.Metadata.DeletionTimestamp != nil, obj.Metadata.Finalizers)
+}

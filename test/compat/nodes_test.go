@@ -188,6 +188,33 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 			t.Errorf("kubectl get all -A lacks %s:\n%s", want, out)
 		}
 	}
+
+	// Deleting Deployments: in the foreground kubectl waits until the
+	// controller-manager's garbage collector removed the ReplicaSet and
+	// pods first; in the background they go after it.
+	if out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "--server", s.url, "delete", "deployment", "web",
+		"--cascade=foreground", "--timeout=120s").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl delete --cascade=foreground: %v\n%s", err, out)
+	}
+	gone := func(app string) func() (bool, string) {
+		return func() (bool, string) {
+			rs, err := client.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+			if err != nil {
+				return false, err.Error()
+			}
+			pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(rs.Items) == 0 && len(pods.Items) == 0, fmt.Sprintf("%d replicasets, %d pods", len(rs.Items), len(pods.Items))
+		}
+	}
+	eventually(t, time.Minute, "web's ReplicaSet and pods gone", gone("web"))
+	runDeployment(ctx, t, client, "api", 3)
+	if err := client.AppsV1().Deployments("default").Delete(ctx, "api", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "api's ReplicaSet and pods collected", gone("api"))
 }
 
 // runDeployment creates a Deployment and waits for its pods to be Running,

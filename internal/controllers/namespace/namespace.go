@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -133,7 +135,10 @@ func (c *Controller) finalize(ctx context.Context, name string) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			_, deleted, err := c.Store.Delete(ctx, store.ObjectTarget(res, name, item.GetName()), store.DeleteOptions{})
+			// In the background, as kube-controller-manager's namespace
+			// controller deletes: nothing in the namespace is orphaned.
+			background := metav1.DeletePropagationBackground
+			_, deleted, err := c.Store.Delete(ctx, store.ObjectTarget(res, name, item.GetName()), store.DeleteOptions{Propagation: &background})
 			if err != nil && !apierrors.IsNotFound(err) {
 				return false, err
 			}
