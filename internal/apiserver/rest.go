@@ -595,7 +595,7 @@ func (s *Server) delete(req *request) error {
 		}
 	}
 	e, deleted, err := s.objects.Delete(req.ctx, req.target(), store.DeleteOptions{Preconditions: pre, DryRun: dry,
-		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents})
+		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents, GracePeriodSeconds: opts.GracePeriodSeconds})
 	if err != nil {
 		return err
 	}
@@ -684,7 +684,7 @@ func (s *Server) deleteCollection(req *request) error {
 		return err
 	}
 	deleted, rev, err := s.objects.DeleteCollection(req.ctx, req.res, o, store.DeleteOptions{DryRun: dry || len(opts.DryRun) > 0,
-		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents})
+		Propagation: opts.PropagationPolicy, OrphanDependents: opts.OrphanDependents, GracePeriodSeconds: opts.GracePeriodSeconds})
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,10 @@ type Resource struct {
 	// object after its deletion is requested, such as a namespace's
 	// spec.finalizers.
 	DeletionHold func(obj Object) bool
+	// GracePeriod, for a type deleted gracefully (pods), returns how many
+	// seconds the object stays, marked, before it goes, given the period a
+	// delete requests (nil: the type's default). 0 deletes at once.
+	GracePeriod func(obj Object, requested *int64) int64
 
 	prefixOnce sync.Once
 	prefix     []byte // how every encoded object of this resource begins

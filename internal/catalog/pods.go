@@ -58,6 +58,7 @@ func Pods() *Resource {
 			}
 		},
 		FieldLabelAliases: map[string]string{"spec.host": "spec.nodeName"},
+		GracePeriod:       podGracePeriod,
 		FieldLabels: []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
 			"spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"},
 		Table: &Table{
@@ -559,4 +560,26 @@ func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 	}
 	c.LastTransitionTime = now
 	status.Conditions = append(status.Conditions, c)
+}
+
+// podGracePeriod is how long a deleted pod stays, marked, for its kubelet
+// to stop it and confirm: the requested period, else the pod's
+// terminationGracePeriodSeconds; nothing for a pod that no node runs or
+// that has finished. A negative period counts as one second.
+func podGracePeriod(obj Object, requested *int64) int64 {
+	p := obj.(*corev1.Pod)
+	var period int64
+	switch {
+	case requested != nil:
+		period = *requested
+	case p.Spec.TerminationGracePeriodSeconds != nil:
+		period = *p.Spec.TerminationGracePeriodSeconds
+	}
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return 0
+	}
+	if period < 0 {
+		return 1
+	}
+	return period
 }

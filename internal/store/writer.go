@@ -79,6 +79,9 @@ type DeleteOptions struct {
 	// gcFinalizers.
 	Propagation      *metav1.DeletionPropagation
 	OrphanDependents *bool
+	// GracePeriodSeconds, for a type deleted gracefully, overrides its
+	// default period; a later delete may only shorten it.
+	GracePeriodSeconds *int64
 }
 
 var errNoUser = apierrors.NewInternalError(errors.New("a write without a user is refused"))
@@ -263,8 +266,17 @@ func (w *Writer) Delete(ctx context.Context, t Target, o DeleteOptions) (e *Entr
 		if r.OnDelete != nil {
 			r.OnDelete(marked)
 		}
-		if finalizers, changed := gcFinalizers(r, obj, o); changed {
+		finalizers, changed := gcFinalizers(r, obj, o)
+		if changed {
 			marked.SetFinalizers(finalizers)
+		}
+		if r.GracePeriod != nil {
+			if pending, keep := w.graceful(r, obj, marked, o); keep {
+				if !pending && !changed {
+					return nil, nil // a longer or no grace period changes nothing
+				}
+				return &change{next: marked}, nil
+			}
 		}
 		if len(marked.GetFinalizers()) == 0 && !holdsDeletion(r, marked) {
 			return &change{remove: true}, nil
@@ -295,7 +307,7 @@ func (w *Writer) DeleteCollection(ctx context.Context, r *catalog.Resource, lo L
 			return nil, 0, err
 		}
 		e, _, err := w.Delete(ctx, ObjectTarget(r, obj.GetNamespace(), obj.GetName()),
-			DeleteOptions{DryRun: o.DryRun, Propagation: o.Propagation, OrphanDependents: o.OrphanDependents})
+			DeleteOptions{DryRun: o.DryRun, Propagation: o.Propagation, OrphanDependents: o.OrphanDependents, GracePeriodSeconds: o.GracePeriodSeconds})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -408,4 +420,39 @@ func gcFinalizers(r *catalog.Resource, obj catalog.Object, o DeleteOptions) ([]s
 		return obj.GetFinalizers(), false
 	}
 	return out, true
+}
+
+// graceful applies a type's grace period to a delete (kube-apiserver's
+// graceful deletion): a first delete with a period marks the object with a
+// deletionTimestamp that far ahead and keeps it; a later one may only
+// shorten the period. It reports whether it marked (or re-marked) the
+// object, and whether the object stays. A period of 0 lets the delete go
+// on to remove the object.
+func (w *Writer) graceful(r *catalog.Resource, cur, marked catalog.Object, o DeleteOptions) (marks, keep bool) {
+	now := w.Now()
+	if ts := cur.GetDeletionTimestamp(); ts != nil {
+		old := cur.GetDeletionGracePeriodSeconds()
+		if old == nil || *old == 0 {
+			return false, false // not a graceful deletion: finalizers decide
+		}
+		if o.GracePeriodSeconds == nil || *o.GracePeriodSeconds >= *old {
+			return false, true
+		}
+		period := max(*o.GracePeriodSeconds, 0)
+		if period == 0 {
+			return false, false
+		}
+		at := metav1.NewTime(ts.Add(time.Duration(period-*old) * time.Second))
+		marked.SetDeletionTimestamp(&at)
+		marked.SetDeletionGracePeriodSeconds(&period)
+		return true, true
+	}
+	period := r.GracePeriod(cur, o.GracePeriodSeconds)
+	if period <= 0 {
+		return false, false
+	}
+	at := metav1.NewTime(now.Add(time.Duration(period) * time.Second))
+	marked.SetDeletionTimestamp(&at)
+	marked.SetDeletionGracePeriodSeconds(&period)
+	return true, true
 }

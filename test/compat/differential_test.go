@@ -251,3 +251,60 @@ func leftAfterDelete(t *testing.T, body string) string {
 	}
 	return fmt.Sprintf("deleting=%v finalizers=%v", obj.Metadata.DeletionTimestamp != nil, obj.Metadata.Finalizers)
 }
+
+// TestGracefulPodDeletionMatchesKubeAPIServer deletes pods on both
+// servers: a pod a node runs stays, marked, for its grace period (which a
+// later delete may only shorten) until a delete with period 0, as a
+// kubelet sends once its containers stopped; an unscheduled or finished
+// pod goes at once.
+func TestGracefulPodDeletionMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho("--controllers=")
+	const pods = "/api/v1/namespaces/default/pods"
+	pod := func(name, node string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"nodeName":"` + node + `","serviceAccountName":"g","automountServiceAccountToken":false,"containers":[{"name":"c","image":"busybox"}]}}`
+	}
+	grace := func(s string) string { return `{"gracePeriodSeconds":` + s + `}` }
+	const merge = "application/merge-patch+json"
+	differential(t, kube, sekisho, []step{
+		{what: "service account", method: "POST", path: "/api/v1/namespaces/default/serviceaccounts", body: `{"metadata":{"name":"g"}}`, kube: 201},
+		{what: "running pod", method: "POST", path: pods, body: pod("run", "n1"), kube: 201},
+		{what: "unscheduled pod", method: "POST", path: pods, body: pod("unsched", ""), kube: 201},
+		{what: "finished pod", method: "POST", path: pods, body: pod("done", "n1"), kube: 201},
+		{what: "finish it", method: "PATCH", contentType: merge, path: pods + "/done/status", body: `{"status":{"phase":"Succeeded"}}`, kube: 200},
+		{what: "delete running pod", method: "DELETE", path: pods + "/run", kube: 200},
+		{what: "still there", method: "GET", path: pods + "/run", kube: 200},
+		{what: "a longer period changes nothing", method: "DELETE", path: pods + "/run", body: grace("60"), kube: 200},
+		{what: "delete unscheduled pod", method: "DELETE", path: pods + "/unsched", kube: 200},
+		{what: "unscheduled pod gone", method: "GET", path: pods + "/unsched", kube: 404},
+		{what: "delete finished pod", method: "DELETE", path: pods + "/done", kube: 200},
+		{what: "finished pod gone", method: "GET", path: pods + "/done", kube: 404},
+	})
+	period := func(s *server) string {
+		_, body := s.do(t, "GET", pods+"/run", "")
+		var p struct {
+			Metadata struct {
+				Grace *int64 `json:"deletionGracePeriodSeconds"`
+			} `json:"metadata"`
+		}
+		json.Unmarshal([]byte(body), &p)
+		if p.Metadata.Grace == nil {
+			return "none"
+		}
+		return fmt.Sprint(*p.Metadata.Grace)
+	}
+	if k, s := period(kube), period(sekisho); k != s || k != "30" {
+		t.Errorf("grace period after two deletes: kube-apiserver %s, sekisho %s (want 30)", k, s)
+	}
+	for _, s := range []*server{kube, sekisho} {
+		s.do(t, "DELETE", pods+"/run", grace("5"))
+	}
+	if k, s := period(kube), period(sekisho); k != s || k != "5" {
+		t.Errorf("grace period shortened: kube-apiserver %s, sekisho %s (want 5)", k, s)
+	}
+	differential(t, kube, sekisho, []step{
+		{what: "the kubelet's final delete", method: "DELETE", path: pods + "/run", body: grace("0"), kube: 200},
+		{what: "gone", method: "GET", path: pods + "/run", kube: 404},
+	})
+}
