@@ -3,7 +3,6 @@ package catalog
 import (
 	"fmt"
 	"net"
-	"strings"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -146,13 +145,4 @@ func validateEnum(value string, allowed []string, p *field.Path) field.ErrorList
 		return field.ErrorList{field.Required(p, "")}
 	}
 	return field.ErrorList{field.NotSupported(p, value, allowed)}
-}
-
-func hasPrefixAny(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
