@@ -519,7 +519,7 @@ func BindingSubresource() *Subresource {
 				pod.Labels = map[string]string{}
 			}
 			maps.Copy(pod.Labels, b.Labels)
-			setPodCondition(&pod.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue})
+			SetPodCondition(&pod.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, time.Now())
 			return pod, nil
 		},
 	}
@@ -542,23 +542,23 @@ func validateBinding(b *corev1.Binding) field.ErrorList {
 	return errs
 }
 
-// setPodCondition sets a condition's status, keeping its transition time
-// when the status does not change, as Kubernetes' pod utilities do.
-func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
-	now := metav1.Now()
+// SetPodCondition sets a pod condition's status, reason and message,
+// moving its transition time to now only when the status changes, as
+// Kubernetes' pod utilities do.
+func SetPodCondition(status *corev1.PodStatus, c corev1.PodCondition, now time.Time) {
 	for i := range status.Conditions {
 		old := &status.Conditions[i]
 		if old.Type != c.Type {
 			continue
 		}
 		if old.Status != c.Status {
-			old.LastTransitionTime = now
+			old.LastTransitionTime = metav1.NewTime(now)
 		}
 		old.Status, old.Reason, old.Message = c.Status, c.Reason, c.Message
 		old.LastProbeTime = c.LastProbeTime
 		return
 	}
-	c.LastTransitionTime = now
+	c.LastTransitionTime = metav1.NewTime(now)
 	status.Conditions = append(status.Conditions, c)
 }
 

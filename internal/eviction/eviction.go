@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -173,8 +174,8 @@ func (e *Evictor) takeDisruption(ctx context.Context, name string, pod *corev1.P
 			}
 			b.Status.DisruptionsAllowed--
 			if b.Status.DisruptionsAllowed == 0 {
-				setCondition(b, metav1.Condition{Type: policyv1.DisruptionAllowedCondition, Status: metav1.ConditionFalse,
-					Reason: policyv1.InsufficientPodsReason, ObservedGeneration: b.Status.ObservedGeneration}, e.now())
+				apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: policyv1.DisruptionAllowedCondition, Status: metav1.ConditionFalse,
+					Reason: policyv1.InsufficientPodsReason, ObservedGeneration: b.Status.ObservedGeneration})
 			}
 			if b.Status.DisruptedPods == nil {
 				b.Status.DisruptedPods = map[string]metav1.Time{}
@@ -205,7 +206,7 @@ func allows(b *policyv1.PodDisruptionBudget) error {
 		return nil
 	}
 	msg := fmt.Sprintf("The disruption budget %s does not allow evicting pods currently", b.Name)
-	cond := findCondition(b.Status.Conditions, policyv1.DisruptionAllowedCondition)
+	cond := apimeta.FindStatusCondition(b.Status.Conditions, policyv1.DisruptionAllowedCondition)
 	switch {
 	case cond != nil && cond.Status == metav1.ConditionFalse && cond.Message != "" && cond.Reason == policyv1.SyncFailedReason:
 		msg = fmt.Sprintf("The disruption budget %s does not allow evicting pods currently because it failed sync: %s", b.Name, cond.Message)
@@ -240,7 +241,7 @@ func (e *Evictor) deletePod(ctx context.Context, pod *corev1.Pod, pre store.Prec
 				if err := pre.Check(e.Pods, p); err != nil {
 					return nil, err
 				}
-				setPodCondition(p, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+				catalog.SetPodCondition(&p.Status, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
 					Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting"}, e.now())
 				return p, nil
 			})
@@ -293,41 +294,4 @@ func ready(p *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
-}
-
-func setCondition(b *policyv1.PodDisruptionBudget, c metav1.Condition, now time.Time) {
-	if old := findCondition(b.Status.Conditions, c.Type); old != nil {
-		if old.Status != c.Status {
-			old.LastTransitionTime = metav1.NewTime(now)
-		}
-		old.Status, old.Reason, old.Message, old.ObservedGeneration = c.Status, c.Reason, c.Message, c.ObservedGeneration
-		return
-	}
-	c.LastTransitionTime = metav1.NewTime(now)
-	b.Status.Conditions = append(b.Status.Conditions, c)
-}
-
-func setPodCondition(p *corev1.Pod, c corev1.PodCondition, now time.Time) {
-	for i := range p.Status.Conditions {
-		old := &p.Status.Conditions[i]
-		if old.Type != c.Type {
-			continue
-		}
-		if old.Status != c.Status {
-			old.LastTransitionTime = metav1.NewTime(now)
-		}
-		old.Status, old.Reason, old.Message = c.Status, c.Reason, c.Message
-		return
-	}
-	c.LastTransitionTime = metav1.NewTime(now)
-	p.Status.Conditions = append(p.Status.Conditions, c)
 }
