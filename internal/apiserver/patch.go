@@ -4,12 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/fieldmanager"
 	"github.com/sekisho/sekisho/internal/store"
 )
 
@@ -76,25 +84,25 @@ func fmtPatchError(res *catalog.Resource, err error) error {
 
 func unsupportedPatch(ct string) error {
 	err := unsupportedMediaType(ct).(*apierrors.StatusError)
-	err.ErrStatus.Message = fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
-		patchJSON, patchMerge, patchStrategic)
+	err.ErrStatus.Message = fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
+		patchJSON, patchMerge, patchStrategic, patchApply)
 	return err
 }
 
 func (s *Server) patch(req *request) error {
-	dry, err := dryRun(req.r)
+	pt := contentType(req.r)
+	switch pt {
+	case patchJSON, patchMerge, patchStrategic, patchApply:
+	default:
+		return unsupportedPatch(pt)
+	}
+	o, err := writeOptions(req.r, "PatchOptions", pt)
 	if err != nil {
 		return err
 	}
 	directive, err := fieldValidation(req.r)
 	if err != nil {
 		return err
-	}
-	pt := contentType(req.r)
-	switch pt {
-	case patchJSON, patchMerge, patchStrategic:
-	default:
-		return unsupportedPatch(pt)
 	}
 	patchBody, err := readBody(req.r)
 	if err != nil {
@@ -103,7 +111,10 @@ func (s *Server) patch(req *request) error {
 	if err := checkText(patchBody); err != nil {
 		return err
 	}
-	e, err := s.objects.Update(req.ctx, req.target(), store.Options{DryRun: dry}, func(cur catalog.Object) (catalog.Object, error) {
+	if pt == patchApply {
+		return s.apply(req, o, patchBody, directive)
+	}
+	e, err := s.objects.Update(req.ctx, req.target(), o, func(cur catalog.Object) (catalog.Object, error) {
 		var view any = cur
 		if req.sub != nil && req.sub.View != nil {
 			view = req.sub.View(cur) // a scale is patched as a Scale
@@ -122,4 +133,79 @@ func (s *Server) patch(req *request) error {
 		return err
 	}
 	return s.writeEntry(req, http.StatusOK, e)
+}
+
+// apply serves a server-side apply: the body is a partial object in YAML
+// (or JSON), merged as the field manager's; a missing object is created.
+func (s *Server) apply(req *request, o store.Options, body []byte, directive string) error {
+	force, err := forceOption(req.r)
+	if err != nil {
+		return err
+	}
+	data, err := yaml.YAMLToJSON(body)
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
+	}
+	patch := &unstructured.Unstructured{}
+	if err := json.Unmarshal(data, &patch.Object); err != nil || patch.Object == nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: the patch is not a YAML or JSON object: %s", string(data)))
+	}
+	if directive != metav1.FieldValidationIgnore {
+		if err := yaml.UnmarshalStrict(body, &map[string]any{}); err != nil {
+			if directive == metav1.FieldValidationStrict {
+				return apierrors.NewBadRequest(fmt.Sprintf("error strict decoding patch: %v", err))
+			}
+			addWarning(req.w, err.Error())
+		}
+	}
+	e, created, err := s.objects.Apply(req.ctx, req.target(), patch, force, o)
+	if err != nil {
+		return err
+	}
+	if created {
+		return s.writeEntry(req, http.StatusCreated, e)
+	}
+	return s.writeEntry(req, http.StatusOK, e)
+}
+
+// writeOptions reads what qualifies a write: dryRun, and the field
+// manager, validated as kube-apiserver validates kind's options (a
+// CreateOptions, UpdateOptions or PatchOptions). A write that names no
+// manager is recorded as its user agent's; an apply must name one.
+func writeOptions(r *http.Request, kind, patchType string) (store.Options, error) {
+	dry, err := dryRun(r)
+	if err != nil {
+		return store.Options{}, err
+	}
+	q := r.URL.Query()
+	manager := q.Get("fieldManager")
+	errs := metav1validation.ValidateFieldManager(manager, field.NewPath("fieldManager"))
+	if kind == "PatchOptions" {
+		switch {
+		case patchType == patchApply && manager == "":
+			errs = append(errs, field.Required(field.NewPath("fieldManager"), "is required for apply patch"))
+		case patchType != patchApply && q.Has("force"):
+			errs = append(errs, field.Forbidden(field.NewPath("force"), "may not be specified for non-apply patch"))
+		}
+	}
+	if len(errs) > 0 {
+		return store.Options{}, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: kind}, "", errs)
+	}
+	if manager == "" {
+		manager = fieldmanager.ManagerFromUserAgent(r.UserAgent())
+	}
+	return store.Options{DryRun: dry, Manager: manager}, nil
+}
+
+// forceOption reads an apply's force parameter.
+func forceOption(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("force")
+	if v == "" {
+		return false, nil
+	}
+	force, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, apierrors.NewBadRequest(fmt.Sprintf("invalid force %q: %v", v, err))
+	}
+	return force, nil
 }

@@ -447,7 +447,6 @@ func (s *Server) readObject(req *request) (catalog.Object, error) {
 	if err := checkNamespace(req, obj); err != nil {
 		return nil, err
 	}
-	obj.SetManagedFields(nil)
 	return obj, nil
 }
 
@@ -501,7 +500,6 @@ func (s *Server) decodeChecked(req *request, data []byte, directive string) (cat
 	if err := checkNamespace(req, obj); err != nil {
 		return nil, err
 	}
-	obj.SetManagedFields(nil)
 	return obj, nil
 }
 
@@ -523,7 +521,7 @@ func (s *Server) create(req *request) error {
 	if req.res.Namespaced && req.ri.Namespace == "" {
 		return errNotFoundPath()
 	}
-	dry, err := dryRun(req.r)
+	o, err := writeOptions(req.r, "CreateOptions", "")
 	if err != nil {
 		return err
 	}
@@ -531,7 +529,7 @@ func (s *Server) create(req *request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.objects.Create(req.ctx, req.res, obj, store.Options{DryRun: dry})
+	e, err := s.objects.Create(req.ctx, req.res, obj, o)
 	if err != nil {
 		return err
 	}
@@ -553,7 +551,7 @@ func (req *request) target() store.Target {
 }
 
 func (s *Server) update(req *request) error {
-	dry, err := dryRun(req.r)
+	o, err := writeOptions(req.r, "UpdateOptions", "")
 	if err != nil {
 		return err
 	}
@@ -564,7 +562,7 @@ func (s *Server) update(req *request) error {
 	if obj.GetName() != req.ri.Name {
 		return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), req.ri.Name))
 	}
-	e, err := s.objects.Update(req.ctx, req.target(), store.Options{DryRun: dry}, func(catalog.Object) (catalog.Object, error) {
+	e, err := s.objects.Update(req.ctx, req.target(), o, func(catalog.Object) (catalog.Object, error) {
 		return obj.DeepCopyObject().(catalog.Object), nil
 	})
 	if err != nil {

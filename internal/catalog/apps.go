@@ -165,6 +165,12 @@ func DaemonSets() *Resource {
 			}
 			defaultTo(&d.Spec.RevisionHistoryLimit, 10)
 			defaultPodSpec(&d.Spec.Template.Spec)
+			// kube-apiserver decodes the annotation into a field and
+			// writes it back, "0" when absent, before its strategy sets
+			// the real generation: the writer owns it.
+			if _, ok := d.Annotations[daemonSetTemplateGeneration]; !ok {
+				d.Annotations = withAnnotation(d.Annotations, daemonSetTemplateGeneration, "0")
+			}
 		}).
 		prepared(func(obj Object) {
 			// The generation whose template the pods run, for clients
@@ -172,8 +178,12 @@ func DaemonSets() *Resource {
 			obj.SetAnnotations(withAnnotation(obj.GetAnnotations(), daemonSetTemplateGeneration, "1"))
 		}, func(obj, old Object) {
 			n, o := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+			gen := o.Annotations[daemonSetTemplateGeneration]
 			if !apiequality.Semantic.DeepEqual(n.Spec.Template, o.Spec.Template) {
-				n.Annotations = withAnnotation(n.Annotations, daemonSetTemplateGeneration, strconv.FormatInt(o.Generation+1, 10))
+				gen = strconv.FormatInt(o.Generation+1, 10)
+			}
+			if gen != "" {
+				n.Annotations = withAnnotation(n.Annotations, daemonSetTemplateGeneration, gen)
 			}
 		}).
 		validated(func(obj Object) field.ErrorList {

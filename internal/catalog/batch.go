@@ -30,7 +30,11 @@ const (
 func Jobs() *Resource {
 	r := stored(batchV1, "jobs", "Job", true, func() Object { return &batchv1.Job{} }).orphanByDefault().
 		inAll().withStatus().withGeneration().
-		defaulted(func(obj Object) { defaultJobSpec(&obj.(*batchv1.Job).Spec) }).
+		defaulted(func(obj Object) {
+			s := &obj.(*batchv1.Job).Spec
+			defaultJobSpec(s)
+			defaultTo(&s.ManualSelector, false) // a Job's own default, not its CronJob template's
+		}).
 		validated(func(obj Object) field.ErrorList {
 			j := obj.(*batchv1.Job)
 			return validateJobSpec(&j.Spec, field.NewPath("spec"))

@@ -106,22 +106,16 @@ func (r *Resource) withFields(fn func(obj Object) map[string]string, labels ...s
 	return r
 }
 
-// defaulted sets the defaults applied on create and, because clients may
-// send partial objects on update, on update too.
+// defaulted adds defaults, applied to every object a write carries.
 func (r *Resource) defaulted(fn func(obj Object)) *Resource {
-	prepare, prepareUpdate := r.PrepareForCreate, r.PrepareForUpdate
-	r.PrepareForCreate = func(ctx context.Context, obj Object) {
-		if prepare != nil {
-			prepare(ctx, obj)
+	if prev := r.Default; prev != nil {
+		r.Default = func(obj Object) {
+			prev(obj)
+			fn(obj)
 		}
-		fn(obj)
+		return r
 	}
-	r.PrepareForUpdate = func(obj, old Object) {
-		if prepareUpdate != nil {
-			prepareUpdate(obj, old)
-		}
-		fn(obj)
-	}
+	r.Default = fn
 	return r
 }
 

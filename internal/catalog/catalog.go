@@ -49,7 +49,12 @@ type Resource struct {
 
 	// ValidateName checks a name (or a generateName prefix).
 	ValidateName func(name string, prefix bool) []string
-	// PrepareForCreate sets server-owned fields and defaults before
+	// Default fills in what kube-apiserver defaults as it decodes an
+	// object, on every write that carries one: before field ownership is
+	// recorded (the writer owns its defaults) and before PrepareForCreate
+	// or PrepareForUpdate. It must be idempotent.
+	Default func(obj Object)
+	// PrepareForCreate sets server-owned fields before
 	// validation on create. ctx carries the requester (authn.UserFrom).
 	PrepareForCreate func(ctx context.Context, obj Object)
 	// PrepareForUpdate carries over fields a main-resource update may not

@@ -103,6 +103,9 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{ConfigMaps(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "d"}, Data: map[string]string{"a b": "x"}}, "data[a b]"},
 	}
 	for _, c := range cases {
+		if c.res.Default != nil {
+			c.res.Default(c.obj)
+		}
 		if c.res.PrepareForCreate != nil {
 			c.res.PrepareForCreate(context.Background(), c.obj)
 		}
@@ -120,6 +123,7 @@ func TestMirrorPods(t *testing.T) {
 	res := Pods()
 	mirror := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "m", Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "h"}},
 		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx:1"}}}}
+	res.Default(mirror)
 	res.PrepareForCreate(context.Background(), mirror)
 	if mirror.Spec.ServiceAccountName != "" {
 		t.Errorf("mirror pod given service account %q", mirror.Spec.ServiceAccountName)

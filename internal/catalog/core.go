@@ -45,6 +45,13 @@ func Namespaces() *Resource {
 		ShortNames:   []string{"ns"},
 		New:          func() Object { return &corev1.Namespace{} },
 		ValidateName: nameDNSLabel,
+		// kube-apiserver defaults the name label as it decodes a named
+		// namespace, so its writer owns it; the strategy sets it again.
+		Default: func(obj Object) {
+			if ns := obj.(*corev1.Namespace); ns.Name != "" {
+				setNamespaceNameLabel(ns)
+			}
+		},
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			ns := obj.(*corev1.Namespace)
 			ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
@@ -115,14 +122,9 @@ func Secrets() *Resource {
 	return &Resource{
 		GroupVersion: coreV1, Name: "secrets", SingularName: "secret", Kind: "Secret", Namespaced: true,
 		New: func() Object { return &corev1.Secret{} },
-		PrepareForCreate: func(_ context.Context, obj Object) {
-			s := obj.(*corev1.Secret)
-			if s.Type == "" {
-				s.Type = corev1.SecretTypeOpaque
-			}
-			mergeStringData(s)
-		},
-		PrepareForUpdate: func(obj, _ Object) {
+		// stringData is merged into data as kube-apiserver decodes a
+		// Secret, so the writer owns the data keys it set that way.
+		Default: func(obj Object) {
 			s := obj.(*corev1.Secret)
 			if s.Type == "" {
 				s.Type = corev1.SecretTypeOpaque
@@ -575,12 +577,7 @@ func Endpoints() *Resource {
 		ShortNames:   []string{"ep"},
 		New:          func() Object { return &corev1.Endpoints{} },
 		ValidateName: nameDNSSubdomain,
-		PrepareForCreate: func(_ context.Context, obj Object) {
-			defaultEndpointPorts(obj.(*corev1.Endpoints))
-		},
-		PrepareForUpdate: func(obj, _ Object) {
-			defaultEndpointPorts(obj.(*corev1.Endpoints))
-		},
+		Default:      func(obj Object) { defaultEndpointPorts(obj.(*corev1.Endpoints)) },
 		Validate: func(obj Object) field.ErrorList {
 			ep := obj.(*corev1.Endpoints)
 			var errs field.ErrorList
@@ -666,18 +663,19 @@ func Services() *Resource {
 		Categories:   []string{"all"},
 		New:          func() Object { return &corev1.Service{} },
 		ValidateName: nameDNSLabel, // RelaxedServiceNameValidation, GA in 1.37
+		Default:      func(obj Object) { defaultService(obj.(*corev1.Service)) },
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			s := obj.(*corev1.Service)
 			s.Status = corev1.ServiceStatus{}
-			defaultService(s)
+			normalizeClusterIPs(s)
 		},
 		PrepareForUpdate: func(obj, old Object) {
 			s, o := obj.(*corev1.Service), old.(*corev1.Service)
 			s.Status = o.Status
-			defaultService(s)
 			if s.Spec.ClusterIP == "" && s.Spec.Type == o.Spec.Type {
 				s.Spec.ClusterIP, s.Spec.ClusterIPs = o.Spec.ClusterIP, o.Spec.ClusterIPs
 			}
+			normalizeClusterIPs(s)
 			for i := range s.Spec.Ports {
 				if s.Spec.Ports[i].NodePort == 0 {
 					for _, op := range o.Spec.Ports {
@@ -740,6 +738,12 @@ func defaultService(s *corev1.Service) {
 	if (s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer) && s.Spec.ExternalTrafficPolicy == "" {
 		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
 	}
+}
+
+// normalizeClusterIPs fills clusterIPs from clusterIP, as kube-apiserver's
+// service strategy does (after field ownership is recorded: the client
+// owns only what it sent).
+func normalizeClusterIPs(s *corev1.Service) {
 	if s.Spec.ClusterIP != "" && len(s.Spec.ClusterIPs) == 0 {
 		s.Spec.ClusterIPs = []string{s.Spec.ClusterIP}
 	}

@@ -185,10 +185,9 @@ func bindingTable(subject string) *Table {
 func RoleBindings() *Resource {
 	return &Resource{
 		GroupVersion: rbacv1.SchemeGroupVersion, Name: "rolebindings", SingularName: "rolebinding", Kind: "RoleBinding", Namespaced: true,
-		New:              func() Object { return &rbacv1.RoleBinding{} },
-		ValidateName:     namePathSegment,
-		PrepareForCreate: func(_ context.Context, obj Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
-		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
+		New:          func() Object { return &rbacv1.RoleBinding{} },
+		ValidateName: namePathSegment,
+		Default:      func(obj Object) { defaultSubjects(obj.(*rbacv1.RoleBinding).Subjects) },
 		Validate: func(obj Object) field.ErrorList {
 			b := obj.(*rbacv1.RoleBinding)
 			return append(validateRoleRef(&b.RoleRef, nil, true), validateSubjects(b.Subjects, true)...)
@@ -205,10 +204,9 @@ func RoleBindings() *Resource {
 func ClusterRoleBindings() *Resource {
 	return &Resource{
 		GroupVersion: rbacv1.SchemeGroupVersion, Name: "clusterrolebindings", SingularName: "clusterrolebinding", Kind: "ClusterRoleBinding",
-		New:              func() Object { return &rbacv1.ClusterRoleBinding{} },
-		ValidateName:     namePathSegment,
-		PrepareForCreate: func(_ context.Context, obj Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
-		PrepareForUpdate: func(obj, _ Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
+		New:          func() Object { return &rbacv1.ClusterRoleBinding{} },
+		ValidateName: namePathSegment,
+		Default:      func(obj Object) { defaultSubjects(obj.(*rbacv1.ClusterRoleBinding).Subjects) },
 		Validate: func(obj Object) field.ErrorList {
 			b := obj.(*rbacv1.ClusterRoleBinding)
 			return append(validateRoleRef(&b.RoleRef, nil, false), validateSubjects(b.Subjects, false)...)
@@ -391,12 +389,7 @@ func NetworkPolicies() *Resource {
 		ShortNames:       []string{"netpol"},
 		TracksGeneration: true,
 		New:              func() Object { return &networkingv1.NetworkPolicy{} },
-		PrepareForCreate: func(_ context.Context, obj Object) {
-			defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy))
-		},
-		PrepareForUpdate: func(obj, _ Object) {
-			defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy))
-		},
+		Default:          func(obj Object) { defaultNetworkPolicy(obj.(*networkingv1.NetworkPolicy)) },
 		Validate: func(obj Object) field.ErrorList {
 			np := obj.(*networkingv1.NetworkPolicy)
 			p := field.NewPath("spec")

@@ -26,16 +26,13 @@ func Pods() *Resource {
 		Categories:       []string{"all"},
 		TracksGeneration: true,
 		New:              func() Object { return &corev1.Pod{} },
+		Default:          func(obj Object) { defaultPod(obj.(*corev1.Pod)) },
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			p := obj.(*corev1.Pod)
-			defaultPod(p)
+			assignServiceAccount(p)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&p.Spec)}
 		},
-		PrepareForUpdate: func(obj, old Object) {
-			p := obj.(*corev1.Pod)
-			defaultPod(p)
-			keepStatus(obj, old)
-		},
+		PrepareForUpdate: keepStatus,
 		Validate: func(obj Object) field.ErrorList {
 			return validatePodSpec(&obj.(*corev1.Pod).Spec, field.NewPath("spec"))
 		},
@@ -113,8 +110,13 @@ func defaultPod(p *corev1.Pod) {
 		s.EnableServiceLinks = &yes
 	}
 	defaultRequestsFromLimits(s)
-	// Mirror pods run without a service account, as Kubernetes'
-	// ServiceAccount plugin leaves them; a node may not name one.
+}
+
+// assignServiceAccount gives a new pod the namespace's default service
+// account, as Kubernetes' ServiceAccount admission plugin does (so no
+// manager owns it). Mirror pods run without one; a node may not name one.
+func assignServiceAccount(p *corev1.Pod) {
+	s := &p.Spec
 	if s.ServiceAccountName == "" && !isMirrorPod(p) {
 		s.ServiceAccountName = "default"
 	}

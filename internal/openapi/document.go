@@ -203,7 +203,7 @@ func (d *document) addResource(res *catalog.Resource) {
 	}
 	write := []param{pDryRun, pManager, pFieldVal}
 	patchParams := []param{pDryRun, pManager, pFieldVal, pForce}
-	patchTypes := []string{"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"}
+	patchTypes := []string{"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 	deleteParams := []param{pDryRun, pGrace, pProp}
 
 	addCollection := func(path string, namespaced bool) {

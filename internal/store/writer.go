@@ -16,6 +16,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/fieldmanager"
 )
 
 // Writer makes every change to stored objects: create, update (whole,
@@ -29,6 +30,7 @@ import (
 type Writer struct {
 	*Store
 	admission *admission.Chain
+	fields    *fieldmanager.Fields
 }
 
 // NewWriter returns the writer of s. It needs an admission chain: a
@@ -40,7 +42,7 @@ func NewWriter(s *Store, chain *admission.Chain) (*Writer, error) {
 	if chain == nil {
 		return nil, errors.New("store: a writer needs an admission chain (admission.AllowAll() admits every write)")
 	}
-	return &Writer{Store: s, admission: chain}, nil
+	return &Writer{Store: s, admission: chain, fields: fieldmanager.Shared()}, nil
 }
 
 // Target names what a write is about.
@@ -68,6 +70,18 @@ func (t Target) subresourceName() string {
 type Options struct {
 	// DryRun runs every step but the write itself.
 	DryRun bool
+	// Manager is who makes the write, as metadata.managedFields records
+	// it: the request's fieldManager, or its user agent's product. The
+	// server's own writes leave it empty and are recorded as
+	// fieldmanager.DefaultManager.
+	Manager string
+}
+
+func (o Options) manager() string {
+	if o.Manager == "" {
+		return fieldmanager.DefaultManager
+	}
+	return o.Manager
 }
 
 // DeleteOptions qualify a delete.
@@ -113,11 +127,26 @@ func invalid(r *catalog.Resource, name string, errs field.ErrorList) error {
 // generateName, mutating admission, validation, validating admission,
 // then the write.
 func (w *Writer) Create(ctx context.Context, r *catalog.Resource, obj catalog.Object, o Options) (*Entry, error) {
+	return w.createObject(ctx, r, obj, o, false)
+}
+
+// createObject is Create; applied says obj is the result of a
+// server-side apply, whose managedFields are already recorded.
+func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj catalog.Object, o Options, applied bool) (*Entry, error) {
 	// The server owns uid and creationTimestamp; a strategy may use them
 	// (a Job's generated selector names its uid).
 	obj.SetUID("")
 	obj.SetCreationTimestamp(metav1.Time{})
 	w.fillSystemFields(obj)
+	// In kube-apiserver's order: defaults as the object is decoded, then
+	// field ownership, then the create strategy, whose fields no manager
+	// owns.
+	if r.Default != nil {
+		r.Default(obj)
+	}
+	if !applied {
+		obj = w.fields.Update(r, "", r.New(), obj, o.manager())
+	}
 	if r.PrepareForCreate != nil {
 		r.PrepareForCreate(ctx, obj)
 	}
@@ -156,16 +185,25 @@ type ChangeFunc func(cur catalog.Object) (catalog.Object, error)
 // writes conditionally on the revision read. An object being deleted
 // whose last finalizer goes is deleted.
 func (w *Writer) Update(ctx context.Context, t Target, o Options, apply ChangeFunc) (*Entry, error) {
+	e, _, err := w.update(ctx, t, o, apply, false)
+	return e, err
+}
+
+// update is Update; applied says the change function is a server-side
+// apply, which records the managedFields itself. found reports whether
+// the object was there to change.
+func (w *Writer) update(ctx context.Context, t Target, o Options, apply ChangeFunc, applied bool) (e *Entry, found bool, err error) {
 	if t.Subresource != nil && t.Subresource.Apply == nil {
-		return nil, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "update")
+		return nil, false, apierrors.NewMethodNotSupported(t.Resource.GroupResource(), "update")
 	}
 	r := t.Resource
-	e, _, err := w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
+	e, _, err = w.guaranteedUpdate(ctx, r, t.Namespace, t.Name, o.DryRun, func(cur *read) (*change, error) {
+		found = true
 		obj, err := apply(cur.obj.DeepCopyObject().(catalog.Object))
 		if err != nil {
 			return nil, err
 		}
-		next, err := w.admitUpdate(ctx, t, obj, cur.obj, o.DryRun)
+		next, err := w.admitUpdate(ctx, t, obj, cur.obj, o, applied)
 		if err != nil {
 			return nil, err
 		}
@@ -177,12 +215,54 @@ func (w *Writer) Update(ctx context.Context, t Target, o Options, apply ChangeFu
 		}
 		return &change{next: next}, nil
 	})
-	return e, err
+	return e, found, err
+}
+
+// Apply merges a server-side apply configuration into the object t names,
+// as o.Manager's (the manager is required), and writes it as an update
+// does; an object that does not exist is created from the configuration
+// alone (created is true). force takes over fields other managers own
+// instead of answering 409 Conflict.
+func (w *Writer) Apply(ctx context.Context, t Target, patch runtime.Object, force bool, o Options) (e *Entry, created bool, err error) {
+	if o.Manager == "" {
+		return nil, false, apierrors.NewBadRequest("a server-side apply needs a field manager")
+	}
+	r := t.Resource
+	sub := t.subresourceName()
+	if t.Subresource != nil && t.Subresource.View != nil {
+		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("server-side apply to %s/%s is not supported", r.Name, sub))
+	}
+	merge := func(cur catalog.Object) (catalog.Object, error) {
+		return w.fields.Apply(r, sub, cur, patch, o.Manager, force)
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		e, found, err := w.update(ctx, t, o, merge, true)
+		if found || !apierrors.IsNotFound(err) || t.Subresource != nil {
+			return e, false, err
+		}
+		fresh := r.New()
+		fresh.SetName(t.Name)
+		fresh.SetNamespace(t.Namespace)
+		obj, err := merge(fresh)
+		if err != nil {
+			return nil, false, err
+		}
+		if obj.GetName() != t.Name {
+			return nil, false, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), t.Name))
+		}
+		e, err = w.createObject(ctx, r, obj, o, true)
+		if !apierrors.IsAlreadyExists(err) {
+			return e, err == nil, err
+		}
+		// Another writer created it first: apply to theirs.
+	}
+	return nil, false, ErrConflict(r, t.Name)
 }
 
 // admitUpdate turns the object a request asks for into the object to
-// store, given the current one, and admits and validates it.
-func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, dryRun bool) (catalog.Object, error) {
+// store, given the current one, records who changed which fields, and
+// admits and validates it.
+func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, o Options, applied bool) (catalog.Object, error) {
 	r := t.Resource
 	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
 		return nil, ErrConflict(r, cur.GetName())
@@ -202,12 +282,25 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 	obj.SetDeletionGracePeriodSeconds(cur.GetDeletionGracePeriodSeconds())
 	obj.SetResourceVersion(cur.GetResourceVersion())
 	next := obj
-	if t.Subresource != nil {
-		next = t.Subresource.Apply(obj, cur)
-	} else if r.PrepareForUpdate != nil {
-		r.PrepareForUpdate(next, cur)
+	if sub := t.Subresource; sub != nil {
+		next = sub.Apply(obj, cur)
+		if applied {
+			next.SetManagedFields(obj.GetManagedFields())
+		} else {
+			next = w.fields.Update(r, sub.Name, cur, next, o.manager())
+		}
+	} else {
+		if r.Default != nil {
+			r.Default(next)
+		}
+		if !applied {
+			next = w.fields.Update(r, "", cur, next, o.manager())
+		}
+		if r.PrepareForUpdate != nil {
+			r.PrepareForUpdate(next, cur)
+		}
 	}
-	attrs, err := attributes(ctx, admission.Update, t, next, cur, dryRun)
+	attrs, err := attributes(ctx, admission.Update, t, next, cur, o.DryRun)
 	if err != nil {
 		return nil, err
 	}

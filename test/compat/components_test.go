@@ -2,12 +2,15 @@ package compat
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -134,6 +137,35 @@ func TestControlPlaneOnSekisho(t *testing.T) {
 			}
 		}
 		return len(pods.Items) == 3 && bound == 3, pluralPods(pods.Items)
+	})
+
+	// The controller-manager's ClusterRole aggregation writes by
+	// server-side apply, as its field manager.
+	aggregate := &rbacv1.ClusterRole{
+		ObjectMeta:      metav1.ObjectMeta{Name: "monitoring"},
+		AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"example.com/aggregate-to-monitoring": "true"}}}},
+	}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, aggregate, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	part := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "monitoring-endpoints", Labels: map[string]string{"example.com/aggregate-to-monitoring": "true"}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"endpoints"}, Verbs: []string{"get", "list", "watch"}}},
+	}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, part, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the controller-manager aggregates the ClusterRole", func() (bool, string) {
+		got, err := client.RbacV1().ClusterRoles().Get(ctx, "monitoring", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		managers := ""
+		for _, m := range got.ManagedFields {
+			managers += m.Manager + ":" + string(m.Operation) + " "
+		}
+		return len(got.Rules) == 1 && got.Rules[0].Resources[0] == "endpoints" && strings.Contains(managers, "clusterrole-aggregation-controller:Apply"),
+			fmt.Sprintf("rules %v, managers %s", got.Rules, managers)
 	})
 }
 

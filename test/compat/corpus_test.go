@@ -79,8 +79,7 @@ func collectionPath(t *testing.T, gvk schema.GroupVersionKind) string {
 }
 
 // normalized is a stored object without what differs between any two
-// servers (identity, times, revisions) and without managedFields, which
-// sekisho does not keep until server-side apply lands.
+// servers: identity, times (managedFields' included) and revisions.
 func normalized(t *testing.T, body string) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -89,8 +88,21 @@ func normalized(t *testing.T, body string) map[string]any {
 	}
 	meta, _ := m["metadata"].(map[string]any)
 	uid, _ := meta["uid"].(string)
-	for _, k := range []string{"uid", "creationTimestamp", "resourceVersion", "managedFields"} {
+	for _, k := range []string{"uid", "creationTimestamp", "resourceVersion"} {
 		delete(meta, k)
+	}
+	if entries, ok := meta["managedFields"].([]any); ok {
+		// Entries are ordered by time in seconds, then by manager: with
+		// times removed, the order of two writes in one second or in two
+		// says nothing.
+		for _, e := range entries {
+			delete(e.(map[string]any), "time")
+		}
+		sort.Slice(entries, func(i, j int) bool {
+			a, _ := json.Marshal(entries[i])
+			b, _ := json.Marshal(entries[j])
+			return string(a) < string(b)
+		})
 	}
 	// What a server derives from the object's uid (a Job's selector and
 	// labels) compares as the uid's place.

@@ -20,6 +20,12 @@ func (s *server) do(t *testing.T, method, path, body string) (int, string) {
 // send is do with a Content-Type (JSON when empty).
 func (s *server) send(t *testing.T, method, path, contentType, body string) (int, string) {
 	t.Helper()
+	return s.sendHeaders(t, method, path, contentType, body, nil)
+}
+
+// sendHeaders is send with more request headers.
+func (s *server) sendHeaders(t *testing.T, method, path, contentType, body string, header map[string]string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +34,9 @@ func (s *server) send(t *testing.T, method, path, contentType, body string) (int
 		contentType = "application/json"
 	}
 	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", s.name, method, path, err)
@@ -47,6 +56,11 @@ type step struct {
 	// sekisho, when set, is sekisho's deliberate answer; kube is then
 	// kube-apiserver's.
 	kube, sekisho int
+	// header adds request headers (a User-Agent, say).
+	header map[string]string
+	// same requires equal bodies too, compared as the corpus compares
+	// stored objects.
+	same bool
 }
 
 // differential runs the same requests against both servers, in order, and
@@ -54,8 +68,8 @@ type step struct {
 func differential(t *testing.T, kube, sekisho *server, steps []step) {
 	t.Helper()
 	for _, st := range steps {
-		kc, kb := kube.send(t, st.method, st.path, st.contentType, st.body)
-		sc, sb := sekisho.send(t, st.method, st.path, st.contentType, st.body)
+		kc, kb := kube.sendHeaders(t, st.method, st.path, st.contentType, st.body, st.header)
+		sc, sb := sekisho.sendHeaders(t, st.method, st.path, st.contentType, st.body, st.header)
 		wantKube, wantSekisho := st.kube, st.sekisho
 		if wantSekisho == 0 {
 			wantSekisho = kc
@@ -63,6 +77,14 @@ func differential(t *testing.T, kube, sekisho *server, steps []step) {
 		if (wantKube != 0 && kc != wantKube) || sc != wantSekisho {
 			t.Errorf("%s: kube-apiserver %d, sekisho %d (want %d and %d)\n kube-apiserver: %s\n sekisho: %s",
 				st.what, kc, sc, wantKube, wantSekisho, kb, sb)
+			continue
+		}
+		if st.same {
+			var diffs []string
+			diff("", normalized(t, sb), normalized(t, kb), &diffs)
+			if len(diffs) > 0 {
+				t.Errorf("%s: answered differently:\n  %s", st.what, strings.Join(diffs, "\n  "))
+			}
 		}
 	}
 }

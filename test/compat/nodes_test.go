@@ -82,7 +82,7 @@ func (c *cluster) startHollowNode(name, bootstrapConfig string) {
 func TestHollowNodesJoinAndRunPods(t *testing.T) {
 	c := newCluster(t)
 	// As docs/cluster.md runs it: the controller-manager runs the rest.
-	s := c.startSekisho("--controllers=clusterrole-aggregation-controller")
+	s := c.startSekisho("--controllers=")
 	c.startControllerManager()
 	c.startScheduler()
 	boot := c.bootstrapKubeconfig(s, c.bootstrapToken())

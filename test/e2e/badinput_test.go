@@ -62,7 +62,7 @@ func TestBadInput(t *testing.T) {
 		{"kind mismatch", "POST", cms, "application/json", `{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"}}`, 400, "BadRequest", "does not match"},
 		{"unknown resource", "GET", "/api/v1/widgets", "", "", 404, "NotFound", "the server could not find the requested resource"},
 		{"CBOR-only Accept", "GET", cms, "", "", 0, "", ""},
-		{"unsupported patch type", "PATCH", cms + "/existing", "application/apply-patch+yaml", `{}`, 415, "UnsupportedMediaType", "application/strategic-merge-patch+json"},
+		{"unsupported patch type", "PATCH", cms + "/existing", "application/xml-patch+xml", `{}`, 415, "UnsupportedMediaType", "application/apply-patch+yaml"},
 		{"bad field selector", "GET", cms + "?fieldSelector=spec.foo=bar", "", "", 400, "BadRequest", "field label not supported: spec.foo"},
 		{"bad label selector", "GET", cms + "?labelSelector=a%20in%20(", "", "", 400, "BadRequest", "unable to parse requirement"},
 		{"bad dryRun", "POST", cms + "?dryRun=Maybe", "application/json", `{"metadata":{"name":"dr"}}`, 400, "BadRequest", "Invalid dryRun value"},
