@@ -63,6 +63,12 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			// Kubelets are reached as kubeadm's kube-apiserver reaches them.
+			def("kubelet-client-certificate", &o.KubeletClientCertificate, filepath.Join(dataDir, clusterpki.CertFile("apiserver-kubelet-client")))
+			def("kubelet-client-key", &o.KubeletClientKey, filepath.Join(dataDir, clusterpki.KeyFile("apiserver-kubelet-client")))
+			if !flags.Changed("kubelet-preferred-address-types") {
+				o.KubeletPreferredAddressTypes = []string{"InternalIP", "ExternalIP", "Hostname"}
+			}
 			// The CSR signer uses the cluster CA, as kubeadm configures kube-controller-manager.
 			def("cluster-signing-cert-file", &o.ClusterSigningCertFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("cluster-signing-key-file", &o.ClusterSigningKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("ca")))

@@ -84,9 +84,18 @@ func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 }
 
 // isLongRunning reports requests exempt from the request timeout and the
-// in-flight limit: watches.
+// in-flight limit: watches, and the connect subresources that stream
+// (logs, exec, attach, port-forward, proxies), as kube-apiserver exempts
+// them.
 func isLongRunning(ri *RequestInfo) bool {
-	return ri.Verb == "watch"
+	if ri.Verb == "watch" {
+		return true
+	}
+	switch ri.Subresource {
+	case "log", "exec", "attach", "portforward", "proxy":
+		return ri.IsResourceRequest
+	}
+	return false
 }
 
 func isMutating(ri *RequestInfo) bool {

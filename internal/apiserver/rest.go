@@ -52,7 +52,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		s.serveNoCRDs(w, r, ri)
 		return
 	}
-	if !ok || len(ri.Parts) > 3 {
+	// Only a proxy subresource takes a path after its name.
+	if !ok || len(ri.Parts) > 3 && ri.Subresource != "proxy" {
 		s.writeError(w, r, errNotFoundPath())
 		return
 	}
@@ -82,6 +83,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 			s.writeError(w, r, errNotFoundPath())
 			return
 		}
+	}
+	if req.sub != nil && req.sub.Connect {
+		if err := s.connect(req); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
 	}
 	var err error
 	switch {

@@ -37,6 +37,9 @@ type Config struct {
 	// action subresources. New refuses a catalog with one unanswered.
 	Reviews map[schema.GroupVersionResource]catalog.ReviewFunc
 	Actions map[catalog.ActionKey]catalog.ActionFunc
+	// Connects serve the connect subresources (pods/log, pods/exec,
+	// nodes/proxy, ...); one without a ConnectFunc answers 404.
+	Connects map[catalog.ActionKey]catalog.ConnectFunc
 	// Audit wraps the handler after impersonation; nil records nothing.
 	Audit func(next http.Handler) http.Handler
 

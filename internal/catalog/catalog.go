@@ -187,6 +187,10 @@ type Subresource struct {
 	// without storing anything (serviceaccounts/token), or, when Change is
 	// set, changes the parent object (pods/binding).
 	Action bool
+	// Connect makes the subresource a connection through the server to a
+	// kubelet, a pod or a service (pods/log, pods/exec, nodes/proxy): the
+	// server's ConnectFunc for it proxies every method it serves.
+	Connect bool
 	// Change, for an action that changes its parent, returns the parent as
 	// the request in leaves it, or why it cannot: it runs in the write loop
 	// after the request's admission, and the answer is a Status.

@@ -315,7 +315,7 @@ func Nodes() *Resource {
 			}
 			return errs
 		},
-		Subresources: []*Subresource{StatusSubresource()},
+		Subresources: []*Subresource{StatusSubresource(), connect("proxy", "NodeProxyOptions", proxyVerbs...)},
 		SelectableFields: func(obj Object) map[string]string {
 			return map[string]string{"spec.unschedulable": strconv.FormatBool(obj.(*corev1.Node).Spec.Unschedulable)}
 		},
@@ -695,7 +695,7 @@ func Services() *Resource {
 			}
 			return errs
 		},
-		Subresources: []*Subresource{StatusSubresource()},
+		Subresources: []*Subresource{StatusSubresource(), connect("proxy", "ServiceProxyOptions", proxyVerbs...)},
 		SelectableFields: func(obj Object) map[string]string {
 			s := obj.(*corev1.Service)
 			return map[string]string{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}

@@ -42,7 +42,7 @@ func Pods() *Resource {
 			errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
 			return append(errs, validatePodSpecUpdate(&p.Spec, &o.Spec)...)
 		},
-		Subresources: []*Subresource{StatusSubresource(), BindingSubresource(), EvictionSubresource()},
+		Subresources: append([]*Subresource{StatusSubresource(), BindingSubresource(), EvictionSubresource()}, podConnections()...),
 		SelectableFields: func(obj Object) map[string]string {
 			p := obj.(*corev1.Pod)
 			return map[string]string{

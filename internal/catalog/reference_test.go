@@ -17,13 +17,6 @@ var notServed = map[string]string{
 	"v1 componentstatuses":                                     "issue 12: computed component health",
 	"v1 pods/ephemeralcontainers":                              "issue 12: ephemeral containers",
 	"v1 pods/resize":                                           "issue 12: in-place resize",
-	"v1 pods/log":                                              "issue 12: kubelet access",
-	"v1 pods/exec":                                             "issue 12: kubelet access",
-	"v1 pods/attach":                                           "issue 12: kubelet access",
-	"v1 pods/portforward":                                      "issue 12: kubelet access",
-	"v1 pods/proxy":                                            "issue 12: kubelet access",
-	"v1 nodes/proxy":                                           "issue 12: kubelet access",
-	"v1 services/proxy":                                        "issue 12: kubelet access",
 }
 
 type referenceEntry struct {

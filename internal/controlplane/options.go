@@ -82,6 +82,13 @@ type Options struct {
 	ClusterSigningKeyFile  string
 	ClusterSigningDuration time.Duration
 
+	// How the server reaches kubelets for logs, exec, attach,
+	// port-forward and nodes/proxy.
+	KubeletClientCertificate     string
+	KubeletClientKey             string
+	KubeletCertificateAuthority  string
+	KubeletPreferredAddressTypes []string
+
 	StorageDir string
 
 	MaxRequestsInFlight         int
@@ -124,12 +131,20 @@ func DefaultOptions() Options {
 		AuthorizationWebhookCacheUnauthorizedTTL: 30 * time.Second,
 		ServiceNodePortRange:                     "30000-32767",
 		Controllers:                              []string{"*"},
+		KubeletPreferredAddressTypes:             []string{"Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"},
 	}
 }
 
 // Validate reports every problem at once, each naming its flag.
 func (o *Options) Validate() error {
 	var errs []error
+	for _, t := range o.KubeletPreferredAddressTypes {
+		switch t {
+		case "Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP":
+		default:
+			errs = append(errs, fmt.Errorf("--kubelet-preferred-address-types: %q is not a node address type (Hostname, InternalDNS, InternalIP, ExternalDNS, ExternalIP)", t))
+		}
+	}
 	if net.ParseIP(o.BindAddress) == nil {
 		errs = append(errs, fmt.Errorf("--bind-address %q: not an IP address", o.BindAddress))
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/openapi"
+	"github.com/sekisho/sekisho/internal/proxy"
 	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
 	"github.com/sekisho/sekisho/internal/store"
@@ -135,6 +136,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
+	kubelets, err := kubeletProxy(o, cat, st, log)
+	if err != nil {
+		return err
+	}
 	srv, err := apiserver.New(apiserver.Config{
 		Catalog:                     cat,
 		Writer:                      writer,
@@ -142,6 +147,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Authorizer:                  authorization.chain,
 		Reviews:                     merge(authnAPI.Reviews(), accessReviews.Reviews()),
 		Actions:                     merge(authnAPI.Actions(), evictions(cat, writer)),
+		Connects:                    kubelets.Connects(),
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -330,4 +336,20 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 		go (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
 	}
 	go csrs.Run(ctx)
+}
+
+// kubeletProxy builds the proxy to kubelets, pods and services.
+func kubeletProxy(o Options, cat *catalog.Catalog, st *store.Store, log *slog.Logger) (*proxy.Proxy, error) {
+	var types []corev1.NodeAddressType
+	for _, t := range o.KubeletPreferredAddressTypes {
+		types = append(types, corev1.NodeAddressType(t))
+	}
+	if o.KubeletCertificateAuthority == "" {
+		log.Info("kubelets' serving certificates are not verified: set --kubelet-certificate-authority to verify them")
+	}
+	return proxy.New(proxy.Config{
+		Catalog: cat, Objects: st, Log: log,
+		ClientCertFile: o.KubeletClientCertificate, ClientKeyFile: o.KubeletClientKey,
+		CAFile: o.KubeletCertificateAuthority, PreferredAddressTypes: types,
+	})
 }

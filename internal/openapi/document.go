@@ -269,6 +269,9 @@ func (d *document) addResource(res *catalog.Resource) {
 		addCollection(namespacedCollection, true)
 		addItem(namespacedCollection+"/{name}", true, "", itemVerbs)
 		for _, s := range res.Subresources {
+			if s.Connect {
+				continue // a stream or a proxy: no object schema to describe
+			}
 			if s.Action {
 				addAction(namespacedCollection+"/{name}/"+s.Name, true, s)
 				continue
@@ -280,6 +283,9 @@ func (d *document) addResource(res *catalog.Resource) {
 	addCollection(collection, false)
 	addItem(collection+"/{name}", false, "", itemVerbs)
 	for _, s := range res.Subresources {
+		if s.Connect {
+			continue
+		}
 		if s.Action {
 			addAction(collection+"/{name}/"+s.Name, false, s)
 			continue

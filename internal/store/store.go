@@ -163,6 +163,32 @@ func GenerateName(obj catalog.Object) bool {
 // seal turns the JSON of the object at key into what is stored: the
 // JSON through the encryption transformer. The transformer is the one
 // place stored bytes are encrypted; dry runs never reach it.
+// ListObjects lists the decoded objects of r in namespace ("" for all)
+// whose labels match selector ("" for all).
+func (s *Store) ListObjects(ctx context.Context, r *catalog.Resource, namespace, selector string) ([]catalog.Object, error) {
+	o := ListOptions{Namespace: namespace}
+	if selector != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			return nil, err
+		}
+		o.Labels = sel
+	}
+	res, err := s.List(ctx, r, o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]catalog.Object, 0, len(res.Items))
+	for _, e := range res.Items {
+		obj, err := e.Object()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
 func (s *Store) seal(ctx context.Context, key string, plain []byte) ([]byte, error) {
 	return s.Transformer.Seal(ctx, plain, []byte(key))
 }

@@ -205,44 +205,44 @@ func (c *cluster) startSekisho(extra ...string) *server {
 
 // startKubeAPIServer starts etcd over mutual TLS and a kube-apiserver with
 // the flags kubeadm gives it.
-func (c *cluster) startKubeAPIServer() *server {
+func (c *cluster) startKubeAPIServer(extra ...string) *server {
 	t := c.t
 	t.Helper()
 	etcdURL := c.startEtcd()
 	port := freePort(t)
-	return c.startProcess("kube-apiserver", filepath.Join(kubeBinDir, "kube-apiserver"), port,
+	return c.startProcess("kube-apiserver", filepath.Join(kubeBinDir, "kube-apiserver"), port, append([]string{
 		"--advertise-address=127.0.0.1",
 		// The endpoint reconciler refuses a loopback address, and nothing
 		// here reaches the API through the kubernetes Service.
 		"--endpoint-reconciler-type=none",
 		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
+		"--secure-port=" + strconv.Itoa(port),
 		"--allow-privileged=true",
 		"--authorization-mode=Node,RBAC",
-		"--client-ca-file="+c.pki("ca.crt"),
+		"--client-ca-file=" + c.pki("ca.crt"),
 		"--enable-admission-plugins=NodeRestriction",
 		"--enable-bootstrap-token-auth=true",
-		"--etcd-cafile="+c.pki("etcd/ca.crt"),
-		"--etcd-certfile="+c.pki("apiserver-etcd-client.crt"),
-		"--etcd-keyfile="+c.pki("apiserver-etcd-client.key"),
-		"--etcd-servers="+etcdURL,
-		"--kubelet-client-certificate="+c.pki("apiserver-kubelet-client.crt"),
-		"--kubelet-client-key="+c.pki("apiserver-kubelet-client.key"),
+		"--etcd-cafile=" + c.pki("etcd/ca.crt"),
+		"--etcd-certfile=" + c.pki("apiserver-etcd-client.crt"),
+		"--etcd-keyfile=" + c.pki("apiserver-etcd-client.key"),
+		"--etcd-servers=" + etcdURL,
+		"--kubelet-client-certificate=" + c.pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + c.pki("apiserver-kubelet-client.key"),
 		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
-		"--proxy-client-cert-file="+c.pki("front-proxy-client.crt"),
-		"--proxy-client-key-file="+c.pki("front-proxy-client.key"),
+		"--proxy-client-cert-file=" + c.pki("front-proxy-client.crt"),
+		"--proxy-client-key-file=" + c.pki("front-proxy-client.key"),
 		"--requestheader-allowed-names=front-proxy-client",
-		"--requestheader-client-ca-file="+c.pki("front-proxy-ca.crt"),
+		"--requestheader-client-ca-file=" + c.pki("front-proxy-ca.crt"),
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-username-headers=X-Remote-User",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+c.pki("sa.pub"),
-		"--service-account-signing-key-file="+c.pki("sa.key"),
+		"--service-account-key-file=" + c.pki("sa.pub"),
+		"--service-account-signing-key-file=" + c.pki("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/12",
-		"--tls-cert-file="+c.pki("apiserver.crt"),
-		"--tls-private-key-file="+c.pki("apiserver.key"),
-	)
+		"--tls-cert-file=" + c.pki("apiserver.crt"),
+		"--tls-private-key-file=" + c.pki("apiserver.key"),
+	}, extra...)...)
 }
 
 // startEtcd runs an embedded etcd member serving clients over mutual TLS

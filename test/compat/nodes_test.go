@@ -174,7 +174,22 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 		return running == 10 && onDrained == 0, fmt.Sprintf("%d running, %d on hollow-0", running, onDrained)
 	})
 
-	// sekisho's aggregation controller filled the admin role.
+	// kubectl logs finds the hollow kubelet from its Node (the address
+	// type kubeadm prefers, the port the kubelet reported). kubemark's
+	// hollow kubelet serves plain HTTP, which no API server speaks to a
+	// kubelet, so the answer is the TLS failure; TestKubeletAccess
+	// covers logs, exec, attach and port-forward against a TLS kubelet.
+	pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods: %v", err)
+	}
+	logs, _ := exec.Command("kubectl", "--kubeconfig", kubeconfig, "--server", s.url, "logs", pods.Items[0].Name).CombinedOutput()
+	if !strings.Contains(string(logs), "first record does not look like a TLS handshake") {
+		t.Errorf("kubectl logs of a hollow pod did not reach its kubelet:\n%s", logs)
+	}
+
+	// kube-controller-manager's aggregation controller filled the admin
+	// role (it writes by server-side apply).
 	if admin, err := client.RbacV1().ClusterRoles().Get(ctx, "admin", metav1.GetOptions{}); err != nil || len(admin.Rules) == 0 {
 		t.Errorf("ClusterRole admin: %v, %d rules", err, len(admin.Rules))
 	}
