@@ -65,10 +65,12 @@ func (c *cluster) clientset(s *server) *kubernetes.Clientset {
 // eventually polls cond every 250ms until it holds or the time is up.
 func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	for {
 		ok, state := cond()
 		if ok {
+			t.Logf("%s: after %s", what, time.Since(start).Round(100*time.Millisecond))
 			return
 		}
 		if time.Now().After(deadline) {

@@ -4,8 +4,9 @@
 // dependencies of the oracle (etcd's server) never enter the product's.
 //
 // The Kubernetes binaries come from build-kube.sh, cached in
-// ~/.cache/sekisho/kube-VERSION (or $KUBE_BIN_DIR); TestMain builds them when
-// they are missing, which takes about ten minutes the first time.
+// ~/.cache/sekisho/kube-VERSION (or $KUBE_BIN_DIR), and helm from
+// build-helm.sh, cached beside them in helm-VERSION; TestMain builds them
+// when they are missing, which takes about ten minutes the first time.
 package compat
 
 import (
@@ -34,9 +35,13 @@ import (
 // kubeVersion is the Kubernetes release sekisho is compared with.
 const kubeVersion = "v1.37.2"
 
+// helmVersion is the helm the suite installs a chart with.
+const helmVersion = "v4.3.1"
+
 var (
 	sekishoBin string
 	kubeBinDir string
+	helmBin    string
 )
 
 func TestMain(m *testing.M) {
@@ -75,6 +80,13 @@ func setUp(m *testing.M) (int, error) {
 	if err := kube.Run(); err != nil {
 		return 0, fmt.Errorf("building Kubernetes %s: %w", kubeVersion, err)
 	}
+	helmDir := filepath.Join(filepath.Dir(kubeBinDir), "helm-"+helmVersion)
+	helm := exec.Command("./build-helm.sh", helmVersion, helmDir)
+	helm.Stdout, helm.Stderr = os.Stderr, os.Stderr
+	if err := helm.Run(); err != nil {
+		return 0, fmt.Errorf("building helm %s: %w", helmVersion, err)
+	}
+	helmBin = filepath.Join(helmDir, "helm")
 	return m.Run(), nil
 }
 

@@ -91,7 +91,7 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 		c.startHollowNode(fmt.Sprintf("hollow-%d", i), boot)
 	}
 	client := c.clientset(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
 	eventually(t, 3*time.Minute, "five hollow nodes Ready", func() (bool, string) {
@@ -203,6 +203,13 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 			t.Errorf("kubectl get all -A lacks %s:\n%s", want, out)
 		}
 	}
+
+	var hollow []string
+	for i := range nodes {
+		hollow = append(hollow, fmt.Sprintf("hollow-%d", i))
+	}
+	workloads(ctx, t, c, s, client, hollow)
+	helmInstall(ctx, t, c, client)
 
 	// Deleting Deployments: in the foreground kubectl waits until the
 	// controller-manager's garbage collector removed the ReplicaSet and
