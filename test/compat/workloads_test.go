@@ -198,8 +198,8 @@ func job(ctx context.Context, t *testing.T, c *cluster, s *server, client *kuber
 		ObjectMeta: metav1.ObjectMeta{Name: "once"},
 		Spec: batchv1.JobSpec{Completions: &one, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever, NodeName: "manual-0",
-			Tolerations:   []corev1.Toleration{{Key: "example.com/manual", Operator: corev1.TolerationOpExists}},
-			Containers:    []corev1.Container{{Name: "work", Image: "registry.k8s.io/pause:3.10"}},
+			Tolerations: []corev1.Toleration{{Key: "example.com/manual", Operator: corev1.TolerationOpExists}},
+			Containers:  []corev1.Container{{Name: "work", Image: "registry.k8s.io/pause:3.10"}},
 		}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -262,9 +262,18 @@ func helmInstall(ctx context.Context, t *testing.T, c *cluster, client *kubernet
 	}
 	helm("uninstall", "demo", "--namespace", "default", "--wait", "--timeout=2m")
 	for _, get := range []func() error{
-		func() error { _, err := client.AppsV1().Deployments("default").Get(ctx, "demo", metav1.GetOptions{}); return err },
-		func() error { _, err := client.CoreV1().Services("default").Get(ctx, "demo", metav1.GetOptions{}); return err },
-		func() error { _, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "demo", metav1.GetOptions{}); return err },
+		func() error {
+			_, err := client.AppsV1().Deployments("default").Get(ctx, "demo", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := client.CoreV1().Services("default").Get(ctx, "demo", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "demo", metav1.GetOptions{})
+			return err
+		},
 	} {
 		if err := get(); !apierrors.IsNotFound(err) {
 			t.Errorf("after helm uninstall: %v", err)
