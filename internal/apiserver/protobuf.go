@@ -76,11 +76,7 @@ func encodeProtobufList(res *catalog.Resource, lm metav1.ListMeta, items []*stor
 	}
 	raw := appendProtoBytes(nil, 1, meta)
 	for _, e := range items {
-		obj, err := e.Object()
-		if err != nil {
-			return nil, err
-		}
-		item, err := marshalProto(obj)
+		item, err := e.Encoded("protobuf item", func(obj catalog.Object) ([]byte, error) { return marshalProto(obj) })
 		if err != nil {
 			return nil, err
 		}

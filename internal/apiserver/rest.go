@@ -365,6 +365,7 @@ func (s *Server) list(req *request) error {
 	if err != nil {
 		return err
 	}
+	o.Shared = true // encoded only, never changed
 	res, err := s.objects.List(req.ctx, req.res, o)
 	if err != nil {
 		return err

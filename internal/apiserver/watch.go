@@ -227,10 +227,10 @@ func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negoti
 			object, err = encodeProtobuf(pm.GroupVersionKind(), pm)
 		}
 	default:
-		var obj catalog.Object
-		if obj, err = ev.Entry.Object(); err == nil {
-			object, err = encodeProtobuf(req.res.GroupVersionKind(), obj)
-		}
+		gvk := req.res.GroupVersionKind()
+		object, err = ev.Entry.Encoded("protobuf "+gvk.String(), func(obj catalog.Object) ([]byte, error) {
+			return encodeProtobuf(gvk, obj)
+		})
 	}
 	if err != nil {
 		return err

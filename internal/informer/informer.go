@@ -122,10 +122,13 @@ func (i *Informer) Run(ctx context.Context) {
 				from = max(from, ev.Rev)
 				continue
 			}
-			obj, err := ev.Entry.Object()
+			shared, err := ev.Entry.Object()
 			if err != nil {
 				continue
 			}
+			// A watch event's object is shared with every other watcher
+			// of it: the cache keeps its own copy.
+			obj := shared.DeepCopyObject().(catalog.Object)
 			from = max(from, ev.Rev)
 			if relist {
 				fresh[Key(obj.GetNamespace(), obj.GetName())] = obj

@@ -16,6 +16,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +37,8 @@ type Store struct {
 	KV          storage.KV
 	Transformer encryption.Transformer
 	Now         func() time.Time
+
+	events eventEntries
 }
 
 // NewStore returns a Store over kv with identity encryption.
@@ -62,13 +65,22 @@ func Prefix(r *catalog.Resource, namespace string) string {
 }
 
 // Entry is a stored object: its stored bytes (JSON without a
-// resourceVersion), its revision, and its decoded form on demand.
+// resourceVersion), its revision, and what is derived from them on demand
+// and then kept: the decoded object, the served JSON, the labels and
+// fields selectors read, and encodings the server asks to keep. An Entry
+// of a watch event is shared by every watcher of it, so all of that is
+// safe for concurrent use, and the decoded object must not be changed.
 type Entry struct {
 	plain []byte
 	Rev   int64
 	res   *catalog.Resource
-	obj   catalog.Object
-	json  []byte
+
+	mu      sync.Mutex
+	obj     catalog.Object
+	json    []byte
+	labels  labels.Set
+	fields  fields.Set
+	encoded map[string][]byte
 }
 
 func newEntry(r *catalog.Resource, plain []byte, rev int64) *Entry {
@@ -77,6 +89,8 @@ func newEntry(r *catalog.Resource, plain []byte, rev int64) *Entry {
 
 // JSON returns the object as served, with its resourceVersion.
 func (e *Entry) JSON() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.json == nil {
 		e.json = withResourceVersion(e.res, e.plain, e.Rev)
 	}
@@ -85,15 +99,25 @@ func (e *Entry) JSON() []byte {
 
 // WriteJSON writes the object as served without building it in memory.
 func (e *Entry) WriteJSON(w io.Writer) error {
-	if e.json != nil {
-		_, err := w.Write(e.json)
+	e.mu.Lock()
+	served := e.json
+	e.mu.Unlock()
+	if served != nil {
+		_, err := w.Write(served)
 		return err
 	}
 	return writeWithResourceVersion(e.res, w, e.plain, e.Rev)
 }
 
-// Object decodes the entry.
+// Object decodes the entry, once. The object is shared: copy it before
+// changing it.
 func (e *Entry) Object() (catalog.Object, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.objectLocked()
+}
+
+func (e *Entry) objectLocked() (catalog.Object, error) {
 	if e.obj != nil {
 		return e.obj, nil
 	}
@@ -103,6 +127,67 @@ func (e *Entry) Object() (catalog.Object, error) {
 	}
 	e.obj = obj
 	return obj, nil
+}
+
+// Encoded returns the entry encoded by encode, computed once per name
+// (a watch event's protobuf is built once for all its watchers).
+func (e *Entry) Encoded(name string, encode func(catalog.Object) ([]byte, error)) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.encoded[name]; ok {
+		return b, nil
+	}
+	obj, err := e.objectLocked()
+	if err != nil {
+		return nil, err
+	}
+	b, err := encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	if e.encoded == nil {
+		e.encoded = map[string][]byte{}
+	}
+	e.encoded[name] = b
+	return b, nil
+}
+
+// labelSet is the entry's labels, read once, without decoding the whole
+// object when nothing else has.
+func (e *Entry) labelSet() (labels.Set, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.labels != nil {
+		return e.labels, nil
+	}
+	if e.obj != nil {
+		e.labels = labels.Set(e.obj.GetLabels())
+	} else {
+		var m metadataOnly
+		if err := json.Unmarshal(e.plain, &m); err != nil {
+			return nil, err
+		}
+		e.labels = labels.Set(m.Metadata.Labels)
+	}
+	if e.labels == nil {
+		e.labels = labels.Set{}
+	}
+	return e.labels, nil
+}
+
+// fieldSet is the entry's selectable fields, computed once.
+func (e *Entry) fieldSet() (fields.Set, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fields != nil {
+		return e.fields, nil
+	}
+	obj, err := e.objectLocked()
+	if err != nil {
+		return nil, err
+	}
+	e.fields = FieldSet(e.res, obj)
+	return e.fields, nil
 }
 
 func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, error) {
@@ -459,6 +544,10 @@ func undeletable(r *catalog.Resource, obj catalog.Object) string {
 
 // ListOptions select and page a list or watch.
 type ListOptions struct {
+	// Shared lets the list reuse, and keep, the decoded and encoded forms
+	// of objects that watchers share (see eventEntries): the caller
+	// promises not to change the objects it reads.
+	Shared        bool
 	Namespace     string
 	Labels        labels.Selector
 	Fields        fields.Selector
@@ -512,20 +601,20 @@ func decodeContinue(token, prefix string) (int64, string, error) {
 // matches reports whether an entry passes the selectors.
 func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
 	if o.Labels != nil && !o.Labels.Empty() {
-		var m metadataOnly
-		if err := json.Unmarshal(e.plain, &m); err != nil {
+		set, err := e.labelSet()
+		if err != nil {
 			return false, err
 		}
-		if !o.Labels.Matches(labels.Set(m.Metadata.Labels)) {
+		if !o.Labels.Matches(set) {
 			return false, nil
 		}
 	}
 	if o.Fields != nil && !o.Fields.Empty() {
-		obj, err := e.Object()
+		set, err := e.fieldSet()
 		if err != nil {
 			return false, err
 		}
-		if !o.Fields.Matches(FieldSet(r, obj)) {
+		if !o.Fields.Matches(set) {
 			return false, nil
 		}
 	}
@@ -594,7 +683,12 @@ func (s *Store) List(ctx context.Context, r *catalog.Resource, o ListOptions) (*
 					return nil, err
 				}
 			}
-			e, err := s.entry(ctx, r, it)
+			var e *Entry
+			if o.Shared {
+				e, err = s.events.entry(eventKey{res: r, key: it.Key, rev: it.ModRev}, func() (*Entry, error) { return s.entry(ctx, r, it) })
+			} else {
+				e, err = s.entry(ctx, r, it)
+			}
 			if err != nil {
 				return nil, err
 			}

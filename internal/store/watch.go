@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -121,31 +122,36 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	if ev.Type == storage.EventProgress {
 		return WatchEvent{Type: WatchBookmark, Rev: ev.Rev}, true, nil
 	}
-	entryOf := func(value []byte) (*Entry, bool, error) {
-		plain, err := s.open(ctx, ev.Key, value)
+	entryOf := func(value []byte, prev bool) (*Entry, bool, error) {
+		e, err := s.events.entry(eventKey{res: r, key: ev.Key, rev: ev.Rev, prev: prev}, func() (*Entry, error) {
+			plain, err := s.open(ctx, ev.Key, value)
+			if err != nil {
+				return nil, err
+			}
+			return newEntry(r, plain, ev.Rev), nil
+		})
 		if err != nil {
 			return nil, false, err
 		}
-		e := newEntry(r, plain, ev.Rev)
 		ok, err := o.matches(r, e)
 		return e, ok, err
 	}
 	switch ev.Type {
 	case storage.EventAdded:
-		e, ok, err := entryOf(ev.Value)
+		e, ok, err := entryOf(ev.Value, false)
 		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev}, ok, err
 	case storage.EventDeleted:
-		e, ok, err := entryOf(ev.Value)
+		e, ok, err := entryOf(ev.Value, false)
 		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev}, ok, err
 	}
-	cur, curOK, err := entryOf(ev.Value)
+	cur, curOK, err := entryOf(ev.Value, false)
 	if err != nil {
 		return WatchEvent{}, false, err
 	}
 	if !o.filtered() {
 		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev}, true, nil
 	}
-	prev, prevOK, err := entryOf(ev.PrevValue)
+	prev, prevOK, err := entryOf(ev.PrevValue, true)
 	if err != nil {
 		return WatchEvent{}, false, err
 	}
@@ -169,4 +175,55 @@ func BookmarkJSON(r *catalog.Resource, rev int64, initialEnd bool) []byte {
 		out = fmt.Appendf(out, `,"annotations":{%q:"true"}`, AnnotationInitialEventsEnd)
 	}
 	return append(out, "}}"...)
+}
+
+// eventKey names one side of one storage event as one resource sees it.
+type eventKey struct {
+	res  *catalog.Resource
+	key  string
+	rev  int64
+	prev bool // the value before the event, not after
+}
+
+// eventEntries shares the Entries of recent watch events among watchers:
+// every watcher of pods sees each pod change, and decrypting, decoding,
+// matching selectors and encoding it once instead of once per watcher is
+// most of what a busy cluster's watches cost. The most recent entries
+// are kept, a fixed number of them.
+type eventEntries struct {
+	mu    sync.Mutex
+	byKey map[eventKey]*Entry
+	ring  []eventKey
+	next  int
+}
+
+const sharedEventEntries = 4096
+
+func (c *eventEntries) entry(k eventKey, build func() (*Entry, error)) (*Entry, error) {
+	c.mu.Lock()
+	if e, ok := c.byKey[k]; ok {
+		c.mu.Unlock()
+		return e, nil
+	}
+	c.mu.Unlock()
+	e, err := build()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.byKey[k]; ok {
+		return have, nil // another watcher built it meanwhile
+	}
+	if c.byKey == nil {
+		c.byKey = make(map[eventKey]*Entry, sharedEventEntries)
+		c.ring = make([]eventKey, sharedEventEntries)
+	}
+	if old := c.ring[c.next]; old.res != nil {
+		delete(c.byKey, old)
+	}
+	c.ring[c.next] = k
+	c.next = (c.next + 1) % sharedEventEntries
+	c.byKey[k] = e
+	return e, nil
 }

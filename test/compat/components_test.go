@@ -63,7 +63,7 @@ func (c *cluster) clientset(s *server) *kubernetes.Clientset {
 }
 
 // eventually polls cond every 250ms until it holds or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)

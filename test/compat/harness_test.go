@@ -91,7 +91,7 @@ func setUp(m *testing.M) (int, error) {
 }
 
 // freePort returns a TCP port nothing listens on at the moment.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,13 +104,15 @@ func freePort(t *testing.T) int {
 // cluster is one PKI, written by sekisho certs init, shared by a sekisho
 // and (when started) a kube-apiserver with kubeadm's flags over etcd.
 type cluster struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
+	// procs are the processes started, by name, for their resource use.
+	procs map[string]*os.Process
 	// sekishoPort is the port the kubeconfig files name.
 	sekishoPort int
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	dir, port := t.TempDir(), freePort(t)
 	cmd := exec.Command(sekishoBin, "certs", "init", "--dir", dir, "--apiserver-advertise-address", "127.0.0.1",
@@ -118,7 +120,7 @@ func newCluster(t *testing.T) *cluster {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("certs init: %v\n%s", err, out)
 	}
-	return &cluster{t: t, dir: dir, sekishoPort: port}
+	return &cluster{t: t, dir: dir, sekishoPort: port, procs: map[string]*os.Process{}}
 }
 
 func (c *cluster) pki(name string) string { return filepath.Join(c.dir, "pki", name) }
@@ -154,6 +156,7 @@ func (c *cluster) run(name, bin string, args ...string) <-chan struct{} {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
+	c.procs[name] = cmd.Process
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
@@ -218,10 +221,14 @@ func (c *cluster) startSekisho(extra ...string) *server {
 // startKubeAPIServer starts etcd over mutual TLS and a kube-apiserver with
 // the flags kubeadm gives it.
 func (c *cluster) startKubeAPIServer(extra ...string) *server {
-	t := c.t
-	t.Helper()
-	etcdURL := c.startEtcd()
-	port := freePort(t)
+	c.t.Helper()
+	return c.startKubeAPIServerOn(freePort(c.t), c.startEtcd(), extra...)
+}
+
+// startKubeAPIServerOn starts kube-apiserver with kubeadm's flags on port,
+// over the etcd at etcdURL.
+func (c *cluster) startKubeAPIServerOn(port int, etcdURL string, extra ...string) *server {
+	c.t.Helper()
 	return c.startProcess("kube-apiserver", filepath.Join(kubeBinDir, "kube-apiserver"), port, append([]string{
 		"--advertise-address=127.0.0.1",
 		// The endpoint reconciler refuses a loopback address, and nothing

@@ -57,22 +57,22 @@ func (c *cluster) bootstrapKubeconfig(s *server, token string) string {
 // over a fake container runtime), joining with the bootstrap kubeconfig:
 // it asks for its client certificate with a CertificateSigningRequest and
 // writes its own kubeconfig once the certificate is signed.
-func (c *cluster) startHollowNode(name, bootstrapConfig string) {
+func (c *cluster) startHollowNode(name, bootstrapConfig string, extra ...string) {
 	dir := filepath.Join(c.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.t.Fatal(err)
 	}
-	c.run(name, filepath.Join(kubeBinDir, "kubemark"),
+	c.run(name, filepath.Join(kubeBinDir, "kubemark"), append([]string{
 		"--morph=kubelet",
-		"--name="+name,
-		"--bootstrap-kubeconfig="+bootstrapConfig,
-		"--kubeconfig="+filepath.Join(dir, "kubelet.conf"),
-		"--cert-dir="+filepath.Join(dir, "pki"),
-		"--kubelet-port="+strconv.Itoa(freePort(c.t)),
+		"--name=" + name,
+		"--bootstrap-kubeconfig=" + bootstrapConfig,
+		"--kubeconfig=" + filepath.Join(dir, "kubelet.conf"),
+		"--cert-dir=" + filepath.Join(dir, "pki"),
+		"--kubelet-port=" + strconv.Itoa(freePort(c.t)),
 		"--kubelet-read-only-port=0",
 		"--use-host-image-service=false",
 		"--max-pods=30",
-	)
+	}, extra...)...)
 }
 
 // TestHollowNodesJoinAndRunPods joins five hollow kubelets the way seed
