@@ -42,7 +42,8 @@ func Pods() *Resource {
 			errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
 			return append(errs, validatePodSpecUpdate(&p.Spec, &o.Spec)...)
 		},
-		Subresources: append([]*Subresource{StatusSubresource(), BindingSubresource(), EvictionSubresource()}, podConnections()...),
+		Subresources: append([]*Subresource{StatusSubresource(), BindingSubresource(), EvictionSubresource(),
+			EphemeralContainersSubresource(), ResizeSubresource()}, podConnections()...),
 		SelectableFields: func(obj Object) map[string]string {
 			p := obj.(*corev1.Pod)
 			return map[string]string{

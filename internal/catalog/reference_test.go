@@ -15,8 +15,6 @@ var notServed = map[string]string{
 	"apiextensions.k8s.io/v1 customresourcedefinitions":        "custom resources come in a later issue",
 	"apiextensions.k8s.io/v1 customresourcedefinitions/status": "custom resources come in a later issue",
 	"v1 componentstatuses":                                     "issue 12: computed component health",
-	"v1 pods/ephemeralcontainers":                              "issue 12: ephemeral containers",
-	"v1 pods/resize":                                           "issue 12: in-place resize",
 }
 
 type referenceEntry struct {
