@@ -13,6 +13,7 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/sekisho/sekisho/internal/authn"
 )
@@ -61,6 +62,14 @@ func Parse(data []byte) (map[[sha256.Size]byte]*authn.User, error) {
 		line, _ := r.FieldPos(0)
 		if len(record) < 3 {
 			return nil, fmt.Errorf("line %d: want at least 3 columns (token,user,uid[,\"groups\"]), found %d", line, len(record))
+		}
+		// A control character (a line break inside quotes, say) can never
+		// arrive in an Authorization header, and would split a log line:
+		// it is a mistake in the file, not a credential or a name.
+		for i, f := range record {
+			if strings.IndexFunc(f, unicode.IsControl) >= 0 {
+				return nil, fmt.Errorf("line %d: column %d holds a control character", line, i+1)
+			}
 		}
 		token, name, uid := strings.TrimSpace(record[0]), strings.TrimSpace(record[1]), strings.TrimSpace(record[2])
 		if token == "" || name == "" {
