@@ -84,6 +84,17 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 			return
 		}
 	}
+	// kube-apiserver warns on every request to a deprecated type, its
+	// subresources of the same kind included.
+	if msg := res.DeprecationWarning(); msg != "" && (req.sub == nil || req.sub.View == nil && !req.sub.Action && !req.sub.Connect) {
+		addWarning(w, msg)
+	}
+	if res.Computed {
+		if err := s.serveComputed(req); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	if req.sub != nil && req.sub.Connect {
 		if err := s.connect(req); err != nil {
 			s.writeError(w, r, err)
@@ -309,7 +320,7 @@ func (s *Server) listOptions(req *request) (store.ListOptions, error) {
 			if label, ok := req.res.FieldLabel(f); ok {
 				return label, v, nil
 			}
-			return "", "", fmt.Errorf("field label not supported: %s", f)
+			return "", "", req.res.FieldLabelError(f)
 		})
 		if err != nil {
 			return o, apierrors.NewBadRequest(err.Error())
@@ -371,10 +382,15 @@ func (s *Server) list(req *request) error {
 		return err
 	}
 	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.Rev, 10), Continue: res.Continue, RemainingItemCount: res.Remaining}
+	return s.writeItems(req, neg, lm, res.Items)
+}
+
+// writeItems answers a list with its items, in the negotiated format.
+func (s *Server) writeItems(req *request, neg negotiated, lm metav1.ListMeta, items []*store.Entry) error {
 	switch neg.format {
 	case formatTable, formatPartialMetadata:
-		objs := make([]catalog.Object, 0, len(res.Items))
-		for _, e := range res.Items {
+		objs := make([]catalog.Object, 0, len(items))
+		for _, e := range items {
 			obj, err := e.Object()
 			if err != nil {
 				return err
@@ -396,7 +412,7 @@ func (s *Server) list(req *request) error {
 		return writeJSON(req.w, http.StatusOK, neg.contentType, t)
 	}
 	if neg.format == formatProtobuf {
-		body, err := encodeProtobufList(req.res, lm, res.Items)
+		body, err := encodeProtobufList(req.res, lm, items)
 		if err != nil {
 			return err
 		}
@@ -404,7 +420,7 @@ func (s *Server) list(req *request) error {
 		return nil
 	}
 	if neg.format == formatYAML {
-		body, err := yaml.JSONToYAML(encodeList(req.res, lm, res.Items))
+		body, err := yaml.JSONToYAML(encodeList(req.res, lm, items))
 		if err != nil {
 			return err
 		}
@@ -413,7 +429,7 @@ func (s *Server) list(req *request) error {
 	}
 	req.w.Header().Set("Content-Type", neg.contentType)
 	req.w.WriteHeader(http.StatusOK)
-	return writeList(req.w, req.res, lm, res.Items)
+	return writeList(req.w, req.res, lm, items)
 }
 
 func listHeader(res *catalog.Resource, lm metav1.ListMeta) []byte {
@@ -430,7 +446,7 @@ func writeList(w io.Writer, res *catalog.Resource, lm metav1.ListMeta, items []*
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := e.WriteJSON(bw); err != nil {
+		if err := e.WriteItemJSON(bw); err != nil {
 			return err
 		}
 	}

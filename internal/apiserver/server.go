@@ -37,6 +37,8 @@ type Config struct {
 	// action subresources. New refuses a catalog with one unanswered.
 	Reviews map[schema.GroupVersionResource]catalog.ReviewFunc
 	Actions map[catalog.ActionKey]catalog.ActionFunc
+	// Computed answer the catalog's computed resources (componentstatuses).
+	Computed map[schema.GroupVersionResource]catalog.Computer
 	// Connects serve the connect subresources (pods/log, pods/exec,
 	// nodes/proxy, ...); one without a ConnectFunc answers 404.
 	Connects map[catalog.ActionKey]catalog.ConnectFunc
@@ -233,11 +235,18 @@ func servePprof(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkAnswers requires an answer for every virtual resource and action
-// subresource the catalog describes, and none for anything else.
+// checkAnswers requires an answer for every virtual or computed resource
+// and action subresource the catalog describes, and none for anything
+// else.
 func (c *Config) checkAnswers() error {
-	reviews, actions := 0, 0
+	reviews, actions, computed := 0, 0, 0
 	for _, res := range c.Catalog.Resources() {
+		if res.Computed {
+			if c.Computed[res.GroupVersionResource()] == nil {
+				return fmt.Errorf("apiserver: nothing computes %s", res.GroupVersionResource())
+			}
+			computed++
+		}
 		if res.Answered() {
 			if c.Reviews[res.GroupVersionResource()] == nil {
 				return fmt.Errorf("apiserver: nothing answers %s", res.GroupVersionResource())
@@ -253,7 +262,7 @@ func (c *Config) checkAnswers() error {
 			}
 		}
 	}
-	if reviews != len(c.Reviews) || actions != len(c.Actions) {
+	if reviews != len(c.Reviews) || actions != len(c.Actions) || computed != len(c.Computed) {
 		return errors.New("apiserver: an answer is given for a resource the catalog does not describe")
 	}
 	return nil

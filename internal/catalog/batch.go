@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
 	"strconv"
@@ -55,6 +56,7 @@ func Jobs() *Resource {
 		withFields(func(obj Object) map[string]string {
 			return map[string]string{"status.successful": strconv.Itoa(int(obj.(*batchv1.Job).Status.Succeeded))}
 		}, "status.successful")
+	r.FieldLabelRefusal = func(label string) error { return fmt.Errorf("field label %q not supported for Job", label) }
 	prepare := r.PrepareForCreate
 	r.PrepareForCreate = func(ctx context.Context, obj Object) {
 		prepare(ctx, obj)

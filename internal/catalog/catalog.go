@@ -42,6 +42,10 @@ type Resource struct {
 	// (tokenreviews, selfsubjectreviews, access reviews): only POST is
 	// served, and the server's ReviewFunc for it answers.
 	Virtual bool
+	// Computed makes this a resource whose objects are worked out when
+	// read (componentstatuses): only get and list are served, by the
+	// server's Computer for it, and nothing is stored.
+	Computed bool
 	// ActionOf, for a virtual resource, names the action subresource (of a
 	// resource in the same group and version) that its create performs on
 	// the object the request body names: bindings is pods/binding.
@@ -83,6 +87,10 @@ type Resource struct {
 	// say (kube-apiserver's default for core/v1 ReplicationControllers and
 	// batch/v1 Jobs, for backward compatibility).
 	OrphanByDefault bool
+	// FieldLabelRefusal words the refusal of a field label, for the types
+	// whose own conversion in kube-apiserver words it (batch/v1 Jobs,
+	// resource.k8s.io ResourceSlices); nil means the usual wording.
+	FieldLabelRefusal func(label string) error
 	// NamespaceUnselectable refuses metadata.namespace as a field selector
 	// on a namespaced type, as kube-apiserver does for
 	// podcertificaterequests.
@@ -120,6 +128,9 @@ type Resource struct {
 
 	prefixOnce sync.Once
 	prefix     []byte // how every encoded object of this resource begins
+
+	deprecationOnce sync.Once
+	deprecation     string
 }
 
 // JSONPrefix is how the JSON of every object of this resource begins:
@@ -166,6 +177,20 @@ func (r *Resource) FieldLabel(label string) (string, bool) {
 		return label, (r.Namespaced && !r.NamespaceUnselectable) || (!r.Namespaced && len(r.FieldLabels) == 0)
 	}
 	return label, slices.Contains(r.FieldLabels, label)
+}
+
+// FieldLabelError is kube-apiserver's refusal of a field selector label
+// the resource does not support. Its wording depends on how the type's
+// labels are converted there: types without labels of their own use the
+// generic conversion, which lists the two it knows.
+func (r *Resource) FieldLabelError(label string) error {
+	switch {
+	case len(r.FieldLabels) == 0:
+		return fmt.Errorf(`%q is not a known field selector: only "metadata.name", "metadata.namespace"`, label)
+	case r.FieldLabelRefusal != nil:
+		return r.FieldLabelRefusal(label)
+	}
+	return fmt.Errorf("field label not supported: %s", label)
 }
 
 // Subresource returns the named subresource, or nil.
@@ -339,6 +364,9 @@ func clearStatus(obj Object) {
 func (r *Resource) Verbs() []string {
 	if r.Virtual {
 		return []string{"create"}
+	}
+	if r.Computed {
+		return []string{"get", "list"}
 	}
 	verbs := []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	if r.NoDeleteCollection {

@@ -12,14 +12,17 @@ import (
 
 func TestBuiltinRegistry(t *testing.T) {
 	r := Builtin()
-	virtual := 0
+	virtual, computed := 0, 0
 	for _, res := range r.Resources() {
 		if res.Virtual {
 			virtual++
 		}
+		if res.Computed {
+			computed++
+		}
 	}
-	if len(r.Resources()) != 71 || virtual != 9 {
-		t.Errorf("%d resources, %d of them virtual; want 71 and 9", len(r.Resources()), virtual)
+	if len(r.Resources()) != 72 || virtual != 9 || computed != 1 {
+		t.Errorf("%d resources, %d of them virtual and %d computed; want 72, 9 and 1", len(r.Resources()), virtual, computed)
 	}
 	gvs := r.GroupVersions()
 	if gvs[0].String() != "v1" {
@@ -153,6 +156,28 @@ func TestMirrorPods(t *testing.T) {
 			t.Errorf("%s: %v", c.name, got)
 		case c.want != "" && (got == nil || !strings.Contains(got.Error(), c.want) || !strings.Contains(got.Error(), "metadata.annotations[kubernetes.io/config.mirror]")):
 			t.Errorf("%s: %v, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeprecationWarnings checks the warnings against kube-apiserver
+// v1.37's: only core/v1 Endpoints and ComponentStatus of what it serves are
+// deprecated by then.
+func TestDeprecationWarnings(t *testing.T) {
+	want := map[string]string{
+		"endpoints":         "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+		"componentstatuses": "v1 ComponentStatus is deprecated in v1.19+",
+	}
+	for _, res := range Builtin().Resources() {
+		got := res.DeprecationWarning()
+		if res.GroupVersion.Group != "" {
+			if got != "" {
+				t.Errorf("%s: unexpected warning %q", res.GroupVersionResource(), got)
+			}
+			continue
+		}
+		if got != want[res.Name] {
+			t.Errorf("%s: warning %q, want %q", res.Name, got, want[res.Name])
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"fmt"
+
 	resourcev1 "k8s.io/api/resource/v1"
 )
 
@@ -32,7 +34,7 @@ func ResourceClaimTemplates() *Resource {
 
 // ResourceSlices is resource.k8s.io/v1 resourceslices.
 func ResourceSlices() *Resource {
-	return stored(resourceV1, "resourceslices", "ResourceSlice", false, func() Object { return &resourcev1.ResourceSlice{} }).
+	r := stored(resourceV1, "resourceslices", "ResourceSlice", false, func() Object { return &resourcev1.ResourceSlice{} }).
 		withGeneration().
 		withFields(func(obj Object) map[string]string {
 			s := obj.(*resourcev1.ResourceSlice)
@@ -42,4 +44,8 @@ func ResourceSlices() *Resource {
 			}
 			return map[string]string{"spec.nodeName": node, "spec.driver": s.Spec.Driver, "spec.pool.name": s.Spec.Pool.Name}
 		}, "spec.nodeName", "spec.driver", "spec.pool.name")
+	r.FieldLabelRefusal = func(label string) error {
+		return fmt.Errorf("field label not supported for %s: %s", r.GroupVersionKind(), label)
+	}
+	return r
 }

@@ -484,7 +484,7 @@ func Builtin() *Catalog {
 	sa.Subresources = append(sa.Subresources, TokenSubresource())
 	resources := []*Resource{
 		Namespaces(), Secrets(), ConfigMaps(), sa, Pods(), Bindings(), Nodes(), Events(), EventsV1(),
-		ResourceQuotas(), LimitRanges(), Services(), Endpoints(),
+		ResourceQuotas(), LimitRanges(), Services(), Endpoints(), ComponentStatuses(),
 		Roles(), ClusterRoles(), RoleBindings(), ClusterRoleBindings(),
 		CertificateSigningRequests(), Leases(), NetworkPolicies(),
 		TokenReviews(), SelfSubjectReviews(),

@@ -25,6 +25,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authnapi"
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/componentstatus"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
 	"github.com/sekisho/sekisho/internal/controllers/csrapproving"
@@ -148,6 +149,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Reviews:                     merge(authnAPI.Reviews(), accessReviews.Reviews()),
 		Actions:                     merge(authnAPI.Actions(), evictions(cat, writer)),
 		Connects:                    kubelets.Connects(),
+		Computed:                    componentStatuses(cat, st),
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -282,6 +284,18 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	for _, i := range append(inf.all(), z.rbacInformers()...) {
 		go i.Run(ctx)
 	}
+}
+
+// componentStatuses answers kubectl get componentstatuses: the
+// controller-manager and scheduler at their default ports, and the
+// embedded store under the name "bbolt".
+func componentStatuses(cat *catalog.Catalog, st *store.Store) map[schema.GroupVersionResource]catalog.Computer {
+	res, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("componentstatuses"))
+	storage := func(ctx context.Context) error {
+		_, err := st.KV.Rev(ctx)
+		return err
+	}
+	return map[schema.GroupVersionResource]catalog.Computer{res.GroupVersionResource(): componentstatus.Default("bbolt", storage)}
 }
 
 func healthChecks(st *store.Store) []apiserver.HealthCheck {

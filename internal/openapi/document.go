@@ -213,7 +213,7 @@ func (d *document) addResource(res *catalog.Resource) {
 		}
 		item := map[string]any{"parameters": renderParams(pathParams, g.v2)}
 		item["get"] = op("list", operationID("list", res, namespaced, ""), listParams, listRef, "")
-		if namespaced || !res.Namespaced {
+		if (namespaced || !res.Namespaced) && !res.Computed {
 			item["post"] = op("post", operationID("create", res, namespaced, ""), write, ref, ref, "application/json", "application/yaml")
 			item["delete"] = op("deletecollection", operationID("deleteCollection", res, namespaced, ""),
 				append(append([]param{}, listParams...), deleteParams...), statusRef, deleteRef, "application/json")
@@ -264,6 +264,9 @@ func (d *document) addResource(res *catalog.Resource) {
 		d.paths[path] = map[string]any{"parameters": renderParams(pathParams, g.v2), "post": o}
 	}
 	itemVerbs := []string{"get", "update", "patch", "delete"}
+	if res.Computed {
+		itemVerbs = []string{"get"}
+	}
 	if res.Namespaced {
 		addCollection(collection, false)
 		addCollection(namespacedCollection, true)

@@ -50,18 +50,12 @@ func withResourceVersion(r *catalog.Resource, data []byte, rev int64) []byte {
 	return append(out, data[len(prefix):]...)
 }
 
-// writeWithResourceVersion writes what withResourceVersion returns,
-// without allocating the result.
-func writeWithResourceVersion(r *catalog.Resource, w io.Writer, data []byte, rev int64) error {
-	if r.StoredAs != nil {
-		_, err := w.Write(converted(r, data, rev))
-		return err
-	}
+// writeSplicedAs writes stored data, which begins with its resource's
+// JSONPrefix, with that prefix replaced by start (which ends inside
+// metadata) and the resourceVersion spliced in after it, without
+// building the result in memory.
+func writeSplicedAs(r *catalog.Resource, w io.Writer, data []byte, rev int64, start []byte) error {
 	prefix := r.JSONPrefix()
-	if !bytes.HasPrefix(data, prefix) {
-		_, err := w.Write(spliceSlow(data, rev))
-		return err
-	}
 	var buf [48]byte
 	head := append(buf[:0], `"resourceVersion":"`...)
 	head = strconv.AppendInt(head, rev, 10)
@@ -69,7 +63,7 @@ func writeWithResourceVersion(r *catalog.Resource, w io.Writer, data []byte, rev
 	if len(data) > len(prefix) && data[len(prefix)] != '}' {
 		head = append(head, ',')
 	}
-	for _, part := range [][]byte{prefix, head, data[len(prefix):]} {
+	for _, part := range [][]byte{start, head, data[len(prefix):]} {
 		if _, err := w.Write(part); err != nil {
 			return err
 		}

@@ -87,6 +87,17 @@ func newEntry(r *catalog.Resource, plain []byte, rev int64) *Entry {
 	return &Entry{plain: plain, Rev: rev, res: r}
 }
 
+// EntryOf makes an entry of an object that is not stored, such as a
+// computed resource's: it is served as it is, with no resourceVersion.
+// obj must carry its apiVersion and kind, and is not to be changed after.
+func EntryOf(r *catalog.Resource, obj catalog.Object) (*Entry, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{plain: data, res: r, obj: obj, json: data}, nil
+}
+
 // JSON returns the object as served, with its resourceVersion.
 func (e *Entry) JSON() []byte {
 	e.mu.Lock()
@@ -97,16 +108,32 @@ func (e *Entry) JSON() []byte {
 	return e.json
 }
 
-// WriteJSON writes the object as served without building it in memory.
-func (e *Entry) WriteJSON(w io.Writer) error {
+// itemHead is how an object begins as an item of a list: kube-apiserver's
+// lists do not repeat their items' kind and apiVersion.
+var itemHead = []byte(`{"metadata":{`)
+
+// WriteItemJSON writes the object as an item of a list: as served, but
+// without its kind and apiVersion.
+func (e *Entry) WriteItemJSON(w io.Writer) error {
+	prefix := e.res.JSONPrefix()
 	e.mu.Lock()
 	served := e.json
 	e.mu.Unlock()
+	if served == nil && (e.res.StoredAs != nil || !bytes.HasPrefix(e.plain, prefix)) {
+		served = e.JSON()
+	}
 	if served != nil {
-		_, err := w.Write(served)
+		if !bytes.HasPrefix(served, prefix) {
+			_, err := w.Write(served)
+			return err
+		}
+		if _, err := w.Write(itemHead); err != nil {
+			return err
+		}
+		_, err := w.Write(served[len(prefix):])
 		return err
 	}
-	return writeWithResourceVersion(e.res, w, e.plain, e.Rev)
+	return writeSplicedAs(e.res, w, e.plain, e.Rev, itemHead)
 }
 
 // Object decodes the entry, once. The object is shared: copy it before

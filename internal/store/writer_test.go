@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,5 +209,54 @@ func TestUpdateResourceVersionConflict(t *testing.T) {
 	})
 	if !apierrors.IsConflict(err) {
 		t.Errorf("stale resourceVersion: %v", err)
+	}
+}
+
+// A list item is the object as served without its kind and apiVersion,
+// whether its JSON was built already or not, and for a resource stored in
+// another's form (events.k8s.io Events) too.
+func TestWriteItemJSON(t *testing.T) {
+	s := testStore(t)
+	w := testWriter(t, s, nil)
+	cms := catalog.ConfigMaps()
+	if _, err := w.Create(dana, cms, configMap("a", map[string]string{"x": "y"}), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	events, eventsV1 := catalog.Events(), catalog.EventsV1()
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "ns"}, InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "p", Namespace: "ns"}, Reason: "R", Type: "Normal"}
+	if _, err := w.Create(dana, events, ev, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range []*catalog.Resource{cms, eventsV1} {
+		for _, built := range []bool{false, true} {
+			l, err := s.List(dana, res, ListOptions{Namespace: "ns"})
+			if err != nil || len(l.Items) != 1 {
+				t.Fatalf("%s: %v %v", res.Name, l, err)
+			}
+			e := l.Items[0]
+			var whole map[string]any
+			if built {
+				json.Unmarshal(e.JSON(), &whole)
+			}
+			var b bytes.Buffer
+			if err := e.WriteItemJSON(&b); err != nil {
+				t.Fatal(err)
+			}
+			var item map[string]any
+			if err := json.Unmarshal(b.Bytes(), &item); err != nil {
+				t.Fatalf("%s: %v: %s", res.Name, err, b.Bytes())
+			}
+			if !built {
+				json.Unmarshal(e.JSON(), &whole)
+			}
+			if whole["kind"] != res.Kind || whole["apiVersion"] != res.GroupVersion.String() {
+				t.Errorf("%s: served %v %v", res.Name, whole["kind"], whole["apiVersion"])
+			}
+			delete(whole, "kind")
+			delete(whole, "apiVersion")
+			if !reflect.DeepEqual(item, whole) || item["metadata"].(map[string]any)["resourceVersion"] == "" {
+				t.Errorf("%s (JSON built %v): item %s", res.Name, built, b.Bytes())
+			}
+		}
 	}
 }

@@ -117,7 +117,6 @@ func record(t *testing.T, file string, v any) {
 // with its reason.
 var notServed = map[string]string{
 	"/apis/apiextensions.k8s.io/v1/customresourcedefinitions": "custom resources are a later issue; sekisho lists none",
-	"/api/v1/componentstatuses":                               "not served yet (issue 12)",
 }
 
 func columnNames(tab metav1.Table) []string {
@@ -161,10 +160,19 @@ func TestFieldSelectorsMatchKubeAPIServer(t *testing.T) {
 		}
 		for _, label := range fieldLabels {
 			q := path + "?limit=1&fieldSelector=" + label + "%3Dx"
-			kc, _ := kube.do(t, "GET", q, "")
+			kc, kb := kube.do(t, "GET", q, "")
 			sc, sb := sekisho.do(t, "GET", q, "")
 			if kc != sc {
 				t.Errorf("%s with %s: kube-apiserver %d, sekisho %d: %s", path, label, kc, sc, sb)
+				continue
+			}
+			if kc != 200 {
+				var ks, ss struct{ Message string }
+				json.Unmarshal([]byte(kb), &ks)
+				json.Unmarshal([]byte(sb), &ss)
+				if ks != ss {
+					t.Errorf("%s with %s: kube-apiserver %q, sekisho %q", path, label, ks.Message, ss.Message)
+				}
 			}
 		}
 	}

@@ -63,7 +63,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown resource", "GET", "/api/v1/widgets", "", "", 404, "NotFound", "the server could not find the requested resource"},
 		{"CBOR-only Accept", "GET", cms, "", "", 0, "", ""},
 		{"unsupported patch type", "PATCH", cms + "/existing", "application/xml-patch+xml", `{}`, 415, "UnsupportedMediaType", "application/apply-patch+yaml"},
-		{"bad field selector", "GET", cms + "?fieldSelector=spec.foo=bar", "", "", 400, "BadRequest", "field label not supported: spec.foo"},
+		{"bad field selector", "GET", cms + "?fieldSelector=spec.foo=bar", "", "", 400, "BadRequest", `"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"`},
 		{"bad label selector", "GET", cms + "?labelSelector=a%20in%20(", "", "", 400, "BadRequest", "unable to parse requirement"},
 		{"bad dryRun", "POST", cms + "?dryRun=Maybe", "application/json", `{"metadata":{"name":"dr"}}`, 400, "BadRequest", "Invalid dryRun value"},
 		{"bad propagationPolicy", "DELETE", cms + "/existing?propagationPolicy=Sideways", "", "", 422, "Invalid", "propagationPolicy"},

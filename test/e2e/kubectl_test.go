@@ -140,6 +140,24 @@ func TestKubectl(t *testing.T) {
 		}
 	}
 
+	// Component health, as kubectl get componentstatuses shows it: the
+	// store is probed, the components at their default ports (nothing
+	// of this test listens there), with kube-apiserver's deprecation
+	// warning.
+	r := s.kubectl("get", "componentstatuses")
+	if r.code != 0 || !strings.Contains(r.stderr, "Warning: v1 ComponentStatus is deprecated in v1.19+") ||
+		!regexp.MustCompile(`(?m)^NAME\s+STATUS\s+MESSAGE\s+ERROR\n`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^bbolt\s+Healthy\s+ok\s*$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^scheduler\s+\S+`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^controller-manager\s+\S+`).MatchString(r.stdout) {
+		t.Errorf("get componentstatuses: %+v", r)
+	}
+	if out := s.mustKubectl("get", "cs", "bbolt", "-o", "jsonpath={.conditions[0].type}={.conditions[0].status}"); out != "Healthy=True" {
+		t.Errorf("get cs bbolt: %q", out)
+	}
+	if r := s.kubectl("get", "cs", "etcd-9"); r.code == 0 || !strings.Contains(r.stderr, `componentstatus "etcd-9" not found`) {
+		t.Errorf("get cs etcd-9: %+v", r)
+	}
+
 	// Delete, and cascading namespace deletion.
 	s.mustKubectl("-n", "team-a", "delete", "secret", "db")
 	if r := s.kubectl("-n", "team-a", "get", "secret", "db"); r.code == 0 || !strings.Contains(r.stderr, `secrets "db" not found`) {
