@@ -42,6 +42,11 @@ func NodeIdentity(u *User) (name string, isNode bool) {
 	return name, true
 }
 
+// ExtraCredentialID is the extra key that names the credential a user
+// presented (a certificate's SHA-256, a token's ID), as Kubernetes names
+// it: audit events and CertificateSigningRequests record it.
+const ExtraCredentialID = "authentication.kubernetes.io/credential-id"
+
 // User is an authenticated identity.
 type User struct {
 	Name   string

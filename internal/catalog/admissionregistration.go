@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"strings"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -24,12 +26,10 @@ func ValidatingWebhookConfigurations() *Resource {
 			}
 		}).
 		validated(func(obj Object) field.ErrorList {
-			var errs field.ErrorList
-			for i, w := range obj.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks {
-				errs = append(errs, validateWebhook(w.Name, w.SideEffects, w.AdmissionReviewVersions, &w.ClientConfig, field.NewPath("webhooks").Index(i))...)
-			}
-			return errs
-		}, nil)
+			return admissionValidateHooks(vwcHooks(obj), nil)
+		}, func(obj, old Object) field.ErrorList {
+			return admissionValidateHooks(vwcHooks(obj), admissionConditionSet(vwcHooks(old)))
+		})
 }
 
 // MutatingWebhookConfigurations is admissionregistration.k8s.io/v1
@@ -46,12 +46,10 @@ func MutatingWebhookConfigurations() *Resource {
 			}
 		}).
 		validated(func(obj Object) field.ErrorList {
-			var errs field.ErrorList
-			for i, w := range obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks {
-				errs = append(errs, validateWebhook(w.Name, w.SideEffects, w.AdmissionReviewVersions, &w.ClientConfig, field.NewPath("webhooks").Index(i))...)
-			}
-			return errs
-		}, nil)
+			return admissionValidateHooks(mwcHooks(obj), nil)
+		}, func(obj, old Object) field.ErrorList {
+			return admissionValidateHooks(mwcHooks(obj), admissionConditionSet(mwcHooks(old)))
+		})
 }
 
 func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match **admissionregistrationv1.MatchPolicyType,
@@ -69,23 +67,24 @@ func defaultWebhook(failure **admissionregistrationv1.FailurePolicyType, match *
 	}
 }
 
-func validateWebhook(name string, sideEffects *admissionregistrationv1.SideEffectClass, versions []string, cc *admissionregistrationv1.WebhookClientConfig, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if name == "" {
-		errs = append(errs, field.Required(p.Child("name"), ""))
+func vwcHooks(obj Object) []admissionHook {
+	return admissionValidatingHooks(obj.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks)
+}
+
+func mwcHooks(obj Object) []admissionHook {
+	return admissionMutatingHooks(obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks)
+}
+
+// admissionConditionSet is the set of match condition expressions of
+// stored webhooks: an update keeps them without compiling them again.
+func admissionConditionSet(hooks []admissionHook) map[string]bool {
+	set := map[string]bool{}
+	for _, h := range hooks {
+		for _, c := range h.matchConditions {
+			set[strings.TrimSpace(c.Expression)] = true
+		}
 	}
-	if sideEffects == nil {
-		errs = append(errs, field.Required(p.Child("sideEffects"), "must specify one of None, NoneOnDryRun"))
-	} else {
-		errs = append(errs, validateEnum(string(*sideEffects), []string{"None", "NoneOnDryRun"}, p.Child("sideEffects"))...)
-	}
-	if len(versions) == 0 {
-		errs = append(errs, field.Required(p.Child("admissionReviewVersions"), "must specify one of v1, v1beta1"))
-	}
-	if (cc.URL == nil) == (cc.Service == nil) {
-		errs = append(errs, field.Required(p.Child("clientConfig"), "exactly one of url or service is required"))
-	}
-	return errs
+	return set
 }
 
 // ValidatingAdmissionPolicies is admissionregistration.k8s.io/v1
@@ -98,7 +97,8 @@ func ValidatingAdmissionPolicies() *Resource {
 			s := &obj.(*admissionregistrationv1.ValidatingAdmissionPolicy).Spec
 			defaultTo(&s.FailurePolicy, admissionregistrationv1.Fail)
 			defaultMatchResources(s.MatchConstraints)
-		})
+		}).
+		validated(validateVAP, func(obj, _ Object) field.ErrorList { return validateVAP(obj) })
 }
 
 // ValidatingAdmissionPolicyBindings is admissionregistration.k8s.io/v1
@@ -109,7 +109,8 @@ func ValidatingAdmissionPolicyBindings() *Resource {
 		inCategory("api-extensions").withGeneration().
 		defaulted(func(obj Object) {
 			defaultMatchResources(obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec.MatchResources)
-		})
+		}).
+		validated(validateVAPBinding, func(obj, _ Object) field.ErrorList { return validateVAPBinding(obj) })
 }
 
 // MutatingAdmissionPolicies is admissionregistration.k8s.io/v1
@@ -122,7 +123,8 @@ func MutatingAdmissionPolicies() *Resource {
 			s := &obj.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec
 			defaultTo(&s.FailurePolicy, admissionregistrationv1.Fail)
 			defaultMatchResources(s.MatchConstraints)
-		})
+		}).
+		validated(validateMAP, func(obj, _ Object) field.ErrorList { return validateMAP(obj) })
 }
 
 // MutatingAdmissionPolicyBindings is admissionregistration.k8s.io/v1
@@ -133,7 +135,28 @@ func MutatingAdmissionPolicyBindings() *Resource {
 		inCategory("api-extensions").withGeneration().
 		defaulted(func(obj Object) {
 			defaultMatchResources(obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec.MatchResources)
-		})
+		}).
+		validated(validateMAPBinding, func(obj, _ Object) field.ErrorList { return validateMAPBinding(obj) })
+}
+
+func validateVAP(obj Object) field.ErrorList {
+	p := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy)
+	return admissionValidateVAPSpec(p.Name, &p.Spec)
+}
+
+func validateVAPBinding(obj Object) field.ErrorList {
+	s := &obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec
+	errs := admissionValidateBinding(s.PolicyName, s.ParamRef, s.MatchResources, false)
+	return append(errs, admissionValidateActions(s.ValidationActions, field.NewPath("spec", "validationActions"))...)
+}
+
+func validateMAP(obj Object) field.ErrorList {
+	return admissionValidateMAPSpec(&obj.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec)
+}
+
+func validateMAPBinding(obj Object) field.ErrorList {
+	s := &obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec
+	return admissionValidateBinding(s.PolicyName, s.ParamRef, s.MatchResources, true)
 }
 
 func defaultMatchResources(m *admissionregistrationv1.MatchResources) {

@@ -52,13 +52,15 @@ func Deployments() *Resource {
 			d := obj.(*appsv1.Deployment)
 			spec := field.NewPath("spec")
 			errs := validateReplicas(d.Spec.Replicas, spec.Child("replicas"))
-			errs = append(errs, validateTemplateSelector(d.Spec.Selector, &d.Spec.Template, spec)...)
-			if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType && d.Spec.Strategy.RollingUpdate != nil {
-				errs = append(errs, field.Forbidden(spec.Child("strategy", "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'"))
-			}
-			return append(errs, validateEnum(string(d.Spec.Strategy.Type), []string{"Recreate", "RollingUpdate"}, spec.Child("strategy", "type"))...)
+			errs = append(errs, validateTemplateSelector(d.Spec.Selector, &d.Spec.Template, spec, "deployment")...)
+			errs = append(errs, appsWorkloadTemplate(&d.Spec.Template.Spec, spec.Child("template", "spec"), "ReplicaSet")...)
+			return append(errs, appsDeploymentSpec(&d.Spec, spec)...)
 		}, func(obj, old Object) field.ErrorList {
-			return immutableSelector(obj.(*appsv1.Deployment).Spec.Selector, old.(*appsv1.Deployment).Spec.Selector)
+			d := obj.(*appsv1.Deployment)
+			spec := field.NewPath("spec")
+			errs := immutableSelector(d.Spec.Selector, old.(*appsv1.Deployment).Spec.Selector)
+			errs = append(errs, appsWorkloadTemplate(&d.Spec.Template.Spec, spec.Child("template", "spec"), "ReplicaSet")...)
+			return append(errs, appsDeploymentSpec(&d.Spec, spec)...)
 		})
 }
 
@@ -77,9 +79,13 @@ func ReplicaSets() *Resource {
 		validated(func(obj Object) field.ErrorList {
 			r := obj.(*appsv1.ReplicaSet)
 			spec := field.NewPath("spec")
-			return append(validateReplicas(r.Spec.Replicas, spec.Child("replicas")), validateTemplateSelector(r.Spec.Selector, &r.Spec.Template, spec)...)
+			errs := validateReplicas(r.Spec.Replicas, spec.Child("replicas"))
+			errs = append(errs, appsReplicaSetSpec(&r.Spec, spec)...)
+			return append(errs, validateTemplateSelector(r.Spec.Selector, &r.Spec.Template, spec, "deployment")...)
 		}, func(obj, old Object) field.ErrorList {
-			return immutableSelector(obj.(*appsv1.ReplicaSet).Spec.Selector, old.(*appsv1.ReplicaSet).Spec.Selector)
+			r := obj.(*appsv1.ReplicaSet)
+			errs := immutableSelector(r.Spec.Selector, old.(*appsv1.ReplicaSet).Spec.Selector)
+			return append(errs, appsReplicaSetSpec(&r.Spec, field.NewPath("spec"))...)
 		})
 }
 
@@ -127,10 +133,15 @@ func StatefulSets() *Resource {
 			s := obj.(*appsv1.StatefulSet)
 			spec := field.NewPath("spec")
 			errs := validateReplicas(s.Spec.Replicas, spec.Child("replicas"))
-			errs = append(errs, validateEnum(string(s.Spec.PodManagementPolicy), []string{"OrderedReady", "Parallel"}, spec.Child("podManagementPolicy"))...)
-			return append(errs, validateTemplateSelector(s.Spec.Selector, &s.Spec.Template, spec)...)
+			errs = append(errs, appsStatefulSetSpec(&s.Spec, spec)...)
+			errs = append(errs, validateTemplateSelector(s.Spec.Selector, appsStatefulSetPodTemplate(&s.Spec), spec, "statefulset")...)
+			return append(errs, appsWorkloadTemplate(&s.Spec.Template.Spec, spec.Child("template", "spec"), "StatefulSet")...)
 		}, func(obj, old Object) field.ErrorList {
-			return immutableSelector(obj.(*appsv1.StatefulSet).Spec.Selector, old.(*appsv1.StatefulSet).Spec.Selector)
+			s := obj.(*appsv1.StatefulSet)
+			spec := field.NewPath("spec")
+			errs := immutableSelector(s.Spec.Selector, old.(*appsv1.StatefulSet).Spec.Selector)
+			errs = append(errs, appsStatefulSetSpec(&s.Spec, spec)...)
+			return append(errs, appsWorkloadTemplate(&s.Spec.Template.Spec, spec.Child("template", "spec"), "StatefulSet")...)
 		})
 }
 
@@ -188,21 +199,31 @@ func DaemonSets() *Resource {
 		}).
 		validated(func(obj Object) field.ErrorList {
 			d := obj.(*appsv1.DaemonSet)
-			return validateTemplateSelector(d.Spec.Selector, &d.Spec.Template, field.NewPath("spec"))
+			spec := field.NewPath("spec")
+			errs := validateTemplateSelector(d.Spec.Selector, &d.Spec.Template, spec, "daemonset")
+			errs = append(errs, appsWorkloadTemplate(&d.Spec.Template.Spec, spec.Child("template", "spec"), "DaemonSet")...)
+			return append(errs, appsDaemonSetSpec(&d.Spec, spec)...)
 		}, func(obj, old Object) field.ErrorList {
-			return immutableSelector(obj.(*appsv1.DaemonSet).Spec.Selector, old.(*appsv1.DaemonSet).Spec.Selector)
+			d := obj.(*appsv1.DaemonSet)
+			spec := field.NewPath("spec")
+			errs := immutableSelector(d.Spec.Selector, old.(*appsv1.DaemonSet).Spec.Selector)
+			errs = append(errs, appsWorkloadTemplate(&d.Spec.Template.Spec, spec.Child("template", "spec"), "DaemonSet")...)
+			return append(errs, appsDaemonSetSpec(&d.Spec, spec)...)
 		})
 }
 
 // ControllerRevisions is apps/v1 controllerrevisions.
 func ControllerRevisions() *Resource {
 	return stored(appsV1, "controllerrevisions", "ControllerRevision", true, func() Object { return &appsv1.ControllerRevision{} }).
-		validated(nil, func(obj, old Object) field.ErrorList {
+		validated(func(obj Object) field.ErrorList {
+			return appsControllerRevision(obj.(*appsv1.ControllerRevision), true)
+		}, func(obj, old Object) field.ErrorList {
 			n, o := obj.(*appsv1.ControllerRevision), old.(*appsv1.ControllerRevision)
+			errs := appsControllerRevision(n, false)
 			if !apiequality.Semantic.DeepEqual(n.Data, o.Data) {
-				return field.ErrorList{field.Forbidden(field.NewPath("data"), "field is immutable")}
+				errs = append(errs, field.Forbidden(field.NewPath("data"), "field is immutable"))
 			}
-			return nil
+			return errs
 		})
 }
 
@@ -214,14 +235,15 @@ func validateReplicas(n *int32, p *field.Path) field.ErrorList {
 }
 
 // validateTemplateSelector requires a non-empty selector that the
-// template's labels match, and a valid template.
-func validateTemplateSelector(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, spec *field.Path) field.ErrorList {
+// template's labels match, and a valid template; what names the
+// workload in the message about an empty selector.
+func validateTemplateSelector(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, spec *field.Path, what string) field.ErrorList {
 	var errs field.ErrorList
 	switch {
 	case sel == nil:
 		errs = append(errs, field.Required(spec.Child("selector"), ""))
 	case len(sel.MatchLabels)+len(sel.MatchExpressions) == 0:
-		errs = append(errs, field.Invalid(spec.Child("selector"), sel, "empty selector is invalid for deployment"))
+		errs = append(errs, field.Invalid(spec.Child("selector"), sel, "empty selector is invalid for "+what))
 	default:
 		errs = append(errs, validateLabelSelector(sel, spec.Child("selector"))...)
 		if s, err := metav1.LabelSelectorAsSelector(sel); err == nil && !s.Matches(labels.Set(t.Labels)) {

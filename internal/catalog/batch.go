@@ -6,10 +6,8 @@ import (
 	"maps"
 	"math"
 	"strconv"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -32,16 +30,16 @@ func Jobs() *Resource {
 	r := stored(batchV1, "jobs", "Job", true, func() Object { return &batchv1.Job{} }).orphanByDefault().
 		inAll().withStatus().withGeneration().
 		defaulted(func(obj Object) {
-			s := &obj.(*batchv1.Job).Spec
-			defaultJobSpec(s)
-			defaultTo(&s.ManualSelector, false) // a Job's own default, not its CronJob template's
+			j := obj.(*batchv1.Job)
+			batchDefaultJobLabels(j)
+			defaultJobSpec(&j.Spec)
+			defaultTo(&j.Spec.ManualSelector, false) // a Job's own default, not its CronJob template's
 		}).
 		validated(func(obj Object) field.ErrorList {
-			j := obj.(*batchv1.Job)
-			return validateJobSpec(&j.Spec, field.NewPath("spec"))
+			return batchJobCreate(obj.(*batchv1.Job))
 		}, func(obj, old Object) field.ErrorList {
 			n, o := obj.(*batchv1.Job), old.(*batchv1.Job)
-			var errs field.ErrorList
+			errs := batchJobSpec(&n.Spec, field.NewPath("spec"))
 			if !apiequality.Semantic.DeepEqual(n.Spec.Selector, o.Spec.Selector) {
 				errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), n.Spec.Selector, "field is immutable"))
 			}
@@ -87,6 +85,7 @@ func defaultJobSpec(s *batchv1.JobSpec) {
 	} else {
 		defaultTo(&s.PodReplacementPolicy, batchv1.Failed)
 	}
+	batchDefaultPodFailurePolicy(s.PodFailurePolicy)
 	defaultPodSpec(&s.Template.Spec)
 }
 
@@ -111,33 +110,6 @@ func generateJobSelector(j *batchv1.Job) {
 	}
 }
 
-func validateJobSpec(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for name, v := range map[string]*int32{"parallelism": s.Parallelism, "completions": s.Completions, "backoffLimit": s.BackoffLimit} {
-		if v != nil && *v < 0 {
-			errs = append(errs, field.Invalid(p.Child(name), *v, "must be greater than or equal to 0"))
-		}
-	}
-	if s.ActiveDeadlineSeconds != nil && *s.ActiveDeadlineSeconds <= 0 {
-		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds, "must be greater than 0"))
-	}
-	if s.CompletionMode != nil {
-		errs = append(errs, validateEnum(string(*s.CompletionMode), []string{"Indexed", "NonIndexed"}, p.Child("completionMode"))...)
-		if *s.CompletionMode == batchv1.IndexedCompletion && s.Completions == nil {
-			errs = append(errs, field.Required(p.Child("completions"), "when completion mode is Indexed"))
-		}
-	}
-	switch s.Template.Spec.RestartPolicy {
-	case corev1.RestartPolicyNever, corev1.RestartPolicyOnFailure:
-	default:
-		errs = append(errs, field.NotSupported(p.Child("template", "spec", "restartPolicy"), s.Template.Spec.RestartPolicy, []string{"OnFailure", "Never"}))
-	}
-	if s.Selector != nil {
-		errs = append(errs, validateLabelSelector(s.Selector, p.Child("selector"))...)
-	}
-	return append(errs, validatePodSpec(&s.Template.Spec, p.Child("template", "spec"))...)
-}
-
 // CronJobs is batch/v1 cronjobs, with status.
 func CronJobs() *Resource {
 	return stored(batchV1, "cronjobs", "CronJob", true, func() Object { return &batchv1.CronJob{} }).
@@ -150,32 +122,17 @@ func CronJobs() *Resource {
 			defaultTo(&c.Spec.Suspend, false)
 			defaultTo(&c.Spec.SuccessfulJobsHistoryLimit, 3)
 			defaultTo(&c.Spec.FailedJobsHistoryLimit, 1)
+			batchDefaultPodFailurePolicy(c.Spec.JobTemplate.Spec.PodFailurePolicy)
 			defaultPodSpec(&c.Spec.JobTemplate.Spec.Template.Spec)
 		}).
 		validated(func(obj Object) field.ErrorList {
 			c := obj.(*batchv1.CronJob)
-			spec := field.NewPath("spec")
-			var errs field.ErrorList
-			switch schedule := c.Spec.Schedule; {
-			case schedule == "":
-				errs = append(errs, field.Required(spec.Child("schedule"), ""))
-			case strings.Contains(schedule, "TZ"):
-				errs = append(errs, field.Invalid(spec.Child("schedule"), schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
-			default:
-				if err := checkCronSchedule(schedule); err != nil {
-					errs = append(errs, field.Invalid(spec.Child("schedule"), schedule, err.Error()))
-				}
-			}
-			errs = append(errs, validateEnum(string(c.Spec.ConcurrencyPolicy), []string{"Allow", "Forbid", "Replace"}, spec.Child("concurrencyPolicy"))...)
+			errs := batchCronJob(c, nil)
 			if len(c.Name) > 52 {
 				errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), c.Name, "must be no more than 52 characters"))
 			}
-			switch c.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy {
-			case corev1.RestartPolicyNever, corev1.RestartPolicyOnFailure:
-			default:
-				errs = append(errs, field.NotSupported(spec.Child("jobTemplate", "spec", "template", "spec", "restartPolicy"),
-					c.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy, []string{"OnFailure", "Never"}))
-			}
-			return append(errs, validatePodSpec(&c.Spec.JobTemplate.Spec.Template.Spec, spec.Child("jobTemplate", "spec", "template", "spec"))...)
-		}, nil)
+			return errs
+		}, func(obj, old Object) field.ErrorList {
+			return batchCronJob(obj.(*batchv1.CronJob), old.(*batchv1.CronJob))
+		})
 }

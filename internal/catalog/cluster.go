@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,7 +10,9 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagemigrationv1 "k8s.io/api/storagemigration/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	apfbootstrap "k8s.io/apiserver/pkg/apis/flowcontrol/bootstrap"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 )
 
@@ -17,7 +20,7 @@ import (
 // "system-" are the system's own.
 func PriorityClasses() *Resource {
 	return stored(schedulingv1.SchemeGroupVersion, "priorityclasses", "PriorityClass", false, func() Object { return &schedulingv1.PriorityClass{} }).
-		short("pc").
+		short("pc").withGeneration().
 		defaulted(func(obj Object) {
 			defaultTo(&obj.(*schedulingv1.PriorityClass).PreemptionPolicy, corev1.PreemptLowerPriority)
 		}).
@@ -48,11 +51,7 @@ func PriorityClasses() *Resource {
 func RuntimeClasses() *Resource {
 	return stored(nodev1.SchemeGroupVersion, "runtimeclasses", "RuntimeClass", false, func() Object { return &nodev1.RuntimeClass{} }).
 		validated(func(obj Object) field.ErrorList {
-			h := obj.(*nodev1.RuntimeClass).Handler
-			if h == "" {
-				return field.ErrorList{field.Required(field.NewPath("handler"), "")}
-			}
-			return validateDNSLabel(h, field.NewPath("handler"))
+			return rcValidateRuntimeClass(obj.(*nodev1.RuntimeClass))
 		}, func(obj, old Object) field.ErrorList {
 			if obj.(*nodev1.RuntimeClass).Handler != old.(*nodev1.RuntimeClass).Handler {
 				return field.ErrorList{field.Invalid(field.NewPath("handler"), obj.(*nodev1.RuntimeClass).Handler, "field is immutable")}
@@ -71,9 +70,13 @@ func EndpointSlices() *Resource {
 				defaultTo(&p.Protocol, corev1.ProtocolTCP)
 			}
 		}).
+		withGeneration().
+		prepared(esNoEmptyEndpoints, func(obj, _ Object) { esNoEmptyEndpoints(obj) }).
 		validated(func(obj Object) field.ErrorList {
 			s := obj.(*discoveryv1.EndpointSlice)
-			return validateEnum(string(s.AddressType), []string{"FQDN", "IPv4", "IPv6"}, field.NewPath("addressType"))
+			errs := validateEnum(string(s.AddressType), []string{"FQDN", "IPv4", "IPv6"}, field.NewPath("addressType"))
+			errs = append(errs, esValidatePorts(s.Ports, field.NewPath("ports"))...)
+			return append(errs, esValidateEndpoints(s.Endpoints, s.AddressType, field.NewPath("endpoints"))...)
 		}, func(obj, old Object) field.ErrorList {
 			if obj.(*discoveryv1.EndpointSlice).AddressType != old.(*discoveryv1.EndpointSlice).AddressType {
 				return field.ErrorList{field.Invalid(field.NewPath("addressType"), obj.(*discoveryv1.EndpointSlice).AddressType, "field is immutable")}
@@ -91,7 +94,17 @@ func FlowSchemas() *Resource {
 			if s := &obj.(*flowcontrolv1.FlowSchema).Spec; s.MatchingPrecedence == 0 {
 				s.MatchingPrecedence = 1000
 			}
-		})
+		}).
+		validated(func(obj Object) field.ErrorList {
+			fs := obj.(*flowcontrolv1.FlowSchema)
+			errs := fcValidateFlowSchemaSpec(fs.Name, &fs.Spec, field.NewPath("spec"))
+			for _, m := range apfbootstrap.MandatoryFlowSchemas {
+				if fs.Name == m.Name && !apiequality.Semantic.DeepEqual(fs.Spec, m.Spec) {
+					errs = append(errs, field.Invalid(field.NewPath("spec"), fs.Spec, fmt.Sprintf("spec of '%s' must equal the fixed value", fs.Name)))
+				}
+			}
+			return errs
+		}, nil)
 }
 
 // PriorityLevelConfigurations is flowcontrol.apiserver.k8s.io/v1
@@ -101,24 +114,26 @@ func PriorityLevelConfigurations() *Resource {
 		func() Object { return &flowcontrolv1.PriorityLevelConfiguration{} }).
 		withStatus().withGeneration().
 		defaulted(func(obj Object) {
-			l := obj.(*flowcontrolv1.PriorityLevelConfiguration).Spec.Limited
-			if l == nil {
-				return
+			fcDefaultPriorityLevel(&obj.(*flowcontrolv1.PriorityLevelConfiguration).Spec)
+		}).
+		validated(func(obj Object) field.ErrorList {
+			pl := obj.(*flowcontrolv1.PriorityLevelConfiguration)
+			errs := fcValidatePriorityLevelSpec(pl.Name, &pl.Spec, field.NewPath("spec"))
+			for _, m := range apfbootstrap.MandatoryPriorityLevelConfigurations {
+				if pl.Name != m.Name {
+					continue
+				}
+				// The exempt level's own exempt settings may be tuned.
+				have, why := pl.Spec.DeepCopy(), "must equal the fixed value"
+				if m.Spec.Type == flowcontrolv1.PriorityLevelEnablementExempt {
+					have.Exempt, why = m.Spec.Exempt, "except the 'spec.exempt' field must equal the fixed value"
+				}
+				if !apiequality.Semantic.DeepEqual(*have, m.Spec) {
+					errs = append(errs, field.Invalid(field.NewPath("spec"), pl.Spec, fmt.Sprintf("spec of '%s' %s", pl.Name, why)))
+				}
 			}
-			defaultTo(&l.NominalConcurrencyShares, 30)
-			defaultTo(&l.LendablePercent, 0)
-			if q := l.LimitResponse.Queuing; l.LimitResponse.Type == flowcontrolv1.LimitResponseTypeQueue && q != nil {
-				if q.Queues == 0 {
-					q.Queues = 64
-				}
-				if q.HandSize == 0 {
-					q.HandSize = 8
-				}
-				if q.QueueLengthLimit == 0 {
-					q.QueueLengthLimit = 50
-				}
-			}
-		})
+			return errs
+		}, nil)
 }
 
 // StorageVersionMigrations is storagemigration.k8s.io/v1
@@ -126,14 +141,20 @@ func PriorityLevelConfigurations() *Resource {
 func StorageVersionMigrations() *Resource {
 	return stored(storagemigrationv1.SchemeGroupVersion, "storageversionmigrations", "StorageVersionMigration", false,
 		func() Object { return &storagemigrationv1.StorageVersionMigration{} }).
-		withStatus()
+		withStatus().
+		validated(func(obj Object) field.ErrorList {
+			return svmValidateSpec(&obj.(*storagemigrationv1.StorageVersionMigration).Spec)
+		}, func(obj, old Object) field.ErrorList {
+			n, o := obj.(*storagemigrationv1.StorageVersionMigration), old.(*storagemigrationv1.StorageVersionMigration)
+			return immutable(n.Spec, o.Spec, field.NewPath("spec"))
+		})
 }
 
 // APIServices is apiregistration.k8s.io/v1 apiservices, with status:
 // stored and validated; sekisho aggregates no API servers yet. An
 // APIService is named <version>.<group>.
 func APIServices() *Resource {
-	return stored(apiregistrationv1.SchemeGroupVersion, "apiservices", "APIService", false, func() Object { return &apiregistrationv1.APIService{} }).
+	r := stored(apiregistrationv1.SchemeGroupVersion, "apiservices", "APIService", false, func() Object { return &apiregistrationv1.APIService{} }).
 		inCategory("api-extensions").withStatus().
 		defaulted(func(obj Object) {
 			if svc := obj.(*apiregistrationv1.APIService).Spec.Service; svc != nil {
@@ -146,15 +167,10 @@ func APIServices() *Resource {
 			if want := a.Spec.Version + "." + a.Spec.Group; a.Name != want {
 				errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), a.Name, "must be `spec.version+\".\"+spec.group`: \""+want+"\""))
 			}
-			if a.Spec.Version == "" {
-				errs = append(errs, field.Required(field.NewPath("spec", "version"), ""))
-			}
-			if a.Spec.GroupPriorityMinimum <= 0 || a.Spec.GroupPriorityMinimum > 20000 {
-				errs = append(errs, field.Invalid(field.NewPath("spec", "groupPriorityMinimum"), a.Spec.GroupPriorityMinimum, "must be positive and less than 20000"))
-			}
-			if a.Spec.VersionPriority <= 0 || a.Spec.VersionPriority > 1000 {
-				errs = append(errs, field.Invalid(field.NewPath("spec", "versionPriority"), a.Spec.VersionPriority, "must be positive and less than 1000"))
-			}
-			return errs
+			return append(errs, apisvcValidateSpec(&a.Spec)...)
 		}, nil)
+	// The name need only be a path segment; Validate checks it is
+	// <version>.<group>.
+	r.ValidateName = namePathSegment
+	return r
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 )
 
 var coreV1 = corev1.SchemeGroupVersion
@@ -205,10 +206,8 @@ func validateSecret(s *corev1.Secret) field.ErrorList {
 		if s.Annotations[corev1.ServiceAccountNameKey] == "" {
 			errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(corev1.ServiceAccountNameKey), ""))
 		}
-	case corev1.SecretTypeDockercfg:
-		require(corev1.DockerConfigKey)
-	case corev1.SecretTypeDockerConfigJson:
-		require(corev1.DockerConfigJsonKey)
+	case corev1.SecretTypeDockercfg, corev1.SecretTypeDockerConfigJson:
+		errs = append(errs, validateDockerConfigSecret(s)...)
 	case corev1.SecretTypeBasicAuth:
 		_, user := s.Data[corev1.BasicAuthUsernameKey]
 		_, pass := s.Data[corev1.BasicAuthPasswordKey]
@@ -303,7 +302,7 @@ func Nodes() *Resource {
 		GroupVersion: coreV1, Name: "nodes", SingularName: "node", Kind: "Node",
 		ShortNames:       []string{"no"},
 		New:              func() Object { return &corev1.Node{} },
-		PrepareForCreate: func(_ context.Context, obj Object) {},
+		PrepareForCreate: func(_ context.Context, obj Object) { prepareNode(obj.(*corev1.Node)) },
 		PrepareForUpdate: keepStatus,
 		Validate: func(obj Object) field.ErrorList {
 			n := obj.(*corev1.Node)
@@ -313,7 +312,7 @@ func Nodes() *Resource {
 					errs = append(errs, validateIP(a.Address, field.NewPath("status", "addresses").Index(i).Child("address"))...)
 				}
 			}
-			return errs
+			return append(errs, validateNodeSpec(n)...)
 		},
 		Subresources: []*Subresource{StatusSubresource(), connect("proxy", "NodeProxyOptions", proxyVerbs...)},
 		SelectableFields: func(obj Object) map[string]string {
@@ -385,6 +384,13 @@ func nodeCells(obj Object, now time.Time) []any {
 		unknown(info.OSImage), unknown(info.KernelVersion), unknown(info.ContainerRuntimeVersion)}
 }
 
+// prepareNode drops the retired dynamic kubelet configuration, as
+// kube-apiserver's node strategy does.
+func prepareNode(n *corev1.Node) {
+	n.Spec.ConfigSource = nil
+	n.Status.Config = nil
+}
+
 // Events is core/v1 events.
 func Events() *Resource {
 	doc := corev1.Event{}.SwaggerDoc()
@@ -392,23 +398,7 @@ func Events() *Resource {
 		GroupVersion: coreV1, Name: "events", SingularName: "event", Kind: "Event", Namespaced: true,
 		ShortNames: []string{"ev"},
 		New:        func() Object { return &corev1.Event{} },
-		Validate: func(obj Object) field.ErrorList {
-			e := obj.(*corev1.Event)
-			var errs field.ErrorList
-			if e.InvolvedObject.Namespace != "" && e.InvolvedObject.Namespace != e.Namespace {
-				errs = append(errs, field.Invalid(field.NewPath("involvedObject", "namespace"), e.InvolvedObject.Namespace, "does not match event.namespace"))
-			}
-			if e.Type != "" {
-				errs = append(errs, validateEnum(e.Type, []string{corev1.EventTypeNormal, corev1.EventTypeWarning}, field.NewPath("type"))...)
-			}
-			if len(e.Reason) > 128 {
-				errs = append(errs, field.TooLong(field.NewPath("reason"), "", 128))
-			}
-			if len(e.Message) > 4096 {
-				errs = append(errs, field.TooLong(field.NewPath("message"), "", 4096))
-			}
-			return errs
-		},
+		Validate:   func(obj Object) field.ErrorList { return validateCoreEvent(obj.(*corev1.Event)) },
 		SelectableFields: func(obj Object) map[string]string {
 			e := obj.(*corev1.Event)
 			source := e.Source.Component
@@ -500,7 +490,7 @@ func ResourceQuotas() *Resource {
 				errs = append(errs, validateEnum(string(s), []string{"BestEffort", "CrossNamespacePodAffinity", "NotBestEffort",
 					"NotTerminating", "PriorityClass", "Terminating", "VolumeAttributesClass"}, field.NewPath("spec", "scopes").Index(i))...)
 			}
-			return errs
+			return append(errs, validateQuotaScopes(q)...)
 		},
 		Subresources: []*Subresource{StatusSubresource()},
 		Table: &Table{
@@ -564,6 +554,7 @@ func LimitRanges() *Resource {
 						errs = append(errs, field.Invalid(p.Child("min").Key(string(n)), min.String(), fmt.Sprintf("min value %s is greater than max value %s", min.String(), max.String())))
 					}
 				}
+				errs = append(errs, validateLimitRangeItem(item, p)...)
 			}
 			return errs
 		},
@@ -584,12 +575,15 @@ func Endpoints() *Resource {
 			for i, s := range ep.Subsets {
 				p := field.NewPath("subsets").Index(i)
 				for j, a := range s.Addresses {
-					errs = append(errs, validateIP(a.IP, p.Child("addresses").Index(j).Child("ip"))...)
+					errs = append(errs, validateEndpointAddress(a.IP, p.Child("addresses").Index(j).Child("ip"))...)
 				}
 				for j, a := range s.NotReadyAddresses {
-					errs = append(errs, validateIP(a.IP, p.Child("notReadyAddresses").Index(j).Child("ip"))...)
+					errs = append(errs, validateEndpointAddress(a.IP, p.Child("notReadyAddresses").Index(j).Child("ip"))...)
 				}
 				for j, port := range s.Ports {
+					if len(s.Ports) > 1 && port.Name == "" {
+						errs = append(errs, field.Required(p.Child("ports").Index(j).Child("name"), ""))
+					}
 					errs = append(errs, validatePort(port.Port, p.Child("ports").Index(j).Child("port"))...)
 					errs = append(errs, validateProtocol(string(port.Protocol), p.Child("ports").Index(j).Child("protocol"))...)
 				}
@@ -686,7 +680,10 @@ func Services() *Resource {
 				}
 			}
 		},
-		Validate: func(obj Object) field.ErrorList { return validateService(obj.(*corev1.Service)) },
+		Validate: func(obj Object) field.ErrorList {
+			s := obj.(*corev1.Service)
+			return append(validateService(s), validateServiceDetails(s)...)
+		},
 		ValidateUpdate: func(obj, old Object) field.ErrorList {
 			s, o := obj.(*corev1.Service), old.(*corev1.Service)
 			errs := validateService(s)
@@ -716,27 +713,43 @@ func defaultService(s *corev1.Service) {
 	if s.Spec.Type == "" {
 		s.Spec.Type = corev1.ServiceTypeClusterIP
 	}
-	if s.Spec.SessionAffinity == "" {
+	switch s.Spec.SessionAffinity {
+	case "":
 		s.Spec.SessionAffinity = corev1.ServiceAffinityNone
+		s.Spec.SessionAffinityConfig = nil
+	case corev1.ServiceAffinityNone:
+		s.Spec.SessionAffinityConfig = nil
+	case corev1.ServiceAffinityClientIP:
+		if c := s.Spec.SessionAffinityConfig; c == nil || c.ClientIP == nil || c.ClientIP.TimeoutSeconds == nil {
+			s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To(corev1.DefaultClientIPServiceAffinitySeconds)}}
+		}
 	}
 	for i := range s.Spec.Ports {
 		p := &s.Spec.Ports[i]
 		if p.Protocol == "" {
 			p.Protocol = corev1.ProtocolTCP
 		}
-		if p.TargetPort == (intstr.IntOrString{}) {
+		if p.TargetPort == (intstr.IntOrString{}) || p.TargetPort == intstr.FromString("") {
 			p.TargetPort = intstr.FromInt32(p.Port)
 		}
 	}
-	if s.Spec.Type == corev1.ServiceTypeExternalName {
-		return
-	}
-	if s.Spec.InternalTrafficPolicy == nil {
-		cluster := corev1.ServiceInternalTrafficPolicyCluster
-		s.Spec.InternalTrafficPolicy = &cluster
-	}
-	if (s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer) && s.Spec.ExternalTrafficPolicy == "" {
+	externallyAccessible := s.Spec.Type == corev1.ServiceTypeLoadBalancer || s.Spec.Type == corev1.ServiceTypeNodePort ||
+		s.Spec.Type == corev1.ServiceTypeClusterIP && len(s.Spec.ExternalIPs) > 0
+	if externallyAccessible && s.Spec.ExternalTrafficPolicy == "" {
 		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	}
+	if s.Spec.InternalTrafficPolicy == nil && s.Spec.Type != corev1.ServiceTypeExternalName {
+		s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyCluster)
+	}
+	if s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		if s.Spec.AllocateLoadBalancerNodePorts == nil {
+			s.Spec.AllocateLoadBalancerNodePorts = ptr.To(true)
+		}
+		for i, ing := range s.Status.LoadBalancer.Ingress {
+			if ing.IP != "" && ing.IPMode == nil {
+				s.Status.LoadBalancer.Ingress[i].IPMode = ptr.To(corev1.LoadBalancerIPModeVIP)
+			}
+		}
 	}
 }
 

@@ -112,9 +112,7 @@ func validateEventV1(e *corev1.Event) field.ErrorList {
 	if e.ReportingController == "" {
 		errs = append(errs, field.Required(field.NewPath("reportingController"), ""))
 	}
-	for _, msg := range validation.IsQualifiedName(e.ReportingController) {
-		errs = append(errs, field.Invalid(field.NewPath("reportingController"), e.ReportingController, msg))
-	}
+	errs = append(errs, invalidBy(validation.IsQualifiedName, e.ReportingController, field.NewPath("reportingController"))...)
 	limited := func(path, value string, limit int) {
 		if value == "" {
 			errs = append(errs, field.Required(field.NewPath(path), ""))

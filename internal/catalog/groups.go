@@ -357,6 +357,21 @@ func Leases() *Resource {
 	return &Resource{
 		GroupVersion: coordinationv1.SchemeGroupVersion, Name: "leases", SingularName: "lease", Kind: "Lease", Namespaced: true,
 		New: func() Object { return &coordinationv1.Lease{} },
+		// Coordinated leader election is off by default in Kubernetes
+		// 1.37, and its fields are dropped unless already in use.
+		PrepareForCreate: func(_ context.Context, obj Object) {
+			l := obj.(*coordinationv1.Lease)
+			l.Spec.Strategy, l.Spec.PreferredHolder = nil, nil
+		},
+		PrepareForUpdate: func(obj, old Object) {
+			l, o := obj.(*coordinationv1.Lease), old.(*coordinationv1.Lease)
+			if o.Spec.Strategy == nil {
+				l.Spec.Strategy = nil
+			}
+			if o.Spec.PreferredHolder == nil {
+				l.Spec.PreferredHolder = nil
+			}
+		},
 		Validate: func(obj Object) field.ErrorList {
 			l := obj.(*coordinationv1.Lease)
 			var errs field.ErrorList
@@ -398,20 +413,13 @@ func NetworkPolicies() *Resource {
 				errs = append(errs, validateEnum(string(t), []string{"Egress", "Ingress"}, p.Child("policyTypes").Index(i))...)
 			}
 			checkPorts := func(ports []networkingv1.NetworkPolicyPort, pp *field.Path) {
-				for i, port := range ports {
-					if port.Protocol != nil {
-						errs = append(errs, validateProtocol(string(*port.Protocol), pp.Index(i).Child("protocol"))...)
-					}
+				for i := range ports {
+					errs = append(errs, netValidatePolicyPort(&ports[i], pp.Index(i))...)
 				}
 			}
 			checkPeers := func(peers []networkingv1.NetworkPolicyPeer, pp *field.Path) {
-				for i, peer := range peers {
-					if peer.PodSelector != nil {
-						errs = append(errs, validateLabelSelector(peer.PodSelector, pp.Index(i).Child("podSelector"))...)
-					}
-					if peer.NamespaceSelector != nil {
-						errs = append(errs, validateLabelSelector(peer.NamespaceSelector, pp.Index(i).Child("namespaceSelector"))...)
-					}
+				for i := range peers {
+					errs = append(errs, netValidatePolicyPeer(&peers[i], pp.Index(i))...)
 				}
 			}
 			for i, r := range np.Spec.Ingress {

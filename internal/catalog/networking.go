@@ -12,39 +12,48 @@ func Ingresses() *Resource {
 	return stored(networkingV1, "ingresses", "Ingress", true, func() Object { return &networkingv1.Ingress{} }).
 		short("ing").withStatus().withGeneration().
 		validated(func(obj Object) field.ErrorList {
-			in := obj.(*networkingv1.Ingress)
-			var errs field.ErrorList
-			for i, rule := range in.Spec.Rules {
-				if rule.HTTP == nil {
-					continue
-				}
-				for j, p := range rule.HTTP.Paths {
-					pp := field.NewPath("spec", "rules").Index(i).Child("http", "paths").Index(j)
-					if p.PathType == nil {
-						errs = append(errs, field.Required(pp.Child("pathType"), "pathType must be specified"))
-					} else {
-						errs = append(errs, validateEnum(string(*p.PathType), []string{"Exact", "ImplementationSpecific", "Prefix"}, pp.Child("pathType"))...)
-					}
-				}
-			}
-			return errs
+			return netValidateIngress(obj.(*networkingv1.Ingress))
 		}, nil)
 }
 
-// IngressClasses is networking.k8s.io/v1 ingressclasses.
+// IngressClasses is networking.k8s.io/v1 ingressclasses. The controller
+// may not change.
 func IngressClasses() *Resource {
-	return stored(networkingV1, "ingressclasses", "IngressClass", false, func() Object { return &networkingv1.IngressClass{} })
+	return stored(networkingV1, "ingressclasses", "IngressClass", false, func() Object { return &networkingv1.IngressClass{} }).
+		withGeneration().
+		defaulted(func(obj Object) { netDefaultIngressClass(obj.(*networkingv1.IngressClass)) }).
+		validated(func(obj Object) field.ErrorList {
+			return netValidateIngressClassSpec(&obj.(*networkingv1.IngressClass).Spec, field.NewPath("spec"))
+		}, func(obj, old Object) field.ErrorList {
+			n, o := obj.(*networkingv1.IngressClass), old.(*networkingv1.IngressClass)
+			return immutable(n.Spec.Controller, o.Spec.Controller, field.NewPath("spec", "controller"))
+		})
 }
 
 // IPAddresses is networking.k8s.io/v1 ipaddresses: an object per
-// allocated service IP, named by the address.
+// allocated service IP, named by the address in canonical form. The
+// parentRef may not change.
 func IPAddresses() *Resource {
-	return stored(networkingV1, "ipaddresses", "IPAddress", false, func() Object { return &networkingv1.IPAddress{} }).
-		short("ip")
+	r := stored(networkingV1, "ipaddresses", "IPAddress", false, func() Object { return &networkingv1.IPAddress{} }).
+		short("ip").
+		validated(func(obj Object) field.ErrorList {
+			return netValidateIPAddressSpec(&obj.(*networkingv1.IPAddress).Spec, field.NewPath("spec"))
+		}, func(obj, old Object) field.ErrorList {
+			n, o := obj.(*networkingv1.IPAddress), old.(*networkingv1.IPAddress)
+			return immutable(n.Spec.ParentRef, o.Spec.ParentRef, field.NewPath("spec", "parentRef"))
+		})
+	r.ValidateName = nameIsCanonicalIP
+	return r
 }
 
-// ServiceCIDRs is networking.k8s.io/v1 servicecidrs, with status.
+// ServiceCIDRs is networking.k8s.io/v1 servicecidrs, with status: one
+// CIDR, or two of different families; an update may only add the second.
 func ServiceCIDRs() *Resource {
 	return stored(networkingV1, "servicecidrs", "ServiceCIDR", false, func() Object { return &networkingv1.ServiceCIDR{} }).
-		withStatus()
+		withStatus().
+		validated(func(obj Object) field.ErrorList {
+			return netValidateServiceCIDRSpec(&obj.(*networkingv1.ServiceCIDR).Spec, field.NewPath("spec", "cidrs"))
+		}, func(obj, old Object) field.ErrorList {
+			return netValidateServiceCIDRUpdate(obj.(*networkingv1.ServiceCIDR), old.(*networkingv1.ServiceCIDR))
+		})
 }

@@ -82,6 +82,9 @@ const volumeMode int32 = 0o644
 // lifetime of projected tokens, and the field references of downward API
 // items.
 func defaultVolume(v *corev1.Volume) {
+	if noVolumeSource(v) {
+		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+	}
 	switch {
 	case v.ConfigMap != nil:
 		defaultTo(&v.ConfigMap.DefaultMode, volumeMode)

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 )
 
 // Pods is core/v1 pods. The API stores pods; nothing here runs them.
@@ -34,7 +35,12 @@ func Pods() *Resource {
 		},
 		PrepareForUpdate: keepStatus,
 		Validate: func(obj Object) field.ErrorList {
-			return validatePodSpec(&obj.(*corev1.Pod).Spec, field.NewPath("spec"))
+			s := &obj.(*corev1.Pod).Spec
+			errs := validatePodSpec(s, field.NewPath("spec"))
+			if len(s.EphemeralContainers) > 0 {
+				errs = append(errs, field.Forbidden(field.NewPath("spec", "ephemeralContainers"), "cannot be set on create"))
+			}
+			return errs
 		},
 		ValidateUpdate: func(obj, old Object) field.ErrorList {
 			p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
@@ -103,14 +109,30 @@ func validateMirrorAnnotationUpdate(annotations, old map[string]string) field.Er
 	return errs
 }
 
+// defaultPod fills what Kubernetes' scheme defaults in a pod and not in a
+// template: service links, requests from limits, host ports on the host
+// network, and a negative grace period taken as 1 (templates keep theirs,
+// as in Kubernetes, for backward compatibility).
 func defaultPod(p *corev1.Pod) {
 	s := &p.Spec
+	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {
+		s.TerminationGracePeriodSeconds = ptr.To[int64](1)
+	}
 	defaultPodSpec(s)
 	if s.EnableServiceLinks == nil {
 		yes := true
 		s.EnableServiceLinks = &yes
 	}
 	defaultRequestsFromLimits(s)
+	if s.HostNetwork {
+		for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
+			for i := range list {
+				for j := range list[i].Ports {
+					zeroTo(&list[i].Ports[j].HostPort, list[i].Ports[j].ContainerPort)
+				}
+			}
+		}
+	}
 }
 
 // assignServiceAccount gives a new pod the namespace's default service
@@ -145,9 +167,12 @@ func defaultPodSpec(s *corev1.PodSpec) {
 	if s.SecurityContext == nil {
 		s.SecurityContext = &corev1.PodSecurityContext{}
 	}
-	if s.DeprecatedServiceAccount == "" {
-		s.DeprecatedServiceAccount = s.ServiceAccountName
+	// serviceAccount is the deprecated alias of serviceAccountName: the
+	// two are kept the same, serviceAccountName winning.
+	if s.ServiceAccountName == "" {
+		s.ServiceAccountName = s.DeprecatedServiceAccount
 	}
+	s.DeprecatedServiceAccount = s.ServiceAccountName
 	for i := range s.InitContainers {
 		defaultContainer(&s.InitContainers[i])
 	}
@@ -265,9 +290,6 @@ func validatePodSpec(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 	check(s.Containers, p.Child("containers"))
 	errs = append(errs, validateEnum(string(s.RestartPolicy), []string{"Always", "Never", "OnFailure"}, p.Child("restartPolicy"))...)
 	errs = append(errs, validateEnum(string(s.DNSPolicy), []string{"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"}, p.Child("dnsPolicy"))...)
-	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {
-		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *s.TerminationGracePeriodSeconds, "must be greater than or equal to 0"))
-	}
 	if s.ActiveDeadlineSeconds != nil && *s.ActiveDeadlineSeconds <= 0 {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds, "must be greater than 0"))
 	}
@@ -285,7 +307,7 @@ func validatePodSpec(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 		}
 		vols[v.Name] = true
 	}
-	return errs
+	return append(errs, validatePodSpecDetails(s, p)...)
 }
 
 // validatePodSpecUpdate allows only the fields Kubernetes lets a running pod

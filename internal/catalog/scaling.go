@@ -23,28 +23,13 @@ func HorizontalPodAutoscalers() *Resource {
 						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptrTo[int32](80)}},
 				}}
 			}
+			hpaDefaultBehavior(h.Spec.Behavior)
 		}).
 		validated(func(obj Object) field.ErrorList {
-			h := obj.(*autoscalingv2.HorizontalPodAutoscaler)
-			spec := field.NewPath("spec")
-			var errs field.ErrorList
-			if h.Spec.MinReplicas != nil && *h.Spec.MinReplicas < 1 {
-				errs = append(errs, field.Invalid(spec.Child("minReplicas"), *h.Spec.MinReplicas, "must be greater than or equal to 1"))
-			}
-			if h.Spec.MaxReplicas < 1 {
-				errs = append(errs, field.Invalid(spec.Child("maxReplicas"), h.Spec.MaxReplicas, "must be greater than or equal to 1"))
-			}
-			if h.Spec.MinReplicas != nil && h.Spec.MaxReplicas < *h.Spec.MinReplicas {
-				errs = append(errs, field.Invalid(spec.Child("maxReplicas"), h.Spec.MaxReplicas, "must be greater than or equal to `minReplicas`"))
-			}
-			if h.Spec.ScaleTargetRef.Kind == "" {
-				errs = append(errs, field.Required(spec.Child("scaleTargetRef", "kind"), ""))
-			}
-			if h.Spec.ScaleTargetRef.Name == "" {
-				errs = append(errs, field.Required(spec.Child("scaleTargetRef", "name"), ""))
-			}
-			return errs
-		}, nil)
+			return hpaSpec(obj.(*autoscalingv2.HorizontalPodAutoscaler), nil)
+		}, func(obj, old Object) field.ErrorList {
+			return hpaSpec(obj.(*autoscalingv2.HorizontalPodAutoscaler), old.(*autoscalingv2.HorizontalPodAutoscaler))
+		})
 }
 
 // PodDisruptionBudgets is policy/v1 poddisruptionbudgets, with status.
@@ -53,18 +38,8 @@ func PodDisruptionBudgets() *Resource {
 		func() Object { return &policyv1.PodDisruptionBudget{} }).
 		short("pdb").withStatus().withGeneration().
 		validated(func(obj Object) field.ErrorList {
-			b := obj.(*policyv1.PodDisruptionBudget)
-			spec := field.NewPath("spec")
-			var errs field.ErrorList
-			if b.Spec.MinAvailable != nil && b.Spec.MaxUnavailable != nil {
-				errs = append(errs, field.Invalid(spec, b.Spec, "minAvailable and maxUnavailable cannot be both set"))
-			}
-			if b.Spec.Selector != nil {
-				errs = append(errs, validateLabelSelector(b.Spec.Selector, spec.Child("selector"))...)
-			}
-			if p := b.Spec.UnhealthyPodEvictionPolicy; p != nil {
-				errs = append(errs, validateEnum(string(*p), []string{"AlwaysAllow", "IfHealthyBudget"}, spec.Child("unhealthyPodEvictionPolicy"))...)
-			}
-			return errs
-		}, nil)
+			return pdbSpec(&obj.(*policyv1.PodDisruptionBudget).Spec)
+		}, func(obj, old Object) field.ErrorList {
+			return pdbSpec(&obj.(*policyv1.PodDisruptionBudget).Spec)
+		})
 }

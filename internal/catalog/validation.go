@@ -86,20 +86,22 @@ func validateNonNegativeQuantity(q resource.Quantity, p *field.Path) field.Error
 	return nil
 }
 
-func validateDNSLabel(s string, p *field.Path) field.ErrorList {
+// invalidBy turns the messages of one of apimachinery's string checks
+// (validation.IsDNS1123Label, IsValidLabelValue, ...) into errors at p.
+func invalidBy(check func(string) []string, s string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Label(s) {
+	for _, msg := range check(s) {
 		errs = append(errs, field.Invalid(p, s, msg))
 	}
 	return errs
 }
 
+func validateDNSLabel(s string, p *field.Path) field.ErrorList {
+	return invalidBy(validation.IsDNS1123Label, s, p)
+}
+
 func validateQualifiedName(s string, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsQualifiedName(s) {
-		errs = append(errs, field.Invalid(p, s, msg))
-	}
-	return errs
+	return invalidBy(validation.IsQualifiedName, s, p)
 }
 
 // immutable reports a change to a field that may not change.

@@ -23,30 +23,23 @@ func PersistentVolumeClaims() *Resource {
 	prepare := r.PrepareForCreate
 	r.PrepareForCreate = func(ctx context.Context, obj Object) {
 		prepare(ctx, obj)
-		obj.(*corev1.PersistentVolumeClaim).Status.Phase = corev1.ClaimPending
+		c := obj.(*corev1.PersistentVolumeClaim)
+		c.Status.Phase = corev1.ClaimPending
+		normalizeDataSources(&c.Spec)
+	}
+	prepareUpdate := r.PrepareForUpdate
+	r.PrepareForUpdate = func(obj, old Object) {
+		prepareUpdate(obj, old)
+		c, o := obj.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim)
+		if o.Spec.DataSource == nil && o.Spec.DataSourceRef == nil {
+			normalizeDataSources(&c.Spec)
+		}
 	}
 	return r
 }
 
 func defaultClaimSpec(s *corev1.PersistentVolumeClaimSpec) {
 	defaultTo(&s.VolumeMode, corev1.PersistentVolumeFilesystem)
-}
-
-func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if len(s.AccessModes) == 0 {
-		errs = append(errs, field.Required(p.Child("accessModes"), "at least 1 access mode is required"))
-	}
-	for i, m := range s.AccessModes {
-		errs = append(errs, validateEnum(string(m), []string{"ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"}, p.Child("accessModes").Index(i))...)
-	}
-	if _, ok := s.Resources.Requests[corev1.ResourceStorage]; !ok && s.DataSourceRef == nil {
-		errs = append(errs, field.Required(p.Child("resources").Key(string(corev1.ResourceStorage)), ""))
-	}
-	for n, q := range s.Resources.Requests {
-		errs = append(errs, validateNonNegativeQuantity(q, p.Child("resources", "requests").Key(string(n)))...)
-	}
-	return errs
 }
 
 // PersistentVolumes is core/v1 persistentvolumes, with status. A new
@@ -60,18 +53,12 @@ func PersistentVolumes() *Resource {
 				v.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
 			}
 			defaultTo(&v.Spec.VolumeMode, corev1.PersistentVolumeFilesystem)
+			if v.Spec.HostPath != nil {
+				defaultTo(&v.Spec.HostPath.Type, corev1.HostPathUnset)
+			}
 		}).
 		validated(func(obj Object) field.ErrorList {
-			v := obj.(*corev1.PersistentVolume)
-			spec := field.NewPath("spec")
-			var errs field.ErrorList
-			if len(v.Spec.AccessModes) == 0 {
-				errs = append(errs, field.Required(spec.Child("accessModes"), ""))
-			}
-			if _, ok := v.Spec.Capacity[corev1.ResourceStorage]; !ok {
-				errs = append(errs, field.Required(spec.Child("capacity"), ""))
-			}
-			return append(errs, validateEnum(string(v.Spec.PersistentVolumeReclaimPolicy), []string{"Delete", "Recycle", "Retain"}, spec.Child("persistentVolumeReclaimPolicy"))...)
+			return validatePersistentVolumeSpec(&obj.(*corev1.PersistentVolume).Spec)
 		}, nil)
 	prepare := r.PrepareForCreate
 	r.PrepareForCreate = func(ctx context.Context, obj Object) {
@@ -88,7 +75,8 @@ func PodTemplates() *Resource {
 		withGeneration().
 		defaulted(func(obj Object) { defaultPodSpec(&obj.(*corev1.PodTemplate).Template.Spec) }).
 		validated(func(obj Object) field.ErrorList {
-			return validatePodSpec(&obj.(*corev1.PodTemplate).Template.Spec, field.NewPath("template", "spec"))
+			t := &obj.(*corev1.PodTemplate).Template
+			return append(validateTemplateMeta(&t.ObjectMeta, field.NewPath("template", "metadata")), validatePodSpec(&t.Spec, field.NewPath("template", "spec"))...)
 		}, nil)
 }
 
@@ -131,6 +119,10 @@ func ReplicationControllers() *Resource {
 					break
 				}
 			}
+			if rp := rc.Spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyAlways {
+				errs = append(errs, field.NotSupported(spec.Child("template", "spec", "restartPolicy"), rp, []string{string(corev1.RestartPolicyAlways)}))
+			}
+			errs = append(errs, validateTemplateMeta(&rc.Spec.Template.ObjectMeta, spec.Child("template", "metadata"))...)
 			return append(errs, validatePodSpec(&rc.Spec.Template.Spec, spec.Child("template", "spec"))...)
 		}, nil).
 		withFields(func(obj Object) map[string]string {

@@ -149,8 +149,7 @@ func usagesFit(signer string, usages []certificatesv1.KeyUsage) (bool, string) {
 
 // ValidateCreate checks a new request: a PEM request whose signature
 // verifies, a well-formed signer name that may be used through this API,
-// known usages that fit a Kubernetes signer, and a validity of at least 600
-// seconds.
+// known usages, and a validity of at least 600 seconds.
 func ValidateCreate(csr *certificatesv1.CertificateSigningRequest) field.ErrorList {
 	spec := field.NewPath("spec")
 	errs := validateSpec(csr, spec)
@@ -186,9 +185,6 @@ func validateSpec(csr *certificatesv1.CertificateSigningRequest, spec *field.Pat
 			errs = append(errs, field.Duplicate(p, u))
 		}
 		seen[u] = true
-	}
-	if ok, why := usagesFit(csr.Spec.SignerName, csr.Spec.Usages); !ok && len(csr.Spec.Usages) > 0 {
-		errs = append(errs, field.Invalid(spec.Child("usages"), csr.Spec.Usages, why))
 	}
 	if e := csr.Spec.ExpirationSeconds; e != nil && *e < MinExpirationSeconds {
 		errs = append(errs, field.Invalid(spec.Child("expirationSeconds"), *e, "may not specify a duration less than 600 seconds (10 minutes)"))
@@ -346,9 +342,13 @@ func ValidateCertificatePEM(data []byte) error {
 }
 
 // CheckSigner reports why a Kubernetes signer cannot honour a request, or
-// nil. Usages were checked when the request was created; this checks what
-// only the request's content shows.
-func CheckSigner(signer string, cr *x509.CertificateRequest) error {
+// nil: usages that are not one of the signer's sets, or a request whose
+// content the signer does not sign. As in Kubernetes, usages are checked
+// here, when a request is approved or signed, not when it is created.
+func CheckSigner(signer string, usages []certificatesv1.KeyUsage, cr *x509.CertificateRequest) error {
+	if ok, why := usagesFit(signer, usages); !ok {
+		return errors.New(why)
+	}
 	switch signer {
 	case KubeAPIServerClient:
 		if slices.Contains(cr.Subject.Organization, MastersGroup) {

@@ -46,8 +46,9 @@ func TestValidateCreate(t *testing.T) {
 		{"client", csr(good, KubeAPIServerClient, "client auth"), ""},
 		{"client with digital signature", csr(good, KubeAPIServerClient, "digital signature", "key encipherment", "client auth"), ""},
 		{"custom signer, any usages", csr(good, "example.com/x", "server auth", "code signing"), ""},
-		{"server usage on a client signer", csr(good, KubeAPIServerClient, "client auth", "server auth"), "signs only the usages"},
-		{"kubelet client without digital signature", csr(good, KubeAPIServerClientKubelet, "client auth"), "signs only the usages"},
+		// As in Kubernetes, usages that do not fit the signer are
+		// refused when the request is signed, not when it is created.
+		{"server usage on a client signer", csr(good, KubeAPIServerClient, "client auth", "server auth"), ""},
 		{"unknown usage", csr(good, "example.com/x", "flying"), `Unsupported value: "flying"`},
 		{"duplicate usage", csr(good, "example.com/x", "client auth", "client auth"), "Duplicate value"},
 		{"no usages", csr(good, KubeAPIServerClient), "usages must be provided"},
@@ -150,22 +151,29 @@ func TestCheckSigner(t *testing.T) {
 		signer string
 		cr     *x509.CertificateRequest
 		want   string
+		usages []certificatesv1.KeyUsage
 	}{
-		{"client", KubeAPIServerClient, parse(pkix.Name{CommonName: "x", Organization: []string{"dev"}}, nil, nil), ""},
-		{"client as masters", KubeAPIServerClient, parse(pkix.Name{CommonName: "x", Organization: []string{MastersGroup}}, nil, nil), "does not sign for the group system:masters"},
-		{"kubelet client", KubeAPIServerClientKubelet, nil, ""},
-		{"kubelet client, two groups", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:n1", Organization: []string{NodesGroup, "x"}}, nil, nil), "must be exactly [system:nodes]"},
-		{"kubelet client, bare prefix", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:", Organization: []string{NodesGroup}}, nil, nil), "common name"},
-		{"kubelet client with a SAN", KubeAPIServerClientKubelet, parse(node, []string{"n1"}, nil), "no subject alternative names"},
-		{"kubelet client, not a node name", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:../Evil Node", Organization: []string{NodesGroup}}, nil, nil), `the node name "../Evil Node" in the common name is not a valid node name`},
-		{"kubelet serving", KubeletServing, parse(node, nil, []net.IP{net.ParseIP("10.0.0.1")}), ""},
-		{"kubelet serving without SAN", KubeletServing, nil, "at least one DNS name or IP address"},
-		{"legacy", LegacyUnknown, nil, "not one sekisho signs for"},
+		{"server usage on a client signer", KubeAPIServerClient, parse(pkix.Name{CommonName: "x"}, nil, nil), "signs only the usages",
+			[]certificatesv1.KeyUsage{certificatesv1.UsageClientAuth, certificatesv1.UsageServerAuth}},
+		{"kubelet client without digital signature", KubeAPIServerClientKubelet, nil, "signs only the usages", []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
+		{"client", KubeAPIServerClient, parse(pkix.Name{CommonName: "x", Organization: []string{"dev"}}, nil, nil), "", nil},
+		{"client as masters", KubeAPIServerClient, parse(pkix.Name{CommonName: "x", Organization: []string{MastersGroup}}, nil, nil), "does not sign for the group system:masters", nil},
+		{"kubelet client", KubeAPIServerClientKubelet, nil, "", nil},
+		{"kubelet client, two groups", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:n1", Organization: []string{NodesGroup, "x"}}, nil, nil), "must be exactly [system:nodes]", nil},
+		{"kubelet client, bare prefix", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:", Organization: []string{NodesGroup}}, nil, nil), "common name", nil},
+		{"kubelet client with a SAN", KubeAPIServerClientKubelet, parse(node, []string{"n1"}, nil), "no subject alternative names", nil},
+		{"kubelet client, not a node name", KubeAPIServerClientKubelet, parse(pkix.Name{CommonName: "system:node:../Evil Node", Organization: []string{NodesGroup}}, nil, nil), `the node name "../Evil Node" in the common name is not a valid node name`, nil},
+		{"kubelet serving", KubeletServing, parse(node, nil, []net.IP{net.ParseIP("10.0.0.1")}), "", nil},
+		{"kubelet serving without SAN", KubeletServing, nil, "at least one DNS name or IP address", nil},
+		{"legacy", LegacyUnknown, nil, "not one sekisho signs for", nil},
 	} {
 		if c.cr == nil {
 			c.cr = parse(node, nil, nil)
 		}
-		err := CheckSigner(c.signer, c.cr)
+		if c.usages == nil && signerUsages[c.signer] != nil {
+			c.usages = signerUsages[c.signer][0]
+		}
+		err := CheckSigner(c.signer, c.usages, c.cr)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)

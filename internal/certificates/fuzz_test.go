@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
+
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -26,7 +28,11 @@ func FuzzCheckSigner(f *testing.F) {
 			return
 		}
 		for _, signer := range []string{KubeAPIServerClient, KubeAPIServerClientKubelet, KubeletServing, LegacyUnknown, "example.com/x"} {
-			if CheckSigner(signer, cr) != nil {
+			var usages []certificatesv1.KeyUsage
+			if sets := signerUsages[signer]; sets != nil {
+				usages = sets[0]
+			}
+			if CheckSigner(signer, usages, cr) != nil {
 				continue
 			}
 			switch signer {

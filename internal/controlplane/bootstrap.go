@@ -8,9 +8,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	apfbootstrap "k8s.io/apiserver/pkg/apis/flowcontrol/bootstrap"
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/pki"
@@ -18,9 +22,10 @@ import (
 )
 
 // bootstrap creates what every cluster has from the start: the system
-// namespaces, and the "kubernetes" Service with its Endpoints pointing at
-// this server. Existing objects are left alone.
-func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Options, advertise string, port int) error {
+// namespaces, the system priority classes, the flow-control configuration,
+// and the "kubernetes" Service with its Endpoints pointing at this server.
+// Existing objects are left alone.
+func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Options, advertise string, port int, log *slog.Logger) error {
 	lookup := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -42,6 +47,33 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 			return err
 		}
 	}
+	// The system priority classes and API priority and fairness's
+	// configuration, as kube-apiserver creates them at start-up. sekisho
+	// stores the configuration for clients that read it; its own limits
+	// are --max-requests-inflight and --max-mutating-requests-inflight.
+	group := func(gv schema.GroupVersion, resource string) *catalog.Resource {
+		res, _ := reg.Lookup(gv.WithResource(resource))
+		return res
+	}
+	for _, pc := range systemPriorityClasses() {
+		if err := ensure(group(schedulingv1.SchemeGroupVersion, "priorityclasses"), pc); err != nil {
+			return err
+		}
+	}
+	for _, list := range [][]*flowcontrolv1.PriorityLevelConfiguration{apfbootstrap.MandatoryPriorityLevelConfigurations, apfbootstrap.SuggestedPriorityLevelConfigurations} {
+		for _, pl := range list {
+			if err := ensure(group(flowcontrolv1.SchemeGroupVersion, "prioritylevelconfigurations"), pl.DeepCopy()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, list := range [][]*flowcontrolv1.FlowSchema{apfbootstrap.MandatoryFlowSchemas, apfbootstrap.SuggestedFlowSchemas} {
+		for _, fs := range list {
+			if err := ensure(group(flowcontrolv1.SchemeGroupVersion, "flowschemas"), fs.DeepCopy()); err != nil {
+				return err
+			}
+		}
+	}
 	_, cidr, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	svcIP := firstIP(cidr)
 	svc := &corev1.Service{
@@ -60,6 +92,15 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 	if err := ensure(lookup("services"), svc); err != nil {
 		return err
 	}
+	// An endpoint may not be a loopback, link-local or unspecified
+	// address: kube-apiserver's validation refuses it, and no pod could
+	// reach the server there. A server advertising one (sekisho up on a
+	// single machine) has the Service without Endpoints, as
+	// kube-apiserver ends up with.
+	if ip := net.ParseIP(advertise); ip == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+		log.Info("the kubernetes Service has no endpoints: pods cannot reach the advertise address; set --advertise-address", "address", advertise)
+		return nil
+	}
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
 			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
@@ -69,6 +110,18 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 		}},
 	}
 	return ensure(lookup("endpoints"), ep)
+}
+
+// systemPriorityClasses are Kubernetes' two built-in priority classes;
+// kube-apiserver's validation reserves their names and values.
+func systemPriorityClasses() []*schedulingv1.PriorityClass {
+	const systemCritical = 2000000000
+	return []*schedulingv1.PriorityClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "system-node-critical"}, Value: systemCritical + 1000,
+			Description: "Used for system critical pods that must not be moved from their current node."},
+		{ObjectMeta: metav1.ObjectMeta{Name: "system-cluster-critical"}, Value: systemCritical,
+			Description: "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."},
+	}
 }
 
 // publishAuthenticationSettings writes kube-system/extension-apiserver-authentication,

@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	// The server's own writes (bootstrap objects, default policy,
 	// controllers) are admitted as system:apiserver's.
 	self := authn.AsAPIServer(ctx)
-	if err := bootstrap(self, cat, writer, o, advertise, port); err != nil {
+	if err := bootstrap(self, cat, writer, o, advertise, port, log); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	configMaps, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))

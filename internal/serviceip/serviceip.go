@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
@@ -74,11 +75,21 @@ func (a *Allocator) Assign(ctx context.Context, svc, old *corev1.Service, dry bo
 	invalid := func(errs ...*field.Error) error {
 		return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, svc.Name, errs)
 	}
+	// The cluster is single-stack: a Service that requires both
+	// families cannot have them; one that prefers them keeps its policy.
+	if p := svc.Spec.IPFamilyPolicy; p != nil && *p == corev1.IPFamilyPolicyRequireDualStack && svc.Spec.Type != corev1.ServiceTypeExternalName {
+		return invalid(field.Invalid(spec.Child("ipFamilyPolicy"), svc.Spec.IPFamilyPolicy, "this cluster is not configured for dual-stack services"))
+	}
+	singleUnlessSet := func() {
+		if svc.Spec.IPFamilyPolicy == nil {
+			svc.Spec.IPFamilyPolicy = ptr.To(corev1.IPFamilyPolicySingleStack)
+		}
+	}
 	if svc.Spec.ClusterIP == corev1.ClusterIPNone && len(svc.Spec.Selector) > 0 && len(svc.Spec.IPFamilies) == 0 {
-		// A headless Service with a selector gets the cluster's family,
-		// single stack: its endpoints are pod addresses of that family.
-		single := corev1.IPFamilyPolicySingleStack
-		svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = []corev1.IPFamily{a.family()}, &single
+		// A headless Service with a selector gets the cluster's family:
+		// its endpoints are pod addresses of that family.
+		svc.Spec.IPFamilies = []corev1.IPFamily{a.family()}
+		singleUnlessSet()
 	}
 	if svc.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		if svc.Spec.ClusterIP == "" {
@@ -105,8 +116,8 @@ func (a *Allocator) Assign(ctx context.Context, svc, old *corev1.Service, dry bo
 		if net.ParseIP(svc.Spec.ClusterIP).To4() == nil {
 			family = corev1.IPv6Protocol
 		}
-		single := corev1.IPFamilyPolicySingleStack
-		svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = []corev1.IPFamily{family}, &single
+		svc.Spec.IPFamilies = []corev1.IPFamily{family}
+		singleUnlessSet()
 	}
 	if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		for i := range svc.Spec.Ports {

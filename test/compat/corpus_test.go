@@ -88,6 +88,7 @@ func normalized(t *testing.T, body string) map[string]any {
 	}
 	meta, _ := m["metadata"].(map[string]any)
 	uid, _ := meta["uid"].(string)
+	created, _ := meta["creationTimestamp"].(string)
 	for _, k := range []string{"uid", "creationTimestamp", "resourceVersion"} {
 		delete(meta, k)
 	}
@@ -105,8 +106,11 @@ func normalized(t *testing.T, body string) map[string]any {
 		})
 	}
 	// What a server derives from the object's uid (a Job's selector and
-	// labels) compares as the uid's place.
-	return replaceString(m, uid, "<uid>").(map[string]any)
+	// labels) compares as the uid's place, and times it stamps as the
+	// object is created (a volume's lastPhaseTransitionTime) as the
+	// creation time's.
+	m = replaceString(m, uid, "<uid>").(map[string]any)
+	return replaceString(m, created, "<created>").(map[string]any)
 }
 
 func replaceString(v any, old, new string) any {
@@ -260,21 +264,19 @@ func readKnownDifferences(t *testing.T) map[string]string {
 // knownDifferences are the stored fields whose values differ on purpose
 // or for a reason docs/compatibility.md gives: what each server allocates,
 // and what kube-apiserver's default admission plugins add that sekisho's
-// do not yet (ServiceAccount's token volume, Priority, DefaultToleration-
-// Seconds, StorageObjectInUseProtection; issue 13).
+// do not yet (ServiceAccount's token volume and Priority; issue 13).
 var knownDifferences = map[string]func(string) bool{
 	"Service": func(d string) bool {
 		return strings.HasPrefix(d, ".spec.clusterIP") || strings.Contains(d, ".nodePort:")
 	},
 	"Pod": func(d string) bool {
-		for _, p := range []string{".spec.priority:", ".spec.preemptionPolicy:", ".spec.tolerations:", ".spec.volumes", ".spec.containers[0].volumeMounts:", ".spec.initContainers[0].volumeMounts:"} {
+		for _, p := range []string{".spec.priority:", ".spec.preemptionPolicy:", ".spec.volumes", ".spec.containers[0].volumeMounts:", ".spec.initContainers[0].volumeMounts:"} {
 			if strings.HasPrefix(d, p) {
 				return true
 			}
 		}
 		return false
 	},
-	"PersistentVolumeClaim": func(d string) bool { return strings.HasPrefix(d, ".metadata.finalizers:") },
 }
 
 func slicesDeleteFunc(s []string, del func(string) bool) []string {

@@ -249,8 +249,6 @@ func TestCSRBadInput(t *testing.T) {
 			"the certificate request's signature does not verify"},
 		{"system:masters", csrManifest("masters", client, csrFor("/O=system:masters/CN=mallory"), 0, "client auth"),
 			`use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`},
-		{"usages that do not fit", csrManifest("usages", client, good, 0, "client auth", "server auth"),
-			`spec.usages: Invalid value: ["client auth","server auth"]: the signer kubernetes.io/kube-apiserver-client signs only the usages [client auth] or`},
 		{"unknown usage", csrManifest("unknown-usage", client, good, 0, "client auth", "teleportation"),
 			`spec.usages[1]: Unsupported value: "teleportation"`},
 		{"short expiration", csrManifest("short", client, good, 599, "client auth"),
@@ -272,6 +270,19 @@ func TestCSRBadInput(t *testing.T) {
 	if code != 413 || !strings.Contains(body, `"reason":"RequestEntityTooLarge"`) {
 		t.Errorf("oversized request: %d %.200s", code, body)
 	}
+
+	// Usages that do not fit the signer are taken, as by kube-apiserver,
+	// and refused by the signer once approved: Failed, never signed.
+	s.mustKubectl("create", "-f", writeFile(t, "usages.yaml", csrManifest("usages", client, good, 0, "client auth", "server auth")))
+	s.mustKubectl("certificate", "approve", "usages")
+	failed := func() bool {
+		out := s.mustKubectl("get", "csr", "usages", "-o", `jsonpath={.status.conditions[?(@.type=="Failed")].message}|{.status.certificate}`)
+		return strings.HasPrefix(out, "the signer kubernetes.io/kube-apiserver-client signs only the usages [client auth] or") && strings.HasSuffix(out, "|")
+	}
+	if !waitFor(failed) {
+		t.Errorf("a request whose usages do not fit was not failed by the signer: %s", s.mustKubectl("get", "csr", "usages", "-o", "yaml"))
+	}
+	s.mustKubectl("delete", "csr", "usages")
 
 	// The requester's identity is the server's to record, whatever the body says.
 	forged := strings.Replace(csrManifest("forged", client, good, 0, "client auth"), "spec:\n", "spec:\n  username: system:admin\n  groups: [system:masters]\n", 1)

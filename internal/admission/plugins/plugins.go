@@ -14,10 +14,13 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificateapproval"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesigning"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesubjectrestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/defaulttolerationseconds"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
+	"github.com/sekisho/sekisho/internal/admission/plugins/storageobjectinuseprotection"
+	"github.com/sekisho/sekisho/internal/admission/plugins/taintnodesbycondition"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/authz/rbac"
 	"github.com/sekisho/sekisho/internal/serviceip"
@@ -47,6 +50,9 @@ type Deps struct {
 var DefaultNames = []string{
 	namespacelifecycle.PluginName,
 	noderestriction.PluginName,
+	taintnodesbycondition.PluginName,
+	defaulttolerationseconds.PluginName,
+	storageobjectinuseprotection.PluginName,
 	certificateapproval.PluginName,
 	certificatesigning.PluginName,
 	certificatesubjectrestriction.PluginName,
@@ -77,12 +83,15 @@ func New(d Deps) *admission.Registry {
 	must(r.Register(noderestriction.PluginName, func() (any, error) {
 		return noderestriction.New(noderestriction.Getters{Pod: d.Pod, Node: d.Node})
 	}))
+	must(r.Register(taintnodesbycondition.PluginName, func() (any, error) { return taintnodesbycondition.Plugin{}, nil }))
+	must(r.Register(defaulttolerationseconds.PluginName, func() (any, error) { return defaulttolerationseconds.Plugin{}, nil }))
 	must(r.RegisterAlways(rbacescalation.PluginName, func() (any, error) {
 		if d.RBAC == nil || d.Authorizer == nil {
 			return nil, errMissing("the RBAC index and the authorizer")
 		}
 		return &rbacescalation.Escalation{Index: d.RBAC, Authorizer: d.Authorizer}, nil
 	}))
+	must(r.Register(storageobjectinuseprotection.PluginName, func() (any, error) { return storageobjectinuseprotection.Plugin{}, nil }))
 	must(r.Register(certificateapproval.PluginName, func() (any, error) {
 		if d.Authorizer == nil {
 			return nil, errMissing("the authorizer")
@@ -98,6 +107,7 @@ func New(d Deps) *admission.Registry {
 	must(r.Register(certificatesubjectrestriction.PluginName, func() (any, error) {
 		return certificatesubjectrestriction.Plugin{}, nil
 	}))
+
 	return r
 }
 

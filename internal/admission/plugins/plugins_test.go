@@ -53,8 +53,8 @@ func TestDefaultChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ServiceAllocation", "NamespaceLifecycle", "NodeRestriction", "RBACEscalation",
-		"CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
+	want := []string{"ServiceAllocation", "NamespaceLifecycle", "NodeRestriction", "TaintNodesByCondition", "DefaultTolerationSeconds", "RBACEscalation",
+		"StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}

@@ -19,6 +19,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"k8s.io/apimachinery/pkg/util/uuid"
+
+	"github.com/sekisho/sekisho/internal/authn"
 )
 
 // LegacyIssuer is the issuer of tokens stored in Secrets.
@@ -33,7 +35,7 @@ const (
 	ExtraPodUID             = "authentication.kubernetes.io/pod-uid"
 	ExtraNodeName           = "authentication.kubernetes.io/node-name"
 	ExtraNodeUID            = "authentication.kubernetes.io/node-uid"
-	ExtraCredentialID       = "authentication.kubernetes.io/credential-id"
+	ExtraCredentialID       = authn.ExtraCredentialID
 	legacyNamespaceClaim    = "kubernetes.io/serviceaccount/namespace"
 	legacySecretNameClaim   = "kubernetes.io/serviceaccount/secret.name"
 	legacySANameClaim       = "kubernetes.io/serviceaccount/service-account.name"

@@ -4,7 +4,9 @@
 package x509
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -160,9 +162,11 @@ func verify(leaf *x509.Certificate, intermediates []*x509.Certificate, pool *x50
 		return nil, time.Time{}, authn.Fail(authn.ReasonCertificateEmptyCN, "the certificate's CN, which is the user name, is empty: it was made without -subj",
 			errors.New("x509: certificate has an empty CN; no user name"))
 	}
+	fingerprint := sha256.Sum256(leaf.Raw)
 	return &authn.User{
 		Name:          leaf.Subject.CommonName,
 		Groups:        append(slices.Clone(leaf.Subject.Organization), authn.GroupAuthenticated),
+		Extra:         map[string][]string{authn.ExtraCredentialID: {"X509SHA256=" + hex.EncodeToString(fingerprint[:])}},
 		Authenticator: "x509",
 	}, notAfter, nil
 }

@@ -1,14 +1,17 @@
 package x509
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -60,9 +63,18 @@ func TestAuthenticate(t *testing.T) {
 	a := New(StaticPool{P: f.pool})
 	a.Now = func() time.Time { return now }
 
-	name, groups, ok, err := authenticate(a, issue(t, f.ca, "alice", []string{"dev", "ops"}, pki.KindClient, time.Hour))
+	alice := issue(t, f.ca, "alice", []string{"dev", "ops"}, pki.KindClient, time.Hour)
+	name, groups, ok, err := authenticate(a, alice)
 	if !ok || err != nil || name != "alice" || !slices.Equal(groups, []string{"dev", "ops", "system:authenticated"}) {
 		t.Fatalf("valid certificate: %s %v %v %v", name, groups, ok, err)
+	}
+	// The credential is named by the certificate's SHA-256, as in
+	// Kubernetes (CSRs and audit events record it).
+	r := httptest.NewRequest("GET", "/api", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{alice}}
+	u, _, _ := a.Authenticate(r)
+	if got, want := u.Extra[authn.ExtraCredentialID], fmt.Sprintf("X509SHA256=%x", sha256.Sum256(alice.Raw)); len(got) != 1 || got[0] != want {
+		t.Errorf("credential id %v, want %s", got, want)
 	}
 	if _, _, ok, err := authenticate(a); ok || err != nil {
 		t.Fatalf("no certificate must be 'not mine': %v %v", ok, err)

@@ -99,7 +99,7 @@ func (c *Controller) Decide(ctx context.Context, csr *certificatesv1.Certificate
 	if err != nil {
 		return false, err
 	}
-	if err := certificates.CheckSigner(csr.Spec.SignerName, cr); err != nil {
+	if err := certificates.CheckSigner(csr.Spec.SignerName, csr.Spec.Usages, cr); err != nil {
 		return false, err
 	}
 	requester := &authn.User{Name: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups}

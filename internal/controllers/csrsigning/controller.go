@@ -120,7 +120,7 @@ func (c *Controller) SyncAll(ctx context.Context) {
 func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
 	cr, err := pki.ParseCSR(csr.Spec.Request)
 	if err == nil {
-		err = certificates.CheckSigner(csr.Spec.SignerName, cr)
+		err = certificates.CheckSigner(csr.Spec.SignerName, csr.Spec.Usages, cr)
 	}
 	if err != nil {
 		return c.fail(ctx, csr, err.Error())
