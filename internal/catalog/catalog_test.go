@@ -119,24 +119,18 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// TestMirrorPods: a mirror pod keeps no service account (a node may not
-// name one), and the mirror annotation can be neither added nor removed,
+// TestMirrorPods: the mirror annotation can be neither added nor removed,
 // since the Node authorizer and NodeRestriction treat mirror pods apart.
+// (The ServiceAccount admission plugin keeps accounts off mirror pods.)
 func TestMirrorPods(t *testing.T) {
 	res := Pods()
 	mirror := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "m", Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "h"}},
 		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx:1"}}}}
 	res.Default(mirror)
 	res.PrepareForCreate(context.Background(), mirror)
-	if mirror.Spec.ServiceAccountName != "" {
-		t.Errorf("mirror pod given service account %q", mirror.Spec.ServiceAccountName)
-	}
 	regular := mirror.DeepCopy()
 	regular.Annotations = nil
 	res.PrepareForCreate(context.Background(), regular)
-	if regular.Spec.ServiceAccountName != "default" {
-		t.Errorf("regular pod's service account: %q", regular.Spec.ServiceAccountName)
-	}
 	for _, c := range []struct {
 		name     string
 		obj, old map[string]string

@@ -30,7 +30,6 @@ func Pods() *Resource {
 		Default:          func(obj Object) { defaultPod(obj.(*corev1.Pod)) },
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			p := obj.(*corev1.Pod)
-			assignServiceAccount(p)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&p.Spec)}
 		},
 		PrepareForUpdate: keepStatus,
@@ -132,19 +131,6 @@ func defaultPod(p *corev1.Pod) {
 				}
 			}
 		}
-	}
-}
-
-// assignServiceAccount gives a new pod the namespace's default service
-// account, as Kubernetes' ServiceAccount admission plugin does (so no
-// manager owns it). Mirror pods run without one; a node may not name one.
-func assignServiceAccount(p *corev1.Pod) {
-	s := &p.Spec
-	if s.ServiceAccountName == "" && !isMirrorPod(p) {
-		s.ServiceAccountName = "default"
-	}
-	if s.DeprecatedServiceAccount == "" {
-		s.DeprecatedServiceAccount = s.ServiceAccountName
 	}
 }
 

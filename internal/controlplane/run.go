@@ -214,9 +214,10 @@ func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.
 			res, ok := reg.Lookup(gvr)
 			return ok && res.Namespaced
 		},
-		Namespace: getter[*corev1.Namespace](st, reg, "namespaces"),
-		Pod:       namespacedGetter[*corev1.Pod](st, reg, "pods"),
-		Node:      getter[*corev1.Node](st, reg, "nodes"),
+		Namespace:      getter[*corev1.Namespace](st, reg, "namespaces"),
+		Pod:            namespacedGetter[*corev1.Pod](st, reg, "pods"),
+		Node:           getter[*corev1.Node](st, reg, "nodes"),
+		ServiceAccount: namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
 	})
 	return registry.Build(plugins.DefaultNames)
 }

@@ -180,9 +180,13 @@ func TestBootstrapTokenToSecrets(t *testing.T) {
 	uid := s.mustKubectl("get", "node", "atk-evil", "-o", "jsonpath={.metadata.uid}")
 	mirrorMeta := `,"annotations":{"kubernetes.io/config.mirror":"x"},"ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"atk-evil","uid":"` + uid + `","controller":true}]`
 	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-mirror", mirrorMeta, `,"volumes":[{"name":"s","secret":{"secretName":"atk-crown-jewels"}}]`))
-	expect("a mirror pod mounting the secret", code, body, http.StatusForbidden, `node \"atk-evil\" can not create pods that reference secrets`)
+	// The ServiceAccount plugin refuses these first, as in kube-apiserver;
+	// NodeRestriction would refuse them next (its own tests cover that).
+	expect("a mirror pod mounting the secret", code, body, http.StatusForbidden, `a mirror pod may not reference secrets`)
 	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-mirror", mirrorMeta, `,"serviceAccountName":"powerful"`))
-	expect("a mirror pod naming a service account", code, body, http.StatusForbidden, "can not create pods that reference a service account")
+	expect("a mirror pod naming a service account", code, body, http.StatusForbidden, "a mirror pod may not reference service accounts")
+	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("atk-mirror", mirrorMeta, `,"volumes":[{"name":"c","configMap":{"name":"kube-proxy"}}]`))
+	expect("a mirror pod mounting a config map", code, body, http.StatusForbidden, `node \"atk-evil\" can not create pods that reference configmaps`)
 	code, body = send("POST", "/api/v1/namespaces/kube-system/pods", podWith("static-web", mirrorMeta, ""))
 	expect("a mirror pod naming nothing", code, body, http.StatusCreated, `"name":"static-web"`)
 	if strings.Contains(body, `"serviceAccountName"`) {

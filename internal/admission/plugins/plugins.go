@@ -18,6 +18,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
+	"github.com/sekisho/sekisho/internal/admission/plugins/serviceaccount"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/storageobjectinuseprotection"
 	"github.com/sekisho/sekisho/internal/admission/plugins/taintnodesbycondition"
@@ -41,6 +42,8 @@ type Deps struct {
 	Namespace func(ctx context.Context, name string) (*corev1.Namespace, error)
 	Pod       func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 	Node      func(ctx context.Context, name string) (*corev1.Node, error)
+	// ServiceAccount reads a stored service account.
+	ServiceAccount func(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
 }
 
 // DefaultNames are the plugins a server runs when none are named: those of
@@ -49,6 +52,7 @@ type Deps struct {
 // Secret (docs/authorization.md).
 var DefaultNames = []string{
 	namespacelifecycle.PluginName,
+	serviceaccount.PluginName,
 	noderestriction.PluginName,
 	taintnodesbycondition.PluginName,
 	defaulttolerationseconds.PluginName,
@@ -79,6 +83,12 @@ func New(d Deps) *admission.Registry {
 			return nil, errMissing("a namespace reader")
 		}
 		return namespacelifecycle.New(d.Namespace, d.Namespaced), nil
+	}))
+	must(r.Register(serviceaccount.PluginName, func() (any, error) {
+		if d.ServiceAccount == nil {
+			return nil, errMissing("a service account reader")
+		}
+		return &serviceaccount.Plugin{Get: d.ServiceAccount}, nil
 	}))
 	must(r.Register(noderestriction.PluginName, func() (any, error) {
 		return noderestriction.New(noderestriction.Getters{Pod: d.Pod, Node: d.Node})

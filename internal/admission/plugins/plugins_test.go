@@ -45,6 +45,9 @@ func deps(z authz.Authorizer) Deps {
 		},
 		Pod:  func(context.Context, string, string) (*corev1.Pod, error) { return nil, nil },
 		Node: func(context.Context, string) (*corev1.Node, error) { return nil, nil },
+		ServiceAccount: func(context.Context, string, string) (*corev1.ServiceAccount, error) {
+			return &corev1.ServiceAccount{}, nil
+		},
 	}
 }
 
@@ -53,7 +56,7 @@ func TestDefaultChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ServiceAllocation", "NamespaceLifecycle", "NodeRestriction", "TaintNodesByCondition", "DefaultTolerationSeconds", "RBACEscalation",
+	want := []string{"ServiceAllocation", "NamespaceLifecycle", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "DefaultTolerationSeconds", "RBACEscalation",
 		"StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
