@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/accessreview"
@@ -214,12 +216,33 @@ func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.
 			res, ok := reg.Lookup(gvr)
 			return ok && res.Namespaced
 		},
-		Namespace:      getter[*corev1.Namespace](st, reg, "namespaces"),
-		Pod:            namespacedGetter[*corev1.Pod](st, reg, "pods"),
-		Node:           getter[*corev1.Node](st, reg, "nodes"),
-		ServiceAccount: namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
+		Namespace:       getter[*corev1.Namespace](st, reg, "namespaces"),
+		Pod:             namespacedGetter[*corev1.Pod](st, reg, "pods"),
+		Node:            getter[*corev1.Node](st, reg, "nodes"),
+		ServiceAccount:  namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
+		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
+		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
 	})
 	return registry.Build(plugins.DefaultNames)
+}
+
+// lister lists the stored objects of a cluster-scoped resource of type T.
+func lister[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr schema.GroupVersionResource) func(ctx context.Context) ([]T, error) {
+	res, ok := reg.Lookup(gvr)
+	if !ok {
+		panic("controlplane: " + gvr.String() + " is not served")
+	}
+	return func(ctx context.Context) ([]T, error) {
+		objs, err := st.ListObjects(ctx, res, "", "")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]T, len(objs))
+		for i, o := range objs {
+			out[i] = o.(T)
+		}
+		return out, nil
+	}
 }
 
 // getter reads a stored core/v1 cluster-scoped object of type T.

@@ -284,21 +284,11 @@ func readKnownDifferences(t *testing.T) map[string]string {
 	return out
 }
 
-// knownDifferences are the stored fields whose values differ on purpose
-// or for a reason docs/compatibility.md gives: what each server allocates,
-// and what kube-apiserver's default admission plugins add that sekisho's
-// do not yet (Priority; issue 13).
+// knownDifferences are the stored fields whose values differ on purpose:
+// what each server allocates.
 var knownDifferences = map[string]func(string) bool{
 	"Service": func(d string) bool {
 		return strings.HasPrefix(d, ".spec.clusterIP") || strings.Contains(d, ".nodePort:")
-	},
-	"Pod": func(d string) bool {
-		for _, p := range []string{".spec.priority:", ".spec.preemptionPolicy:"} {
-			if strings.HasPrefix(d, p) {
-				return true
-			}
-		}
-		return false
 	},
 }
 

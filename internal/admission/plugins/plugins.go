@@ -8,15 +8,19 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificateapproval"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesigning"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesubjectrestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/defaultstorageclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaulttolerationseconds"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceaccount"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
@@ -44,6 +48,10 @@ type Deps struct {
 	Node      func(ctx context.Context, name string) (*corev1.Node, error)
 	// ServiceAccount reads a stored service account.
 	ServiceAccount func(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
+	// PriorityClasses lists the stored priority classes.
+	PriorityClasses func(ctx context.Context) ([]*schedulingv1.PriorityClass, error)
+	// StorageClasses lists the stored storage classes.
+	StorageClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
 }
 
 // DefaultNames are the plugins a server runs when none are named: those of
@@ -55,7 +63,9 @@ var DefaultNames = []string{
 	serviceaccount.PluginName,
 	noderestriction.PluginName,
 	taintnodesbycondition.PluginName,
+	priority.PluginName,
 	defaulttolerationseconds.PluginName,
+	defaultstorageclass.PluginName,
 	storageobjectinuseprotection.PluginName,
 	certificateapproval.PluginName,
 	certificatesigning.PluginName,
@@ -94,12 +104,24 @@ func New(d Deps) *admission.Registry {
 		return noderestriction.New(noderestriction.Getters{Pod: d.Pod, Node: d.Node})
 	}))
 	must(r.Register(taintnodesbycondition.PluginName, func() (any, error) { return taintnodesbycondition.Plugin{}, nil }))
+	must(r.Register(priority.PluginName, func() (any, error) {
+		if d.PriorityClasses == nil {
+			return nil, errMissing("a priority class reader")
+		}
+		return &priority.Plugin{Classes: d.PriorityClasses}, nil
+	}))
 	must(r.Register(defaulttolerationseconds.PluginName, func() (any, error) { return defaulttolerationseconds.Plugin{}, nil }))
 	must(r.RegisterAlways(rbacescalation.PluginName, func() (any, error) {
 		if d.RBAC == nil || d.Authorizer == nil {
 			return nil, errMissing("the RBAC index and the authorizer")
 		}
 		return &rbacescalation.Escalation{Index: d.RBAC, Authorizer: d.Authorizer}, nil
+	}))
+	must(r.Register(defaultstorageclass.PluginName, func() (any, error) {
+		if d.StorageClasses == nil {
+			return nil, errMissing("a storage class reader")
+		}
+		return &defaultstorageclass.Plugin{Classes: d.StorageClasses}, nil
 	}))
 	must(r.Register(storageobjectinuseprotection.PluginName, func() (any, error) { return storageobjectinuseprotection.Plugin{}, nil }))
 	must(r.Register(certificateapproval.PluginName, func() (any, error) {

@@ -14,6 +14,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -48,6 +50,8 @@ func deps(z authz.Authorizer) Deps {
 		ServiceAccount: func(context.Context, string, string) (*corev1.ServiceAccount, error) {
 			return &corev1.ServiceAccount{}, nil
 		},
+		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
+		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
 	}
 }
 
@@ -56,8 +60,8 @@ func TestDefaultChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ServiceAllocation", "NamespaceLifecycle", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "DefaultTolerationSeconds", "RBACEscalation",
-		"StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
+	want := []string{"ServiceAllocation", "NamespaceLifecycle", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
+		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}
