@@ -100,6 +100,11 @@ type Resource struct {
 	// and Created At columns.
 	Table *Table
 
+	// ResetFields are the top-level fields a write to the object itself
+	// never owns in managedFields, because its strategy resets them; nil
+	// means "status" when the resource has a status subresource.
+	ResetFields []string
+
 	// TracksGeneration makes metadata.generation count changes to the
 	// object's desired state (everything but metadata and status).
 	TracksGeneration bool

@@ -255,9 +255,12 @@ func CertificateSigningRequests() *Resource {
 			recordRequester(csrOf(obj), authn.UserFrom(ctx))
 		},
 		PrepareForUpdate: keepStatus,
-		Validate:         func(obj Object) field.ErrorList { return certificates.ValidateCreate(csrOf(obj)) },
-		ValidateUpdate:   func(obj, old Object) field.ErrorList { return certificates.ValidateUpdate(csrOf(obj), csrOf(old)) },
-		Subresources:     []*Subresource{status, approval},
+		// kube-apiserver's strategy owns the whole request: no manager
+		// owns what a write to the object itself sets.
+		ResetFields:    []string{"spec", "status"},
+		Validate:       func(obj Object) field.ErrorList { return certificates.ValidateCreate(csrOf(obj)) },
+		ValidateUpdate: func(obj, old Object) field.ErrorList { return certificates.ValidateUpdate(csrOf(obj), csrOf(old)) },
+		Subresources:   []*Subresource{status, approval},
 		SelectableFields: func(obj Object) map[string]string {
 			return map[string]string{"spec.signerName": csrOf(obj).Spec.SignerName}
 		},

@@ -53,7 +53,7 @@ type Fields struct {
 type key struct {
 	gvk         schema.GroupVersionKind
 	subresource string
-	resetStatus bool
+	reset       string // the top-level fields never owned, joined by ","
 }
 
 var (
@@ -89,19 +89,29 @@ func (f *Fields) typesOf(gvk schema.GroupVersionKind) managedfields.TypeConverte
 // subresource ("" for the object itself).
 func (f *Fields) manager(r *catalog.Resource, subresource string) (*managedfields.FieldManager, error) {
 	gvk := r.GroupVersionKind()
-	// A write to the object itself never owns its status when the status
-	// has its own endpoint: the status strategy keeps it as stored.
-	k := key{gvk: gvk, subresource: subresource, resetStatus: subresource == "" && r.Subresource("status") != nil}
+	// A write to the object itself never owns what its strategy resets:
+	// the status, when the status has its own endpoint, or what the
+	// resource says (a CertificateSigningRequest's whole spec and status).
+	var resetFields []string
+	if subresource == "" {
+		resetFields = r.ResetFields
+		if resetFields == nil && r.Subresource("status") != nil {
+			resetFields = []string{"status"}
+		}
+	}
+	k := key{gvk: gvk, subresource: subresource, reset: strings.Join(resetFields, ",")}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m, ok := f.managers[k]; ok {
 		return m, nil
 	}
 	var reset map[fieldpath.APIVersion]fieldpath.Filter
-	if k.resetStatus {
-		reset = map[fieldpath.APIVersion]fieldpath.Filter{
-			fieldpath.APIVersion(gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status"))),
+	if len(resetFields) > 0 {
+		set := fieldpath.NewSet()
+		for _, name := range resetFields {
+			set.Insert(fieldpath.MakePathOrDie(name))
 		}
+		reset = map[fieldpath.APIVersion]fieldpath.Filter{fieldpath.APIVersion(gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(set)}
 	}
 	m, err := managedfields.NewDefaultFieldManager(f.typesOf(gvk), f.scheme, noDefaults{}, f.scheme, gvk, gvk.GroupVersion(), subresource, reset)
 	if err != nil {
