@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"crypto/x509"
+	"fmt"
 	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sekisho/sekisho/internal/certificates"
@@ -67,5 +70,60 @@ func PodCertificateRequests() *Resource {
 			return map[string]string{"spec.signerName": p.Spec.SignerName, "spec.podName": p.Spec.PodName, "spec.nodeName": string(p.Spec.NodeName)}
 		}, "spec.signerName", "spec.podName", "spec.nodeName")
 	r.NamespaceUnselectable = true // its field labels omit metadata.namespace
+	r.Validate = func(obj Object) field.ErrorList {
+		return validatePodCertificateRequest(&obj.(*certificatesv1.PodCertificateRequest).Spec)
+	}
 	return r
+}
+
+// Bounds of a PodCertificateRequest's maxExpirationSeconds: an hour to 91
+// days, and at most a day for Kubernetes' own signers.
+const (
+	pcrMinExpiration           = 60 * 60
+	pcrMaxExpiration           = 91 * 24 * 60 * 60
+	pcrKubernetesMaxExpiration = 24 * 60 * 60
+)
+
+// validatePodCertificateRequest checks what kube-apiserver checks of a new
+// request: its signer, the pod, account and node it names with their
+// UIDs, the expiration bound, and its key as a stub PKCS#10 request.
+func validatePodCertificateRequest(s *certificatesv1.PodCertificateRequestSpec) field.ErrorList {
+	spec := field.NewPath("spec")
+	errs := certificates.ValidateSignerName(s.SignerName, spec.Child("signerName"))
+	for _, named := range []struct {
+		name, uid string
+		nameField string
+		uidField  string
+	}{
+		{s.PodName, string(s.PodUID), "podName", "podUID"},
+		{s.ServiceAccountName, string(s.ServiceAccountUID), "serviceAccountName", "serviceAccountUID"},
+		{string(s.NodeName), string(s.NodeUID), "nodeName", "nodeUID"},
+	} {
+		errs = append(errs, invalidBy(validation.IsDNS1123Subdomain, named.name, spec.Child(named.nameField))...)
+		switch {
+		case named.uid == "":
+			errs = append(errs, field.Invalid(spec.Child(named.uidField), named.uid, "must not be empty"))
+		case len(named.uid) > 128:
+			errs = append(errs, field.TooLong(spec.Child(named.uidField), named.uid, 128))
+		}
+	}
+	if e := s.MaxExpirationSeconds; e == nil {
+		errs = append(errs, field.Required(spec.Child("maxExpirationSeconds"), "must be set"))
+	} else {
+		max := pcrMaxExpiration
+		if strings.HasPrefix(s.SignerName, "kubernetes.io/") {
+			max = pcrKubernetesMaxExpiration
+		}
+		if *e < pcrMinExpiration || int(*e) > max {
+			errs = append(errs, field.Invalid(spec.Child("maxExpirationSeconds"), *e, fmt.Sprintf("must be in the range [%d, %d]", pcrMinExpiration, max)))
+		}
+	}
+	// The deprecated pkixPublicKey and proofOfPossession are not in v1:
+	// a v1 request carries its key as a stub PKCS#10 request.
+	if len(s.StubPKCS10Request) == 0 {
+		errs = append(errs, field.Invalid(spec, field.OmitValueType{}, "exactly one of (stubPKCS10Request) or (pkixPublicKey, proofOfPossession) must be set"))
+	} else if _, err := x509.ParseCertificateRequest(s.StubPKCS10Request); err != nil {
+		errs = append(errs, field.Invalid(spec.Child("stubPKCS10Request"), "<binary>", err.Error()))
+	}
+	return errs
 }

@@ -1,6 +1,11 @@
 package catalog
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 // Defaults of the parts of a pod spec, as Kubernetes' scheme fills them in
 // every pod spec (a pod's and every template's): probes, handlers, field
@@ -135,4 +140,96 @@ func defaultRequestsFromLimits(s *corev1.PodSpec) {
 			}
 		}
 	}
+}
+
+// podLevelResource reports a resource that may be set at pod level: CPU,
+// memory and huge pages.
+func podLevelResource(name corev1.ResourceName) bool {
+	return name == corev1.ResourceCPU || name == corev1.ResourceMemory || strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix)
+}
+
+func podLevelSet(r *corev1.ResourceRequirements) bool {
+	for _, list := range []corev1.ResourceList{r.Requests, r.Limits} {
+		for name := range list {
+			if podLevelResource(name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// defaultPodLevelRequests fills a pod's pod-level requests as
+// kube-apiserver's pod strategy does when pod-level limits are set: for
+// CPU and memory, what its containers request together (the larger of
+// the regular containers' sum and any one init container's); for what no
+// container requests, the pod-level limit.
+func defaultPodLevelRequests(s *corev1.PodSpec) {
+	r := s.Resources
+	if r == nil || len(r.Limits) == 0 {
+		return
+	}
+	requests := r.Requests
+	if requests == nil {
+		requests = corev1.ResourceList{}
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := requests[name]; ok {
+			continue
+		}
+		var sum resource.Quantity
+		found := false
+		for _, c := range s.Containers {
+			if q, ok := c.Resources.Requests[name]; ok {
+				sum.Add(q)
+				found = true
+			}
+		}
+		for _, c := range s.InitContainers {
+			if q, ok := c.Resources.Requests[name]; ok {
+				found = true
+				if q.Cmp(sum) > 0 {
+					sum = q.DeepCopy()
+				}
+			}
+		}
+		if found {
+			requests[name] = sum
+		}
+	}
+	for name, limit := range r.Limits {
+		if _, ok := requests[name]; !ok && podLevelResource(name) {
+			requests[name] = limit.DeepCopy()
+		}
+	}
+	if len(requests) > 0 {
+		r.Requests = requests
+	}
+}
+
+// podLevelQOS is the QoS class of pod-level resources: Guaranteed when CPU
+// and memory are requested and limited alike, BestEffort when neither is
+// either, Burstable otherwise.
+func podLevelQOS(r *corev1.ResourceRequirements) corev1.PodQOSClass {
+	if len(r.Requests) == 0 && len(r.Limits) == 0 {
+		return corev1.PodQOSBestEffort
+	}
+	var qos corev1.PodQOSClass
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, lim := r.Requests[name], r.Limits[name]
+		var this corev1.PodQOSClass
+		switch {
+		case !req.Equal(lim):
+			return corev1.PodQOSBurstable
+		case req.IsZero():
+			this = corev1.PodQOSBestEffort
+		default:
+			this = corev1.PodQOSGuaranteed
+		}
+		if qos != "" && qos != this {
+			return corev1.PodQOSBurstable
+		}
+		qos = this
+	}
+	return qos
 }

@@ -30,6 +30,7 @@ func Pods() *Resource {
 		Default:          func(obj Object) { defaultPod(obj.(*corev1.Pod)) },
 		PrepareForCreate: func(_ context.Context, obj Object) {
 			p := obj.(*corev1.Pod)
+			defaultPodLevelRequests(&p.Spec)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&p.Spec)}
 		},
 		PrepareForUpdate: keepStatus,
@@ -204,6 +205,10 @@ func imageTag(image string) string {
 }
 
 func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
+	// Pod-level resources, when set, decide alone.
+	if r := spec.Resources; r != nil && podLevelSet(r) {
+		return podLevelQOS(r)
+	}
 	requests, limits, guaranteed := false, false, true
 	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
 		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {

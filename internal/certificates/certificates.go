@@ -192,6 +192,12 @@ func validateSpec(csr *certificatesv1.CertificateSigningRequest, spec *field.Pat
 	return errs
 }
 
+// ValidateSignerName requires a fully qualified domain and a path:
+// example.com/signer-name.
+func ValidateSignerName(name string, p *field.Path) field.ErrorList {
+	return validateSignerName(name, p)
+}
+
 // validateSignerName requires a fully qualified domain and a path:
 // example.com/signer-name.
 func validateSignerName(name string, p *field.Path) field.ErrorList {
