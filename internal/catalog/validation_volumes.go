@@ -137,28 +137,10 @@ func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field
 	}
 	errs = append(errs, validateVolumeMode(s.VolumeMode, p.Child("volumeMode"))...)
 	if d := s.DataSource; d != nil {
-		dp := p.Child("dataSource")
-		if d.Name == "" {
-			errs = append(errs, field.Required(dp.Child("name"), ""))
-		}
-		if d.Kind == "" {
-			errs = append(errs, field.Required(dp.Child("kind"), ""))
-		}
-		if (d.APIGroup == nil || *d.APIGroup == "") && d.Kind != "PersistentVolumeClaim" {
-			errs = append(errs, field.Invalid(dp, d.Kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
-		}
+		errs = append(errs, validateDataSourceRef(d.APIGroup, d.Kind, d.Name, p.Child("dataSource"))...)
 	}
 	if r := s.DataSourceRef; r != nil {
-		rp := p.Child("dataSourceRef")
-		if r.Name == "" {
-			errs = append(errs, field.Required(rp.Child("name"), ""))
-		}
-		if r.Kind == "" {
-			errs = append(errs, field.Required(rp.Child("kind"), ""))
-		}
-		if (r.APIGroup == nil || *r.APIGroup == "") && r.Kind != "PersistentVolumeClaim" {
-			errs = append(errs, field.Invalid(rp, r.Kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
-		}
+		errs = append(errs, validateDataSourceRef(r.APIGroup, r.Kind, r.Name, p.Child("dataSourceRef"))...)
 		if r.Namespace != nil && *r.Namespace != "" {
 			if s.DataSource != nil {
 				errs = append(errs, field.Invalid(p, p.Child("dataSource"), "may not be specified when dataSourceRef.namespace is specified"))
@@ -166,6 +148,22 @@ func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field
 		} else if s.DataSource != nil && !sameDataSource(s.DataSource, r) {
 			errs = append(errs, field.Invalid(p, p.Child("dataSource"), "must match dataSourceRef"))
 		}
+	}
+	return errs
+}
+
+// validateDataSourceRef checks what a claim's dataSource and dataSourceRef
+// share: a kind and a name, and a claim when no API group is named.
+func validateDataSourceRef(group *string, kind, name string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	}
+	if kind == "" {
+		errs = append(errs, field.Required(p.Child("kind"), ""))
+	}
+	if (group == nil || *group == "") && kind != "PersistentVolumeClaim" {
+		errs = append(errs, field.Invalid(p, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
 	}
 	return errs
 }
