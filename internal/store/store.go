@@ -14,10 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -225,19 +228,38 @@ func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, err
 	return plain, nil
 }
 
+// entry is the Entry of a stored item. Entries are shared by revision
+// with watch events and other reads (see eventEntries): an object read
+// again at the revision a watch or an earlier read already decoded is
+// not decrypted and decoded again. That is most reads in a busy cluster,
+// where a write loop reads what the last write stored.
 func (s *Store) entry(ctx context.Context, r *catalog.Resource, it *storage.Item) (*Entry, error) {
-	plain, err := s.open(ctx, it.Key, it.Value)
-	if err != nil {
-		return nil, err
-	}
-	return newEntry(r, plain, it.ModRev), nil
+	return s.events.entry(eventKey{res: r, key: it.Key, rev: it.ModRev}, func() (*Entry, error) {
+		plain, err := s.open(ctx, it.Key, it.Value)
+		if err != nil {
+			return nil, err
+		}
+		return newEntry(r, plain, it.ModRev), nil
+	})
+}
+
+// written shares the entry of an object just stored at rev, as the watch
+// event of that write and the next read of it will see it. The shared
+// entry is decoded from the stored bytes when first needed, not taken
+// from the written object, whose in-memory form may hold more than its
+// encoding (times below a second).
+func (s *Store) written(r *catalog.Resource, key string, plain []byte, rev int64) {
+	_, _ = s.events.entry(eventKey{res: r, key: key, rev: rev}, func() (*Entry, error) {
+		return newEntry(r, plain, rev), nil
+	})
 }
 
 func notFound(r *catalog.Resource, name string) error {
 	return apierrors.NewNotFound(r.GroupResource(), name)
 }
 
-// Get returns the current object.
+// Get returns the current object. The entry may be shared with other
+// readers: its object must not be changed.
 func (s *Store) Get(ctx context.Context, r *catalog.Resource, namespace, name string) (*Entry, error) {
 	if err := ctx.Err(); err != nil { // the request's deadline has passed
 		return nil, err
@@ -252,7 +274,8 @@ func (s *Store) Get(ctx context.Context, r *catalog.Resource, namespace, name st
 	return s.entry(ctx, r, it)
 }
 
-// GetObject returns the current object decoded.
+// GetObject returns the current object decoded. It may be shared with
+// other readers: copy it before changing it.
 func (s *Store) GetObject(ctx context.Context, r *catalog.Resource, namespace, name string) (catalog.Object, error) {
 	e, err := s.Get(ctx, r, namespace, name)
 	if err != nil {
@@ -364,6 +387,7 @@ func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 			return newEntry(r, plain, rev), nil
 		}
 		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
+		s.written(r, key, plain, rev)
 		return &Entry{plain: plain, Rev: rev, res: r, obj: obj}, nil
 	}
 }
@@ -466,6 +490,7 @@ func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, nex
 		return nil, err
 	}
 	next.SetResourceVersion(strconv.FormatInt(rev, 10))
+	s.written(r, cur.item.Key, plain, rev)
 	return &Entry{plain: plain, Rev: rev, res: r, obj: next}, nil
 }
 
@@ -503,22 +528,22 @@ func ErrConflict(r *catalog.Resource, name string) error {
 }
 
 // changesSpec reports whether an update changes more than metadata and
-// status, which is what bumps metadata.generation.
+// status, which is what bumps metadata.generation. Like kube-apiserver's
+// strategies it compares with semantic equality (nil and empty are the
+// same, quantities by value), field by field, without encoding.
 func changesSpec(old, next catalog.Object) bool {
-	strip := func(o catalog.Object) map[string]json.RawMessage {
-		data, _ := json.Marshal(o)
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(data, &m)
-		delete(m, "metadata")
-		delete(m, "status")
-		return m
+	a, b := reflect.ValueOf(old), reflect.ValueOf(next)
+	if a.Kind() != reflect.Pointer || b.Type() != a.Type() || a.Elem().Kind() != reflect.Struct {
+		return !equality.Semantic.DeepEqual(old, next)
 	}
-	a, b := strip(old), strip(next)
-	if len(a) != len(b) {
-		return true
-	}
-	for k, v := range a {
-		if !bytes.Equal(v, b[k]) {
+	a, b = a.Elem(), b.Elem()
+	t := a.Type()
+	for i := range t.NumField() {
+		switch t.Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		if !equality.Semantic.DeepEqual(a.Field(i).Addr().Interface(), b.Field(i).Addr().Interface()) {
 			return true
 		}
 	}

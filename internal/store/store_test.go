@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -45,6 +47,36 @@ func TestContinueToken(t *testing.T) {
 	for _, bad := range []string{"!!!", "e30", encodeContinue(0, "/registry/secrets/x", "/registry/secrets/")} {
 		if _, _, err := decodeContinue(bad, "/registry/secrets/"); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestChangesSpecIgnoresMetadataAndStatus(t *testing.T) {
+	base := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "d", Labels: map[string]string{"a": "1"}},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "c", Image: "i", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}}}},
+	}
+	cases := []struct {
+		name   string
+		change func(d *appsv1.Deployment)
+		want   bool
+	}{
+		{"labels", func(d *appsv1.Deployment) { d.Labels["b"] = "2" }, false},
+		{"status", func(d *appsv1.Deployment) { d.Status.Replicas = 3 }, false},
+		{"nil and empty are the same", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Volumes = []corev1.Volume{} }, false},
+		{"a quantity written another way", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1000m")
+		}, false},
+		{"replicas", func(d *appsv1.Deployment) { d.Spec.Replicas = new(int32) }, true},
+		{"image", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "j" }, true},
+	}
+	for _, c := range cases {
+		next := base.DeepCopy()
+		c.change(next)
+		if got := changesSpec(base, next); got != c.want {
+			t.Errorf("%s: changesSpec = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

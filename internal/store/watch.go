@@ -188,8 +188,8 @@ type eventKey struct {
 // eventEntries shares the Entries of recent watch events among watchers:
 // every watcher of pods sees each pod change, and decrypting, decoding,
 // matching selectors and encoding it once instead of once per watcher is
-// most of what a busy cluster's watches cost. The most recent entries
-// are kept, a fixed number of them.
+// most of what a busy cluster's watches cost. Reads share them too (see
+// Store.entry). The most recent entries are kept, a fixed number of them.
 type eventEntries struct {
 	mu    sync.Mutex
 	byKey map[eventKey]*Entry
