@@ -44,7 +44,7 @@ type Fields struct {
 	scheme *runtime.Scheme
 	// types knows the built-in types; aggregated the APIService, which
 	// kube-aggregator defines.
-	types, aggregated managedfields.TypeConverter
+	types, aggregated *liveConverter
 
 	mu       sync.Mutex
 	managers map[key]*managedfields.FieldManager
@@ -70,15 +70,15 @@ func Shared() *Fields {
 		utilruntime.Must(apiregistrationv1.AddToScheme(s))
 		shared = &Fields{
 			scheme:     s,
-			types:      applyconfigurations.NewTypeConverter(s),
-			aggregated: aggregatorapply.NewTypeConverter(s),
+			types:      &liveConverter{TypeConverter: applyconfigurations.NewTypeConverter(s), scheme: s},
+			aggregated: &liveConverter{TypeConverter: aggregatorapply.NewTypeConverter(s), scheme: s},
 			managers:   map[key]*managedfields.FieldManager{},
 		}
 	})
 	return shared
 }
 
-func (f *Fields) typesOf(gvk schema.GroupVersionKind) managedfields.TypeConverter {
+func (f *Fields) typesOf(gvk schema.GroupVersionKind) *liveConverter {
 	if gvk.Group == apiregistrationv1.GroupName {
 		return f.aggregated
 	}
@@ -113,7 +113,7 @@ func (f *Fields) manager(r *catalog.Resource, subresource string) (*managedfield
 		}
 		reset = map[fieldpath.APIVersion]fieldpath.Filter{fieldpath.APIVersion(gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(set)}
 	}
-	m, err := managedfields.NewDefaultFieldManager(f.typesOf(gvk), f.scheme, noDefaults{}, f.scheme, gvk, gvk.GroupVersion(), subresource, reset)
+	m, err := managedfields.NewDefaultFieldManager(f.typesOf(gvk), sameVersion{f.scheme}, noDefaults{}, f.scheme, gvk, gvk.GroupVersion(), subresource, reset)
 	if err != nil {
 		return nil, fmt.Errorf("fieldmanager: %s: %w", gvk, err)
 	}
@@ -141,7 +141,10 @@ func (f *Fields) Update(r *catalog.Resource, subresource string, live, next cata
 		return next
 	}
 	withKind(r, live, next)
+	types := f.typesOf(r.GroupVersionKind())
+	types.live.Store(live, struct{}{})
 	out, ok := m.UpdateNoErrors(live, next, manager).(catalog.Object)
+	types.live.Delete(live)
 	if !ok {
 		next.SetManagedFields(live.GetManagedFields())
 		return next
@@ -170,9 +173,15 @@ func (f *Fields) Apply(r *catalog.Resource, subresource string, live catalog.Obj
 	return obj, nil
 }
 
+// withKind gives objects their kind, which the field managers need. A
+// live object is shared with other readers, and already has its kind
+// when it was decoded, so it is only written when missing.
 func withKind(r *catalog.Resource, objs ...catalog.Object) {
+	gvk := r.GroupVersionKind()
 	for _, o := range objs {
-		o.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
+		if o.GetObjectKind().GroupVersionKind() != gvk {
+			o.GetObjectKind().SetGroupVersionKind(gvk)
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -146,4 +148,40 @@ func TestEveryStoredTypeHasASchema(t *testing.T) {
 			t.Errorf("%s: no schema for server-side apply", r.GroupVersionKind())
 		}
 	}
+}
+
+// The live object of an update is converted without the schema check;
+// the managedFields that come out are those of the field manager that
+// checks everything.
+func TestUpdateWithALiveObjectUncheckedRecordsTheSame(t *testing.T) {
+	f := Shared()
+	res := catalog.Pods()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"a": "1"}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i", Ports: []corev1.ContainerPort{{ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}}}
+	live := f.Update(res, "", res.New(), pod, "creator")
+	next := live.DeepCopyObject().(*corev1.Pod)
+	next.Status.Phase = corev1.PodRunning
+	next.Status.Conditions = append(next.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+	next.Status.PodIP = "10.0.0.1"
+
+	checked, err := managedfields.NewDefaultFieldManager(applyconfigurations.NewTypeConverter(f.scheme), f.scheme, noDefaults{}, f.scheme,
+		res.GroupVersionKind(), res.GroupVersionKind().GroupVersion(), "status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := owners(checked.UpdateNoErrors(live.DeepCopyObject(), next.DeepCopyObject(), "kubelet").(catalog.Object))
+	got := owners(f.Update(res, "status", live, next, "kubelet"))
+	if len(got) != 2 || !strings.Contains(got["kubelet/status"], `"f:podIP"`) {
+		t.Fatalf("owners: %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %s, want %s", k, got[k], v)
+		}
+	}
+	f.types.live.Range(func(k, _ any) bool {
+		t.Errorf("a live object is still registered after its update: %T", k)
+		return true
+	})
 }
