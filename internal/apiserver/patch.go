@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -66,16 +67,28 @@ func applyPatch(res *catalog.Resource, schemaOf catalog.Object, patchType string
 		return out, nil
 	case patchStrategic:
 		var m map[string]any
-		if err := json.Unmarshal(patch, &m); err != nil {
-			return nil, apierrors.NewBadRequest("the strategic merge patch is not a JSON object: " + err.Error())
-		}
-		out, err := strategicpatch.StrategicMergePatch(original, patch, schemaOf)
-		if err != nil {
+		if err := json.Unmarshal(original, &m); err != nil {
 			return nil, fmtPatchError(res, err)
 		}
-		return out, nil
+		return strategicPatch(res, schemaOf, m, patch)
 	}
 	return nil, unsupportedPatch(patchType)
+}
+
+// strategicPatch applies a strategic merge patch to an object given as a
+// map (runtime.DefaultUnstructuredConverter's, as kube-apiserver
+// patches its built-in types, which skips a JSON round trip of the
+// current object) and returns the patched object's JSON.
+func strategicPatch(res *catalog.Resource, schemaOf catalog.Object, original map[string]any, patch []byte) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(patch, &m); err != nil {
+		return nil, apierrors.NewBadRequest("the strategic merge patch is not a JSON object: " + err.Error())
+	}
+	out, err := strategicpatch.StrategicMergeMapPatch(original, m, schemaOf)
+	if err != nil {
+		return nil, fmtPatchError(res, err)
+	}
+	return json.Marshal(out)
 }
 
 func fmtPatchError(res *catalog.Resource, err error) error {
@@ -119,13 +132,24 @@ func (s *Server) patch(req *request) error {
 		if req.sub != nil && req.sub.View != nil {
 			view = req.sub.View(cur) // a scale is patched as a Scale
 		}
-		original, err := json.Marshal(view)
-		if err != nil {
-			return nil, err
-		}
-		patched, err := applyPatch(req.res, req.bodyType().New(), pt, original, patchBody)
-		if err != nil {
-			return nil, err
+		var patched []byte
+		if pt == patchStrategic {
+			original, err := runtime.DefaultUnstructuredConverter.ToUnstructured(view)
+			if err != nil {
+				return nil, err
+			}
+			patched, err = strategicPatch(req.res, req.bodyType().New(), original, patchBody)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			original, err := json.Marshal(view)
+			if err != nil {
+				return nil, err
+			}
+			if patched, err = applyPatch(req.res, req.bodyType().New(), pt, original, patchBody); err != nil {
+				return nil, err
+			}
 		}
 		return s.decodeChecked(req, patched, directive)
 	})
