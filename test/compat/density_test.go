@@ -176,6 +176,13 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 		}
 		return ready == nodes, fmt.Sprintf("%d ready", ready)
 	})
+	var joinCPU time.Duration
+	for _, name := range measured {
+		if cpu, _, err := usage(c.procs[name].Pid); err == nil {
+			joinCPU += cpu
+		}
+	}
+	b.Logf("%s: CPU %.1f s until the nodes were Ready", target, joinCPU.Seconds())
 
 	const ns = "density"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -281,6 +288,16 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 	}
 	total := time.Since(start)
 	<-profiled
+	// DENSITY_ALLOC_PROFILE=FILE writes sekisho's allocations since it started.
+	if path := os.Getenv("DENSITY_ALLOC_PROFILE"); path != "" && target == "sekisho" {
+		if resp, err := s.client.Get(s.url + "/debug/pprof/allocs"); err == nil {
+			if f, err := os.Create(path); err == nil {
+				io.Copy(f, resp.Body)
+				f.Close()
+			}
+			resp.Body.Close()
+		}
+	}
 	close(stopProbe)
 	<-probeDone
 	w.Stop()
