@@ -55,6 +55,8 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringSliceVar(&o.APIAudiences, "api-audiences", o.APIAudiences, "audiences a token must carry to be accepted by the API (default: the first issuer)")
 	fs.BoolVar(&o.ServiceAccountLookup, "service-account-lookup", o.ServiceAccountLookup, "refuse tokens whose service account, Secret or bound object is gone")
 	fs.DurationVar(&o.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", o.ServiceAccountMaxTokenExpiration, "longest lifetime of an issued token (0: no limit)")
+	fs.StringSliceVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", o.EnableAdmissionPlugins, "admission plugins to run besides the defaults (kube-apiserver's, with NodeRestriction); they run in kube-apiserver's order whatever the order given")
+	fs.StringSliceVar(&o.DisableAdmissionPlugins, "disable-admission-plugins", o.DisableAdmissionPlugins, "default admission plugins not to run")
 	fs.StringSliceVar(&o.AuthorizationModes, "authorization-mode", o.AuthorizationModes, "ordered authorizers after system:masters: Node, RBAC, Webhook, AlwaysAllow, AlwaysDeny")
 	fs.StringVar(&o.AuthorizationWebhookConfigFile, "authorization-webhook-config-file", o.AuthorizationWebhookConfigFile, "kubeconfig of a SubjectAccessReview webhook (with --authorization-mode Webhook)")
 	fs.StringVar(&o.AuthorizationWebhookVersion, "authorization-webhook-version", o.AuthorizationWebhookVersion, "SubjectAccessReview version sent to the webhook: v1")

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sekisho/sekisho/internal/admission/plugins"
 )
 
 // Options are the settings of `sekisho serve`, named after kube-apiserver's flags.
@@ -88,6 +90,11 @@ type Options struct {
 	KubeletClientKey             string
 	KubeletCertificateAuthority  string
 	KubeletPreferredAddressTypes []string
+
+	// EnableAdmissionPlugins and DisableAdmissionPlugins change
+	// kube-apiserver's default admission plugins (see plugins.Select).
+	EnableAdmissionPlugins  []string
+	DisableAdmissionPlugins []string
 
 	StorageDir string
 
@@ -165,6 +172,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseControllers(o.Controllers); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := plugins.Select(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, plugins.Implemented()); err != nil {
+		errs = append(errs, fmt.Errorf("--enable-admission-plugins/--disable-admission-plugins: %w", err))
 	}
 	if o.ClientCRLFile != "" && o.ClientCAFile == "" {
 		errs = append(errs, errors.New("--client-crl-file requires --client-ca-file"))

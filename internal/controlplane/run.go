@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -96,10 +97,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
 	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	chain, err := admissionChain(cat, st, allocator, authorization)
+	chain, err := admissionChain(o, log, cat, st, allocator, authorization)
 	if err != nil {
 		return err
 	}
+	log.Info("admission plugins", "enabled", strings.Join(chain.Names, ","))
 	writer, err := store.NewWriter(st, chain)
 	if err != nil {
 		return err
@@ -207,7 +209,7 @@ func merge[K comparable, V any](maps ...map[K]V) map[K]V {
 
 // admissionChain builds the admission plugins the server runs, in
 // kube-apiserver's order.
-func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
+func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
 	registry := plugins.New(plugins.Deps{
 		Authorizer: z.chain,
 		RBAC:       z.index,
@@ -220,20 +222,35 @@ func admissionChain(reg *catalog.Catalog, st *store.Store, allocator *serviceip.
 		Pod:             namespacedGetter[*corev1.Pod](st, reg, "pods"),
 		Node:            getter[*corev1.Node](st, reg, "nodes"),
 		ServiceAccount:  namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
+		LimitRanges:     namespacedLister[*corev1.LimitRange](st, reg, corev1.SchemeGroupVersion.WithResource("limitranges")),
 		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
 		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
 	})
-	return registry.Build(plugins.DefaultNames)
+	sel, err := plugins.Select(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, registry.Names())
+	if err != nil {
+		return nil, err
+	}
+	if len(sel.Missing) > 0 {
+		log.Warn("admission plugins that kube-apiserver would run and sekisho does not have", "missing", strings.Join(sel.Missing, ","))
+	}
+	return registry.Build(sel.Enabled)
 }
 
 // lister lists the stored objects of a cluster-scoped resource of type T.
 func lister[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr schema.GroupVersionResource) func(ctx context.Context) ([]T, error) {
+	list := namespacedLister[T](st, reg, gvr)
+	return func(ctx context.Context) ([]T, error) { return list(ctx, "") }
+}
+
+// namespacedLister lists the stored objects of type T in a namespace (""
+// for all). They are shared with other readers: not to be changed.
+func namespacedLister[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr schema.GroupVersionResource) func(ctx context.Context, namespace string) ([]T, error) {
 	res, ok := reg.Lookup(gvr)
 	if !ok {
 		panic("controlplane: " + gvr.String() + " is not served")
 	}
-	return func(ctx context.Context) ([]T, error) {
-		objs, err := st.ListObjects(ctx, res, "", "")
+	return func(ctx context.Context, namespace string) ([]T, error) {
+		objs, err := st.ListObjects(ctx, res, namespace, "")
 		if err != nil {
 			return nil, err
 		}

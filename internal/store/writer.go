@@ -139,16 +139,14 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 	obj.SetCreationTimestamp(metav1.Time{})
 	w.fillSystemFields(obj)
 	// In kube-apiserver's order: defaults as the object is decoded, then
-	// field ownership, then the create strategy, whose fields no manager
-	// owns.
+	// field ownership, then mutating admission and the create strategy,
+	// whose fields no manager owns. The strategy sees what admission set
+	// (a pod's QoS class counts the requests LimitRanger gave it).
 	if r.Default != nil {
 		r.Default(obj)
 	}
 	if !applied {
 		obj = w.fields.Update(r, "", r.New(), obj, o.manager())
-	}
-	if r.PrepareForCreate != nil {
-		r.PrepareForCreate(ctx, obj)
 	}
 	generated := GenerateName(obj)
 	name := obj.GetName()
@@ -158,6 +156,9 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 	}
 	if err := w.admission.Mutate(ctx, attrs); err != nil {
 		return nil, err
+	}
+	if r.PrepareForCreate != nil {
+		r.PrepareForCreate(ctx, obj)
 	}
 	errs := r.ValidateMeta(obj)
 	if r.Validate != nil {
@@ -296,9 +297,6 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 		if !applied {
 			next = w.fields.Update(r, "", cur, next, o.manager())
 		}
-		if r.PrepareForUpdate != nil {
-			r.PrepareForUpdate(next, cur)
-		}
 	}
 	attrs, err := attributes(ctx, admission.Update, t, next, cur, o.DryRun)
 	if err != nil {
@@ -306,6 +304,12 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 	}
 	if err := w.admission.Mutate(ctx, attrs); err != nil {
 		return nil, err
+	}
+	// The update strategy runs after mutating admission, as in
+	// kube-apiserver: what it keeps from the stored object, admission
+	// cannot change.
+	if t.Subresource == nil && r.PrepareForUpdate != nil {
+		r.PrepareForUpdate(next, cur)
 	}
 	errs := r.ValidateMeta(next)
 	errs = append(errs, catalog.ValidateMetaUpdate(next, cur)...)

@@ -13,11 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/plugins/alwayspullimages"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificateapproval"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesigning"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesubjectrestriction"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaultstorageclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaulttolerationseconds"
+	"github.com/sekisho/sekisho/internal/admission/plugins/denyserviceexternalips"
+	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
 	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
@@ -48,28 +51,27 @@ type Deps struct {
 	Node      func(ctx context.Context, name string) (*corev1.Node, error)
 	// ServiceAccount reads a stored service account.
 	ServiceAccount func(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
+	// LimitRanges lists the LimitRanges of a namespace.
+	LimitRanges func(ctx context.Context, namespace string) ([]*corev1.LimitRange, error)
 	// PriorityClasses lists the stored priority classes.
 	PriorityClasses func(ctx context.Context) ([]*schedulingv1.PriorityClass, error)
 	// StorageClasses lists the stored storage classes.
 	StorageClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
 }
 
-// DefaultNames are the plugins a server runs when none are named: those of
+// Implemented lists the plugins a flag can name, in the order they run.
+func Implemented() []string { return New(Deps{}).Names() }
+
+// DefaultNames are the plugins a server runs when no flag names any:
 // kube-apiserver's defaults that sekisho has, and NodeRestriction, which
 // kubeadm turns on and without which any bootstrap token leads to every
 // Secret (docs/authorization.md).
-var DefaultNames = []string{
-	namespacelifecycle.PluginName,
-	serviceaccount.PluginName,
-	noderestriction.PluginName,
-	taintnodesbycondition.PluginName,
-	priority.PluginName,
-	defaulttolerationseconds.PluginName,
-	defaultstorageclass.PluginName,
-	storageobjectinuseprotection.PluginName,
-	certificateapproval.PluginName,
-	certificatesigning.PluginName,
-	certificatesubjectrestriction.PluginName,
+func DefaultNames() []string {
+	s, err := Select(nil, nil, Implemented())
+	if err != nil {
+		panic(err) // no names, no errors
+	}
+	return s.Enabled
 }
 
 // New returns the registry of every plugin, in kube-apiserver's order.
@@ -94,6 +96,12 @@ func New(d Deps) *admission.Registry {
 		}
 		return namespacelifecycle.New(d.Namespace, d.Namespaced), nil
 	}))
+	must(r.Register(limitranger.PluginName, func() (any, error) {
+		if d.LimitRanges == nil {
+			return nil, errMissing("a LimitRange reader")
+		}
+		return &limitranger.Plugin{LimitRanges: d.LimitRanges}, nil
+	}))
 	must(r.Register(serviceaccount.PluginName, func() (any, error) {
 		if d.ServiceAccount == nil {
 			return nil, errMissing("a service account reader")
@@ -104,6 +112,7 @@ func New(d Deps) *admission.Registry {
 		return noderestriction.New(noderestriction.Getters{Pod: d.Pod, Node: d.Node})
 	}))
 	must(r.Register(taintnodesbycondition.PluginName, func() (any, error) { return taintnodesbycondition.Plugin{}, nil }))
+	must(r.Register(alwayspullimages.PluginName, func() (any, error) { return alwayspullimages.Plugin{}, nil }))
 	must(r.Register(priority.PluginName, func() (any, error) {
 		if d.PriorityClasses == nil {
 			return nil, errMissing("a priority class reader")
@@ -139,6 +148,7 @@ func New(d Deps) *admission.Registry {
 	must(r.Register(certificatesubjectrestriction.PluginName, func() (any, error) {
 		return certificatesubjectrestriction.Plugin{}, nil
 	}))
+	must(r.Register(denyserviceexternalips.PluginName, func() (any, error) { return denyserviceexternalips.Plugin{}, nil }))
 
 	return r
 }

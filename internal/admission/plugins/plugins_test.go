@@ -50,23 +50,26 @@ func deps(z authz.Authorizer) Deps {
 		ServiceAccount: func(context.Context, string, string) (*corev1.ServiceAccount, error) {
 			return &corev1.ServiceAccount{}, nil
 		},
+		LimitRanges:     func(context.Context, string) ([]*corev1.LimitRange, error) { return nil, nil },
 		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
 		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
 	}
 }
 
 func TestDefaultChain(t *testing.T) {
-	c, err := New(deps(grants())).Build(DefaultNames)
+	c, err := New(deps(grants())).Build(DefaultNames())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ServiceAllocation", "NamespaceLifecycle", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
+	want := []string{"ServiceAllocation", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
 		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}
-	if got := New(Deps{}).Names(); !slices.Equal(got, DefaultNames) {
-		t.Errorf("nameable plugins %v, want %v", got, DefaultNames)
+	// Off by default, as in kube-apiserver: the rest can be named.
+	off := []string{"AlwaysPullImages", "DenyServiceExternalIPs"}
+	if got := New(Deps{}).Names(); !slices.Equal(slices.DeleteFunc(got, func(n string) bool { return slices.Contains(off, n) }), DefaultNames()) {
+		t.Errorf("nameable plugins %v, want %v and %v", got, DefaultNames(), off)
 	}
 }
 
@@ -74,7 +77,7 @@ func TestDefaultChain(t *testing.T) {
 func TestMissingDependency(t *testing.T) {
 	d := deps(grants())
 	d.Node = nil
-	_, err := New(d).Build(DefaultNames)
+	_, err := New(d).Build(DefaultNames())
 	if err == nil || !strings.HasPrefix(err.Error(), "admission plugin NodeRestriction:") {
 		t.Errorf("missing node reader: %v", err)
 	}
@@ -112,7 +115,7 @@ func csrWrite(op admission.Operation, sub string, csr, old *certificatesv1.Certi
 func TestCertificatePlugins(t *testing.T) {
 	ctx := context.Background()
 	chain := func(z authz.Authorizer) *admission.Chain {
-		c, err := New(deps(z)).Build(DefaultNames)
+		c, err := New(deps(z)).Build(DefaultNames())
 		if err != nil {
 			t.Fatal(err)
 		}
