@@ -57,6 +57,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.DurationVar(&o.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", o.ServiceAccountMaxTokenExpiration, "longest lifetime of an issued token (0: no limit)")
 	fs.StringSliceVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", o.EnableAdmissionPlugins, "admission plugins to run besides the defaults (kube-apiserver's, with NodeRestriction); they run in kube-apiserver's order whatever the order given")
 	fs.StringSliceVar(&o.DisableAdmissionPlugins, "disable-admission-plugins", o.DisableAdmissionPlugins, "default admission plugins not to run")
+	fs.StringVar(&o.AdmissionControlConfigFile, "admission-control-config-file", o.AdmissionControlConfigFile, "AdmissionConfiguration file with each plugin's configuration (PodSecurity's defaults and exemptions)")
 	fs.StringSliceVar(&o.AuthorizationModes, "authorization-mode", o.AuthorizationModes, "ordered authorizers after system:masters: Node, RBAC, Webhook, AlwaysAllow, AlwaysDeny")
 	fs.StringVar(&o.AuthorizationWebhookConfigFile, "authorization-webhook-config-file", o.AuthorizationWebhookConfigFile, "kubeconfig of a SubjectAccessReview webhook (with --authorization-mode Webhook)")
 	fs.StringVar(&o.AuthorizationWebhookVersion, "authorization-webhook-version", o.AuthorizationWebhookVersion, "SubjectAccessReview version sent to the webhook: v1")

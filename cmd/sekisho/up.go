@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -63,6 +64,12 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			if !flags.Changed("admission-control-config-file") {
+				o.AdmissionControlConfigFile = filepath.Join(dataDir, admissionConfigFile)
+				if err := writeIfAbsent(o.AdmissionControlConfigFile, []byte(upAdmissionConfig)); err != nil {
+					return err
+				}
+			}
 			// Kubelets are reached as kubeadm's kube-apiserver reaches them.
 			def("kubelet-client-certificate", &o.KubeletClientCertificate, filepath.Join(dataDir, clusterpki.CertFile("apiserver-kubelet-client")))
 			def("kubelet-client-key", &o.KubeletClientKey, filepath.Join(dataDir, clusterpki.KeyFile("apiserver-kubelet-client")))
@@ -154,4 +161,52 @@ func upPKI(dataDir string, o *controlplane.Options) error {
 		fmt.Fprintf(os.Stdout, "PKI: wrote %d files\n", len(rep.Written))
 	}
 	return nil
+}
+
+// admissionConfigFile is the AdmissionConfiguration up writes into the
+// data directory the first time, and uses unless told otherwise.
+const admissionConfigFile = "admission.yaml"
+
+// upAdmissionConfig is up's admission configuration: Pod Security
+// Standards enforced at baseline cluster-wide (no privileged containers,
+// host namespaces or hostPath volumes), with warnings and audit at
+// restricted; namespaces may choose otherwise with their
+// pod-security.kubernetes.io labels; kube-system, where node agents run,
+// is exempt. The file is the user's to edit: up never overwrites it.
+const upAdmissionConfig = `# Written by sekisho up; edit freely: up does not overwrite it.
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults:
+      enforce: baseline
+      enforce-version: latest
+      audit: restricted
+      audit-version: latest
+      warn: restricted
+      warn-version: latest
+    exemptions:
+      usernames: []
+      runtimeClasses: []
+      namespaces: [kube-system]
+`
+
+// writeIfAbsent creates path with data, mode 0600, unless it exists.
+func writeIfAbsent(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
 }

@@ -76,7 +76,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		}
 		return
 	}
-	req := &request{w: w, r: r, ri: ri, res: res, ctx: r.Context()}
+	// Whatever serves the request (admission plugins, above all) may warn
+	// the client.
+	req := &request{w: w, r: r, ri: ri, res: res, ctx: warning.WithWarnings(r.Context(), func(m string) { addWarning(w, m) })}
 	if ri.Subresource != "" {
 		req.sub = res.Subresource(ri.Subresource)
 		if req.sub == nil {
@@ -788,7 +790,7 @@ func (s *Server) createThrough(req *request, ref *catalog.ActionRef) error {
 // act runs an action subresource with its request object.
 func (s *Server) act(req *request, in catalog.Object) error {
 	sub := req.sub
-	ctx := warning.WithWarnings(req.ctx, func(m string) { addWarning(req.w, m) })
+	ctx := req.ctx
 	dry, err := dryRun(req.r)
 	if err != nil {
 		return err

@@ -95,6 +95,9 @@ type Options struct {
 	// kube-apiserver's default admission plugins (see plugins.Select).
 	EnableAdmissionPlugins  []string
 	DisableAdmissionPlugins []string
+	// AdmissionControlConfigFile is an AdmissionConfiguration with
+	// per-plugin configuration (PodSecurity's defaults and exemptions).
+	AdmissionControlConfigFile string
 
 	StorageDir string
 

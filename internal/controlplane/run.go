@@ -210,7 +210,16 @@ func merge[K comparable, V any](maps ...map[K]V) map[K]V {
 // admissionChain builds the admission plugins the server runs, in
 // kube-apiserver's order.
 func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
+	var config map[string][]byte
+	if o.AdmissionControlConfigFile != "" {
+		var err error
+		if config, err = admission.ReadConfiguration(o.AdmissionControlConfigFile); err != nil {
+			return nil, fmt.Errorf("--admission-control-config-file: %w", err)
+		}
+	}
 	registry := plugins.New(plugins.Deps{
+		Config:     config,
+		Pods:       namespacedLister[*corev1.Pod](st, reg, corev1.SchemeGroupVersion.WithResource("pods")),
 		Authorizer: z.chain,
 		RBAC:       z.index,
 		Services:   allocator,

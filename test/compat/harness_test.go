@@ -128,8 +128,37 @@ func newCluster(t testing.TB) *cluster {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("certs init: %v\n%s", err, out)
 	}
+	// Both servers take the admission configuration sekisho up writes
+	// into its data directory when there is none (cmd/sekisho/up.go): up
+	// finds this one there and keeps it.
+	if err := os.WriteFile(filepath.Join(dir, "admission.yaml"), []byte(upAdmissionConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return &cluster{t: t, dir: dir, sekishoPort: port, procs: map[string]*os.Process{}}
 }
+
+// upAdmissionConfig is a copy of the AdmissionConfiguration sekisho up
+// writes: PodSecurity enforcing baseline, warning and auditing
+// restricted, kube-system exempt.
+const upAdmissionConfig = `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults:
+      enforce: baseline
+      enforce-version: latest
+      audit: restricted
+      audit-version: latest
+      warn: restricted
+      warn-version: latest
+    exemptions:
+      usernames: []
+      runtimeClasses: []
+      namespaces: [kube-system]
+`
 
 func (c *cluster) pki(name string) string { return filepath.Join(c.dir, "pki", name) }
 
@@ -248,6 +277,7 @@ func (c *cluster) startKubeAPIServerOn(port int, etcdURL string, extra ...string
 		"--authorization-mode=Node,RBAC",
 		"--client-ca-file=" + c.pki("ca.crt"),
 		"--enable-admission-plugins=NodeRestriction",
+		"--admission-control-config-file=" + filepath.Join(c.dir, "admission.yaml"),
 		"--enable-bootstrap-token-auth=true",
 		"--etcd-cafile=" + c.pki("etcd/ca.crt"),
 		"--etcd-certfile=" + c.pki("apiserver-etcd-client.crt"),

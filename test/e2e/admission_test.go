@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,5 +70,41 @@ spec:
 	r = s.kubectl("-n", "team", "expose", "pod", "small", "--port=80", "--external-ip=203.0.113.7")
 	if r.code == 0 || !strings.Contains(r.stderr, "Use of external IPs is denied by admission control") {
 		t.Errorf("external IP: %d %s", r.code, r.stderr)
+	}
+}
+
+// up enforces the baseline Pod Security Standard and warns about
+// restricted, from the admission.yaml it writes; a namespace's labels
+// choose otherwise. The issue's case: a privileged pod on the host network
+// mounting / in a restricted namespace is refused, naming each rule.
+func TestPodSecurityWithKubectl(t *testing.T) {
+	s := startServer(t)
+	if _, err := os.Stat(filepath.Join(s.dir, "admission.yaml")); err != nil {
+		t.Fatalf("up wrote no admission configuration: %v", err)
+	}
+	const privileged = `{"spec":{"hostNetwork":true,"containers":[{"name":"root","image":"registry.k8s.io/pause:3.10","securityContext":{"privileged":true},` +
+		`"volumeMounts":[{"name":"host","mountPath":"/host"}]}],"volumes":[{"name":"host","hostPath":{"path":"/"}}]}}`
+	s.mustKubectl("create", "namespace", "locked")
+	s.mustKubectl("label", "namespace", "locked", "pod-security.kubernetes.io/enforce=restricted")
+	if !waitFor(func() bool { return s.kubectl("-n", "locked", "get", "sa", "default").code == 0 }) {
+		t.Fatal("no default service account in locked")
+	}
+	r := s.kubectl("-n", "locked", "run", "root", "--image=registry.k8s.io/pause:3.10", "--restart=Never", "--overrides", privileged)
+	for _, want := range []string{`pods "root" is forbidden: violates PodSecurity "restricted:latest"`, "host namespaces (hostNetwork=true)", `volume "host" uses restricted volume type "hostPath"`, `privileged (container "root"`} {
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("restricted namespace: %d %s\nwant %s", r.code, r.stderr, want)
+		}
+	}
+	// The cluster default is baseline: the same pod is refused in default
+	// too, and a plain pod is admitted with a warning about restricted.
+	if r := s.kubectl("run", "root", "--image=registry.k8s.io/pause:3.10", "--restart=Never", "--overrides", privileged); r.code == 0 || !strings.Contains(r.stderr, `violates PodSecurity "baseline:latest"`) || !strings.Contains(r.stderr, `hostPath volumes (volume "host")`) {
+		t.Errorf("default namespace: %d %s", r.code, r.stderr)
+	}
+	if r := s.kubectl("run", "plain", "--image=registry.k8s.io/pause:3.10", "--restart=Never"); r.code != 0 || !strings.Contains(r.stderr, `Warning: would violate PodSecurity "restricted:latest"`) {
+		t.Errorf("plain pod: %d %s", r.code, r.stderr)
+	}
+	// kube-system is exempt.
+	if r := s.kubectl("-n", "kube-system", "run", "agent", "--image=registry.k8s.io/pause:3.10", "--restart=Never", "--overrides", privileged); r.code != 0 {
+		t.Errorf("kube-system: %d %s", r.code, r.stderr)
 	}
 }

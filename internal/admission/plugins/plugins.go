@@ -6,6 +6,7 @@ package plugins
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -23,6 +24,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/podsecurity"
 	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceaccount"
@@ -51,6 +53,11 @@ type Deps struct {
 	Node      func(ctx context.Context, name string) (*corev1.Node, error)
 	// ServiceAccount reads a stored service account.
 	ServiceAccount func(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
+	// Config holds each plugin's configuration from the
+	// AdmissionConfiguration file, by plugin name.
+	Config map[string][]byte
+	// Pods lists the pods of a namespace ("" for all).
+	Pods func(ctx context.Context, namespace string) ([]*corev1.Pod, error)
 	// LimitRanges lists the LimitRanges of a namespace.
 	LimitRanges func(ctx context.Context, namespace string) ([]*corev1.LimitRange, error)
 	// PriorityClasses lists the stored priority classes.
@@ -113,6 +120,13 @@ func New(d Deps) *admission.Registry {
 	}))
 	must(r.Register(taintnodesbycondition.PluginName, func() (any, error) { return taintnodesbycondition.Plugin{}, nil }))
 	must(r.Register(alwayspullimages.PluginName, func() (any, error) { return alwayspullimages.Plugin{}, nil }))
+	must(r.Register(podsecurity.PluginName, func() (any, error) {
+		cfg, err := podsecurity.LoadConfiguration(d.Config[podsecurity.PluginName])
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		return podsecurity.New(cfg, podsecurity.Readers{Namespace: d.Namespace, Pods: d.Pods})
+	}))
 	must(r.Register(priority.PluginName, func() (any, error) {
 		if d.PriorityClasses == nil {
 			return nil, errMissing("a priority class reader")

@@ -51,6 +51,7 @@ func deps(z authz.Authorizer) Deps {
 			return &corev1.ServiceAccount{}, nil
 		},
 		LimitRanges:     func(context.Context, string) ([]*corev1.LimitRange, error) { return nil, nil },
+		Pods:            func(context.Context, string) ([]*corev1.Pod, error) { return nil, nil },
 		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
 		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
 	}
@@ -61,7 +62,7 @@ func TestDefaultChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ServiceAllocation", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
+	want := []string{"ServiceAllocation", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "PodSecurity", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
 		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
