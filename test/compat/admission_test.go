@@ -1,6 +1,10 @@
 package compat
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // TestLimitRangerMatchesKubeAPIServer sends pods and claims against a
 // namespace's LimitRange to both servers: the same defaults are stored and
@@ -55,4 +59,45 @@ func TestOptInPluginsMatchKubeAPIServer(t *testing.T) {
 		{what: "adding an external IP", method: "PATCH", path: ns + "/services/web", contentType: "application/merge-patch+json", kube: 403, same: true,
 			body: `{"spec":{"externalIPs":["203.0.113.7"]}}`},
 	})
+}
+
+// TestPodNodeSelectorMatchesKubeAPIServer pins namespaces' pods to nodes
+// on both servers, with a cluster default and an allow-list from the
+// admission configuration.
+func TestPodNodeSelectorMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	config := filepath.Join(c.dir, "admission-node-selector.yaml")
+	if err := os.WriteFile(config, []byte(upAdmissionConfig+`- name: PodNodeSelector
+  configuration:
+    podNodeSelectorPluginConfig:
+      clusterDefaultNodeSelector: zone=a
+      listed: team=red,disk=ssd
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--enable-admission-plugins=PodNodeSelector", "--admission-control-config-file=" + config}
+	kube := c.startKubeAPIServer(flags...)
+	sekisho := c.startSekisho(flags...)
+	pod := func(name, selector string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"serviceAccountName":"runner","automountServiceAccountToken":false,"nodeSelector":` + selector +
+			`,"containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}`
+	}
+	var steps []step
+	for _, ns := range []struct{ name, annotations string }{
+		{"red", `{"scheduler.alpha.kubernetes.io/node-selector":"team=red"}`},
+		{"plain", `{}`},
+		{"listed", `{"scheduler.alpha.kubernetes.io/node-selector":"team=red"}`},
+	} {
+		steps = append(steps,
+			step{what: ns.name + " namespace", method: "POST", path: "/api/v1/namespaces", body: `{"metadata":{"name":"` + ns.name + `","annotations":` + ns.annotations + `}}`, kube: 201},
+			step{what: ns.name + " service account", method: "POST", path: "/api/v1/namespaces/" + ns.name + "/serviceaccounts", body: `{"metadata":{"name":"runner"}}`, kube: 201})
+	}
+	steps = append(steps,
+		step{what: "pod given the namespace's selector", method: "POST", path: "/api/v1/namespaces/red/pods", body: pod("a", `{"disk":"ssd"}`), kube: 201, same: true},
+		step{what: "pod contradicting it", method: "POST", path: "/api/v1/namespaces/red/pods", body: pod("b", `{"team":"blue"}`), kube: 403, same: true},
+		step{what: "pod given the cluster default", method: "POST", path: "/api/v1/namespaces/plain/pods", body: pod("c", `{}`), kube: 201, same: true},
+		step{what: "pod within the allow-list", method: "POST", path: "/api/v1/namespaces/listed/pods", body: pod("d", `{"disk":"ssd"}`), kube: 201, same: true},
+		step{what: "pod outside the allow-list", method: "POST", path: "/api/v1/namespaces/listed/pods", body: pod("e", `{"disk":"hdd"}`), kube: 403, same: true},
+	)
+	differential(t, kube, sekisho, steps)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/podnodeselector"
 	"github.com/sekisho/sekisho/internal/admission/plugins/podsecurity"
 	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
@@ -126,6 +127,16 @@ func New(d Deps) *admission.Registry {
 			return nil, fmt.Errorf("configuration: %w", err)
 		}
 		return podsecurity.New(cfg, podsecurity.Readers{Namespace: d.Namespace, Pods: d.Pods})
+	}))
+	must(r.Register(podnodeselector.PluginName, func() (any, error) {
+		if d.Namespace == nil {
+			return nil, errMissing("a namespace reader")
+		}
+		selectors, err := podnodeselector.ParseConfiguration(d.Config[podnodeselector.PluginName])
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		return &podnodeselector.Plugin{Namespace: d.Namespace, Selectors: selectors}, nil
 	}))
 	must(r.Register(priority.PluginName, func() (any, error) {
 		if d.PriorityClasses == nil {
