@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/podspec"
@@ -86,21 +88,101 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	return nil
 }
 
-// Validate implements admission.Validator: the account still exists, and
-// a mirror pod references none of what only the API server may hand out.
+// Validate implements admission.Validator: the account still exists, a
+// mirror pod references none of what only the API server may hand out,
+// and an account annotated kubernetes.io/enforce-mountable-secrets=true
+// lets its pods reach only the secrets it lists, including through
+// ephemeral containers added later.
 func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
-	pod, ok := podOf(a)
-	if !ok {
+	pod, isPod := a.Object.(*corev1.Pod)
+	addsEphemeral := isPod && a.Resource == pods && a.Subresource == "ephemeralcontainers"
+	if _, ok := podOf(a); !ok && !addsEphemeral {
 		return nil
 	}
-	if isMirror(pod) {
+	if !addsEphemeral && isMirror(pod) {
 		return mirrorRefusal(a, pod)
 	}
 	if pod.Spec.ServiceAccountName == "" {
 		return admission.NewForbidden(a, fmt.Errorf("no service account specified for pod %s/%s", a.Namespace, pod.Name))
 	}
-	if _, err := p.account(ctx, a.Namespace, pod.Spec.ServiceAccountName); err != nil {
+	sa, err := p.account(ctx, a.Namespace, pod.Spec.ServiceAccountName)
+	if err != nil {
 		return admission.NewForbidden(a, fmt.Errorf("error looking up service account %s/%s: %w", a.Namespace, pod.Spec.ServiceAccountName, err))
+	}
+	if v, ok := sa.Annotations[EnforceMountableSecretsAnnotation]; ok {
+		if enforce, _ := strconv.ParseBool(v); enforce {
+			if err := mountableOnly(sa, pod, addsEphemeral); err != nil {
+				return admission.NewForbidden(a, err)
+			}
+		}
+	}
+	return nil
+}
+
+// EnforceMountableSecretsAnnotation on a service account limits its pods
+// to the secrets it lists.
+const EnforceMountableSecretsAnnotation = "kubernetes.io/enforce-mountable-secrets"
+
+// mountableOnly refuses a pod that reaches a secret its account does not
+// list: through a secret volume or a projected volume's secret source,
+// env or envFrom of any container (init, regular, ephemeral, through the
+// shared walker, so that no container kind is missed), or an image pull
+// secret. With ephemeralOnly, only ephemeral containers are looked at:
+// the rest was checked when the pod was made. Kubernetes does not look at
+// projected volumes; sekisho does (docs/compatibility.md).
+func mountableOnly(sa *corev1.ServiceAccount, pod *corev1.Pod, ephemeralOnly bool) error {
+	listed := map[string]bool{}
+	for _, s := range sa.Secrets {
+		listed[s.Name] = true
+	}
+	refuse := func(what, name string) error {
+		return fmt.Errorf("%s referencing secret.secretName=\"%s\" is not allowed because service account %s does not reference that secret", what, name, sa.Name)
+	}
+	if !ephemeralOnly {
+		for _, v := range pod.Spec.Volumes {
+			if v.Secret != nil && !listed[v.Secret.SecretName] {
+				return fmt.Errorf("volume with secret.secretName=\"%s\" is not allowed because service account %s does not reference that secret", v.Secret.SecretName, sa.Name)
+			}
+			if v.Projected != nil {
+				for _, src := range v.Projected.Sources {
+					if src.Secret != nil && !listed[src.Secret.Name] {
+						return fmt.Errorf("projected volume %s with secret.name=\"%s\" is not allowed because service account %s does not reference that secret", v.Name, src.Secret.Name, sa.Name)
+					}
+				}
+			}
+		}
+	}
+	var err error
+	podspec.VisitContainers(&pod.Spec, field.NewPath("spec"), func(c *corev1.Container, kind podspec.ContainerKind, _ *field.Path) bool {
+		if ephemeralOnly && kind != podspec.EphemeralContainer {
+			return true
+		}
+		what := map[podspec.ContainerKind]string{podspec.InitContainer: "init container", podspec.Container: "container", podspec.EphemeralContainer: "ephemeral container"}[kind]
+		for _, env := range c.Env {
+			if ref := env.ValueFrom; ref != nil && ref.SecretKeyRef != nil && !listed[ref.SecretKeyRef.Name] {
+				err = refuse(fmt.Sprintf("%s %s with envVar %s", what, c.Name, env.Name), ref.SecretKeyRef.Name)
+				return false
+			}
+		}
+		for _, from := range c.EnvFrom {
+			if from.SecretRef != nil && !listed[from.SecretRef.Name] {
+				err = refuse(fmt.Sprintf("%s %s with envFrom", what, c.Name), from.SecretRef.Name)
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil || ephemeralOnly {
+		return err
+	}
+	pullable := map[string]bool{}
+	for _, s := range sa.ImagePullSecrets {
+		pullable[s.Name] = true
+	}
+	for i, ref := range pod.Spec.ImagePullSecrets {
+		if !pullable[ref.Name] {
+			return fmt.Errorf(`imagePullSecrets[%d].name="%s" is not allowed because service account %s does not reference that imagePullSecret`, i, ref.Name, sa.Name)
+		}
 	}
 	return nil
 }

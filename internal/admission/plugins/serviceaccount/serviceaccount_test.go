@@ -136,3 +136,58 @@ func TestMirrorPods(t *testing.T) {
 		}
 	}
 }
+
+// An account annotated kubernetes.io/enforce-mountable-secrets=true
+// limits its pods to the secrets it lists, wherever the pod names one
+// (CVE-2023-2728, CVE-2024-3177): each place below is refused alone.
+func TestMountableSecretsAreEnforcedEverywhere(t *testing.T) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "limited", Namespace: "ns", Annotations: map[string]string{EnforceMountableSecretsAnnotation: "true"}},
+		Secrets: []corev1.ObjectReference{{Name: "allowed"}}, ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}}}
+	p := plugin(sa)
+	secretEnv := []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "other"}, Key: "k"}}}}
+	secretFrom := []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "other"}}}}
+	for what, c := range map[string]struct {
+		change func(*corev1.Pod)
+		want   string
+	}{
+		"secret volume": {func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "other"}}})
+		}, `volume with secret.secretName="other" is not allowed because service account limited does not reference that secret`},
+		"projected secret": {func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "proj", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "other"}}}}}}})
+		}, `projected volume proj with secret.name="other"`},
+		"init container env":  {func(p *corev1.Pod) { p.Spec.InitContainers[0].Env = secretEnv }, `init container init with envVar X referencing secret.secretName="other"`},
+		"init container from": {func(p *corev1.Pod) { p.Spec.InitContainers[0].EnvFrom = secretFrom }, `init container init with envFrom referencing secret.secretName="other"`},
+		"container env":       {func(p *corev1.Pod) { p.Spec.Containers[1].Env = secretEnv }, `container b with envVar X referencing`},
+		"container from":      {func(p *corev1.Pod) { p.Spec.Containers[0].EnvFrom = secretFrom }, `container a with envFrom referencing`},
+		"pull secret": {func(p *corev1.Pod) { p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "pull"}, {Name: "other"}} },
+			`imagePullSecrets[1].name="other" is not allowed because service account limited does not reference that imagePullSecret`},
+	} {
+		pod := newPod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "limited"; c.change(p) })
+		if err := create(p, pod); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v\nwant %s", what, err, c.want)
+		}
+	}
+	// What the account lists is fine, and so is anything without the annotation.
+	ok := newPod(func(p *corev1.Pod) {
+		p.Spec.ServiceAccountName = "limited"
+		p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "allowed"}}}}
+	})
+	if err := create(p, ok); err != nil {
+		t.Errorf("listed secret: %v", err)
+	}
+	open := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "open", Namespace: "ns"}}
+	if err := create(plugin(open), newPod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "open"; p.Spec.Containers[0].EnvFrom = secretFrom })); err != nil {
+		t.Errorf("no annotation: %v", err)
+	}
+	// An ephemeral container added later is held to the same list.
+	running := newPod(func(p *corev1.Pod) {
+		p.Spec.ServiceAccountName = "limited"
+		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", EnvFrom: secretFrom}}}
+	})
+	a := &admission.Attributes{Operation: admission.Update, Resource: pods, Subresource: "ephemeralcontainers", Namespace: "ns", Name: "p", Object: running, OldObject: newPod(nil)}
+	if err := p.Validate(context.Background(), a); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `ephemeral container debug with envFrom referencing secret.secretName="other"`) {
+		t.Errorf("ephemeral container: %v", err)
+	}
+}
