@@ -161,7 +161,9 @@ func TestMountableSecretsAreEnforcedEverywhere(t *testing.T) {
 		"init container from": {func(p *corev1.Pod) { p.Spec.InitContainers[0].EnvFrom = secretFrom }, `init container init with envFrom referencing secret.secretName="other"`},
 		"container env":       {func(p *corev1.Pod) { p.Spec.Containers[1].Env = secretEnv }, `container b with envVar X referencing`},
 		"container from":      {func(p *corev1.Pod) { p.Spec.Containers[0].EnvFrom = secretFrom }, `container a with envFrom referencing`},
-		"pull secret": {func(p *corev1.Pod) { p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "pull"}, {Name: "other"}} },
+		"pull secret": {func(p *corev1.Pod) {
+			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "pull"}, {Name: "other"}}
+		},
 			`imagePullSecrets[1].name="other" is not allowed because service account limited does not reference that imagePullSecret`},
 	} {
 		pod := newPod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "limited"; c.change(p) })
