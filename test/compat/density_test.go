@@ -26,6 +26,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// probeRounds is how many rounds of calls the prober makes: 15 s of them,
+// about as long as the pods take to start.
+const probeRounds = 150
+
 // BenchmarkDensity is a cluster's load, the same on sekisho and on
 // kube-apiserver v1.37.2 with etcd, one after the other in one run:
 // kube-controller-manager, kube-scheduler and DENSITY_NODES (default 10)
@@ -222,19 +226,17 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 	}()
 
 	// The prober: single-object reads and writes, and small lists, while
-	// the pods start.
-	stopProbe := make(chan struct{})
+	// the pods start: probeRounds rounds, one after the other, each due
+	// 100 ms after the last was due. A round that is late (a slow server)
+	// starts at once, so that every server gets the same calls, one at a
+	// time, however fast it answers.
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stopProbe:
-				return
-			case <-tick.C:
-			}
+		due := time.Now()
+		for i := range probeRounds {
+			due = due.Add(100 * time.Millisecond)
+			time.Sleep(time.Until(due))
 			client.CoreV1().ConfigMaps(ns).Get(ctx, "probe", metav1.GetOptions{})
 			client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 50})
 			client.CoreV1().ConfigMaps(ns).Patch(ctx, "probe", types.MergePatchType, []byte(`{"data":{"n":"`+strconv.Itoa(i)+`"}}`), metav1.PatchOptions{})
@@ -298,7 +300,6 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 			resp.Body.Close()
 		}
 	}
-	close(stopProbe)
 	<-probeDone
 	w.Stop()
 
