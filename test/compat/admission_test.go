@@ -101,3 +101,33 @@ func TestPodNodeSelectorMatchesKubeAPIServer(t *testing.T) {
 	)
 	differential(t, kube, sekisho, steps)
 }
+
+// TestEventRateLimitMatchesKubeAPIServer caps a namespace's Events on
+// both servers (CIS 1.2.9): the write over the burst is a 429 with the
+// same message.
+func TestEventRateLimitMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	config := filepath.Join(c.dir, "admission-events.yaml")
+	if err := os.WriteFile(config, []byte(upAdmissionConfig+`- name: EventRateLimit
+  configuration:
+    apiVersion: eventratelimit.admission.k8s.io/v1alpha1
+    kind: Configuration
+    limits:
+    - {type: Namespace, qps: 1, burst: 2}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--enable-admission-plugins=EventRateLimit", "--admission-control-config-file=" + config}
+	kube := c.startKubeAPIServer(flags...)
+	sekisho := c.startSekisho(flags...)
+	event := func(name string) string {
+		return `{"metadata":{"name":"` + name + `"},"involvedObject":{"kind":"Pod","namespace":"default","name":"p"},"reason":"Test","message":"m","type":"Normal","source":{"component":"tester"}}`
+	}
+	const events = "/api/v1/namespaces/default/events"
+	differential(t, kube, sekisho, []step{
+		{what: "first event", method: "POST", path: events, body: event("e1"), kube: 201},
+		{what: "second event", method: "POST", path: events, body: event("e2"), kube: 201},
+		{what: "third event, over the burst", method: "POST", path: events, body: event("e3"), kube: 429, same: true},
+		{what: "a dry run is not counted", method: "POST", path: events + "?dryRun=All", body: event("e4"), kube: 201},
+	})
+}

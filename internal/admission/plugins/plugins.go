@@ -21,6 +21,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaultstorageclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaulttolerationseconds"
 	"github.com/sekisho/sekisho/internal/admission/plugins/denyserviceexternalips"
+	"github.com/sekisho/sekisho/internal/admission/plugins/eventratelimit"
 	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
@@ -145,6 +146,13 @@ func New(d Deps) *admission.Registry {
 		return &priority.Plugin{Classes: d.PriorityClasses}, nil
 	}))
 	must(r.Register(defaulttolerationseconds.PluginName, func() (any, error) { return defaulttolerationseconds.Plugin{}, nil }))
+	must(r.Register(eventratelimit.PluginName, func() (any, error) {
+		limits, err := eventratelimit.ParseConfiguration(d.Config[eventratelimit.PluginName])
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		return eventratelimit.New(limits), nil
+	}))
 	must(r.RegisterAlways(rbacescalation.PluginName, func() (any, error) {
 		if d.RBAC == nil || d.Authorizer == nil {
 			return nil, errMissing("the RBAC index and the authorizer")

@@ -68,7 +68,7 @@ func TestDefaultChain(t *testing.T) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}
 	// Off by default, as in kube-apiserver: the rest can be named.
-	off := []string{"AlwaysPullImages", "PodNodeSelector", "DenyServiceExternalIPs"}
+	off := []string{"AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "DenyServiceExternalIPs"}
 	if got := New(Deps{}).Names(); !slices.Equal(slices.DeleteFunc(got, func(n string) bool { return slices.Contains(off, n) }), DefaultNames()) {
 		t.Errorf("nameable plugins %v, want %v and %v", got, DefaultNames(), off)
 	}
