@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,9 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 	}
 	if len(sel.Missing) > 0 {
 		log.Warn("admission plugins that kube-apiserver would run and sekisho does not have", "missing", strings.Join(sel.Missing, ","))
+	}
+	if slices.Contains(o.AuthorizationModes, ModeNode) && !slices.Contains(sel.Enabled, "NodeRestriction") {
+		log.Warn("NodeRestriction is disabled: a node's credentials can change any Node and create pods on any node, and through them reach any Secret")
 	}
 	return registry.Build(sel.Enabled)
 }

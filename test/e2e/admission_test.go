@@ -25,9 +25,12 @@ func TestAdmissionPluginFlags(t *testing.T) {
 		}
 	}
 
-	s := startServer(t, "--disable-admission-plugins=ServiceAccount")
-	if logs := s.logs.String(); !strings.Contains(logs, "admission plugins") || !strings.Contains(logs, "NodeRestriction") || strings.Contains(logs, "ServiceAccount,") {
+	s := startServer(t, "--disable-admission-plugins=ServiceAccount,NodeRestriction")
+	if logs := s.logs.String(); !strings.Contains(logs, "enabled=ServiceAllocation,NamespaceLifecycle,LimitRanger,TaintNodesByCondition,PodSecurity,") {
 		t.Errorf("start-up does not name the plugins in force:\n%s", logs)
+	}
+	if !strings.Contains(s.logs.String(), "NodeRestriction is disabled") {
+		t.Errorf("no warning that NodeRestriction is off:\n%s", s.logs.String())
 	}
 	// Without the ServiceAccount plugin a pod keeps what it was given: no
 	// account and no token volume.
