@@ -8,6 +8,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors. Backends wrap them; callers test with errors.Is.
@@ -102,6 +103,41 @@ type ListResult struct {
 	Remaining int64
 }
 
+// OpType is the kind of one write in a transaction.
+type OpType uint8
+
+// Write kinds of a transaction, with the preconditions of Create, Update
+// and Delete.
+const (
+	OpCreate OpType = iota + 1
+	OpUpdate
+	OpDelete
+)
+
+// Op is one write of a transaction. IfRev is the ModRev an update or a
+// delete requires; 0 requires none.
+type Op struct {
+	Type  OpType
+	Key   string
+	Value []byte
+	IfRev int64
+}
+
+// TxnError is the refusal of a transaction: the write at Index failed
+// with Err (ErrExists, ErrNotFound or ErrConflict), and nothing was
+// written.
+type TxnError struct {
+	Index int
+	Err   error
+}
+
+func (e *TxnError) Error() string {
+	return fmt.Sprintf("storage: transaction write %d: %v", e.Index, e.Err)
+}
+
+// Unwrap lets errors.Is see the failed write's error.
+func (e *TxnError) Unwrap() error { return e.Err }
+
 // KV is a store with etcd semantics. Keys are compared as byte strings.
 type KV interface {
 	// Get returns the current item at key, or ErrNotFound.
@@ -121,6 +157,11 @@ type KV interface {
 	// store closes, or when the watcher falls too far behind; the caller
 	// then resumes from the last revision it saw.
 	Watch(ctx context.Context, prefix string, fromRev int64) (<-chan Event, error)
+	// Txn makes several writes at once, at one new revision, if every
+	// write's precondition holds; otherwise it makes none of them and
+	// returns a *TxnError naming the first write that failed. A key may
+	// appear only once in a transaction.
+	Txn(ctx context.Context, ops []Op) (rev int64, err error)
 	// Rev returns the latest committed revision.
 	Rev(ctx context.Context) (int64, error)
 	// Compact discards history up to and including rev.

@@ -1,7 +1,8 @@
 // Package bolt is the embedded storage backend: a bbolt file with fsync on
 // every commit. Concurrent writes are coalesced into one commit by a single
 // writer goroutine, which also assigns revisions, so revisions are dense and
-// events are published in order. Recent events are kept in memory for
+// events are published in order (the writes of one transaction share a
+// revision, as in etcd). Recent events are kept in memory for
 // watches and for reads at a recent past revision.
 package bolt
 
@@ -321,20 +322,12 @@ func pastState(events []storage.Event, start string) (map[string]*storage.Item, 
 	return state, keys
 }
 
-type opKind uint8
-
-const (
-	opCreate opKind = iota + 1
-	opUpdate
-	opDelete
-)
-
+// writeOp is one queued write: a single Create, Update or Delete (txn
+// false, one op), or a transaction of several.
 type writeOp struct {
-	kind  opKind
-	key   string
-	value []byte
-	ifRev int64
-	done  chan struct{}
+	ops  []storage.Op
+	txn  bool
+	done chan struct{}
 
 	// results
 	rev  int64
@@ -367,23 +360,42 @@ func (s *Store) submit(ctx context.Context, op *writeOp) error {
 
 // Create implements storage.KV.
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
-	op := &writeOp{kind: opCreate, key: key, value: value}
+	op := &writeOp{ops: []storage.Op{{Type: storage.OpCreate, Key: key, Value: value}}}
 	err := s.submit(ctx, op)
 	return op.rev, err
 }
 
 // Update implements storage.KV.
 func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int64) (int64, error) {
-	op := &writeOp{kind: opUpdate, key: key, value: value, ifRev: ifRev}
+	op := &writeOp{ops: []storage.Op{{Type: storage.OpUpdate, Key: key, Value: value, IfRev: ifRev}}}
 	err := s.submit(ctx, op)
 	return op.rev, err
 }
 
 // Delete implements storage.KV.
 func (s *Store) Delete(ctx context.Context, key string, ifRev int64) (*storage.Item, int64, error) {
-	op := &writeOp{kind: opDelete, key: key, ifRev: ifRev}
+	op := &writeOp{ops: []storage.Op{{Type: storage.OpDelete, Key: key, IfRev: ifRev}}}
 	err := s.submit(ctx, op)
 	return op.prev, op.rev, err
+}
+
+// Txn implements storage.KV. Its writes are checked and made in the
+// commit that also holds the writes queued with it, by the one writer
+// goroutine, so nothing can come between the checks and the writes.
+func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
+	if len(ops) == 0 {
+		return 0, errors.New("storage: an empty transaction")
+	}
+	seen := make(map[string]bool, len(ops))
+	for _, o := range ops {
+		if seen[o.Key] {
+			return 0, fmt.Errorf("storage: key %q appears twice in one transaction", o.Key)
+		}
+		seen[o.Key] = true
+	}
+	op := &writeOp{ops: ops, txn: true}
+	err := s.submit(ctx, op)
+	return op.rev, err
 }
 
 // writer commits queued writes, as many as are waiting, in one transaction.
@@ -435,9 +447,13 @@ func (s *Store) commit(batch []*writeOp) {
 		rev = s.rev.Load()
 		for _, op := range batch {
 			op.err = nil
-			if e, ok := s.apply(b, op, rev+1); ok {
+			var ok bool
+			var err error
+			if events, ok, err = s.apply(b, op, rev+1, events); err != nil {
+				return err
+			}
+			if ok {
 				rev++
-				events = append(events, e)
 			}
 		}
 		if len(events) == 0 {
@@ -464,61 +480,80 @@ func (s *Store) commit(batch []*writeOp) {
 	}
 }
 
-// apply performs one write inside the commit's transaction at revision rev.
-// It reports the event, or ok=false when the write's precondition failed
-// (op.err says why) and nothing changed.
-func (s *Store) apply(b *bbolt.Bucket, op *writeOp, rev int64) (storage.Event, bool) {
-	key := []byte(op.key)
-	raw := b.Get(key)
-	var cur *storage.Item
-	if raw != nil {
-		cur = decodeItem(key, raw)
+// apply performs one queued write (all of a transaction's writes) inside
+// the commit's transaction at revision rev, and appends its events. It
+// reports ok=false when a precondition failed (op.err says why) and
+// nothing changed. An error from bbolt itself fails the whole commit, so
+// that no transaction is half made.
+func (s *Store) apply(b *bbolt.Bucket, op *writeOp, rev int64, events []storage.Event) ([]storage.Event, bool, error) {
+	curs := make([]*storage.Item, len(op.ops))
+	for i, o := range op.ops {
+		key := []byte(o.Key)
+		if raw := b.Get(key); raw != nil {
+			curs[i] = decodeItem(key, raw)
+		}
+		if err := precondition(o, curs[i]); err != nil {
+			if op.txn {
+				err = &storage.TxnError{Index: i, Err: err}
+			}
+			op.err = err
+			return events, false, nil
+		}
 	}
-	switch op.kind {
-	case opCreate:
+	for i, o := range op.ops {
+		e, err := put(b, o, curs[i], rev)
+		if err != nil {
+			return events, false, err
+		}
+		events = append(events, e)
+	}
+	op.rev = rev
+	if !op.txn && op.ops[0].Type == storage.OpDelete {
+		op.prev = curs[0]
+	}
+	return events, true, nil
+}
+
+// precondition checks one write against the key's current item.
+func precondition(o storage.Op, cur *storage.Item) error {
+	switch o.Type {
+	case storage.OpCreate:
 		if cur != nil {
-			op.err = storage.ErrExists
-			return storage.Event{}, false
+			return storage.ErrExists
 		}
-		if err := b.Put(key, encodeValue(rev, rev, op.value)); err != nil {
-			op.err = err
-			return storage.Event{}, false
-		}
-		op.rev = rev
-		return storage.Event{Type: storage.EventAdded, Key: op.key, Value: op.value, Rev: rev, CreateRev: rev}, true
-	case opUpdate:
+	case storage.OpUpdate, storage.OpDelete:
 		if cur == nil {
-			op.err = storage.ErrNotFound
-			return storage.Event{}, false
+			return storage.ErrNotFound
 		}
-		if op.ifRev != 0 && op.ifRev != cur.ModRev {
-			op.err = storage.ErrConflict
-			return storage.Event{}, false
+		if o.IfRev != 0 && o.IfRev != cur.ModRev {
+			return storage.ErrConflict
 		}
-		if err := b.Put(key, encodeValue(cur.CreateRev, rev, op.value)); err != nil {
-			op.err = err
-			return storage.Event{}, false
-		}
-		op.rev = rev
-		return storage.Event{Type: storage.EventModified, Key: op.key, Value: op.value, Rev: rev, CreateRev: cur.CreateRev,
-			PrevValue: cur.Value, PrevModRev: cur.ModRev}, true
-	case opDelete:
-		if cur == nil {
-			op.err = storage.ErrNotFound
-			return storage.Event{}, false
-		}
-		if op.ifRev != 0 && op.ifRev != cur.ModRev {
-			op.err = storage.ErrConflict
-			return storage.Event{}, false
-		}
-		if err := b.Delete(key); err != nil {
-			op.err = err
-			return storage.Event{}, false
-		}
-		op.rev, op.prev = rev, cur
-		return storage.Event{Type: storage.EventDeleted, Key: op.key, Value: cur.Value, Rev: rev, CreateRev: cur.CreateRev,
-			PrevValue: cur.Value, PrevModRev: cur.ModRev}, true
+	default:
+		return fmt.Errorf("unknown write kind %d", o.Type)
 	}
-	op.err = fmt.Errorf("unknown write kind %d", op.kind)
-	return storage.Event{}, false
+	return nil
+}
+
+// put makes one write whose precondition holds, and returns its event.
+func put(b *bbolt.Bucket, o storage.Op, cur *storage.Item, rev int64) (storage.Event, error) {
+	key := []byte(o.Key)
+	switch o.Type {
+	case storage.OpCreate:
+		if err := b.Put(key, encodeValue(rev, rev, o.Value)); err != nil {
+			return storage.Event{}, err
+		}
+		return storage.Event{Type: storage.EventAdded, Key: o.Key, Value: o.Value, Rev: rev, CreateRev: rev}, nil
+	case storage.OpUpdate:
+		if err := b.Put(key, encodeValue(cur.CreateRev, rev, o.Value)); err != nil {
+			return storage.Event{}, err
+		}
+		return storage.Event{Type: storage.EventModified, Key: o.Key, Value: o.Value, Rev: rev, CreateRev: cur.CreateRev,
+			PrevValue: cur.Value, PrevModRev: cur.ModRev}, nil
+	default:
+		if err := b.Delete(key); err != nil {
+			return storage.Event{}, err
+		}
+		return storage.Event{Type: storage.EventDeleted, Key: o.Key, Value: cur.Value, Rev: rev, CreateRev: cur.CreateRev,
+			PrevValue: cur.Value, PrevModRev: cur.ModRev}, nil
+	}
 }

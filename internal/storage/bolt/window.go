@@ -79,6 +79,11 @@ func (w *window) trim() {
 		w.compacted = w.events[drop].Rev
 		drop++
 	}
+	// A transaction's events share a revision: they go together.
+	for drop > 0 && drop < len(w.events) && w.events[drop].Rev == w.compacted {
+		w.bytes -= eventSize(&w.events[drop])
+		drop++
+	}
 	if drop > 0 {
 		clear(w.events[:drop])
 		w.events = w.events[drop:]

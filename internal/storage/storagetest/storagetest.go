@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +38,9 @@ func Run(t *testing.T, newKV NewFunc) {
 		{"WatchProgress", testWatchProgress},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ReadRevisionIsWatchable", testReadRevisionIsWatchable},
+		{"Txn", testTxn},
+		{"TxnAllOrNothing", testTxnAllOrNothing},
+		{"TxnCounter", testTxnCounter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -447,5 +452,140 @@ func testReadRevisionIsWatchable(t *testing.T, kv storage.KV) {
 		if err != nil {
 			t.Fatalf("watch from listed revision %d: %v", page.Rev, err)
 		}
+	}
+}
+
+// testTxn: a transaction's writes land at one revision, and a watch sees
+// each of them at it.
+func testTxn(t *testing.T, kv storage.KV) {
+	a := mustCreate(t, kv, prefix+"a", "1")
+	mustCreate(t, kv, prefix+"gone", "x")
+	w, err := kv.Watch(ctx(t), prefix, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Txn(ctx(t), []storage.Op{
+		{Type: storage.OpUpdate, Key: prefix + "a", Value: []byte("2"), IfRev: a},
+		{Type: storage.OpCreate, Key: prefix + "b", Value: []byte("new")},
+		{Type: storage.OpDelete, Key: prefix + "gone"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"a": "2", "b": "new"} {
+		it, err := kv.Get(ctx(t), prefix+key)
+		if err != nil || string(it.Value) != want || it.ModRev != rev {
+			t.Fatalf("%s after the transaction: %+v, %v; want %q at %d", key, it, err, want, rev)
+		}
+	}
+	if _, err := kv.Get(ctx(t), prefix+"gone"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleted key: %v", err)
+	}
+	types := map[string]storage.EventType{}
+	for range 3 {
+		e := next(t, w)
+		if e.Rev != rev {
+			t.Fatalf("event %s %s at %d, want %d", e.Type, e.Key, e.Rev, rev)
+		}
+		types[e.Key] = e.Type
+	}
+	want := map[string]storage.EventType{prefix + "a": storage.EventModified, prefix + "b": storage.EventAdded, prefix + "gone": storage.EventDeleted}
+	if fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+	// A watch from just before the transaction sees all of it; one from
+	// its revision sees none of it.
+	for from, n := range map[int64]int{rev - 1: 3, rev: 0} {
+		w, err := kv.Watch(ctx(t), prefix, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, kv, fmt.Sprintf("%smarker-%d", prefix, from), "m")
+		got := 0
+		for e := next(t, w); e.Type == storage.EventProgress || !strings.Contains(e.Key, "marker"); e = next(t, w) {
+			if e.Type != storage.EventProgress {
+				got++
+			}
+		}
+		if got != n {
+			t.Fatalf("a watch from %d saw %d events of the transaction at %d, want %d", from, got, rev, n)
+		}
+	}
+}
+
+// testTxnAllOrNothing: a transaction with one failed precondition writes
+// nothing, and says which write failed.
+func testTxnAllOrNothing(t *testing.T, kv storage.KV) {
+	a := mustCreate(t, kv, prefix+"a", "1")
+	mustCreate(t, kv, prefix+"b", "1")
+	before, _ := kv.Rev(ctx(t))
+	cases := []struct {
+		ops   []storage.Op
+		index int
+		err   error
+	}{
+		{[]storage.Op{{Type: storage.OpUpdate, Key: prefix + "a", Value: []byte("2"), IfRev: a}, {Type: storage.OpUpdate, Key: prefix + "b", Value: []byte("2"), IfRev: a}}, 1, storage.ErrConflict},
+		{[]storage.Op{{Type: storage.OpCreate, Key: prefix + "c", Value: []byte("x")}, {Type: storage.OpCreate, Key: prefix + "a", Value: []byte("x")}}, 1, storage.ErrExists},
+		{[]storage.Op{{Type: storage.OpDelete, Key: prefix + "none"}, {Type: storage.OpCreate, Key: prefix + "c", Value: []byte("x")}}, 0, storage.ErrNotFound},
+	}
+	for i, tc := range cases {
+		_, err := kv.Txn(ctx(t), tc.ops)
+		var te *storage.TxnError
+		if !errors.As(err, &te) || te.Index != tc.index || !errors.Is(err, tc.err) {
+			t.Fatalf("case %d: %v, want write %d to fail with %v", i, err, tc.index, tc.err)
+		}
+	}
+	if _, err := kv.Txn(ctx(t), []storage.Op{{Type: storage.OpCreate, Key: prefix + "d"}, {Type: storage.OpCreate, Key: prefix + "d"}}); err == nil {
+		t.Fatal("a transaction that names a key twice was accepted")
+	}
+	after, _ := kv.Rev(ctx(t))
+	keys, values, _ := listAll(t, kv, prefix, storage.ListOptions{})
+	if after != before || fmt.Sprint(keys, values) != fmt.Sprint([]string{prefix + "a", prefix + "b"}, []string{"1", "1"}) {
+		t.Fatalf("failed transactions changed the store: rev %d -> %d, %v %v", before, after, keys, values)
+	}
+}
+
+// testTxnCounter: writers that each create an item and raise a counter in
+// one transaction, conditionally on the counter they read, never lose a
+// count: the pattern of a quota charged with the object it admits.
+func testTxnCounter(t *testing.T, kv storage.KV) {
+	counter := prefix + "counter"
+	mustCreate(t, kv, counter, "0")
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				for {
+					it, err := kv.Get(context.Background(), counter)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n, _ := strconv.Atoi(string(it.Value))
+					_, err = kv.Txn(context.Background(), []storage.Op{
+						{Type: storage.OpCreate, Key: fmt.Sprintf("%sitem-%d-%d", prefix, g, i), Value: []byte("v")},
+						{Type: storage.OpUpdate, Key: counter, Value: []byte(strconv.Itoa(n + 1)), IfRev: it.ModRev},
+					})
+					if errors.Is(err, storage.ErrConflict) {
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	it, err := kv.Get(ctx(t), counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, _ := listAll(t, kv, prefix+"item-", storage.ListOptions{})
+	if string(it.Value) != strconv.Itoa(writers*each) || len(keys) != writers*each {
+		t.Fatalf("counter %s with %d items, want %d of both", it.Value, len(keys), writers*each)
 	}
 }
