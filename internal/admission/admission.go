@@ -41,6 +41,17 @@ type Attributes struct {
 	OldObject runtime.Object
 	User      *authn.User
 	DryRun    bool
+	// Charges are the other objects the write changes (a ResourceQuota's
+	// usage), which Chargers set. The writer stores them in the write's own
+	// storage transaction, each conditionally on its resourceVersion.
+	Charges []Charge
+}
+
+// Charge is one object a plugin changes along with the write it admits.
+// Object carries the resourceVersion it was read at.
+type Charge struct {
+	Resource schema.GroupVersionResource
+	Object   runtime.Object
 }
 
 // NewForbidden is a plugin's refusal of a write, worded as Kubernetes'
@@ -64,6 +75,16 @@ type Mutator interface {
 // Validator may refuse a write; it must not change it.
 type Validator interface {
 	Validate(ctx context.Context, a *Attributes) error
+}
+
+// Charger is a Validator that charges the write to other objects
+// (Attributes.Charges). When one of them changed between its read and the
+// write, the transaction fails and the writer calls Recharge: Chargers
+// alone validate again, against the objects as they now are.
+type Charger interface {
+	Validator
+	// Charges marks the validator as a Charger.
+	Charges()
 }
 
 // MutatorFunc adapts a function to Mutator.
@@ -108,11 +129,30 @@ func (c *Chain) Mutate(ctx context.Context, a *Attributes) error {
 	return nil
 }
 
+// Recharge clears the write's charges and runs the Chargers again, in
+// order; see Charger.
+func (c *Chain) Recharge(ctx context.Context, a *Attributes) error {
+	if c == nil {
+		return errNoChain
+	}
+	a.Charges = nil
+	for _, v := range c.Validators {
+		if _, ok := v.(Charger); !ok {
+			continue
+		}
+		if err := v.Validate(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Validate runs every validator in order and stops at the first refusal.
 func (c *Chain) Validate(ctx context.Context, a *Attributes) error {
 	if c == nil {
 		return errNoChain
 	}
+	a.Charges = nil
 	for _, v := range c.Validators {
 		if err := v.Validate(ctx, a); err != nil {
 			return err

@@ -204,6 +204,15 @@ func imageTag(image string) string {
 	return ""
 }
 
+// PodQOSClass is a pod's quality of service class: the one its status
+// records, or the one its spec gives.
+func PodQOSClass(pod *corev1.Pod) corev1.PodQOSClass {
+	if pod.Status.QOSClass != "" {
+		return pod.Status.QOSClass
+	}
+	return qosClass(&pod.Spec)
+}
+
 func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
 	// Pod-level resources, when set, decide alone.
 	if r := spec.Resources; r != nil && podLevelSet(r) {

@@ -19,6 +19,7 @@ const (
 	clusterRoleAggregation        = "clusterrole-aggregation-controller"
 	bootstrapSignerController     = "bootstrap-signer-controller"
 	tokenCleanerController        = "token-cleaner-controller"
+	resourceQuotaController       = "resourcequota-controller"
 )
 
 // controllerAliases are kube-controller-manager's older names.
@@ -32,13 +33,14 @@ var controllerAliases = map[string]string{
 	"clusterrole-aggregation": clusterRoleAggregation,
 	"bootstrapsigner":         bootstrapSignerController,
 	"tokencleaner":            tokenCleanerController,
+	"resourcequota":           resourceQuotaController,
 }
 
 // ControllerNames lists the controllers --controllers can name.
 func ControllerNames() []string {
 	return []string{namespaceController, serviceAccountController, serviceAccountTokenController,
 		csrSigningController, csrApprovingController, csrCleanerController, clusterRoleAggregation,
-		bootstrapSignerController, tokenCleanerController}
+		bootstrapSignerController, tokenCleanerController, resourceQuotaController}
 }
 
 // controllerSelection says which of sekisho's controllers run. As in

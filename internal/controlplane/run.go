@@ -36,6 +36,7 @@ import (
 	"github.com/sekisho/sekisho/internal/controllers/csrcleaner"
 	"github.com/sekisho/sekisho/internal/controllers/csrsigning"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
+	rqcontroller "github.com/sekisho/sekisho/internal/controllers/resourcequota"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
@@ -107,6 +108,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	writer.Resources = cat.Lookup
 
 	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -235,6 +237,7 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 		LimitRanges:     namespacedLister[*corev1.LimitRange](st, reg, corev1.SchemeGroupVersion.WithResource("limitranges")),
 		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
 		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
+		ResourceQuotas:  namespacedLister[*corev1.ResourceQuota](st, reg, corev1.SchemeGroupVersion.WithResource("resourcequotas")),
 	})
 	sel, err := plugins.Select(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, registry.Names())
 	if err != nil {
@@ -307,6 +310,9 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	on, _ := parseControllers(o.Controllers) // Validate refused a bad list
 	if on.enabled(namespaceController) {
 		go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+	}
+	if on.enabled(resourceQuotaController) {
+		go (&rqcontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
 	}
 	go allocator.RunRepair(ctx, st.Store, core("services"), time.Minute)
 

@@ -24,7 +24,7 @@ func BenchmarkList(b *testing.B) {
 	for i := range 10000 {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("obj-%06d", i), Namespace: "ns",
 			Labels: map[string]string{"app": "bench"}}, Data: map[string]string{"key": strings.Repeat("v", 200)}}
-		if _, err := s.create(ctx, res, cm, false, false); err != nil {
+		if _, err := s.create(ctx, res, cm, false, false, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c-%d", n.Add(1)), Namespace: "ns"}}
-			if _, err := s.create(ctx, res, cm, false, false); err != nil {
+			if _, err := s.create(ctx, res, cm, false, false, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -60,7 +60,7 @@ func BenchmarkGet(b *testing.B) {
 	res := catalog.ConfigMaps()
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "ns"}, Data: map[string]string{"k": "v"}}
-	if _, err := s.create(ctx, res, cm, false, false); err != nil {
+	if _, err := s.create(ctx, res, cm, false, false, nil); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -343,7 +343,7 @@ func (s *Store) fillSystemFields(obj catalog.Object) {
 // generated is true the name came from GenerateName, and a collision is
 // retried with a new name, as kube-apiserver does. The Writer has
 // prepared, admitted and validated the object.
-func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool) (*Entry, error) {
+func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Object, generated, dryRun bool, charges []charge) (*Entry, error) {
 	s.fillSystemFields(obj)
 	obj.SetResourceVersion("")
 	obj.SetDeletionTimestamp(nil)
@@ -371,7 +371,7 @@ func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 		} else {
 			var sealed []byte
 			if sealed, err = s.seal(ctx, key, plain); err == nil {
-				rev, err = s.KV.Create(ctx, key, sealed)
+				rev, err = s.write(ctx, storage.Op{Type: storage.OpCreate, Key: key, Value: sealed}, charges)
 			}
 		}
 		if errors.Is(err, storage.ErrExists) {
@@ -425,11 +425,77 @@ func (s *Store) read(ctx context.Context, r *catalog.Resource, key, name string)
 type change struct {
 	next   catalog.Object
 	remove bool
+	// charges are written with the change; see admission.Charge.
+	charges []charge
 }
 
 // maxAttempts bounds how often one write starts again because another
 // writer got in first.
 const maxAttempts = 16
+
+// maxRecharges bounds how often a write is charged again because an
+// object it charges (a quota) changed between its read and the write.
+// Each time, some other write was charged to it and went in: under a
+// hundred concurrent creates in one namespace, a create may have to wait
+// for most of the others. A client must not see the bookkeeping of a
+// quota as a conflict, so the bound is far above any real contention.
+const maxRecharges = 10000
+
+// errRecharge says an object charged with a write changed meanwhile: the
+// write was not made, and is charged again against the object as it now
+// is.
+var errRecharge = errors.New("store: an object charged with the write changed; charging again")
+
+// charge is an admission.Charge with its resource resolved.
+type charge struct {
+	res *catalog.Resource
+	obj catalog.Object
+}
+
+// write makes one write, in one transaction with the objects it is
+// charged to, each conditionally on the resourceVersion it was read at.
+func (s *Store) write(ctx context.Context, op storage.Op, charges []charge) (int64, error) {
+	if len(charges) == 0 {
+		switch op.Type {
+		case storage.OpCreate:
+			return s.KV.Create(ctx, op.Key, op.Value)
+		case storage.OpUpdate:
+			return s.KV.Update(ctx, op.Key, op.Value, op.IfRev)
+		}
+	}
+	ops := []storage.Op{op}
+	plains := make([][]byte, len(charges))
+	for i, c := range charges {
+		ifRev, err := strconv.ParseInt(c.obj.GetResourceVersion(), 10, 64)
+		if err != nil || ifRev <= 0 {
+			return 0, fmt.Errorf("store: a charged %s has no resourceVersion", c.res.Kind)
+		}
+		key := Key(c.res, c.obj.GetNamespace(), c.obj.GetName())
+		if plains[i], err = encode(c.res, c.obj); err != nil {
+			return 0, err
+		}
+		sealed, err := s.seal(ctx, key, plains[i])
+		if err != nil {
+			return 0, err
+		}
+		ops = append(ops, storage.Op{Type: storage.OpUpdate, Key: key, Value: sealed, IfRev: ifRev})
+	}
+	rev, err := s.KV.Txn(ctx, ops)
+	var te *storage.TxnError
+	switch {
+	case errors.As(err, &te) && te.Index == 0:
+		return 0, te.Err
+	case errors.As(err, &te):
+		return 0, errRecharge
+	case err != nil:
+		return 0, err
+	}
+	for i, c := range charges {
+		c.obj.SetResourceVersion(strconv.FormatInt(rev, 10))
+		s.written(c.res, ops[i+1].Key, plains[i], rev)
+	}
+	return rev, nil
+}
 
 // guaranteedUpdate is the write loop every update and delete runs, in the
 // spirit of k8s.io/apiserver's GuaranteedUpdate: read the current object,
@@ -442,6 +508,7 @@ const maxAttempts = 16
 func (s *Store) guaranteedUpdate(ctx context.Context, r *catalog.Resource, namespace, name string, dryRun bool,
 	decide func(cur *read) (*change, error)) (e *Entry, deleted bool, err error) {
 	key := Key(r, namespace, name)
+	recharges := 0
 	for attempt := 1; ; attempt++ {
 		cur, err := s.read(ctx, r, key, name)
 		if err != nil {
@@ -455,11 +522,16 @@ func (s *Store) guaranteedUpdate(ctx context.Context, r *catalog.Resource, names
 		case c == nil:
 			return cur.entry, false, nil
 		case c.remove:
-			e, err = s.remove(ctx, r, cur, c.next, dryRun)
+			e, err = s.remove(ctx, r, cur, c.next, dryRun, c.charges)
 		default:
-			e, err = s.replace(ctx, r, cur, c.next, dryRun)
+			e, err = s.replace(ctx, r, cur, c.next, dryRun, c.charges)
 		}
 		if errors.Is(err, storage.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if errors.Is(err, errRecharge) && recharges < maxRecharges {
+			recharges++
+			attempt--
 			continue
 		}
 		if err != nil {
@@ -470,7 +542,7 @@ func (s *Store) guaranteedUpdate(ctx context.Context, r *catalog.Resource, names
 }
 
 // replace stores next in place of cur, if it differs.
-func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, next catalog.Object, dryRun bool) (*Entry, error) {
+func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, next catalog.Object, dryRun bool, charges []charge) (*Entry, error) {
 	plain, err := encode(r, next)
 	if err != nil {
 		return nil, err
@@ -485,7 +557,7 @@ func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, nex
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.KV.Update(ctx, cur.item.Key, sealed, cur.item.ModRev)
+	rev, err := s.write(ctx, storage.Op{Type: storage.OpUpdate, Key: cur.item.Key, Value: sealed, IfRev: cur.item.ModRev}, charges)
 	if err != nil {
 		return nil, err
 	}
@@ -496,11 +568,18 @@ func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, nex
 
 // remove deletes cur, and returns its last state: as stored, or last when
 // the storage does not return it.
-func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last catalog.Object, dryRun bool) (*Entry, error) {
+func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last catalog.Object, dryRun bool, charges []charge) (*Entry, error) {
 	if dryRun {
 		return cur.entry, nil
 	}
-	prev, rev, err := s.KV.Delete(ctx, cur.item.Key, cur.item.ModRev)
+	var prev *storage.Item
+	var rev int64
+	var err error
+	if len(charges) == 0 {
+		prev, rev, err = s.KV.Delete(ctx, cur.item.Key, cur.item.ModRev)
+	} else {
+		rev, err = s.write(ctx, storage.Op{Type: storage.OpDelete, Key: cur.item.Key, IfRev: cur.item.ModRev}, charges)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,32 @@ import (
 // without one is refused. The server's own writes use authn.AsAPIServer.
 type Writer struct {
 	*Store
+	// Resources finds the resource of an object admission charges a
+	// write to (admission.Charge); without it a charged write fails.
+	Resources func(schema.GroupVersionResource) (*catalog.Resource, bool)
+
 	admission *admission.Chain
 	fields    *fieldmanager.Fields
+}
+
+// resolve gives admission's charges their resources.
+func (w *Writer) resolve(charges []admission.Charge) ([]charge, error) {
+	if len(charges) == 0 {
+		return nil, nil
+	}
+	out := make([]charge, len(charges))
+	for i, c := range charges {
+		obj, ok := c.Object.(catalog.Object)
+		if w.Resources == nil || !ok {
+			return nil, apierrors.NewInternalError(fmt.Errorf("cannot write a charge to %s", c.Resource))
+		}
+		res, found := w.Resources(c.Resource)
+		if !found {
+			return nil, apierrors.NewInternalError(fmt.Errorf("cannot write a charge to %s: not served", c.Resource))
+		}
+		out[i] = charge{res: res, obj: obj}
+	}
+	return out, nil
 }
 
 // NewWriter returns the writer of s. It needs an admission chain: a
@@ -170,7 +194,19 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 	if err := w.admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
-	return w.create(ctx, r, obj, generated, o.DryRun)
+	for recharges := 0; ; recharges++ {
+		charges, err := w.resolve(attrs.Charges)
+		if err != nil {
+			return nil, err
+		}
+		e, err := w.create(ctx, r, obj, generated, o.DryRun, charges)
+		if !errors.Is(err, errRecharge) || recharges == maxRecharges {
+			return e, err
+		}
+		if err := w.admission.Recharge(ctx, attrs); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // ChangeFunc turns the current object (a private copy) into the object
@@ -204,17 +240,17 @@ func (w *Writer) update(ctx context.Context, t Target, o Options, apply ChangeFu
 		if err != nil {
 			return nil, err
 		}
-		next, err := w.admitUpdate(ctx, t, obj, cur.obj, o, applied)
+		next, charges, err := w.admitUpdate(ctx, t, obj, cur.obj, o, applied)
 		if err != nil {
 			return nil, err
 		}
 		if next.GetDeletionTimestamp() != nil && len(next.GetFinalizers()) == 0 && !holdsDeletion(r, next) {
-			return &change{next: next, remove: true}, nil
+			return &change{next: next, remove: true, charges: charges}, nil
 		}
 		if r.TracksGeneration && changesSpec(cur.obj, next) {
 			next.SetGeneration(cur.obj.GetGeneration() + 1)
 		}
-		return &change{next: next}, nil
+		return &change{next: next, charges: charges}, nil
 	})
 	return e, found, err
 }
@@ -262,14 +298,15 @@ func (w *Writer) Apply(ctx context.Context, t Target, patch runtime.Object, forc
 
 // admitUpdate turns the object a request asks for into the object to
 // store, given the current one, records who changed which fields, and
-// admits and validates it.
-func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, o Options, applied bool) (catalog.Object, error) {
+// admits and validates it. It returns what admission charged the update
+// to (admission.Charge).
+func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, o Options, applied bool) (catalog.Object, []charge, error) {
 	r := t.Resource
 	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
-		return nil, ErrConflict(r, cur.GetName())
+		return nil, nil, ErrConflict(r, cur.GetName())
 	}
 	if obj.GetName() != cur.GetName() {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", obj.GetName(), cur.GetName()))
 	}
 	// Server-owned metadata a client may omit is carried over.
 	if obj.GetUID() == "" {
@@ -300,10 +337,10 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 	}
 	attrs, err := attributes(ctx, admission.Update, t, next, cur, o.DryRun)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := w.admission.Mutate(ctx, attrs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The update strategy runs after mutating admission, as in
 	// kube-apiserver: what it keeps from the stored object, admission
@@ -325,12 +362,16 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 		}
 	}
 	if len(errs) > 0 {
-		return nil, invalid(r, cur.GetName(), errs)
+		return nil, nil, invalid(r, cur.GetName(), errs)
 	}
 	if err := w.admission.Validate(ctx, attrs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return next, nil
+	charges, err := w.resolve(attrs.Charges)
+	if err != nil {
+		return nil, nil, err
+	}
+	return next, charges, nil
 }
 
 // Delete deletes an object. In each pass of the write loop the

@@ -9,11 +9,15 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
@@ -258,5 +262,95 @@ func TestWriteItemJSON(t *testing.T) {
 				t.Errorf("%s (JSON built %v): item %s", res.Name, built, b.Bytes())
 			}
 		}
+	}
+}
+
+// counterCharger charges every create and update of a config map to one
+// counter (a ResourceQuota's status.used["count"]), read from the store
+// as it is now, as the ResourceQuota plugin charges its quotas.
+type counterCharger struct {
+	s     *Store
+	quota *catalog.Resource
+	calls atomic.Int64
+}
+
+func (c *counterCharger) Charges() {}
+
+func (c *counterCharger) Validate(ctx context.Context, a *admission.Attributes) error {
+	if a.Kind.Kind != "ConfigMap" {
+		return nil
+	}
+	c.calls.Add(1)
+	obj, err := c.s.GetObject(ctx, c.quota, "ns", "counter")
+	if err != nil {
+		return err
+	}
+	q := obj.(*corev1.ResourceQuota).DeepCopy()
+	n := q.Status.Used["count"]
+	n.Add(resource.MustParse("1"))
+	q.Status.Used = corev1.ResourceList{"count": n}
+	a.Charges = append(a.Charges, admission.Charge{Resource: c.quota.GroupVersionResource(), Object: q})
+	return nil
+}
+
+// Writes charged to one object all go in, each with its charge, however
+// many race: a charge that lost its race is charged again, not refused as
+// a conflict, and no charge is lost or made without its write.
+func TestChargesRaceWithoutLoss(t *testing.T) {
+	s := testStore(t)
+	quotas := catalog.ResourceQuotas()
+	charger := &counterCharger{s: s, quota: quotas}
+	chain := admission.AllowAll()
+	chain.Validators = append(chain.Validators, charger)
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
+		return quotas, gvr == quotas.GroupVersionResource()
+	}
+	counter := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "counter", Namespace: "ns"},
+		Status: corev1.ResourceQuotaStatus{Used: corev1.ResourceList{"count": resource.MustParse("0")}}}
+	if _, err := testWriter(t, s, nil).Create(dana, quotas, counter, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cms := catalog.ConfigMaps()
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name := "cm-" + strconv.Itoa(i)
+			if _, err := w.Create(dana, cms, configMap(name, nil), Options{}); err != nil {
+				t.Error(err)
+				return
+			}
+			_, err := w.Update(dana, ObjectTarget(cms, "ns", name), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+				cur.(*corev1.ConfigMap).Data["k"] = "changed"
+				return cur, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	obj, err := s.GetObject(dana, quotas, "ns", "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := obj.(*corev1.ResourceQuota).Status.Used["count"]
+	if used.Value() != 2*n {
+		t.Errorf("counter %s after %d charged writes", used.String(), 2*n)
+	}
+	if charger.calls.Load() <= 2*n {
+		t.Logf("no write had to be charged again (%d charges): the race was not exercised", charger.calls.Load())
+	}
+	// A dry run is admitted, but its charge is not written.
+	if _, err := w.Create(dana, cms, configMap("dry", nil), Options{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	obj, _ = s.GetObject(dana, quotas, "ns", "counter")
+	if got := obj.(*corev1.ResourceQuota).Status.Used["count"]; got.Value() != 2*n {
+		t.Errorf("a dry run was charged: %s", got.String())
 	}
 }

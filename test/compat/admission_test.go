@@ -1,9 +1,13 @@
 package compat
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // TestLimitRangerMatchesKubeAPIServer sends pods and claims against a
@@ -130,4 +134,80 @@ func TestEventRateLimitMatchesKubeAPIServer(t *testing.T) {
 		{what: "third event, over the burst", method: "POST", path: events, body: event("e3"), kube: 429, same: true},
 		{what: "a dry run is not counted", method: "POST", path: events + "?dryRun=All", body: event("e4"), kube: 201},
 	})
+}
+
+// TestResourceQuotaMatchesKubeAPIServer charges pods, secrets and
+// services to quotas on both servers, with scopes: the same writes are
+// admitted and the same refused, message for message, and the quotas end
+// with the same usage. No kube-controller-manager runs beside the
+// kube-apiserver here, so the test gives each quota its first status, as
+// that controller would.
+func TestResourceQuotaMatchesKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho()
+	const ns, scoped = "/api/v1/namespaces/quota", "/api/v1/namespaces/scoped"
+	pod := func(name, resources string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"serviceAccountName":"runner","automountServiceAccountToken":false,` +
+			`"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","resources":` + resources + `}]}}`
+	}
+	const hard = `{"pods":"2","requests.memory":"1Gi","limits.cpu":"2","secrets":"1","services.nodeports":"1"}`
+	const zero = `{"pods":"0","requests.memory":"0","limits.cpu":"0","secrets":"0","services.nodeports":"0"}`
+	differential(t, kube, sekisho, []step{
+		{what: "namespace", method: "POST", path: "/api/v1/namespaces", body: `{"metadata":{"name":"quota"}}`, kube: 201},
+		{what: "service account", method: "POST", path: ns + "/serviceaccounts", body: `{"metadata":{"name":"runner"}}`, kube: 201},
+		{what: "quota", method: "POST", path: ns + "/resourcequotas", body: `{"metadata":{"name":"q"},"spec":{"hard":` + hard + `}}`, kube: 201},
+		{what: "quota status", method: "PUT", path: ns + "/resourcequotas/q/status", kube: 200,
+			body: `{"metadata":{"name":"q"},"spec":{"hard":` + hard + `},"status":{"hard":` + hard + `,"used":` + zero + `}}`},
+		{what: "pod without requests", method: "POST", path: ns + "/pods", body: pod("bare", `{}`), kube: 403, same: true},
+		{what: "pod within", method: "POST", path: ns + "/pods", body: pod("a", `{"requests":{"memory":"512Mi"},"limits":{"cpu":"1","memory":"512Mi"}}`), kube: 201},
+		{what: "pod over memory", method: "POST", path: ns + "/pods", body: pod("b", `{"requests":{"memory":"768Mi"},"limits":{"cpu":"500m","memory":"768Mi"}}`), kube: 403, same: true},
+		{what: "dry run over memory", method: "POST", path: ns + "/pods?dryRun=All", body: pod("b", `{"requests":{"memory":"768Mi"},"limits":{"cpu":"500m","memory":"768Mi"}}`), kube: 403, same: true},
+		{what: "dry run within", method: "POST", path: ns + "/pods?dryRun=All", body: pod("b", `{"requests":{"memory":"256Mi"},"limits":{"cpu":"500m","memory":"256Mi"}}`), kube: 201},
+		{what: "second pod", method: "POST", path: ns + "/pods", body: pod("b", `{"requests":{"memory":"256Mi"},"limits":{"cpu":"500m","memory":"256Mi"}}`), kube: 201},
+		{what: "third pod over several", method: "POST", path: ns + "/pods", body: pod("c", `{"requests":{"memory":"512Mi"},"limits":{"cpu":"1","memory":"512Mi"}}`), kube: 403, same: true},
+		{what: "secret", method: "POST", path: ns + "/secrets", body: `{"metadata":{"name":"s1"}}`, kube: 201},
+		{what: "second secret", method: "POST", path: ns + "/secrets", body: `{"metadata":{"name":"s2"}}`, kube: 403, same: true},
+		{what: "service with two node ports", method: "POST", path: ns + "/services", kube: 403, same: true,
+			body: `{"metadata":{"name":"np"},"spec":{"type":"NodePort","ports":[{"name":"a","port":80},{"name":"b","port":81}]}}`},
+		{what: "cluster IP service", method: "POST", path: ns + "/services", kube: 201, body: `{"metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}}`},
+		{what: "turned into a node port", method: "PATCH", path: ns + "/services/web", contentType: "application/merge-patch+json", kube: 200,
+			body: `{"spec":{"type":"NodePort"}}`},
+		{what: "a second node port", method: "PATCH", path: ns + "/services/web", contentType: "application/merge-patch+json", kube: 403, same: true,
+			body: `{"spec":{"ports":[{"name":"a","port":80},{"name":"b","port":81}]}}`},
+
+		{what: "scoped namespace", method: "POST", path: "/api/v1/namespaces", body: `{"metadata":{"name":"scoped"}}`, kube: 201},
+		{what: "scoped service account", method: "POST", path: scoped + "/serviceaccounts", body: `{"metadata":{"name":"runner"}}`, kube: 201},
+		{what: "best-effort quota", method: "POST", path: scoped + "/resourcequotas", kube: 201,
+			body: `{"metadata":{"name":"be"},"spec":{"hard":{"pods":"1"},"scopes":["BestEffort"]}}`},
+		{what: "terminating quota", method: "POST", path: scoped + "/resourcequotas", kube: 201,
+			body: `{"metadata":{"name":"term"},"spec":{"hard":{"pods":"1"},"scopes":["Terminating"]}}`},
+		{what: "best-effort status", method: "PUT", path: scoped + "/resourcequotas/be/status", kube: 200,
+			body: `{"metadata":{"name":"be"},"spec":{"hard":{"pods":"1"},"scopes":["BestEffort"]},"status":{"hard":{"pods":"1"},"used":{"pods":"0"}}}`},
+		{what: "terminating status", method: "PUT", path: scoped + "/resourcequotas/term/status", kube: 200,
+			body: `{"metadata":{"name":"term"},"spec":{"hard":{"pods":"1"},"scopes":["Terminating"]},"status":{"hard":{"pods":"1"},"used":{"pods":"0"}}}`},
+		{what: "best-effort pod", method: "POST", path: scoped + "/pods", body: pod("be1", `{}`), kube: 201},
+		{what: "second best-effort pod", method: "POST", path: scoped + "/pods", body: pod("be2", `{}`), kube: 403, same: true},
+		{what: "burstable pod", method: "POST", path: scoped + "/pods", body: pod("bu1", `{"requests":{"cpu":"10m"}}`), kube: 201},
+		{what: "terminating burstable pod", method: "POST", path: scoped + "/pods", kube: 201, body: `{"metadata":{"name":"t1"},"spec":{"serviceAccountName":"runner","automountServiceAccountToken":false,"activeDeadlineSeconds":60,` +
+			`"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","resources":{"requests":{"cpu":"10m"}}}]}}`},
+		{what: "second terminating pod", method: "POST", path: scoped + "/pods", kube: 403, same: true, body: `{"metadata":{"name":"t2"},"spec":{"serviceAccountName":"runner","automountServiceAccountToken":false,"activeDeadlineSeconds":60,` +
+			`"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","resources":{"requests":{"cpu":"10m"}}}]}}`},
+	})
+	for _, path := range []string{ns + "/resourcequotas/q", scoped + "/resourcequotas/be", scoped + "/resourcequotas/term"} {
+		_, kb := kube.sendHeaders(t, "GET", path, "", "", nil)
+		_, sb := sekisho.sendHeaders(t, "GET", path, "", "", nil)
+		var k, s struct {
+			Status corev1.ResourceQuotaStatus `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(kb), &k); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(sb), &s); err != nil {
+			t.Fatal(err)
+		}
+		if !equality.Semantic.DeepEqual(k.Status, s.Status) {
+			t.Errorf("%s: status %+v on kube-apiserver, %+v on sekisho", path, k.Status, s.Status)
+		}
+	}
 }

@@ -54,6 +54,11 @@ var rules = []struct {
 		banned:   []string{"internal/admission/plugins/...", "internal/authz/..."},
 	},
 	{
+		packages: []string{"internal/quota"},
+		why:      "measuring usage is the same for the plugin that charges it and the controller that recounts it",
+		banned:   []string{"internal/admission/...", "internal/store", "internal/controllers/..."},
+	},
+	{
 		packages: []string{"internal/admission"},
 		why:      "the admission framework knows no plugin",
 		banned:   []string{"internal/admission/plugins/...", "internal/store", "internal/catalog"},

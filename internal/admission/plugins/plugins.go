@@ -29,6 +29,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/podsecurity"
 	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
+	"github.com/sekisho/sekisho/internal/admission/plugins/resourcequota"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceaccount"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/storageobjectinuseprotection"
@@ -66,6 +67,9 @@ type Deps struct {
 	PriorityClasses func(ctx context.Context) ([]*schedulingv1.PriorityClass, error)
 	// StorageClasses lists the stored storage classes.
 	StorageClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
+	// ResourceQuotas lists the ResourceQuotas of a namespace as stored
+	// now.
+	ResourceQuotas func(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
 }
 
 // Implemented lists the plugins a flag can name, in the order they run.
@@ -182,6 +186,12 @@ func New(d Deps) *admission.Registry {
 		return certificatesubjectrestriction.Plugin{}, nil
 	}))
 	must(r.Register(denyserviceexternalips.PluginName, func() (any, error) { return denyserviceexternalips.Plugin{}, nil }))
+	must(r.Register(resourcequota.PluginName, func() (any, error) {
+		if d.ResourceQuotas == nil {
+			return nil, errMissing("a ResourceQuota reader")
+		}
+		return &resourcequota.Plugin{Quotas: d.ResourceQuotas}, nil
+	}))
 
 	return r
 }

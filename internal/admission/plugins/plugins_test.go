@@ -54,6 +54,7 @@ func deps(z authz.Authorizer) Deps {
 		Pods:            func(context.Context, string) ([]*corev1.Pod, error) { return nil, nil },
 		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
 		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
+		ResourceQuotas:  func(context.Context, string) ([]*corev1.ResourceQuota, error) { return nil, nil },
 	}
 }
 
@@ -63,7 +64,7 @@ func TestDefaultChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ServiceAllocation", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "PodSecurity", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
-		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}
+		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}

@@ -16,6 +16,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/quota"
 )
 
 // PluginName is the plugin's name in --enable-admission-plugins.
@@ -198,13 +199,13 @@ func checkPod(lr *corev1.LimitRange, pod *corev1.Pod) []error {
 func checkLimit(l corev1.LimitRangeItem, requests, limits corev1.ResourceList) []error {
 	var errs []error
 	kind := string(l.Type)
-	for _, name := range sortedNames(l.Min) {
+	for _, name := range quota.Names(l.Min) {
 		errs = appendErr(errs, minConstraint(kind, name, l.Min[name], requests, limits))
 	}
-	for _, name := range sortedNames(l.Max) {
+	for _, name := range quota.Names(l.Max) {
 		errs = appendErr(errs, maxConstraint(kind, name, l.Max[name], requests, limits))
 	}
-	for _, name := range sortedNames(l.MaxLimitRequestRatio) {
+	for _, name := range quota.Names(l.MaxLimitRequestRatio) {
 		errs = appendErr(errs, ratioConstraint(kind, name, l.MaxLimitRequestRatio[name], requests, limits))
 	}
 	return errs
@@ -219,10 +220,10 @@ func checkClaim(lr *corev1.LimitRange, pvc *corev1.PersistentVolumeClaim) []erro
 			continue
 		}
 		kind := string(l.Type)
-		for _, name := range sortedNames(l.Min) {
+		for _, name := range quota.Names(l.Min) {
 			errs = appendErr(errs, minConstraint(kind, name, l.Min[name], pvc.Spec.Resources.Requests, corev1.ResourceList{}))
 		}
-		for _, name := range sortedNames(l.Max) {
+		for _, name := range quota.Names(l.Max) {
 			errs = appendErr(errs, maxRequestConstraint(kind, name, l.Max[name], pvc.Spec.Resources.Requests))
 		}
 	}
@@ -234,15 +235,6 @@ func appendErr(errs []error, err error) []error {
 		return append(errs, err)
 	}
 	return errs
-}
-
-func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
-	names := make([]corev1.ResourceName, 0, len(l))
-	for k := range l {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // comparable gives request, limit and enforced values at a common

@@ -1,0 +1,85 @@
+// Package resourcequota is the ResourceQuota admission plugin: a write
+// that would take a namespace past one of its ResourceQuotas is refused
+// with kube-apiserver's message, and an admitted write is charged to the
+// quotas that cover it. Unlike kube-apiserver, which updates a quota's
+// status.used before it writes the object, the charge is written in the
+// same storage transaction as the object (admission.Charge): a write that
+// fails leaves no charge behind, and no two writes (nor two API servers
+// on one etcd) can both take the last unit of a quota. Dry runs are
+// checked and charge nothing.
+package resourcequota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/quota"
+)
+
+// PluginName is the plugin's name in --enable-admission-plugins.
+const PluginName = "ResourceQuota"
+
+// Plugin charges writes to the quotas of their namespace.
+type Plugin struct {
+	// Quotas reads the ResourceQuotas of a namespace as stored now, each
+	// with its resourceVersion. The plugin does not change them.
+	Quotas   func(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
+	Registry quota.Registry
+}
+
+var quotasResource = corev1.SchemeGroupVersion.WithResource("resourcequotas")
+
+// ignored are the resources no quota counts, as in kube-apiserver.
+var ignored = map[schema.GroupResource]bool{{Resource: "events"}: true}
+
+// Charges marks the plugin as an admission.Charger.
+func (p *Plugin) Charges() {}
+
+// Validate refuses a write the quotas of its namespace do not allow, and
+// charges an admitted one (unless it is a dry run).
+func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
+	if a.Namespace == "" || a.Object == nil || ignored[a.Resource.GroupResource()] {
+		return nil
+	}
+	var op quota.Operation
+	switch a.Operation {
+	case admission.Create:
+		op = quota.Create
+	case admission.Update:
+		op = quota.Update
+	default:
+		return nil
+	}
+	if a.Operation == admission.Create && a.Resource.GroupResource() == (schema.GroupResource{Resource: "namespaces"}) {
+		return nil
+	}
+	w := quota.Write{Resource: a.Resource.GroupResource(), Op: op, Subresource: a.Subresource, Object: a.Object, Old: a.OldObject}
+	if !p.Registry.For(w.Resource).Handles(w.Op, w.Subresource, w.Object, w.Old) {
+		return nil
+	}
+	quotas, err := p.Quotas(ctx, a.Namespace)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("error looking up quota: %w", err))
+	}
+	charged, err := p.Registry.Charge(quotas, w)
+	var refused *quota.Refusal
+	switch {
+	case errors.As(err, &refused):
+		return admission.NewForbidden(a, refused)
+	case err != nil:
+		return apierrors.NewInternalError(err)
+	}
+	if a.DryRun {
+		return nil
+	}
+	for _, q := range charged {
+		a.Charges = append(a.Charges, admission.Charge{Resource: quotasResource, Object: q})
+	}
+	return nil
+}
