@@ -32,7 +32,8 @@ func refuse(format string, args ...any) error {
 // kube-apiserver's ResourceQuota admission does, and returns copies of
 // the quotas it changes, with the write's usage added to status.used.
 // A write the quotas do not allow gets a *Refusal. quotas are not
-// changed.
+// changed; the copies share their metadata with them, and only their
+// status and top-level fields may be changed.
 func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.ResourceQuota, error) {
 	if len(quotas) == 0 {
 		return nil, nil
@@ -43,14 +44,14 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 	}
 	var covering []*corev1.ResourceQuota
 	for _, q := range quotas {
-		match, err := Matches(e, q, w.Object)
+		limited := e.MatchingResources(Names(q.Status.Hard))
+		match, err := matches(e, q, limited, w.Object)
 		if err != nil {
 			return nil, fmt.Errorf("matching quota %s: %w", q.Name, err)
 		}
 		if !match {
 			continue
 		}
-		limited := e.MatchingResources(Names(q.Status.Hard))
 		if err := e.Constraints(limited, w.Object); err != nil {
 			return nil, refuse("failed quota: %s: %v", q.Name, err)
 		}
@@ -116,9 +117,11 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 		if len(requested) == 0 {
 			continue
 		}
-		charged := q.DeepCopy()
-		charged.Status.Used = used
-		out = append(out, charged)
+		// A shallow copy with a status of its own: the quota read may be
+		// shared with other readers, and only its status changes.
+		charged := *q
+		charged.Status = corev1.ResourceQuotaStatus{Hard: q.Status.Hard, Used: used}
+		out = append(out, &charged)
 	}
 	return out, nil
 }

@@ -80,7 +80,12 @@ func Scopes(q *corev1.ResourceQuota) []corev1.ScopedResourceSelectorRequirement 
 // Matches reports whether a quota covers obj: it limits something e
 // measures, and obj falls under every one of its scopes.
 func Matches(e Evaluator, q *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
-	if len(e.MatchingResources(Names(q.Status.Hard))) == 0 {
+	return matches(e, q, e.MatchingResources(Names(q.Status.Hard)), obj)
+}
+
+// matches is Matches given what e measures of the quota's limits.
+func matches(e Evaluator, q *corev1.ResourceQuota, limited []corev1.ResourceName, obj runtime.Object) (bool, error) {
+	if len(limited) == 0 {
 		return false, nil
 	}
 	for _, s := range Scopes(q) {
@@ -540,9 +545,8 @@ func (pods) Constraints(required []corev1.ResourceName, obj runtime.Object) erro
 	}
 	missing := map[corev1.ResourceName][]string{}
 	check := func(c *corev1.Container) {
-		has := containerUsage(c.Resources.Requests, c.Resources.Limits)
 		for _, n := range need {
-			if _, ok := has[n]; !ok && !slices.Contains(missing[n], c.Name) {
+			if !sets(c.Resources, n) && !slices.Contains(missing[n], c.Name) {
 				missing[n] = append(missing[n], c.Name)
 			}
 		}
@@ -565,6 +569,19 @@ func (pods) Constraints(required []corev1.ResourceName, obj runtime.Object) erro
 	return fmt.Errorf("must specify %s", strings.Join(msgs, "; "))
 }
 
+// sets reports whether a container's resources give a value for one of
+// requiredPerContainer: cpu and memory are requests, as are their
+// requests. names; limits. names are limits.
+func sets(r corev1.ResourceRequirements, name corev1.ResourceName) bool {
+	if plain, ok := strings.CutPrefix(string(name), "limits."); ok {
+		_, set := r.Limits[corev1.ResourceName(plain)]
+		return set
+	}
+	plain := strings.TrimPrefix(string(name), corev1.DefaultResourceRequestsPrefix)
+	_, set := r.Requests[corev1.ResourceName(plain)]
+	return set
+}
+
 func namesOf(m map[corev1.ResourceName][]string) corev1.ResourceList {
 	out := corev1.ResourceList{}
 	for n := range m {
@@ -573,10 +590,15 @@ func namesOf(m map[corev1.ResourceName][]string) corev1.ResourceList {
 	return out
 }
 
-// containerUsage is what requests and limits add up to under each of
-// the quota's names.
-func containerUsage(requests, limits corev1.ResourceList) corev1.ResourceList {
-	out := corev1.ResourceList{corev1.ResourcePods: one()}
+var limitNames = []struct{ plain, limit corev1.ResourceName }{
+	{corev1.ResourceCPU, corev1.ResourceLimitsCPU}, {corev1.ResourceMemory, corev1.ResourceLimitsMemory},
+	{corev1.ResourceEphemeralStorage, corev1.ResourceLimitsEphemeralStorage},
+}
+
+// containerUsage adds to out what requests and limits come to under
+// each of the quota's names.
+func containerUsage(out, requests, limits corev1.ResourceList) {
+	out[corev1.ResourcePods] = one()
 	both := func(plain, req corev1.ResourceName) {
 		if q, ok := requests[plain]; ok {
 			out[plain] = q
@@ -586,12 +608,9 @@ func containerUsage(requests, limits corev1.ResourceList) corev1.ResourceList {
 	both(corev1.ResourceCPU, corev1.ResourceRequestsCPU)
 	both(corev1.ResourceMemory, corev1.ResourceRequestsMemory)
 	both(corev1.ResourceEphemeralStorage, corev1.ResourceRequestsEphemeralStorage)
-	for plain, lim := range map[corev1.ResourceName]corev1.ResourceName{
-		corev1.ResourceCPU: corev1.ResourceLimitsCPU, corev1.ResourceMemory: corev1.ResourceLimitsMemory,
-		corev1.ResourceEphemeralStorage: corev1.ResourceLimitsEphemeralStorage,
-	} {
-		if q, ok := limits[plain]; ok {
-			out[lim] = q
+	for _, l := range limitNames {
+		if q, ok := limits[l.plain]; ok {
+			out[l.limit] = q
 		}
 	}
 	for name, q := range requests {
@@ -605,7 +624,6 @@ func containerUsage(requests, limits corev1.ResourceList) corev1.ResourceList {
 			out[corev1.ResourceName(corev1.DefaultResourceRequestsPrefix+s)] = q
 		}
 	}
-	return out
 }
 
 // Usage: every pod counts once; a pod not finished (and not past its
@@ -622,9 +640,8 @@ func (p pods) Usage(obj runtime.Object) (corev1.ResourceList, error) {
 		return out, nil
 	}
 	opts := resourcehelper.PodResourcesOptions{UseStatusResources: true}
-	requests := resourcehelper.PodRequests(pod, opts)
-	limits := resourcehelper.PodLimits(pod, opts)
-	return Add(out, containerUsage(requests, limits)), nil
+	containerUsage(out, resourcehelper.PodRequests(pod, opts), resourcehelper.PodLimits(pod, opts))
+	return out, nil
 }
 
 // counts reports whether a pod still holds its resources: it has not

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/authn"
@@ -90,4 +92,43 @@ func BenchmarkWriterCreateParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWriterCreateParallelCharged is BenchmarkWriterCreateParallel
+// with every create charged to one quota in the same transaction, as the
+// ResourceQuota plugin charges a namespace's creates: 32 writers race for
+// the one quota, and a charge that lost its race is made again.
+func BenchmarkWriterCreateParallelCharged(b *testing.B) {
+	s := testStore(b)
+	quotas := catalog.ResourceQuotas()
+	chain := admission.AllowAll()
+	charger := &counterCharger{s: s, quota: quotas}
+	chain.Validators = append(chain.Validators, charger)
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
+		return quotas, gvr == quotas.GroupVersionResource()
+	}
+	ctx := authn.AsAPIServer(context.Background())
+	counter := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "counter", Namespace: "ns"},
+		Status: corev1.ResourceQuotaStatus{Used: corev1.ResourceList{"count": resource.MustParse("0")}}}
+	if _, err := w.Create(ctx, quotas, counter, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	res := catalog.ConfigMaps()
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c-%d", n.Add(1)), Namespace: "ns"}}
+			if _, err := w.Create(ctx, res, cm, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(charger.calls.Load()-1)/float64(n.Load()), "charges/create")
 }

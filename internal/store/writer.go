@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,8 +34,35 @@ type Writer struct {
 	// write to (admission.Charge); without it a charged write fails.
 	Resources func(schema.GroupVersionResource) (*catalog.Resource, bool)
 
-	admission *admission.Chain
-	fields    *fieldmanager.Fields
+	admission   *admission.Chain
+	fields      *fieldmanager.Fields
+	chargeLocks keyLocks
+}
+
+// keyLocks are mutexes by storage key: one for each quota ever charged
+// under contention, which is a handful per namespace.
+type keyLocks struct{ m sync.Map }
+
+// lock takes the locks of the charged objects' keys, in key order, and
+// returns their release.
+func (l *keyLocks) lock(charges []charge) func() {
+	keys := make([]string, len(charges))
+	for i, c := range charges {
+		keys[i] = Key(c.res, c.obj.GetNamespace(), c.obj.GetName())
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	held := make([]*sync.Mutex, len(keys))
+	for i, k := range keys {
+		m, _ := l.m.LoadOrStore(k, &sync.Mutex{})
+		held[i] = m.(*sync.Mutex)
+		held[i].Lock()
+	}
+	return func() {
+		for _, m := range held {
+			m.Unlock()
+		}
+	}
 }
 
 // resolve gives admission's charges their resources.
@@ -194,6 +222,12 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 	if err := w.admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
+	var unlock func()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	for recharges := 0; ; recharges++ {
 		charges, err := w.resolve(attrs.Charges)
 		if err != nil {
@@ -202,6 +236,12 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 		e, err := w.create(ctx, r, obj, generated, o.DryRun, charges)
 		if !errors.Is(err, errRecharge) || recharges == maxRecharges {
 			return e, err
+		}
+		// The charge lost a race: charge again holding the charged
+		// objects, so that writes racing for one quota in this server
+		// take turns instead of each charging again and again.
+		if unlock == nil {
+			unlock = w.chargeLocks.lock(charges)
 		}
 		if err := w.admission.Recharge(ctx, attrs); err != nil {
 			return nil, err
