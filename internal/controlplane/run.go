@@ -16,6 +16,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -238,6 +240,8 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
 		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
 		ResourceQuotas:  namespacedLister[*corev1.ResourceQuota](st, reg, corev1.SchemeGroupVersion.WithResource("resourcequotas")),
+		RuntimeClass:    clusterGetter[*nodev1.RuntimeClass](st, reg, nodev1.SchemeGroupVersion.WithResource("runtimeclasses")),
+		IngressClasses:  lister[*networkingv1.IngressClass](st, reg, networkingv1.SchemeGroupVersion.WithResource("ingressclasses")),
 	})
 	sel, err := plugins.Select(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, registry.Names())
 	if err != nil {
@@ -286,9 +290,20 @@ func getter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource st
 
 // namespacedGetter reads a stored core/v1 object of type T.
 func namespacedGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource string) func(ctx context.Context, namespace, name string) (T, error) {
-	res, ok := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
+	return objectGetter[T](st, reg, corev1.SchemeGroupVersion.WithResource(resource))
+}
+
+// clusterGetter reads a stored cluster-scoped object of type T.
+func clusterGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr schema.GroupVersionResource) func(ctx context.Context, name string) (T, error) {
+	get := objectGetter[T](st, reg, gvr)
+	return func(ctx context.Context, name string) (T, error) { return get(ctx, "", name) }
+}
+
+// objectGetter reads a stored object of type T.
+func objectGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr schema.GroupVersionResource) func(ctx context.Context, namespace, name string) (T, error) {
+	res, ok := reg.Lookup(gvr)
 	if !ok {
-		panic("controlplane: core/v1 " + resource + " is not served")
+		panic("controlplane: " + gvr.String() + " is not served")
 	}
 	return func(ctx context.Context, namespace, name string) (T, error) {
 		var zero T

@@ -211,3 +211,55 @@ func TestResourceQuotaMatchesKubeAPIServer(t *testing.T) {
 		}
 	}
 }
+
+// TestClassPluginsMatchKubeAPIServer runs PersistentVolumeClaimResize,
+// RuntimeClass and DefaultIngressClass, on by default in both servers:
+// claims grow only when bound and their class allows it; a pod's
+// RuntimeClass gives it its overhead and scheduling; an Ingress without a
+// class gets the default one.
+func TestClassPluginsMatchKubeAPIServer(t *testing.T) {
+	c := newCluster(t)
+	kube := c.startKubeAPIServer()
+	sekisho := c.startSekisho()
+	const ns = "/api/v1/namespaces/default"
+	claim := func(name, class string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"storageClassName":"` + class + `","accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}`
+	}
+	bound := func(name, class string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"storageClassName":"` + class + `","accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}},"status":{"phase":"Bound"}}`
+	}
+	const grow = `{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}`
+	pod := func(name, extra string) string {
+		return `{"metadata":{"name":"` + name + `"},"spec":{"serviceAccountName":"runner","automountServiceAccountToken":false,` + extra +
+			`"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10"}]}}`
+	}
+	const sc = "/apis/storage.k8s.io/v1/storageclasses"
+	differential(t, kube, sekisho, []step{
+		{what: "expandable class", method: "POST", path: sc, kube: 201, body: `{"metadata":{"name":"grow"},"provisioner":"example.com/csi","allowVolumeExpansion":true}`},
+		{what: "fixed class", method: "POST", path: sc, kube: 201, body: `{"metadata":{"name":"fixed"},"provisioner":"example.com/csi"}`},
+		{what: "claim of grow", method: "POST", path: ns + "/persistentvolumeclaims", body: claim("a", "grow"), kube: 201},
+		{what: "claim of fixed", method: "POST", path: ns + "/persistentvolumeclaims", body: claim("b", "fixed"), kube: 201},
+		{what: "claim a bound", method: "PUT", path: ns + "/persistentvolumeclaims/a/status", body: bound("a", "grow"), kube: 200},
+		{what: "claim b bound", method: "PUT", path: ns + "/persistentvolumeclaims/b/status", body: bound("b", "fixed"), kube: 200},
+		{what: "growing a", method: "PATCH", path: ns + "/persistentvolumeclaims/a", contentType: "application/merge-patch+json", body: grow, kube: 200},
+		{what: "growing b", method: "PATCH", path: ns + "/persistentvolumeclaims/b", contentType: "application/merge-patch+json", body: grow, kube: 403, same: true},
+
+		{what: "service account", method: "POST", path: ns + "/serviceaccounts", body: `{"metadata":{"name":"runner"}}`, kube: 201},
+		{what: "runtime class", method: "POST", path: "/apis/node.k8s.io/v1/runtimeclasses", kube: 201, body: `{"metadata":{"name":"kata"},"handler":"kata",
+			"overhead":{"podFixed":{"cpu":"250m","memory":"120Mi"}},
+			"scheduling":{"nodeSelector":{"sandbox":"kata"},"tolerations":[{"key":"sandbox","operator":"Exists","effect":"NoSchedule"}]}}`},
+		{what: "pod of the class", method: "POST", path: ns + "/pods", kube: 201, same: true,
+			body: pod("sandboxed", `"runtimeClassName":"kata","nodeSelector":{"zone":"a"},"tolerations":[{"key":"sandbox","operator":"Equal","value":"x","effect":"NoSchedule"}],`)},
+		{what: "pod of a missing class", method: "POST", path: ns + "/pods", kube: 403, same: true, body: pod("lost", `"runtimeClassName":"gvisor",`)},
+		{what: "pod contradicting the class", method: "POST", path: ns + "/pods", kube: 403, same: true, body: pod("conflict", `"runtimeClassName":"kata","nodeSelector":{"sandbox":"none"},`)},
+		{what: "pod with another overhead", method: "POST", path: ns + "/pods", kube: 403, same: true, body: pod("heavy", `"runtimeClassName":"kata","overhead":{"cpu":"1"},`)},
+		{what: "pod with overhead and no class", method: "POST", path: ns + "/pods", kube: 403, same: true, body: pod("stray", `"overhead":{"cpu":"1"},`)},
+
+		{what: "default ingress class", method: "POST", path: "/apis/networking.k8s.io/v1/ingressclasses", kube: 201,
+			body: `{"metadata":{"name":"nginx","annotations":{"ingressclass.kubernetes.io/is-default-class":"true"}},"spec":{"controller":"example.com/nginx"}}`},
+		{what: "ingress without a class", method: "POST", path: "/apis/networking.k8s.io/v1/namespaces/default/ingresses", kube: 201, same: true,
+			body: `{"metadata":{"name":"web"},"spec":{"defaultBackend":{"service":{"name":"web","port":{"number":80}}}}}`},
+		{what: "ingress with the old annotation", method: "POST", path: "/apis/networking.k8s.io/v1/namespaces/default/ingresses", kube: 201, same: true,
+			body: `{"metadata":{"name":"old","annotations":{"kubernetes.io/ingress.class":"traefik"}},"spec":{"defaultBackend":{"service":{"name":"web","port":{"number":80}}}}}`},
+	})
+}

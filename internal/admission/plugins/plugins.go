@@ -9,8 +9,11 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
@@ -18,6 +21,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificateapproval"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesigning"
 	"github.com/sekisho/sekisho/internal/admission/plugins/certificatesubjectrestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/defaultingressclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaultstorageclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/defaulttolerationseconds"
 	"github.com/sekisho/sekisho/internal/admission/plugins/denyserviceexternalips"
@@ -25,11 +29,13 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/persistentvolumeclaimresize"
 	"github.com/sekisho/sekisho/internal/admission/plugins/podnodeselector"
 	"github.com/sekisho/sekisho/internal/admission/plugins/podsecurity"
 	"github.com/sekisho/sekisho/internal/admission/plugins/priority"
 	"github.com/sekisho/sekisho/internal/admission/plugins/rbacescalation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/resourcequota"
+	"github.com/sekisho/sekisho/internal/admission/plugins/runtimeclass"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceaccount"
 	"github.com/sekisho/sekisho/internal/admission/plugins/serviceallocation"
 	"github.com/sekisho/sekisho/internal/admission/plugins/storageobjectinuseprotection"
@@ -67,6 +73,10 @@ type Deps struct {
 	PriorityClasses func(ctx context.Context) ([]*schedulingv1.PriorityClass, error)
 	// StorageClasses lists the stored storage classes.
 	StorageClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
+	// RuntimeClass reads a stored RuntimeClass.
+	RuntimeClass func(ctx context.Context, name string) (*nodev1.RuntimeClass, error)
+	// IngressClasses lists the stored ingress classes.
+	IngressClasses func(ctx context.Context) ([]*networkingv1.IngressClass, error)
 	// ResourceQuotas lists the ResourceQuotas of a namespace as stored
 	// now.
 	ResourceQuotas func(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
@@ -170,6 +180,29 @@ func New(d Deps) *admission.Registry {
 		return &defaultstorageclass.Plugin{Classes: d.StorageClasses}, nil
 	}))
 	must(r.Register(storageobjectinuseprotection.PluginName, func() (any, error) { return storageobjectinuseprotection.Plugin{}, nil }))
+	must(r.Register(persistentvolumeclaimresize.PluginName, func() (any, error) {
+		if d.StorageClasses == nil {
+			return nil, errMissing("a storage class reader")
+		}
+		return &persistentvolumeclaimresize.Plugin{Class: func(ctx context.Context, name string) (*storagev1.StorageClass, error) {
+			list, err := d.StorageClasses(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range list {
+				if c.Name == name {
+					return c, nil
+				}
+			}
+			return nil, apierrors.NewNotFound(storagev1.Resource("storageclasses"), name)
+		}}, nil
+	}))
+	must(r.Register(runtimeclass.PluginName, func() (any, error) {
+		if d.RuntimeClass == nil {
+			return nil, errMissing("a RuntimeClass reader")
+		}
+		return &runtimeclass.Plugin{Class: d.RuntimeClass}, nil
+	}))
 	must(r.Register(certificateapproval.PluginName, func() (any, error) {
 		if d.Authorizer == nil {
 			return nil, errMissing("the authorizer")
@@ -184,6 +217,12 @@ func New(d Deps) *admission.Registry {
 	}))
 	must(r.Register(certificatesubjectrestriction.PluginName, func() (any, error) {
 		return certificatesubjectrestriction.Plugin{}, nil
+	}))
+	must(r.Register(defaultingressclass.PluginName, func() (any, error) {
+		if d.IngressClasses == nil {
+			return nil, errMissing("an IngressClass reader")
+		}
+		return &defaultingressclass.Plugin{Classes: d.IngressClasses}, nil
 	}))
 	must(r.Register(denyserviceexternalips.PluginName, func() (any, error) { return denyserviceexternalips.Plugin{}, nil }))
 	must(r.Register(resourcequota.PluginName, func() (any, error) {

@@ -14,6 +14,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,6 +57,10 @@ func deps(z authz.Authorizer) Deps {
 		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
 		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
 		ResourceQuotas:  func(context.Context, string) ([]*corev1.ResourceQuota, error) { return nil, nil },
+		RuntimeClass: func(_ context.Context, name string) (*nodev1.RuntimeClass, error) {
+			return nil, apierrors.NewNotFound(nodev1.Resource("runtimeclasses"), name)
+		},
+		IngressClasses: func(context.Context) ([]*networkingv1.IngressClass, error) { return nil, nil },
 	}
 }
 
@@ -64,7 +70,7 @@ func TestDefaultChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ServiceAllocation", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition", "PodSecurity", "Priority", "DefaultTolerationSeconds", "RBACEscalation",
-		"DefaultStorageClass", "StorageObjectInUseProtection", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}
+		"DefaultStorageClass", "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "DefaultIngressClass", "ResourceQuota"}
 	if !slices.Equal(c.Names, want) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}

@@ -177,4 +177,3 @@ func allContainers(s *corev1.PodSpec) []corev1.Container {
 	}
 	return out
 }
-
