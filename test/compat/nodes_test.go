@@ -82,7 +82,8 @@ func (c *cluster) startHollowNode(name, bootstrapConfig string, extra ...string)
 func TestHollowNodesJoinAndRunPods(t *testing.T) {
 	c := newCluster(t)
 	// As docs/cluster.md runs it: the controller-manager runs the rest.
-	s := c.startSekisho("--controllers=")
+	// PodNodeSelector is on for seed 002's team namespace.
+	s := c.startSekisho("--controllers=", "--enable-admission-plugins=PodNodeSelector")
 	c.startControllerManager()
 	c.startScheduler()
 	boot := c.bootstrapKubeconfig(s, c.bootstrapToken())
@@ -135,6 +136,11 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 	})
 
 	runDeployment(ctx, t, client, "web", 10)
+	// The kubelets run under NodeRestriction, and their own credentials
+	// cannot make the writes it forbids a node; seed 002's team namespace
+	// runs its Deployment and refuses each violation.
+	nodeRestrictionWithKubelet(t, c, s)
+	seed002(ctx, t, c, s, client)
 
 	// kubectl drain evicts the node's pods as a disruption budget allows;
 	// the Deployment brings them back on the other nodes.
