@@ -27,6 +27,7 @@ import (
 	"github.com/sekisho/sekisho/internal/accessreview"
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/plugins"
+	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authnapi"
@@ -240,6 +241,7 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
 		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
 		ResourceQuotas:  namespacedLister[*corev1.ResourceQuota](st, reg, corev1.SchemeGroupVersion.WithResource("resourcequotas")),
+		Mappings:        resourceMappings(reg),
 		RuntimeClass:    clusterGetter[*nodev1.RuntimeClass](st, reg, nodev1.SchemeGroupVersion.WithResource("runtimeclasses")),
 		IngressClasses:  lister[*networkingv1.IngressClass](st, reg, networkingv1.SchemeGroupVersion.WithResource("ingressclasses")),
 	})
@@ -291,6 +293,20 @@ func getter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource st
 // namespacedGetter reads a stored core/v1 object of type T.
 func namespacedGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, resource string) func(ctx context.Context, namespace, name string) (T, error) {
 	return objectGetter[T](st, reg, corev1.SchemeGroupVersion.WithResource(resource))
+}
+
+// resourceMappings finds the resources a kind is served as, in a version.
+func resourceMappings(reg *catalog.Catalog) func(gk schema.GroupKind, version string) []ownerreferencespermissionenforcement.Mapping {
+	return func(gk schema.GroupKind, version string) []ownerreferencespermissionenforcement.Mapping {
+		var out []ownerreferencespermissionenforcement.Mapping
+		for _, r := range reg.Resources() {
+			if r.Virtual || r.GroupVersion.Group != gk.Group || r.Kind != gk.Kind || r.GroupVersion.Version != version {
+				continue
+			}
+			out = append(out, ownerreferencespermissionenforcement.Mapping{Resource: r.GroupVersionResource(), Namespaced: r.Namespaced})
+		}
+		return out
+	}
 }
 
 // clusterGetter reads a stored cluster-scoped object of type T.

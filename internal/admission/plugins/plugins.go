@@ -29,6 +29,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/limitranger"
 	"github.com/sekisho/sekisho/internal/admission/plugins/namespacelifecycle"
 	"github.com/sekisho/sekisho/internal/admission/plugins/noderestriction"
+	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
 	"github.com/sekisho/sekisho/internal/admission/plugins/persistentvolumeclaimresize"
 	"github.com/sekisho/sekisho/internal/admission/plugins/podnodeselector"
 	"github.com/sekisho/sekisho/internal/admission/plugins/podsecurity"
@@ -73,6 +74,8 @@ type Deps struct {
 	PriorityClasses func(ctx context.Context) ([]*schedulingv1.PriorityClass, error)
 	// StorageClasses lists the stored storage classes.
 	StorageClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
+	// Mappings are the resources a kind is served as, in a version.
+	Mappings func(gk schema.GroupKind, version string) []ownerreferencespermissionenforcement.Mapping
 	// RuntimeClass reads a stored RuntimeClass.
 	RuntimeClass func(ctx context.Context, name string) (*nodev1.RuntimeClass, error)
 	// IngressClasses lists the stored ingress classes.
@@ -180,6 +183,12 @@ func New(d Deps) *admission.Registry {
 		return &defaultstorageclass.Plugin{Classes: d.StorageClasses}, nil
 	}))
 	must(r.Register(storageobjectinuseprotection.PluginName, func() (any, error) { return storageobjectinuseprotection.Plugin{}, nil }))
+	must(r.Register(ownerreferencespermissionenforcement.PluginName, func() (any, error) {
+		if d.Authorizer == nil || d.Mappings == nil {
+			return nil, errMissing("the authorizer and the resource mappings")
+		}
+		return &ownerreferencespermissionenforcement.Plugin{Authorizer: d.Authorizer, Mappings: d.Mappings}, nil
+	}))
 	must(r.Register(persistentvolumeclaimresize.PluginName, func() (any, error) {
 		if d.StorageClasses == nil {
 			return nil, errMissing("a storage class reader")

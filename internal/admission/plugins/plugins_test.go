@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/authz/rbac"
@@ -61,6 +62,12 @@ func deps(z authz.Authorizer) Deps {
 			return nil, apierrors.NewNotFound(nodev1.Resource("runtimeclasses"), name)
 		},
 		IngressClasses: func(context.Context) ([]*networkingv1.IngressClass, error) { return nil, nil },
+		Mappings: func(gk schema.GroupKind, version string) []ownerreferencespermissionenforcement.Mapping {
+			if gk.Kind == "ConfigMap" && gk.Group == "" && version == "v1" {
+				return []ownerreferencespermissionenforcement.Mapping{{Resource: corev1.SchemeGroupVersion.WithResource("configmaps"), Namespaced: true}}
+			}
+			return nil
+		},
 	}
 }
 
@@ -75,7 +82,7 @@ func TestDefaultChain(t *testing.T) {
 		t.Errorf("default chain %v, want %v", c.Names, want)
 	}
 	// Off by default, as in kube-apiserver: the rest can be named.
-	off := []string{"AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "DenyServiceExternalIPs"}
+	off := []string{"AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "OwnerReferencesPermissionEnforcement", "DenyServiceExternalIPs"}
 	if got := New(Deps{}).Names(); !slices.Equal(slices.DeleteFunc(got, func(n string) bool { return slices.Contains(off, n) }), DefaultNames()) {
 		t.Errorf("nameable plugins %v, want %v and %v", got, DefaultNames(), off)
 	}
