@@ -37,6 +37,7 @@ func Pods() *Resource {
 		Validate: func(obj Object) field.ErrorList {
 			s := &obj.(*corev1.Pod).Spec
 			errs := validatePodSpec(s, field.NewPath("spec"))
+			errs = append(errs, validatePodTokenVolumes(s)...)
 			if len(s.EphemeralContainers) > 0 {
 				errs = append(errs, field.Forbidden(field.NewPath("spec", "ephemeralContainers"), "cannot be set on create"))
 			}

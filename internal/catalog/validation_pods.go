@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -24,6 +25,9 @@ func validatePodSpecDetails(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 		if h := s.Volumes[i].HostPath; h != nil && h.Type != nil {
 			errs = append(errs, validateEnum(string(*h.Type), []string{"", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"},
 				p.Child("volumes").Index(i).Child("hostPath", "type"))...)
+		}
+		if pr := s.Volumes[i].Projected; pr != nil {
+			errs = append(errs, validateProjectedTokens(pr, p.Child("volumes").Index(i).Child("projected"))...)
 		}
 	}
 	for _, group := range []struct {
@@ -192,4 +196,60 @@ func noVolumeSource(v *corev1.Volume) bool {
 		}
 	}
 	return true
+}
+
+// validateProjectedTokens checks a projected volume's service account
+// tokens as kube-apiserver does: a lifetime from ten minutes to 2^32
+// seconds, and a relative path inside the volume. (Kubernetes reports a
+// missing path on the volume, not on the source.)
+func validateProjectedTokens(pr *corev1.ProjectedVolumeSource, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, src := range pr.Sources {
+		tok := src.ServiceAccountToken
+		if tok == nil {
+			continue
+		}
+		tp := p.Child("sources").Index(i).Child("serviceAccountToken")
+		switch exp := tok.ExpirationSeconds; {
+		case exp == nil:
+			errs = append(errs, field.Required(tp.Child("expirationSeconds"), ""))
+		case *exp < 10*60:
+			errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), *exp, "may not specify a duration less than 10 minutes"))
+		case *exp > 1<<32:
+			errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), *exp, "may not specify a duration larger than 2^32 seconds"))
+		}
+		switch {
+		case tok.Path == "":
+			errs = append(errs, field.Required(p.Child("path"), ""))
+		case path.IsAbs(tok.Path):
+			errs = append(errs, field.Invalid(p.Child("path"), tok.Path, "must be a relative path"))
+		default:
+			errs = append(errs, validateNoBacksteps(tok.Path, p.Child("path"))...)
+			if strings.HasPrefix(tok.Path, "..") {
+				errs = append(errs, field.Invalid(p.Child("path"), tok.Path, "must not start with '..'"))
+			}
+		}
+	}
+	return errs
+}
+
+// validatePodTokenVolumes refuses a pod's projected service account token
+// when the pod names no service account to issue it for.
+func validatePodTokenVolumes(s *corev1.PodSpec) field.ErrorList {
+	if s.ServiceAccountName != "" {
+		return nil
+	}
+	var errs field.ErrorList
+	for i, v := range s.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for j, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				errs = append(errs, field.Forbidden(field.NewPath("spec", "volumes").Index(i).Child("projected", "sources").Index(j).Child("serviceAccountToken"),
+					"must not be specified when serviceAccountName is not set"))
+			}
+		}
+	}
+	return errs
 }
