@@ -366,3 +366,24 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestUpAdmissionConfigCopyIsCurrent keeps upAdmissionConfig the same as
+// the configuration sekisho up writes (its source's constant, past the
+// comment line), so that kube-apiserver is compared under up's rules.
+func TestUpAdmissionConfigCopyIsCurrent(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "cmd", "sekisho", "up.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(src), "const upAdmissionConfig = `")
+	up, _, closed := strings.Cut(rest, "`")
+	if !ok || !closed {
+		t.Fatal("cmd/sekisho/up.go has no upAdmissionConfig constant")
+	}
+	if _, body, _ := strings.Cut(up, "\n"); strings.HasPrefix(up, "#") {
+		up = body
+	}
+	if up != upAdmissionConfig {
+		t.Errorf("up writes:\n%s\nthe harness gives both servers:\n%s", up, upAdmissionConfig)
+	}
+}
