@@ -2,6 +2,8 @@ package quota
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,6 +30,55 @@ func refuse(format string, args ...any) error {
 	return &Refusal{msg: fmt.Sprintf(format, args...)}
 }
 
+// UncoveredScopes is the refusal of a write that falls under a limited
+// scope no quota covers. kube-apiserver does not word it as a Forbidden.
+type UncoveredScopes struct{ msg string }
+
+func (u *UncoveredScopes) Error() string { return u.msg }
+
+// limits are the limited scopes the written object falls under and the
+// limited resource names its usage includes.
+func (r Registry) limits(e Evaluator, w Write) ([]corev1.ScopedResourceSelectorRequirement, []corev1.ResourceName, error) {
+	if len(r.Limited) == 0 {
+		return nil, nil, nil
+	}
+	var scopes []corev1.ScopedResourceSelectorRequirement
+	for _, l := range r.Limited {
+		for _, s := range l.MatchScopes {
+			ok, err := e.MatchesScope(s, w.Object)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	var names []corev1.ResourceName
+	gr := e.GroupResource()
+	for _, l := range r.Limited {
+		if l.APIGroup != gr.Group || l.Resource != gr.Resource {
+			continue
+		}
+		usage, err := e.Usage(w.Object)
+		if err != nil {
+			return nil, nil, err
+		}
+		for name, q := range usage {
+			if q.Sign() <= 0 {
+				continue
+			}
+			for _, sub := range l.MatchContains {
+				if strings.Contains(string(name), sub) {
+					names = append(names, name)
+					break
+				}
+			}
+		}
+	}
+	return scopes, names, nil
+}
+
 // Charge checks a write against the quotas of its namespace, as
 // kube-apiserver's ResourceQuota admission does, and returns copies of
 // the quotas it changes, with the write's usage added to status.used.
@@ -35,15 +86,28 @@ func refuse(format string, args ...any) error {
 // changed; the copies share their metadata with them, and only their
 // status and top-level fields may be changed.
 func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.ResourceQuota, error) {
-	if len(quotas) == 0 {
-		return nil, nil
-	}
 	e := r.For(w.Resource)
 	if !e.Handles(w.Op, w.Subresource, w.Object, w.Old) {
 		return nil, nil
 	}
+	limitedScopes, limitedNames, err := r.limits(e, w)
+	if err != nil {
+		return nil, err
+	}
+	if len(quotas) == 0 && len(limitedScopes) == 0 && len(limitedNames) == 0 {
+		return nil, nil
+	}
 	var covering []*corev1.ResourceQuota
+	restricted := map[corev1.ResourceName]bool{}
+	var restrictedScopes []corev1.ScopedResourceSelectorRequirement
 	for _, q := range quotas {
+		for _, s := range Scopes(q) {
+			if ok, err := e.MatchesScope(s, w.Object); err != nil {
+				return nil, fmt.Errorf("matching the scopes of quota %s: %w", q.Name, err)
+			} else if ok {
+				restrictedScopes = append(restrictedScopes, s)
+			}
+		}
 		limited := e.MatchingResources(Names(q.Status.Hard))
 		match, err := matches(e, q, limited, w.Object)
 		if err != nil {
@@ -61,8 +125,11 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 			}
 		}
 		covering = append(covering, q)
+		for _, n := range limited {
+			restricted[n] = true
+		}
 	}
-	if len(covering) == 0 {
+	if len(covering) == 0 && len(limitedScopes) == 0 && len(limitedNames) == 0 {
 		return nil, nil
 	}
 	usage, err := e.Usage(w.Object)
@@ -76,6 +143,8 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 	for i := range covering {
 		deltas[i] = usage
 	}
+	// What the write adds where no quota covers it, for the limits.
+	uncoveredDelta := usage
 	if w.Op == Update {
 		if w.Old == nil {
 			return nil, refuse("unable to get previous usage since prior version of object was not found")
@@ -88,6 +157,7 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 				return nil, err
 			}
 			delta := SubtractFloor(usage, before)
+			uncoveredDelta = delta
 			for i, q := range covering {
 				covered, err := Matches(e, q, w.Old)
 				if err != nil {
@@ -98,6 +168,18 @@ func (r Registry) Charge(quotas []*corev1.ResourceQuota, w Write) ([]*corev1.Res
 				}
 			}
 		}
+	}
+	// Limited resources and scopes need a covering quota; a write that
+	// adds nothing is not asked for one.
+	adds := len(covering) == 0 && len(RemoveZeros(uncoveredDelta)) > 0
+	for _, d := range deltas {
+		adds = adds || len(RemoveZeros(d)) > 0
+	}
+	if !adds {
+		return nil, nil
+	}
+	if err := checkLimited(limitedNames, restricted, limitedScopes, restrictedScopes); err != nil {
+		return nil, err
 	}
 	var out []*corev1.ResourceQuota
 	for i, q := range covering {
@@ -155,4 +237,29 @@ func Usage(e Evaluator, q *corev1.ResourceQuota, objects []runtime.Object) (core
 		used = Add(used, Mask(u, names))
 	}
 	return used, nil
+}
+
+// checkLimited refuses a write that consumes a limited resource, or falls
+// under a limited scope, that no quota covers.
+func checkLimited(names []corev1.ResourceName, restricted map[corev1.ResourceName]bool,
+	scopes, restrictedScopes []corev1.ScopedResourceSelectorRequirement) error {
+	var uncovered []corev1.ResourceName
+	for _, n := range names {
+		if !restricted[n] && !slices.Contains(uncovered, n) {
+			uncovered = append(uncovered, n)
+		}
+	}
+	if len(uncovered) > 0 {
+		return refuse("insufficient quota to consume: %s", NamesString(uncovered))
+	}
+	var outside []corev1.ScopedResourceSelectorRequirement
+	for _, s := range scopes {
+		if !slices.ContainsFunc(restrictedScopes, func(r corev1.ScopedResourceSelectorRequirement) bool { return r.ScopeName == s.ScopeName }) {
+			outside = append(outside, s)
+		}
+	}
+	if len(outside) > 0 {
+		return &UncoveredScopes{msg: fmt.Sprintf("insufficient quota to match these scopes: %v", outside)}
+	}
+	return nil
 }

@@ -101,6 +101,19 @@ func matches(e Evaluator, q *corev1.ResourceQuota, limited []corev1.ResourceName
 type Registry struct {
 	// Now is the clock of a pod's grace period; nil is time.Now.
 	Now func() time.Time
+	// Limited are the resources and scopes that may be consumed only
+	// under a quota that covers them (ResourceQuota's configuration).
+	Limited []LimitedResource
+}
+
+// LimitedResource is one entry of ResourceQuota's limitedResources: a
+// usage of the resource whose name contains one of MatchContains, or an
+// object in one of MatchScopes, needs a quota that covers it.
+type LimitedResource struct {
+	APIGroup      string                                     `json:"apiGroup,omitempty"`
+	Resource      string                                     `json:"resource"`
+	MatchContains []string                                   `json:"matchContains,omitempty"`
+	MatchScopes   []corev1.ScopedResourceSelectorRequirement `json:"matchScopes,omitempty"`
 }
 
 // legacyCounts are the object counts that also have a name of their own.

@@ -223,3 +223,35 @@ func TestStringsAreSorted(t *testing.T) {
 		t.Error("NamesString is not sorted")
 	}
 }
+
+func TestLimitedResources(t *testing.T) {
+	r := Registry{Limited: []LimitedResource{{Resource: "pods", MatchContains: []string{"example.com/gpu"},
+		MatchScopes: []corev1.ScopedResourceSelectorRequirement{{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"system-node-critical"}}}}}}
+	critical := podWith("c", nil, nil)
+	critical.Spec.PriorityClassName = "system-node-critical"
+	gpu := podWith("g", list("example.com/gpu", "1"), list("example.com/gpu", "1"))
+	create := func(p *corev1.Pod) Write { return Write{Resource: podsGR, Op: Create, Object: p} }
+
+	if _, err := r.Charge(nil, create(podWith("plain", nil, nil))); err != nil {
+		t.Errorf("a plain pod without quotas: %v", err)
+	}
+	_, err := r.Charge(nil, create(gpu))
+	if got := refusal(t, err); got != "insufficient quota to consume: requests.example.com/gpu" {
+		t.Errorf("gpu without a quota: %q", got)
+	}
+	_, err = r.Charge(nil, create(critical))
+	var scopes *UncoveredScopes
+	if !errors.As(err, &scopes) || !strings.Contains(err.Error(), "insufficient quota to match these scopes: [{PriorityClass In [system-node-critical]}]") {
+		t.Errorf("critical without a quota: %v", err)
+	}
+	gpus := quotaOf("gpus", list("requests.example.com/gpu", "4"), list("requests.example.com/gpu", "0"))
+	if charged, err := r.Charge([]*corev1.ResourceQuota{gpus}, create(gpu)); err != nil || len(charged) != 1 {
+		t.Errorf("gpu under a quota: %v %v", charged, err)
+	}
+	crit := quotaOf("crit", list("pods", "4"), list("pods", "0"))
+	crit.Spec.ScopeSelector = &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{
+		{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"system-node-critical"}}}}
+	if charged, err := r.Charge([]*corev1.ResourceQuota{crit}, create(critical)); err != nil || len(charged) != 1 {
+		t.Errorf("critical under a quota: %v %v", charged, err)
+	}
+}

@@ -43,6 +43,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins/taintnodesbycondition"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/authz/rbac"
+	"github.com/sekisho/sekisho/internal/quota"
 	"github.com/sekisho/sekisho/internal/serviceip"
 )
 
@@ -238,7 +239,11 @@ func New(d Deps) *admission.Registry {
 		if d.ResourceQuotas == nil {
 			return nil, errMissing("a ResourceQuota reader")
 		}
-		return &resourcequota.Plugin{Quotas: d.ResourceQuotas}, nil
+		limited, err := resourcequota.ParseConfiguration(d.Config[resourcequota.PluginName])
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		return &resourcequota.Plugin{Quotas: d.ResourceQuotas, Registry: quota.Registry{Limited: limited}}, nil
 	}))
 
 	return r

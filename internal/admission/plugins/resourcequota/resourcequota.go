@@ -11,6 +11,7 @@ package resourcequota
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -34,6 +35,39 @@ type Plugin struct {
 }
 
 var quotasResource = corev1.SchemeGroupVersion.WithResource("resourcequotas")
+
+// ParseConfiguration reads the plugin's configuration, as kube-apiserver
+// does: a ResourceQuotaConfiguration (apiserver.config.k8s.io/v1, or
+// resourcequota.admission.k8s.io/v1beta1 or v1alpha1) whose
+// limitedResources may be consumed only under a quota that covers them.
+// Nothing (nil) is no configuration.
+func ParseConfiguration(data []byte) ([]quota.LimitedResource, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var cfg struct {
+		APIVersion       string                  `json:"apiVersion"`
+		Kind             string                  `json:"kind"`
+		LimitedResources []quota.LimitedResource `json:"limitedResources"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, err
+	}
+	switch cfg.APIVersion {
+	case "apiserver.config.k8s.io/v1", "resourcequota.admission.k8s.io/v1beta1", "resourcequota.admission.k8s.io/v1alpha1":
+	default:
+		return nil, fmt.Errorf("want a ResourceQuotaConfiguration of apiserver.config.k8s.io/v1, got %s %s", cfg.APIVersion, cfg.Kind)
+	}
+	if cfg.Kind != "ResourceQuotaConfiguration" {
+		return nil, fmt.Errorf("want a ResourceQuotaConfiguration, got %s", cfg.Kind)
+	}
+	for i, l := range cfg.LimitedResources {
+		if l.Resource == "" {
+			return nil, fmt.Errorf("limitedResources[%d].resource: Required value", i)
+		}
+	}
+	return cfg.LimitedResources, nil
+}
 
 // ignored are the resources no quota counts, as in kube-apiserver.
 var ignored = map[schema.GroupResource]bool{{Resource: "events"}: true}
@@ -69,9 +103,12 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	}
 	charged, err := p.Registry.Charge(quotas, w)
 	var refused *quota.Refusal
+	var scopes *quota.UncoveredScopes
 	switch {
 	case errors.As(err, &refused):
 		return admission.NewForbidden(a, refused)
+	case errors.As(err, &scopes):
+		return admission.NewForbidden(a, scopes)
 	case err != nil:
 		return apierrors.NewInternalError(err)
 	}
