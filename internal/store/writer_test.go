@@ -354,3 +354,37 @@ func TestChargesRaceWithoutLoss(t *testing.T) {
 		t.Errorf("a dry run was charged: %s", got.String())
 	}
 }
+
+// What a mutating plugin changes is validated like the rest of the
+// object, on create and on update: a plugin cannot write what a client
+// could not.
+func TestMutationsAreValidated(t *testing.T) {
+	s := testStore(t)
+	chain := admission.AllowAll()
+	breaking := false
+	chain.Mutators = append(chain.Mutators, admission.MutatorFunc(func(_ context.Context, a *admission.Attributes) error {
+		if breaking {
+			a.Object.(*corev1.ConfigMap).Labels = map[string]string{"not a label!": "x"}
+		}
+		return nil
+	}))
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms := catalog.ConfigMaps()
+	if _, err := w.Create(dana, cms, configMap("fine", nil), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	breaking = true
+	if _, err := w.Create(dana, cms, configMap("broken", nil), Options{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.labels") {
+		t.Errorf("create with a plugin's invalid label: %v", err)
+	}
+	_, err = w.Update(dana, ObjectTarget(cms, "ns", "fine"), Options{}, func(cur catalog.Object) (catalog.Object, error) { return cur, nil })
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.labels") {
+		t.Errorf("update with a plugin's invalid label: %v", err)
+	}
+	if _, err := s.Get(dana, cms, "ns", "broken"); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused object was stored: %v", err)
+	}
+}
