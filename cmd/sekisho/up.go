@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,11 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			// No Service gains an external IP (CVE-2020-8554, CIS 1.2.3)
+			// unless the plugin is disabled by name: up's secure default.
+			if !slices.Contains(o.DisableAdmissionPlugins, upDeniesExternalIPs) && !slices.Contains(o.EnableAdmissionPlugins, upDeniesExternalIPs) {
+				o.EnableAdmissionPlugins = append(o.EnableAdmissionPlugins, upDeniesExternalIPs)
+			}
 			if !flags.Changed("admission-control-config-file") {
 				o.AdmissionControlConfigFile = filepath.Join(dataDir, admissionConfigFile)
 				if err := writeIfAbsent(o.AdmissionControlConfigFile, []byte(upAdmissionConfig)); err != nil {
@@ -162,6 +168,11 @@ func upPKI(dataDir string, o *controlplane.Options) error {
 	}
 	return nil
 }
+
+// upDeniesExternalIPs is the admission plugin up runs beyond the
+// defaults: external IPs let a Service's creator intercept traffic meant
+// for any address (CVE-2020-8554, which Kubernetes leaves unfixed).
+const upDeniesExternalIPs = "DenyServiceExternalIPs"
 
 // admissionConfigFile is the AdmissionConfiguration up writes into the
 // data directory the first time, and uses unless told otherwise.

@@ -111,3 +111,28 @@ func TestPodSecurityWithKubectl(t *testing.T) {
 		t.Errorf("kube-system: %d %s", r.code, r.stderr)
 	}
 }
+
+// up denies external IPs (CVE-2020-8554, CIS 1.2.3) beyond
+// kube-apiserver's defaults; disabling the plugin by name lets them in.
+func TestUpDeniesExternalIPs(t *testing.T) {
+	s := startServer(t)
+	r := s.kubectl("-n", "default", "create", "service", "clusterip", "web", "--tcp=80", "--dry-run=client", "-o", "json")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	svc := strings.Replace(r.stdout, `"type": "ClusterIP"`, `"type": "ClusterIP", "externalIPs": ["203.0.113.7"]`, 1)
+	if svc == r.stdout {
+		t.Fatalf("no type to extend in %s", r.stdout)
+	}
+	manifest := writeManifest(t, svc)
+	if r := s.kubectl("create", "-f", manifest); r.code == 0 || !strings.Contains(r.stderr, "Use of external IPs is denied by admission control") {
+		t.Errorf("up let a Service have an external IP: %d %s", r.code, r.stderr)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "DenyServiceExternalIPs") {
+		t.Errorf("start-up does not name DenyServiceExternalIPs:\n%s", logs)
+	}
+	open := startServer(t, "--disable-admission-plugins=DenyServiceExternalIPs")
+	if r := open.kubectl("create", "-f", manifest); r.code != 0 {
+		t.Errorf("with the plugin disabled: %s", r.stderr)
+	}
+}
