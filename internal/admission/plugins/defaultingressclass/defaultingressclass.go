@@ -8,13 +8,12 @@ package defaultingressclass
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	networkingv1beta1 "k8s.io/api/networking/v1beta1"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/plugins/internal/newest"
 )
 
 // PluginName is the plugin's name in kube-apiserver's admission flags.
@@ -47,22 +46,12 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return admission.NewForbidden(a, err)
 	}
-	var defaults []*networkingv1.IngressClass
-	for _, c := range list {
-		if c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			defaults = append(defaults, c)
-		}
-	}
-	if len(defaults) == 0 {
+	name := newest.Default(list, func(c *networkingv1.IngressClass) bool {
+		return c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true"
+	})
+	if name == "" {
 		return nil
 	}
-	slices.SortFunc(defaults, func(x, y *networkingv1.IngressClass) int {
-		if c := y.CreationTimestamp.Compare(x.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Name, y.Name)
-	})
-	name := defaults[0].Name
 	ing.Spec.IngressClassName = &name
 	return nil
 }

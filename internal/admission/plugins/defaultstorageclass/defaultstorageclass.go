@@ -8,13 +8,12 @@ package defaultstorageclass
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/admission/plugins/internal/newest"
 )
 
 // PluginName is the plugin's name in kube-apiserver's admission flags.
@@ -47,23 +46,12 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return admission.NewForbidden(a, err)
 	}
-	var defaults []*storagev1.StorageClass
-	for _, c := range list {
-		if c.Annotations[defaultAnnotation] == "true" || c.Annotations[betaDefaultAnnotation] == "true" {
-			defaults = append(defaults, c)
-		}
-	}
-	if len(defaults) == 0 {
+	name := newest.Default(list, func(c *storagev1.StorageClass) bool {
+		return c.Annotations[defaultAnnotation] == "true" || c.Annotations[betaDefaultAnnotation] == "true"
+	})
+	if name == "" {
 		return nil
 	}
-	// The newest first; in the same instant, by name.
-	slices.SortFunc(defaults, func(x, y *storagev1.StorageClass) int {
-		if c := y.CreationTimestamp.Compare(x.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Name, y.Name)
-	})
-	name := defaults[0].Name
 	claim.Spec.StorageClassName = &name
 	return nil
 }
