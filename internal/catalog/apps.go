@@ -89,6 +89,15 @@ func ReplicaSets() *Resource {
 		})
 }
 
+// claimTemplatesKind gives a StatefulSet's claim templates their kind and
+// apiVersion, as kube-apiserver's defaulting does.
+func claimTemplatesKind(s *appsv1.StatefulSet) {
+	for i := range s.Spec.VolumeClaimTemplates {
+		t := &s.Spec.VolumeClaimTemplates[i]
+		t.APIVersion, t.Kind = "v1", "PersistentVolumeClaim"
+	}
+}
+
 // StatefulSets is apps/v1 statefulsets, with status and scale.
 func StatefulSets() *Resource {
 	return stored(appsV1, "statefulsets", "StatefulSet", true, func() Object { return &appsv1.StatefulSet{} }).
@@ -121,14 +130,15 @@ func StatefulSets() *Resource {
 			if p := s.Spec.PersistentVolumeClaimRetentionPolicy; p.WhenScaled == "" {
 				p.WhenScaled = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 			}
+			claimTemplatesKind(s)
 			for i := range s.Spec.VolumeClaimTemplates {
 				t := &s.Spec.VolumeClaimTemplates[i]
-				t.APIVersion, t.Kind = "v1", "PersistentVolumeClaim"
 				defaultClaimSpec(&t.Spec)
 				zeroTo(&t.Status.Phase, corev1.ClaimPending)
 			}
 			defaultPodSpec(&s.Spec.Template.Spec)
 		}).
+		decoded(func(obj Object) { claimTemplatesKind(obj.(*appsv1.StatefulSet)) }).
 		validated(func(obj Object) field.ErrorList {
 			s := obj.(*appsv1.StatefulSet)
 			spec := field.NewPath("spec")

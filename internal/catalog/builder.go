@@ -106,6 +106,12 @@ func (r *Resource) withFields(fn func(obj Object) map[string]string, labels ...s
 	return r
 }
 
+// decoded sets Decoded.
+func (r *Resource) decoded(fn func(obj Object)) *Resource {
+	r.Decoded = fn
+	return r
+}
+
 // defaulted adds defaults, applied to every object a write carries.
 func (r *Resource) defaulted(fn func(obj Object)) *Resource {
 	if prev := r.Default; prev != nil {

@@ -58,6 +58,10 @@ type Resource struct {
 	// recorded (the writer owns its defaults) and before PrepareForCreate
 	// or PrepareForUpdate. It must be idempotent.
 	Default func(obj Object)
+	// Decoded fills in, on an object read from storage, what protobuf
+	// does not carry and kube-apiserver's defaulting on read restores:
+	// the kind and apiVersion of embedded objects. It must be idempotent.
+	Decoded func(obj Object)
 	// PrepareForCreate sets server-owned fields before
 	// validation on create. ctx carries the requester (authn.UserFrom).
 	PrepareForCreate func(ctx context.Context, obj Object)

@@ -7,14 +7,35 @@ import (
 	"io"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/sekisho/sekisho/internal/catalog"
 )
 
-// Objects are stored as JSON without metadata.resourceVersion: the
-// revision of the storage write is the resourceVersion, and it is only
-// known after the write. On the way out, the revision is spliced into the
-// encoded bytes instead of decoding and re-encoding the whole object, which
-// keeps GET, LIST and watch fan-out cheap.
+// Objects are stored without metadata.resourceVersion: the revision of
+// the storage write is the resourceVersion, and it is only known after the
+// write. Built-in types are stored as kube-apiserver stores them in etcd:
+// protobuf in the envelope its serializer writes ("k8s\x00", then a
+// runtime.Unknown holding the kind, the apiVersion and the object's
+// protobuf). Decoding protobuf costs a sixth of decoding JSON, and every
+// write is decoded once for its watchers. Custom resources, which have no
+// protobuf form, are stored as JSON, as kube-apiserver stores them; JSON
+// is served from them by splicing the revision into the stored bytes.
+// Both forms are read whatever a resource is written in, so data written
+// before protobuf storage is still served.
+
+// protobufPrefix begins every object kube-apiserver stores as protobuf.
+var protobufPrefix = []byte("k8s\x00")
+
+// protoObject is an object with a protobuf form: every type of k8s.io/api.
+type protoObject interface {
+	catalog.Object
+	Marshal() ([]byte, error)
+	Unmarshal([]byte) error
+}
+
+// isProtobuf reports whether stored bytes are in the protobuf envelope.
+func isProtobuf(data []byte) bool { return bytes.HasPrefix(data, protobufPrefix) }
 
 // encode marshals obj for storage: with its kind and apiVersion, without a
 // resourceVersion.
@@ -25,9 +46,26 @@ func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 	obj.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
-	data, err := json.Marshal(obj)
-	obj.SetResourceVersion(rv)
-	return data, err
+	defer obj.SetResourceVersion(rv)
+	if p, ok := obj.(protoObject); ok {
+		return encodeProtobuf(r, p)
+	}
+	return json.Marshal(obj)
+}
+
+// encodeProtobuf writes the envelope around the object's protobuf.
+func encodeProtobuf(r *catalog.Resource, obj protoObject) ([]byte, error) {
+	raw, err := obj.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	env := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: r.GroupVersion.String(), Kind: r.Kind}, Raw: raw}
+	out := make([]byte, len(protobufPrefix)+env.Size())
+	copy(out, protobufPrefix)
+	if _, err := env.MarshalToSizedBuffer(out[len(protobufPrefix):]); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.
@@ -118,7 +156,25 @@ func decode(r *catalog.Resource, data []byte, rev int64) (catalog.Object, error)
 		return obj, nil
 	}
 	obj := r.New()
-	if err := json.Unmarshal(data, obj); err != nil {
+	if isProtobuf(data) {
+		p, ok := obj.(protoObject)
+		if !ok {
+			return nil, fmt.Errorf("decode stored %s: stored as protobuf, but the type has no protobuf form", r.Kind)
+		}
+		var env runtime.Unknown
+		if err := env.Unmarshal(data[len(protobufPrefix):]); err != nil {
+			return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)
+		}
+		if env.Kind != r.Kind {
+			return nil, fmt.Errorf("decode stored %s: the stored object is a %s", r.Kind, env.Kind)
+		}
+		if err := p.Unmarshal(env.Raw); err != nil {
+			return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)
+		}
+		if r.Decoded != nil {
+			r.Decoded(obj)
+		}
+	} else if err := json.Unmarshal(data, obj); err != nil {
 		return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)
 	}
 	obj.SetResourceVersion(strconv.FormatInt(rev, 10))

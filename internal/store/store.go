@@ -106,9 +106,28 @@ func (e *Entry) JSON() []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.json == nil {
-		e.json = withResourceVersion(e.res, e.plain, e.Rev)
+		e.json = e.servedJSONLocked()
 	}
 	return e.json
+}
+
+// servedJSONLocked is the JSON of the entry: the stored JSON with the
+// revision spliced in, or, for an object stored as protobuf, its decoded
+// object (which it shares with every other reader of the entry) encoded.
+// Bytes that do not decode are passed on as they are.
+func (e *Entry) servedJSONLocked() []byte {
+	if !isProtobuf(e.plain) {
+		return withResourceVersion(e.res, e.plain, e.Rev)
+	}
+	obj, err := e.objectLocked()
+	if err != nil {
+		return e.plain
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return e.plain
+	}
+	return out
 }
 
 // itemHead is how an object begins as an item of a list: kube-apiserver's
@@ -190,8 +209,12 @@ func (e *Entry) labelSet() (labels.Set, error) {
 	if e.labels != nil {
 		return e.labels, nil
 	}
-	if e.obj != nil {
-		e.labels = labels.Set(e.obj.GetLabels())
+	if e.obj != nil || isProtobuf(e.plain) {
+		obj, err := e.objectLocked()
+		if err != nil {
+			return nil, err
+		}
+		e.labels = labels.Set(obj.GetLabels())
 	} else {
 		var m metadataOnly
 		if err := json.Unmarshal(e.plain, &m); err != nil {
