@@ -1,6 +1,7 @@
 package fieldmanager
 
 import (
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -31,24 +32,27 @@ func (c sameVersion) ConvertToVersion(in runtime.Object, gv runtime.GroupVersion
 
 // liveConverter is the field managers' TypeConverter. Converting an
 // object to a typed value walks it twice: once to build the value and once
-// to check it against the schema. The live object of an update was
-// checked when it was written (one that did not fit lost its
-// managedFields then), so for it the check is skipped: that walk was half
-// of what the managedFields bookkeeping of a busy cluster's writes cost
-// (docs/benchmarks.md). Every other object, the one being written above
-// all, is checked.
+// to check it against the schema. For an object of a Go type converted
+// with duplicates allowed (the live and the new object of every update
+// and create, as kube-apiserver's field managers convert them) the check
+// is skipped: the schema is generated from the same Go types, so scalars
+// and fields always fit, and what is left to check, that every item of an
+// associative list has its keys, is checked again by the comparison that
+// follows, which fails the same way (TestUncheckedConversionRecordsTheSame).
+// That walk was a third of what the managedFields bookkeeping of a busy
+// cluster's writes cost (docs/benchmarks.md). Unstructured objects, such
+// as apply configurations and custom resources, are always checked.
 type liveConverter struct {
 	managedfields.TypeConverter
 	scheme *runtime.Scheme
 
-	live  sync.Map // catalog.Object → struct{}: the live objects of updates in progress
 	types sync.Map // schema.GroupVersionKind → *typed.TypedValue of an empty object
 }
 
-// ObjectToTyped converts obj, without the schema check when it is a live
-// object of an update in progress.
+// ObjectToTyped converts obj, without the schema check when it is of a Go
+// type and duplicates are allowed.
 func (c *liveConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
-	if _, ok := c.live.Load(obj); ok {
+	if _, untyped := obj.(runtime.Unstructured); !untyped && slices.Contains(opts, typed.AllowDuplicates) {
 		if empty := c.typeOf(obj); empty != nil {
 			if v, err := value.NewValueReflect(obj); err == nil {
 				return typed.AsTypedUnvalidated(v, empty.Schema(), empty.TypeRef()), nil

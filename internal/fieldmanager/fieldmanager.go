@@ -141,10 +141,7 @@ func (f *Fields) Update(r *catalog.Resource, subresource string, live, next cata
 		return next
 	}
 	withKind(r, live, next)
-	types := f.typesOf(r.GroupVersionKind())
-	types.live.Store(live, struct{}{})
 	out, ok := m.UpdateNoErrors(live, next, manager).(catalog.Object)
-	types.live.Delete(live)
 	if !ok {
 		next.SetManagedFields(live.GetManagedFields())
 		return next

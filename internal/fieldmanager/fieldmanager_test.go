@@ -1,6 +1,7 @@
 package fieldmanager
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -153,35 +155,63 @@ func TestEveryStoredTypeHasASchema(t *testing.T) {
 // The live object of an update is converted without the schema check;
 // the managedFields that come out are those of the field manager that
 // checks everything.
-func TestUpdateWithALiveObjectUncheckedRecordsTheSame(t *testing.T) {
+// Objects of Go types are converted for the field managers without the
+// schema check (liveConverter). What that check would refuse in them,
+// the comparison refuses too: each case records exactly what a field
+// manager that checks everything records, for an update and a create.
+func TestUncheckedConversionRecordsTheSame(t *testing.T) {
 	f := Shared()
 	res := catalog.Pods()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"a": "1"}},
 		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i", Ports: []corev1.ContainerPort{{ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}}}
 	live := f.Update(res, "", res.New(), pod, "creator")
-	next := live.DeepCopyObject().(*corev1.Pod)
-	next.Status.Phase = corev1.PodRunning
-	next.Status.Conditions = append(next.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
-	next.Status.PodIP = "10.0.0.1"
-
-	checked, err := managedfields.NewDefaultFieldManager(applyconfigurations.NewTypeConverter(f.scheme), f.scheme, noDefaults{}, f.scheme,
-		res.GroupVersionKind(), res.GroupVersionKind().GroupVersion(), "status", nil)
-	if err != nil {
-		t.Fatal(err)
+	cases := map[string]func(p *corev1.Pod){
+		"status": func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodRunning
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+			p.Status.PodIP = "10.0.0.1"
+		},
+		"a container without its key": func(p *corev1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Image: "j"})
+		},
+		"two containers with one name": func(p *corev1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "c", Image: "j"})
+		},
+		"a port without its protocol": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, corev1.ContainerPort{ContainerPort: 81})
+		},
+		"a condition without its type": func(p *corev1.Pod) {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Status: corev1.ConditionFalse})
+		},
 	}
-	want := owners(checked.UpdateNoErrors(live.DeepCopyObject(), next.DeepCopyObject(), "kubelet").(catalog.Object))
-	got := owners(f.Update(res, "status", live, next, "kubelet"))
-	if len(got) != 2 || !strings.Contains(got["kubelet/status"], `"f:podIP"`) {
-		t.Fatalf("owners: %v", got)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: got %s, want %s", k, got[k], v)
+	for name, change := range cases {
+		for _, sub := range []string{"", "status"} {
+			var reset map[fieldpath.APIVersion]fieldpath.Filter
+			if sub == "" { // as f.manager: a write to the pod itself owns no status
+				reset = map[fieldpath.APIVersion]fieldpath.Filter{"v1": fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))}
+			}
+			checked, err := managedfields.NewDefaultFieldManager(applyconfigurations.NewTypeConverter(f.scheme), f.scheme, noDefaults{}, f.scheme,
+				res.GroupVersionKind(), res.GroupVersionKind().GroupVersion(), sub, reset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := live.DeepCopyObject().(*corev1.Pod)
+			change(next)
+			want := owners(checked.UpdateNoErrors(live.DeepCopyObject(), next.DeepCopyObject(), "writer").(catalog.Object))
+			got := owners(f.Update(res, sub, live, next.DeepCopyObject().(catalog.Object), "writer"))
+			if !maps.Equal(got, want) {
+				t.Errorf("%s (subresource %q): got %v, want %v", name, sub, got, want)
+			}
+			if name == "status" && sub == "status" && !strings.Contains(got["writer/status"], `"f:podIP"`) {
+				t.Errorf("status: owners %v", got)
+			}
+			// The same object created.
+			wantNew := owners(checked.UpdateNoErrors(res.New(), next.DeepCopyObject(), "writer").(catalog.Object))
+			gotNew := owners(f.Update(res, sub, res.New(), next.DeepCopyObject().(catalog.Object), "writer"))
+			if !maps.Equal(gotNew, wantNew) {
+				t.Errorf("%s created (subresource %q): got %v, want %v", name, sub, gotNew, wantNew)
+			}
 		}
 	}
-	f.types.live.Range(func(k, _ any) bool {
-		t.Errorf("a live object is still registered after its update: %T", k)
-		return true
-	})
 }
