@@ -235,11 +235,7 @@ func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negoti
 	if err != nil {
 		return err
 	}
-	frame, err := protobufWatchFrame(ev.Type, object)
-	if err != nil {
-		return err
-	}
-	buf.Write(frame)
+	writeProtobufWatchFrame(buf, ev.Type, object)
 	return nil
 }
 
