@@ -197,7 +197,7 @@ type eventEntries struct {
 	next  int
 }
 
-const sharedEventEntries = 4096
+const sharedEventEntries = 1024
 
 func (c *eventEntries) entry(k eventKey, build func() (*Entry, error)) (*Entry, error) {
 	c.mu.Lock()
