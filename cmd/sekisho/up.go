@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/controlplane"
 	"github.com/sekisho/sekisho/internal/pki"
@@ -74,6 +75,15 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 				o.AdmissionControlConfigFile = filepath.Join(dataDir, admissionConfigFile)
 				if err := writeIfAbsent(o.AdmissionControlConfigFile, []byte(upAdmissionConfig)); err != nil {
 					return err
+				}
+			}
+			// Event writes are rate limited (CIS 1.2.9) when the admission
+			// configuration configures the limits, as the one up writes
+			// does, unless the plugin is disabled by name. A configuration
+			// written by an older up has none, and keeps working.
+			if !slices.Contains(o.DisableAdmissionPlugins, upRateLimitsEvents) && !slices.Contains(o.EnableAdmissionPlugins, upRateLimitsEvents) {
+				if cfg, err := admission.ReadConfiguration(o.AdmissionControlConfigFile); err == nil && cfg[upRateLimitsEvents] != nil {
+					o.EnableAdmissionPlugins = append(o.EnableAdmissionPlugins, upRateLimitsEvents)
 				}
 			}
 			// Kubelets are reached as kubeadm's kube-apiserver reaches them.
@@ -174,6 +184,11 @@ func upPKI(dataDir string, o *controlplane.Options) error {
 // for any address (CVE-2020-8554, which Kubernetes leaves unfixed).
 const upDeniesExternalIPs = "DenyServiceExternalIPs"
 
+// upRateLimitsEvents is the admission plugin up runs when its admission
+// configuration configures it: a flood of Events from one namespace
+// cannot crowd out the cluster's writes.
+const upRateLimitsEvents = "EventRateLimit"
+
 // admissionConfigFile is the AdmissionConfiguration up writes into the
 // data directory the first time, and uses unless told otherwise.
 const admissionConfigFile = "admission.yaml"
@@ -183,7 +198,10 @@ const admissionConfigFile = "admission.yaml"
 // host namespaces or hostPath volumes), with warnings and audit at
 // restricted; namespaces may choose otherwise with their
 // pod-security.kubernetes.io labels; kube-system, where node agents run,
-// is exempt. The file is the user's to edit: up never overwrites it.
+// is exempt. Event writes are limited per namespace (Kubernetes'
+// documented example, 50 a second with bursts of 100) and server-wide
+// (5,000 a second with bursts of 20,000) by EventRateLimit. The file is
+// the user's to edit: up never overwrites it.
 const upAdmissionConfig = `# Written by sekisho up; edit freely: up does not overwrite it.
 apiVersion: apiserver.config.k8s.io/v1
 kind: AdmissionConfiguration
@@ -203,6 +221,13 @@ plugins:
       usernames: []
       runtimeClasses: []
       namespaces: [kube-system]
+- name: EventRateLimit
+  configuration:
+    apiVersion: eventratelimit.admission.k8s.io/v1alpha1
+    kind: Configuration
+    limits:
+    - {type: Server, qps: 5000, burst: 20000}
+    - {type: Namespace, qps: 50, burst: 100, cacheSize: 2000}
 `
 
 // writeIfAbsent creates path with data, mode 0600, unless it exists.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,7 +113,8 @@ func TestPodNodeSelectorMatchesKubeAPIServer(t *testing.T) {
 func TestEventRateLimitMatchesKubeAPIServer(t *testing.T) {
 	c := newCluster(t)
 	config := filepath.Join(c.dir, "admission-events.yaml")
-	if err := os.WriteFile(config, []byte(upAdmissionConfig+`- name: EventRateLimit
+	others, _, _ := strings.Cut(upAdmissionConfig, "- name: EventRateLimit\n") // up's own limits, replaced by tighter ones
+	if err := os.WriteFile(config, []byte(others+`- name: EventRateLimit
   configuration:
     apiVersion: eventratelimit.admission.k8s.io/v1alpha1
     kind: Configuration

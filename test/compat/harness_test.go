@@ -158,6 +158,13 @@ plugins:
       usernames: []
       runtimeClasses: []
       namespaces: [kube-system]
+- name: EventRateLimit
+  configuration:
+    apiVersion: eventratelimit.admission.k8s.io/v1alpha1
+    kind: Configuration
+    limits:
+    - {type: Server, qps: 5000, burst: 20000}
+    - {type: Namespace, qps: 50, burst: 100, cacheSize: 2000}
 `
 
 func (c *cluster) pki(name string) string { return filepath.Join(c.dir, "pki", name) }
@@ -252,11 +259,17 @@ func (c *cluster) startProcess(name, bin string, port int, args ...string) *serv
 // startSekisho serves the cluster's API with sekisho up.
 func (c *cluster) startSekisho(extra ...string) *server {
 	args := []string{"up", "--data-dir", c.dir, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.sekishoPort)}
-	// up denies external IPs beyond kube-apiserver's defaults; beside a
-	// kube-apiserver with its defaults, so does neither, unless a test
-	// names the plugin.
-	if !strings.Contains(strings.Join(extra, " "), "DenyServiceExternalIPs") {
-		args = append(args, "--disable-admission-plugins=DenyServiceExternalIPs")
+	// up denies external IPs and limits Event writes beyond
+	// kube-apiserver's defaults; beside a kube-apiserver with its
+	// defaults, neither runs, unless a test names the plugin.
+	var off []string
+	for _, plugin := range []string{"DenyServiceExternalIPs", "EventRateLimit"} {
+		if !strings.Contains(strings.Join(extra, " "), plugin) {
+			off = append(off, plugin)
+		}
+	}
+	if len(off) > 0 {
+		args = append(args, "--disable-admission-plugins="+strings.Join(off, ","))
 	}
 	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, append(args, extra...)...)
 }

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -134,5 +137,73 @@ func TestUpDeniesExternalIPs(t *testing.T) {
 	open := startServer(t, "--disable-admission-plugins=DenyServiceExternalIPs")
 	if r := open.kubectl("create", "-f", manifest); r.code != 0 {
 		t.Errorf("with the plugin disabled: %s", r.stderr)
+	}
+}
+
+// TestUpRateLimitsEvents: up limits Event writes per namespace (CIS
+// 1.2.9) through the EventRateLimit configuration it writes: a burst over
+// 100 in one namespace gets 429s while another namespace is untouched.
+// An admission configuration without the limits (one an older up wrote)
+// still starts, without the plugin, and so does disabling it by name.
+func TestUpRateLimitsEvents(t *testing.T) {
+	s := startServer(t)
+	if cfg, err := os.ReadFile(filepath.Join(s.dir, "admission.yaml")); err != nil || !strings.Contains(string(cfg), "name: EventRateLimit") {
+		t.Fatalf("up's admission configuration has no EventRateLimit: %v\n%s", err, cfg)
+	}
+	// burst sends n events to ns from ten workers on one connection,
+	// faster than the limit refills on any machine.
+	burst := func(s *server, ns string, n int) (created, limited int, last string) {
+		c := s.client(true)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 10 {
+			wg.Go(func() {
+				for i := range next {
+					resp, body := s.send(t, c, "POST", "/api/v1/namespaces/"+ns+"/events", "application/json",
+						fmt.Sprintf(`{"metadata":{"name":"e%d"},"involvedObject":{"kind":"Pod","namespace":%q,"name":"p"},"reason":"Test","message":"m","type":"Normal","source":{"component":"flood"}}`, i, ns), nil)
+					mu.Lock()
+					switch resp.StatusCode {
+					case http.StatusCreated:
+						created++
+					case http.StatusTooManyRequests:
+						limited++
+						last = body
+					default:
+						t.Errorf("event %d: %d %s", i, resp.StatusCode, body)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return created, limited, last
+	}
+	created, limited, body := burst(s, "default", 300)
+	if limited == 0 || created < 100 || !strings.Contains(body, "limit reached on type Namespace for key default") {
+		t.Fatalf("300 events at once: %d created, %d refused; last refusal: %s", created, limited, body)
+	}
+	if _, limited, _ := burst(s, "kube-public", 20); limited != 0 {
+		t.Errorf("another namespace was limited too: %d refused", limited)
+	}
+
+	off := startServer(t, "--disable-admission-plugins=EventRateLimit")
+	if _, limited, _ := burst(off, "default", 150); limited != 0 {
+		t.Errorf("with the plugin disabled, %d events were refused", limited)
+	}
+
+	older := &server{t: t, dir: t.TempDir(), port: freePort(t), cache: t.TempDir()}
+	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins: []\n"
+	if err := os.WriteFile(filepath.Join(older.dir, "admission.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	older.start()
+	t.Cleanup(older.stop)
+	if _, limited, _ := burst(older, "default", 150); limited != 0 {
+		t.Errorf("with a configuration without limits, %d events were refused", limited)
 	}
 }
