@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,32 +196,57 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	w, err := client.CoreV1().Pods(ns).Watch(watchCtx, metav1.ListOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	want := nodes * podsPerNode
 	seen, running := map[types.UID]time.Time{}, map[types.UID]time.Duration{}
 	allRunning := make(chan struct{})
+	var resumed atomic.Int32
 	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Error {
-				continue
+		// A server may end a watch whose client lags (kube-apiserver's
+		// watch cache does under this load): it is resumed from the last
+		// revision seen, so no event is missed, and the resumptions are
+		// logged with the figures.
+		var lastRV string
+		for {
+			for ev := range w.ResultChan() {
+				if ev.Type == watch.Error {
+					continue
+				}
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
+				}
+				lastRV = p.ResourceVersion
+				now := time.Now()
+				if _, ok := seen[p.UID]; !ok {
+					seen[p.UID] = now
+				}
+				if _, ok := running[p.UID]; !ok && p.Status.Phase == corev1.PodRunning {
+					running[p.UID] = now.Sub(seen[p.UID])
+					if len(running) == want {
+						close(allRunning)
+						return
+					}
+				}
 			}
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
+			if watchCtx.Err() != nil {
+				return
 			}
-			now := time.Now()
-			if _, ok := seen[p.UID]; !ok {
-				seen[p.UID] = now
-			}
-			if _, ok := running[p.UID]; !ok && p.Status.Phase == corev1.PodRunning {
-				running[p.UID] = now.Sub(seen[p.UID])
-				if len(running) == want {
-					close(allRunning)
+			resumed.Add(1)
+			for {
+				var err error
+				if w, err = client.CoreV1().Pods(ns).Watch(watchCtx, metav1.ListOptions{ResourceVersion: lastRV}); err == nil {
+					break
+				}
+				if watchCtx.Err() != nil {
 					return
 				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		}
 	}()
@@ -247,12 +273,17 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 		}
 	}()
 
-	// DENSITY_CPU_PROFILE=FILE writes sekisho's CPU profile of the load.
+	// DENSITY_CPU_PROFILE=FILE writes sekisho's CPU profile of the load:
+	// its first DENSITY_PROFILE_SECONDS (default 15).
 	profiled := make(chan struct{})
 	if path := os.Getenv("DENSITY_CPU_PROFILE"); path != "" && target == "sekisho" {
+		seconds := "15"
+		if v, err := strconv.Atoi(os.Getenv("DENSITY_PROFILE_SECONDS")); err == nil && v > 0 {
+			seconds = strconv.Itoa(v)
+		}
 		go func() {
 			defer close(profiled)
-			resp, err := s.client.Get(s.url + "/debug/pprof/profile?seconds=15")
+			resp, err := s.client.Get(s.url + "/debug/pprof/profile?seconds=" + seconds)
 			if err != nil {
 				b.Logf("profile: %v", err)
 				return
@@ -301,7 +332,10 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 		}
 	}
 	<-probeDone
-	w.Stop()
+	stopWatch()
+	if n := resumed.Load(); n > 0 {
+		b.Logf("%s: the pod watch was ended by the server and resumed %d times", target, n)
+	}
 
 	r := densityResult{pods: want, total: total, calls: rec.calls}
 	for _, d := range running {
