@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 )
@@ -79,6 +80,7 @@ func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache, private")
 		ctx := context.WithValue(r.Context(), auditIDKey{}, id)
 		ctx = withRequestInfo(ctx, ParseRequestInfo(r))
+		ctx, _ = audit.WithAnnotations(ctx) // what serving the request records for the audit log
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

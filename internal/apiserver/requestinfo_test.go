@@ -1,9 +1,12 @@
 package apiserver
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	"github.com/sekisho/sekisho/internal/audit"
 )
 
 func TestParseRequestInfo(t *testing.T) {
@@ -79,5 +82,24 @@ func TestNegotiate(t *testing.T) {
 		if err != nil || got.format != c.want {
 			t.Errorf("%q: got %v %v, want %v", c.accept, got.format, err, c.want)
 		}
+	}
+}
+
+// Every request carries its own audit annotations from the start, so that
+// whatever serves it (admission above all) can record some.
+func TestRequestsCarryAuditAnnotations(t *testing.T) {
+	var seen []*audit.Annotations
+	h := (&Server{}).withRequestInfo(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, audit.AnnotationsFrom(r.Context()))
+		audit.Annotate(r.Context(), "k", r.URL.Path)
+	}))
+	for _, path := range []string{"/api/v1/namespaces/a/pods", "/healthz"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	if len(seen) != 2 || seen[0] == nil || seen[1] == nil || seen[0] == seen[1] {
+		t.Fatalf("annotations per request: %v", seen)
+	}
+	if seen[0].Map()["k"] != "/api/v1/namespaces/a/pods" || seen[1].Map()["k"] != "/healthz" {
+		t.Errorf("annotations: %v %v", seen[0].Map(), seen[1].Map())
 	}
 }

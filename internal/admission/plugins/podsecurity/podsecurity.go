@@ -29,6 +29,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/warning"
 )
 
@@ -89,7 +90,8 @@ func New(cfg *psconfig.PodSecurityConfiguration, r Readers) (*Plugin, error) {
 var namespaces = schema.GroupResource{Resource: "namespaces"}
 
 // Validate evaluates a create or update of a pod, a pod template of a
-// workload, or a namespace. Warnings reach the client as Warning headers;
+// workload, or a namespace. Warnings reach the client as Warning headers,
+// the policy and audit-level violations become audit annotations, and
 // a violation of the enforced level is a 403 naming each broken rule.
 func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	gr := a.Resource.GroupResource()
@@ -102,6 +104,11 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	result := p.delegate.Validate(ctx, attributes{a})
 	for _, w := range result.Warnings {
 		warning.Warn(ctx, w)
+	}
+	// The policy evaluated, and violations of the audit level, are the
+	// request's audit annotations, under kube-apiserver's names.
+	for k, v := range result.AuditAnnotations {
+		audit.Annotate(ctx, psapi.AuditAnnotationPrefix+k, v)
 	}
 	if result.Allowed {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/admission"
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/warning"
 )
@@ -109,5 +110,42 @@ func TestNamespaceLabelsAreValidated(t *testing.T) {
 	err := p.Validate(context.Background(), a)
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "strictest") {
 		t.Errorf("bad level: %v", err)
+	}
+}
+
+// The policy evaluated and the violations of the audit level are recorded
+// as the request's audit annotations, under kube-apiserver's names; so is
+// an exemption.
+func TestViolationsAreAuditAnnotations(t *testing.T) {
+	p := plugin(t, upDefaults, nil)
+	plain := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "team"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
+	ctx, notes := audit.WithAnnotations(context.Background())
+	if err := p.Validate(ctx, create("team", "alice", pods, "Pod", plain)); err != nil {
+		t.Fatalf("a baseline pod: %v", err)
+	}
+	got := notes.Map()
+	if got["pod-security.kubernetes.io/enforce-policy"] != "baseline:latest" {
+		t.Errorf("enforce-policy: %v", got)
+	}
+	if v := got["pod-security.kubernetes.io/audit-violations"]; !strings.Contains(v, `would violate PodSecurity "restricted:latest"`) || !strings.Contains(v, "runAsNonRoot != true") {
+		t.Errorf("audit-violations: %v", got)
+	}
+
+	ctx, notes = audit.WithAnnotations(context.Background())
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "team"}, Spec: privileged()}
+	if err := p.Validate(ctx, create("team", "alice", pods, "Pod", pod)); !apierrors.IsForbidden(err) {
+		t.Fatalf("privileged pod: %v", err)
+	}
+	if got := notes.Map(); got["pod-security.kubernetes.io/enforce-policy"] != "baseline:latest" {
+		t.Errorf("a refused pod's annotations: %v", got)
+	}
+
+	ctx, notes = audit.WithAnnotations(context.Background())
+	if err := p.Validate(ctx, create("kube-system", "alice", pods, "Pod", pod)); err != nil {
+		t.Fatalf("kube-system: %v", err)
+	}
+	if got := notes.Map(); got["pod-security.kubernetes.io/exempt"] != "namespace" {
+		t.Errorf("an exempt namespace's annotations: %v", got)
 	}
 }
