@@ -107,8 +107,10 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	}
 	// The policy evaluated, and violations of the audit level, are the
 	// request's audit annotations, under kube-apiserver's names.
-	for k, v := range result.AuditAnnotations {
-		audit.Annotate(ctx, psapi.AuditAnnotationPrefix+k, v)
+	if audit.AnnotationsFrom(ctx) != nil {
+		for k, v := range result.AuditAnnotations {
+			audit.Annotate(ctx, psapi.AuditAnnotationPrefix+k, v)
+		}
 	}
 	if result.Allowed {
 		return nil
