@@ -156,9 +156,11 @@ func TestEveryStoredTypeHasASchema(t *testing.T) {
 // the managedFields that come out are those of the field manager that
 // checks everything.
 // Objects of Go types are converted for the field managers without the
-// schema check (liveConverter). What that check would refuse in them,
-// the comparison refuses too: each case records exactly what a field
-// manager that checks everything records, for an update and a create.
+// schema check (liveConverter), and without the top-level fields equal in
+// both (withoutEqualFields). What that check would refuse in them, the
+// comparison refuses too, and equal fields change no one's ownership:
+// each case records exactly what a field manager given the whole objects
+// and checking everything records, for an update and a create.
 func TestUncheckedConversionRecordsTheSame(t *testing.T) {
 	f := Shared()
 	res := catalog.Pods()
@@ -181,6 +183,14 @@ func TestUncheckedConversionRecordsTheSame(t *testing.T) {
 		"a port without its protocol": func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, corev1.ContainerPort{ContainerPort: 81})
 		},
+		"labels only": func(p *corev1.Pod) {
+			p.Labels = map[string]string{"a": "2", "b": "1"}
+		},
+		"spec and status": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Image = "k"
+			p.Status.Phase = corev1.PodFailed
+		},
+		"nothing": func(p *corev1.Pod) {},
 		"a condition without its type": func(p *corev1.Pod) {
 			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Status: corev1.ConditionFalse})
 		},
