@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/kubeproto"
 )
 
 // MaxBodyBytes caps a request body, as kube-apiserver does.
@@ -106,9 +106,6 @@ func fieldValidation(r *http.Request) (string, error) {
 // typed clients use for built-in types.
 const protobufContentType = "application/vnd.kubernetes.protobuf"
 
-// protobufMagic prefixes every Kubernetes protobuf message.
-var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
-
 // protoUnmarshaler is implemented by the generated protobuf code of every
 // k8s.io/api type.
 type protoUnmarshaler interface{ Unmarshal([]byte) error }
@@ -116,11 +113,11 @@ type protoUnmarshaler interface{ Unmarshal([]byte) error }
 // decodeProtobuf reads Kubernetes' protobuf envelope (magic, then a
 // runtime.Unknown holding the type and the encoded object) into into.
 func decodeProtobuf(data []byte, into any, what string) error {
-	if !bytes.HasPrefix(data, protobufMagic) {
+	if !kubeproto.IsEnveloped(data) {
 		return apierrors.NewBadRequest(what + ": the protobuf body lacks the Kubernetes envelope prefix")
 	}
-	var u runtime.Unknown
-	if err := u.Unmarshal(data[len(protobufMagic):]); err != nil {
+	u, err := kubeproto.Unwrap(data)
+	if err != nil {
 		return apierrors.NewBadRequest(what + ": invalid protobuf envelope: " + err.Error())
 	}
 	if u.ContentEncoding != "" {

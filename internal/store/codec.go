@@ -7,9 +7,8 @@ import (
 	"io"
 	"strconv"
 
-	"k8s.io/apimachinery/pkg/runtime"
-
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/kubeproto"
 )
 
 // Objects are stored without metadata.resourceVersion: the revision of
@@ -24,9 +23,6 @@ import (
 // Both forms are read whatever a resource is written in, so data written
 // before protobuf storage is still served.
 
-// protobufPrefix begins every object kube-apiserver stores as protobuf.
-var protobufPrefix = []byte("k8s\x00")
-
 // protoObject is an object with a protobuf form: every type of k8s.io/api.
 type protoObject interface {
 	catalog.Object
@@ -35,7 +31,7 @@ type protoObject interface {
 }
 
 // isProtobuf reports whether stored bytes are in the protobuf envelope.
-func isProtobuf(data []byte) bool { return bytes.HasPrefix(data, protobufPrefix) }
+func isProtobuf(data []byte) bool { return kubeproto.IsEnveloped(data) }
 
 // encode marshals obj for storage: with its kind and apiVersion, without a
 // resourceVersion.
@@ -47,25 +43,10 @@ func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
 	defer obj.SetResourceVersion(rv)
-	if p, ok := obj.(protoObject); ok {
-		return encodeProtobuf(r, p)
+	if _, ok := obj.(protoObject); ok {
+		return kubeproto.Encode(r.GroupVersionKind(), obj)
 	}
 	return json.Marshal(obj)
-}
-
-// encodeProtobuf writes the envelope around the object's protobuf.
-func encodeProtobuf(r *catalog.Resource, obj protoObject) ([]byte, error) {
-	raw, err := obj.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	env := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: r.GroupVersion.String(), Kind: r.Kind}, Raw: raw}
-	out := make([]byte, len(protobufPrefix)+env.Size())
-	copy(out, protobufPrefix)
-	if _, err := env.MarshalToSizedBuffer(out[len(protobufPrefix):]); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.
@@ -161,8 +142,8 @@ func decode(r *catalog.Resource, data []byte, rev int64) (catalog.Object, error)
 		if !ok {
 			return nil, fmt.Errorf("decode stored %s: stored as protobuf, but the type has no protobuf form", r.Kind)
 		}
-		var env runtime.Unknown
-		if err := env.Unmarshal(data[len(protobufPrefix):]); err != nil {
+		env, err := kubeproto.Unwrap(data)
+		if err != nil {
 			return nil, fmt.Errorf("decode stored %s: %w", r.Kind, err)
 		}
 		if env.Kind != r.Kind {
