@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -131,4 +133,74 @@ func BenchmarkWriterCreateParallelCharged(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(charger.calls.Load()-1)/float64(n.Load()), "charges/create")
+}
+
+// densityPod is a pod as the density benchmark's pods are once running:
+// a projected token volume, tolerations, three managers' managedFields
+// and a running status.
+func densityPod() *corev1.Pod {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	raw := []byte(`{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app":{},"f:pod-template-hash":{}},"f:ownerReferences":{".":{},"k:{\"uid\":\"5f0c\"}":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:resources":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:restartPolicy":{},"f:schedulerName":{}}}`)
+	var mf []metav1.ManagedFieldsEntry
+	for _, m := range []string{"kube-controller-manager", "kube-scheduler", "kubelet"} {
+		mf = append(mf, metav1.ManagedFieldsEntry{Manager: m, Operation: "Update", APIVersion: "v1", Time: &now, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw}})
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "load-1-7d9f8b6c5-abcde", GenerateName: "load-1-7d9f8b6c5-", Namespace: "density", UID: "0a1b2c3d-1111-2222-3333-444455556666",
+			CreationTimestamp: now, Labels: map[string]string{"app": "load-1", "pod-template-hash": "7d9f8b6c5"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "load-1-7d9f8b6c5", UID: "5f0c"}}, ManagedFields: mf},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10", ImagePullPolicy: "IfNotPresent", TerminationMessagePath: "/dev/termination-log",
+			VolumeMounts: []corev1.VolumeMount{{Name: "kube-api-access-x", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}}},
+			NodeName: "hollow-1", ServiceAccountName: "default", SchedulerName: "default-scheduler",
+			Tolerations: []corev1.Toleration{{Key: "node.kubernetes.io/not-ready", Operator: "Exists", Effect: "NoExecute"}, {Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: "NoExecute"}},
+			Volumes: []corev1.Volume{{Name: "kube-api-access-x", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			}}}}}},
+		Status: corev1.PodStatus{Phase: "Running", HostIP: "10.0.0.1", PodIP: "10.1.0.1", StartTime: &now,
+			Conditions:        []corev1.PodCondition{{Type: "Ready", Status: "True", LastTransitionTime: now}, {Type: "PodScheduled", Status: "True", LastTransitionTime: now}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Ready: true, Image: "registry.k8s.io/pause:3.10", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}},
+	}
+}
+
+// BenchmarkStoredPod encodes and decodes a running pod in the stored
+// form (protobuf) and in the JSON it was stored as before.
+func BenchmarkStoredPod(b *testing.B) {
+	res := catalog.Pods()
+	pb, err := encode(res, densityPod())
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, err := json.Marshal(densityPod())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"protobuf", pb}, {"json", js}} {
+		b.Run("decode/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if _, err := decode(res, c.data, 7); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	p := densityPod()
+	b.Run("encode/protobuf", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encode(res, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
