@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -133,6 +134,16 @@ spec:
 	if want := `pods "fifth" is forbidden: exceeded quota: team-quota, requested: pods=1, used: pods=4, limited: pods=4`; ok || !strings.Contains(out, want) {
 		t.Errorf("seed 002, one pod too many: %s\nwant %s", out, want)
 	}
+	// The fourth pod has no controller, so kubectl drain would refuse
+	// the node it landed on; it goes now, at once.
+	zero := int64(0)
+	if err := client.CoreV1().Pods("team-a").Delete(ctx, "fourth", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatalf("deleting the fourth pod: %v", err)
+	}
+	eventually(t, time.Minute, "the fourth pod gone", func() (bool, string) {
+		_, err := client.CoreV1().Pods("team-a").Get(ctx, "fourth", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 }
 
 // nodeRestrictionWithKubelet uses a hollow kubelet's own credentials, the
