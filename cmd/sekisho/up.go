@@ -86,6 +86,28 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 					o.EnableAdmissionPlugins = append(o.EnableAdmissionPlugins, upRateLimitsEvents)
 				}
 			}
+			// Every request on record (CIS 1.2.16-1.2.19): up's policy,
+			// the user's to edit and reloaded when edited, and a log in
+			// the data directory kept as CIS asks. An empty
+			// --audit-policy-file turns auditing off.
+			if !flags.Changed("audit-policy-file") {
+				o.AuditPolicyFile = filepath.Join(dataDir, auditPolicyFile)
+				if err := writeIfAbsent(o.AuditPolicyFile, []byte(upAuditPolicy)); err != nil {
+					return err
+				}
+			}
+			if o.AuditPolicyFile != "" {
+				def("audit-log-path", &o.AuditLog.Path, filepath.Join(dataDir, "audit", "audit.log"))
+			}
+			for _, v := range []struct {
+				flag   string
+				target *int
+				value  int
+			}{{"audit-log-maxage", &o.AuditLog.MaxAge, 30}, {"audit-log-maxbackup", &o.AuditLog.MaxBackups, 10}, {"audit-log-maxsize", &o.AuditLog.MaxSize, 100}} {
+				if !flags.Changed(v.flag) {
+					*v.target = v.value
+				}
+			}
 			// Kubelets are reached as kubeadm's kube-apiserver reaches them.
 			def("kubelet-client-certificate", &o.KubeletClientCertificate, filepath.Join(dataDir, clusterpki.CertFile("apiserver-kubelet-client")))
 			def("kubelet-client-key", &o.KubeletClientKey, filepath.Join(dataDir, clusterpki.KeyFile("apiserver-kubelet-client")))
@@ -192,6 +214,41 @@ const upRateLimitsEvents = "EventRateLimit"
 // admissionConfigFile is the AdmissionConfiguration up writes into the
 // data directory the first time, and uses unless told otherwise.
 const admissionConfigFile = "admission.yaml"
+
+const auditPolicyFile = "audit-policy.yaml"
+
+// upAuditPolicy is up's audit policy. Health, version and discovery
+// reads are not recorded; Secrets, ConfigMaps and the token APIs only
+// by metadata (their bodies are credentials, which sekisho redacts at
+// any level anyway); RBAC and CSR writes with their request and
+// response, so a change of who may do what is on record whole;
+// everything else by metadata. RequestReceived is left out: the
+// ResponseComplete event says all it does.
+const upAuditPolicy = `# Written by sekisho up; edit freely: up does not overwrite it, and
+# sekisho reloads it when it changes (an invalid policy is refused and the
+# one in force stays).
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+omitManagedFields: true
+rules:
+- level: None
+  verbs: [get]
+  nonResourceURLs: [/healthz*, /livez*, /readyz*, /version, /version/, /api, /api/*, /apis, /apis/*, /openapi/*]
+- level: Metadata
+  resources:
+  - group: ""
+    resources: [secrets, configmaps, serviceaccounts/token]
+  - group: authentication.k8s.io
+    resources: [tokenreviews]
+- level: RequestResponse
+  verbs: [create, update, patch, delete, deletecollection]
+  resources:
+  - group: rbac.authorization.k8s.io
+  - group: certificates.k8s.io
+    resources: [certificatesigningrequests, certificatesigningrequests/approval, certificatesigningrequests/status]
+- level: Metadata
+`
 
 // upAdmissionConfig is up's admission configuration: Pod Security
 // Standards enforced at baseline cluster-wide (no privileged containers,

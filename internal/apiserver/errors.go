@@ -37,6 +37,9 @@ func writeStatus(w http.ResponseWriter, s metav1.Status) {
 	if s.Status == "" {
 		s.Status = metav1.StatusFailure
 	}
+	if aw, ok := w.(interface{ auditStatus(metav1.Status) }); ok {
+		aw.auditStatus(s)
+	}
 	data, _ := json.Marshal(s)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

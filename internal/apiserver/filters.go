@@ -31,7 +31,7 @@ func auditID(ctx context.Context) string {
 // buildChain assembles the filters, outermost first:
 // reset streams (HTTP/2 rapid reset) → panic recovery → request info (with Audit-Id) → in-flight limits and
 // timeouts → health and version (public) → authentication →
-// impersonation → audit → authorization → routing.
+// audit → impersonation → authorization → routing.
 func (s *Server) buildChain() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
@@ -39,10 +39,10 @@ func (s *Server) buildChain() http.Handler {
 	// slot, so anonymous floods cannot starve users; the deadline covers
 	// the whole request, authentication included.
 	h = s.withInFlightLimit(h)
-	if s.cfg.Audit != nil {
-		h = s.cfg.Audit(h)
-	}
 	h = s.withImpersonation(h)
+	if s.cfg.Auditor != nil {
+		h = s.withAudit(h)
+	}
 	h = s.withAuthentication(h)
 	h = s.withPublicPaths(h)
 	h = s.withDeadline(h)
@@ -198,6 +198,7 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 			if err != nil {
 				s.failures.record(auditID(r.Context()), r, err, s.now())
 			}
+			s.auditUnauthenticated(r, unauthorized())
 			writeStatus(w, unauthorized())
 			return
 		}
@@ -235,6 +236,7 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 			a.Verb = nonResourceVerb(r.Method)
 		}
 		decision, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
+		auditAuthorization(r.Context(), decision == authz.Allow && err == nil, reason)
 		if decision == authz.Allow && err == nil {
 			next.ServeHTTP(w, r)
 			return

@@ -127,6 +127,7 @@ func (s *Server) withImpersonation(next http.Handler) http.Handler {
 			}
 		}
 		s.log.Debug("impersonating", append(logAttrs(r), "requester", requester.Name, "as", target.Name)...)
+		auditImpersonation(r.Context(), target)
 		next.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), target)))
 	})
 }

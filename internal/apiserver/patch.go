@@ -306,6 +306,7 @@ func (s *Server) patch(req *request) error {
 	if err := checkText(patchBody); err != nil {
 		return err
 	}
+	auditRequestPatch(req.ctx, pt, patchBody)
 	if pt == patchApply {
 		return s.apply(req, o, patchBody, directive)
 	}

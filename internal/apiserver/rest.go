@@ -497,6 +497,7 @@ func (s *Server) readTyped(req *request, t bodyType) (catalog.Object, error) {
 		if err := checkObjectText(obj); err != nil {
 			return nil, err
 		}
+		auditRequestObject(req.ctx, obj)
 		return obj, nil
 	}
 	data, err := bodyJSON(req.r)
@@ -510,6 +511,7 @@ func (s *Server) readTyped(req *request, t bodyType) (catalog.Object, error) {
 	for _, w := range warnings {
 		addWarning(req.w, w)
 	}
+	auditRequestObject(req.ctx, obj)
 	return obj, nil
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -42,8 +43,8 @@ type Config struct {
 	// Connects serve the connect subresources (pods/log, pods/exec,
 	// nodes/proxy, ...); one without a ConnectFunc answers 404.
 	Connects map[catalog.ActionKey]catalog.ConnectFunc
-	// Audit wraps the handler after impersonation; nil records nothing.
-	Audit func(next http.Handler) http.Handler
+	// Auditor records requests by its audit policy; nil records nothing.
+	Auditor *audit.Auditor
 
 	HealthChecks []HealthCheck
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil leaves them unserved.

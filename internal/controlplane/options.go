@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sekisho/sekisho/internal/admission/plugins"
+	"github.com/sekisho/sekisho/internal/audit"
 )
 
 // Options are the settings of `sekisho serve`, named after kube-apiserver's flags.
@@ -101,6 +102,11 @@ type Options struct {
 
 	StorageDir string
 
+	// AuditPolicyFile is an audit.k8s.io/v1 Policy, reloaded on change;
+	// AuditLog is the log backend (--audit-log-*). Auditing needs both.
+	AuditPolicyFile string
+	AuditLog        audit.LogConfig
+
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
 	RequestTimeout              time.Duration
@@ -142,12 +148,14 @@ func DefaultOptions() Options {
 		ServiceNodePortRange:                     "30000-32767",
 		Controllers:                              []string{"*"},
 		KubeletPreferredAddressTypes:             []string{"Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"},
+		AuditLog:                                 audit.DefaultLogConfig(),
 	}
 }
 
 // Validate reports every problem at once, each naming its flag.
 func (o *Options) Validate() error {
 	var errs []error
+	errs = append(errs, o.validateAudit()...)
 	for _, t := range o.KubeletPreferredAddressTypes {
 		switch t {
 		case "Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP":
@@ -346,4 +354,21 @@ func (o *Options) validateAuthorization() []error {
 		errs = append(errs, errors.New("--authorization-webhook-cache-authorized-ttl and --authorization-webhook-cache-unauthorized-ttl must not be negative"))
 	}
 	return errs
+}
+
+// validateAudit: kube-apiserver audits nothing when only one of the
+// policy and a backend is given, and says nothing; sekisho refuses that.
+func (o *Options) validateAudit() []error {
+	switch {
+	case o.AuditPolicyFile == "" && o.AuditLog.Path == "":
+		return nil
+	case o.AuditPolicyFile == "":
+		return []error{errors.New("--audit-log-path needs --audit-policy-file: without a policy nothing is recorded")}
+	case o.AuditLog.Path == "":
+		return []error{errors.New("--audit-policy-file needs --audit-log-path: without a backend nothing is recorded")}
+	}
+	if err := o.AuditLog.Validate(); err != nil {
+		return []error{err}
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
 	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authnapi"
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -151,7 +152,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	auditor, err := startAudit(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	if auditor != nil {
+		defer auditor.Close()
+	}
 	srv, err := apiserver.New(apiserver.Config{
+		Auditor:                     auditor,
 		Catalog:                     cat,
 		Writer:                      writer,
 		Authenticator:               authentication,
@@ -457,4 +466,26 @@ func kubeletProxy(o Options, cat *catalog.Catalog, st *store.Store, log *slog.Lo
 		ClientCertFile: o.KubeletClientCertificate, ClientKeyFile: o.KubeletClientKey,
 		CAFile: o.KubeletCertificateAuthority, PreferredAddressTypes: types,
 	})
+}
+
+// startAudit opens the audit log and puts the policy file in force,
+// watching it for changes. Without a policy file nothing is audited.
+func startAudit(ctx context.Context, o Options, log *slog.Logger) (*audit.Auditor, error) {
+	if o.AuditPolicyFile == "" {
+		return nil, nil
+	}
+	policy, err := audit.LoadPolicy(o.AuditPolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-policy-file: %w", err)
+	}
+	backend, err := audit.NewLog(o.AuditLog, log)
+	if err != nil {
+		return nil, err
+	}
+	auditor := audit.NewAuditor(policy, log, backend)
+	if err := auditor.WatchPolicy(ctx, o.AuditPolicyFile, reloadInterval); err != nil {
+		auditor.Close()
+		return nil, fmt.Errorf("--audit-policy-file: %w", err)
+	}
+	return auditor, nil
 }

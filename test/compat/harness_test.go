@@ -271,6 +271,11 @@ func (c *cluster) startSekisho(extra ...string) *server {
 	if len(off) > 0 {
 		args = append(args, "--disable-admission-plugins="+strings.Join(off, ","))
 	}
+	// Nor does up's audit log, which kube-apiserver does not keep
+	// unless told to.
+	if !strings.Contains(strings.Join(extra, " "), "--audit-") {
+		args = append(args, "--audit-policy-file=")
+	}
 	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, append(args, extra...)...)
 }
 

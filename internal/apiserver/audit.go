@@ -1,0 +1,418 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/kubeproto"
+)
+
+// maxAuditedResponse bounds the response body an event records at level
+// RequestResponse. A larger one is left out, and the event is annotated
+// audit.k8s.io/truncated, as kube-apiserver's truncating backend does.
+const maxAuditedResponse = 4 << 20
+
+const (
+	annotationDecision  = "authorization.k8s.io/decision"
+	annotationReason    = "authorization.k8s.io/reason"
+	annotationTruncated = "audit.k8s.io/truncated"
+)
+
+// auditRecord is one request's audit state: the policy's decision, and
+// what the handlers add to the event as the request is served.
+type auditRecord struct {
+	decision audit.Decision
+	target   audit.Target
+
+	mu            sync.Mutex
+	event         auditv1.Event // what every stage's event starts from
+	requestObject []byte        // JSON, not yet redacted
+}
+
+type auditRecordKey struct{}
+
+func auditRecordFrom(ctx context.Context) *auditRecord {
+	rec, _ := ctx.Value(auditRecordKey{}).(*auditRecord)
+	return rec
+}
+
+// withAudit records each request by the audit policy in force when it
+// arrived: RequestReceived, ResponseStarted (long-running requests),
+// ResponseComplete, or Panic. It sits between authentication and
+// impersonation, as in kube-apiserver: the event's user is who
+// authenticated, and impersonatedUser whom they acted as.
+func (s *Server) withAudit(next http.Handler) http.Handler {
+	auditor := s.cfg.Auditor
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received := time.Now()
+		ri := RequestInfoFrom(r.Context())
+		u := authn.UserFrom(r.Context())
+		d := auditor.Policy().Decide(auditRequest(u, ri, r))
+		if d.Level == auditv1.LevelNone {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := newAuditRecord(r, ri, u, d, received)
+		if !d.Omits(auditv1.StageRequestReceived) {
+			if err := auditor.Process(rec.stage(auditv1.StageRequestReceived, nil)); err != nil {
+				// blocking-strict: nothing is served unaudited.
+				s.log.Error("audit backend failed; request refused", append(logAttrs(r), "err", err)...)
+				writeStatus(w, metav1.Status{Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError,
+					Message: "the audit backend failed; the request was not served"})
+				return
+			}
+		}
+		aw := &auditWriter{ResponseWriter: w, s: s, r: r, rec: rec,
+			longRunning: isLongRunning(ri), keepBody: d.Level == auditv1.LevelRequestResponse && !isLongRunning(ri)}
+		defer func() {
+			if v := recover(); v != nil {
+				if v != http.ErrAbortHandler {
+					status := &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError,
+						Reason: metav1.StatusReasonInternalError, Message: fmt.Sprintf("APIServer panic'd: %v", v)}
+					s.processAudit(r, rec.stage(auditv1.StagePanic, status))
+				}
+				panic(v)
+			}
+			aw.complete()
+		}()
+		next.ServeHTTP(aw, r.WithContext(context.WithValue(r.Context(), auditRecordKey{}, rec)))
+	})
+}
+
+func (s *Server) processAudit(r *http.Request, ev *auditv1.Event) {
+	if err := s.cfg.Auditor.Process(ev); err != nil {
+		s.log.Error("audit backend failed", append(logAttrs(r), "stage", ev.Stage, "err", err)...)
+	}
+}
+
+// auditRequest is what the policy's rules match.
+func auditRequest(u *authn.User, ri *RequestInfo, r *http.Request) audit.Request {
+	ar := audit.Request{
+		ResourceRequest: ri.IsResourceRequest, Verb: ri.Verb, APIGroup: ri.APIGroup, Namespace: ri.Namespace,
+		Resource: ri.Resource, Subresource: ri.Subresource, Name: ri.Name, Path: ri.Path,
+	}
+	if !ri.IsResourceRequest {
+		ar.Verb = nonResourceVerb(r.Method)
+	}
+	if u != nil {
+		ar.User, ar.Groups = u.Name, u.Groups
+	}
+	return ar
+}
+
+func userInfo(u *authn.User) authnv1.UserInfo {
+	if u == nil {
+		return authnv1.UserInfo{}
+	}
+	info := authnv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		info.Extra = make(map[string]authnv1.ExtraValue, len(u.Extra))
+		for k, v := range u.Extra {
+			info.Extra[k] = v
+		}
+	}
+	return info
+}
+
+const maxUserAgent = 1024
+
+func newAuditRecord(r *http.Request, ri *RequestInfo, u *authn.User, d audit.Decision, received time.Time) *auditRecord {
+	ar := auditRequest(u, ri, r)
+	rec := &auditRecord{decision: d, target: audit.Target{Group: ri.APIGroup, Resource: ri.Resource, Subresource: ri.Subresource}}
+	ev := &rec.event
+	ev.Level = d.Level
+	ev.AuditID = types.UID(auditID(r.Context()))
+	ev.RequestURI = r.URL.RequestURI()
+	ev.Verb = ar.Verb
+	ev.User = userInfo(u)
+	for _, ip := range utilnet.SourceIPs(r) {
+		ev.SourceIPs = append(ev.SourceIPs, ip.String())
+	}
+	ev.UserAgent = r.UserAgent()
+	if len(ev.UserAgent) > maxUserAgent {
+		ev.UserAgent = ev.UserAgent[:maxUserAgent] + "...TRUNCATED"
+	}
+	if ri.IsResourceRequest {
+		ev.ObjectRef = &auditv1.ObjectReference{Resource: ri.Resource, Namespace: ri.Namespace, Name: ri.Name,
+			APIGroup: ri.APIGroup, APIVersion: ri.APIVersion, Subresource: ri.Subresource}
+	}
+	ev.RequestReceivedTimestamp = metav1.NewMicroTime(received)
+	return rec
+}
+
+// stage returns the event of one stage: a copy of the record's event as
+// it now is, with the response status given.
+func (rec *auditRecord) stage(stage auditv1.Stage, status *metav1.Status) *auditv1.Event {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	ev := rec.event.DeepCopy()
+	ev.Stage = stage
+	ev.StageTimestamp = metav1.NewMicroTime(time.Now())
+	ev.ResponseStatus = status
+	return ev
+}
+
+// auditImpersonation records whom an impersonating request acts as.
+func auditImpersonation(ctx context.Context, as *authn.User) {
+	if rec := auditRecordFrom(ctx); rec != nil {
+		info := userInfo(as)
+		rec.mu.Lock()
+		rec.event.ImpersonatedUser = &info
+		rec.mu.Unlock()
+	}
+}
+
+// auditRequestObject records the object a request sent: its name,
+// namespace, uid and resourceVersion complete the event's objectRef at
+// every level, and at levels Request and RequestResponse the event
+// carries it.
+func auditRequestObject(ctx context.Context, obj catalog.Object) {
+	rec := auditRecordFrom(ctx)
+	if rec == nil {
+		return
+	}
+	var data []byte
+	if rec.decision.Level != auditv1.LevelMetadata {
+		data, _ = json.Marshal(obj)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if ref := rec.event.ObjectRef; ref != nil {
+		if ref.Namespace == "" {
+			ref.Namespace = obj.GetNamespace()
+		}
+		if ref.Name == "" {
+			ref.Name = obj.GetName()
+		}
+		if ref.UID == "" {
+			ref.UID = obj.GetUID()
+		}
+		if ref.ResourceVersion == "" {
+			ref.ResourceVersion = obj.GetResourceVersion()
+		}
+	}
+	rec.requestObject = data
+}
+
+// auditRequestPatch records a patch as the request's object, in JSON.
+func auditRequestPatch(ctx context.Context, patchType string, body []byte) {
+	rec := auditRecordFrom(ctx)
+	if rec == nil || rec.decision.Level == auditv1.LevelMetadata {
+		return
+	}
+	data := body
+	if patchType == patchApply {
+		var err error
+		if data, err = yaml.YAMLToJSON(body); err != nil {
+			return
+		}
+	}
+	rec.mu.Lock()
+	rec.requestObject = data
+	rec.mu.Unlock()
+}
+
+// auditWriter watches the response for the audit event: its code, the
+// Status of a failure, the start of a long-running response, and at
+// level RequestResponse the body.
+type auditWriter struct {
+	http.ResponseWriter
+	s           *Server
+	r           *http.Request
+	rec         *auditRecord
+	longRunning bool
+	keepBody    bool
+
+	mu       sync.Mutex
+	code     int
+	status   *metav1.Status
+	body     bytes.Buffer
+	overflow bool
+	started  bool
+}
+
+func (aw *auditWriter) WriteHeader(code int) {
+	aw.mu.Lock()
+	first := aw.code == 0
+	if first {
+		aw.code = code
+	}
+	aw.mu.Unlock()
+	if first && aw.longRunning && !aw.rec.decision.Omits(auditv1.StageResponseStarted) {
+		aw.started = true
+		aw.s.processAudit(aw.r, aw.rec.stage(auditv1.StageResponseStarted, &metav1.Status{Code: int32(code)}))
+	}
+	aw.ResponseWriter.WriteHeader(code)
+}
+
+func (aw *auditWriter) Write(p []byte) (int, error) {
+	aw.mu.Lock()
+	code := aw.code
+	aw.mu.Unlock()
+	if code == 0 {
+		aw.WriteHeader(http.StatusOK)
+	}
+	if aw.keepBody {
+		aw.mu.Lock()
+		if aw.body.Len()+len(p) > maxAuditedResponse {
+			aw.overflow = true
+			aw.body = bytes.Buffer{}
+			aw.keepBody = false
+		} else {
+			aw.body.Write(p)
+		}
+		aw.mu.Unlock()
+	}
+	return aw.ResponseWriter.Write(p)
+}
+
+// Flush serves watches, which flush each event.
+func (aw *auditWriter) Flush() {
+	if f, ok := aw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (upgrades).
+func (aw *auditWriter) Unwrap() http.ResponseWriter { return aw.ResponseWriter }
+
+// auditStatus is how writeStatus tells the audit event what it answered.
+func (aw *auditWriter) auditStatus(st metav1.Status) {
+	aw.mu.Lock()
+	aw.status = &metav1.Status{Status: st.Status, Message: st.Message, Reason: st.Reason, Details: st.Details, Code: st.Code}
+	aw.mu.Unlock()
+}
+
+// complete records the ResponseComplete stage.
+func (aw *auditWriter) complete() {
+	rec := aw.rec
+	if rec.decision.Omits(auditv1.StageResponseComplete) {
+		return
+	}
+	aw.mu.Lock()
+	status, code := aw.status, aw.code
+	body, overflow := aw.body.Bytes(), aw.overflow
+	aw.mu.Unlock()
+	if status == nil {
+		switch {
+		case code == 0 && strings.EqualFold(aw.r.Header.Get("Connection"), "upgrade"):
+			code = http.StatusSwitchingProtocols // the connection was hijacked
+		case code == 0:
+			code = http.StatusOK
+		}
+		status = &metav1.Status{Code: int32(code)}
+	}
+	ev := rec.stage(auditv1.StageResponseComplete, status)
+	ev.Annotations = audit.AnnotationsFrom(aw.r.Context()).Map()
+	if rec.decision.Level != auditv1.LevelMetadata && rec.requestObject != nil {
+		ev.RequestObject = auditObject(audit.Redact(rec.target, rec.requestObject, rec.decision.OmitManagedFields))
+	}
+	if rec.decision.Level == auditv1.LevelRequestResponse {
+		switch {
+		case overflow:
+			if ev.Annotations == nil {
+				ev.Annotations = map[string]string{}
+			}
+			ev.Annotations[annotationTruncated] = "true"
+		case len(body) > 0:
+			if data := responseJSON(aw.Header().Get("Content-Type"), body); data != nil {
+				ev.ResponseObject = auditObject(audit.Redact(rec.target, data, rec.decision.OmitManagedFields))
+			}
+		}
+	}
+	aw.s.processAudit(aw.r, ev)
+}
+
+func auditObject(data []byte) *runtime.Unknown {
+	if data == nil {
+		return nil
+	}
+	return &runtime.Unknown{Raw: data, ContentType: runtime.ContentTypeJSON}
+}
+
+// responseJSON is a response body as JSON: as sent, or converted from
+// YAML or protobuf (built-in types, lists and Status).
+func responseJSON(contentType string, body []byte) []byte {
+	base, _, _ := strings.Cut(contentType, ";")
+	switch strings.TrimSpace(base) {
+	case "application/json":
+		return body
+	case "application/yaml":
+		data, err := yaml.YAMLToJSON(body)
+		if err != nil {
+			return nil
+		}
+		return data
+	case protobufContentType:
+		u, err := kubeproto.Unwrap(body)
+		if err != nil {
+			return nil
+		}
+		obj, err := scheme.Scheme.New(schema.FromAPIVersionAndKind(u.APIVersion, u.Kind))
+		if err != nil {
+			return nil
+		}
+		m, ok := obj.(interface{ Unmarshal([]byte) error })
+		if !ok || m.Unmarshal(u.Raw) != nil {
+			return nil
+		}
+		obj.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(u.APIVersion, u.Kind))
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return nil
+		}
+		return data
+	}
+	return nil
+}
+
+// auditAuthorization annotates the request's event with the
+// authorizers' decision and reason, as kube-apiserver does.
+func auditAuthorization(ctx context.Context, allowed bool, reason string) {
+	decision := "forbid"
+	if allowed {
+		decision = "allow"
+	}
+	audit.Annotate(ctx, annotationDecision, decision)
+	audit.Annotate(ctx, annotationReason, reason)
+}
+
+// auditUnauthenticated records a request that failed authentication,
+// judged by the policy as a request of no user, with its 401.
+func (s *Server) auditUnauthenticated(r *http.Request, status metav1.Status) {
+	if s.cfg.Auditor == nil {
+		return
+	}
+	received := time.Now()
+	ri := RequestInfoFrom(r.Context())
+	d := s.cfg.Auditor.Policy().Decide(auditRequest(nil, ri, r))
+	if d.Level == auditv1.LevelNone {
+		return
+	}
+	rec := newAuditRecord(r, ri, nil, d, received)
+	status.Kind, status.APIVersion = "", ""
+	for _, stage := range []auditv1.Stage{auditv1.StageResponseStarted, auditv1.StageResponseComplete} {
+		if !d.Omits(stage) {
+			s.processAudit(r, rec.stage(stage, &status))
+		}
+	}
+}

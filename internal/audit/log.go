@@ -1,0 +1,290 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// The log backend's formats and modes, as kube-apiserver's
+// --audit-log-format and --audit-log-mode name them.
+const (
+	FormatJSON   = "json"
+	FormatLegacy = "legacy"
+
+	ModeBlocking       = "blocking"
+	ModeBlockingStrict = "blocking-strict"
+	ModeBatch          = "batch"
+)
+
+// LogConfig configures the log backend, with kube-apiserver's
+// --audit-log-* flags.
+type LogConfig struct {
+	// Path is the file; "-" is standard output.
+	Path string
+	// MaxAge (days), MaxBackups and MaxSize (megabytes) rotate the file;
+	// Compress gzips rotated files.
+	MaxAge, MaxBackups, MaxSize int
+	Compress                    bool
+	Format                      string
+	Mode                        string
+	// Batch mode: events wait in a buffer of BatchBufferSize and are
+	// written BatchMaxSize at a time, or after BatchMaxWait.
+	BatchBufferSize int
+	BatchMaxSize    int
+	BatchMaxWait    time.Duration
+}
+
+// DefaultLogConfig has kube-apiserver's defaults.
+func DefaultLogConfig() LogConfig {
+	return LogConfig{Format: FormatJSON, Mode: ModeBlocking, BatchBufferSize: 10000, BatchMaxSize: 1, BatchMaxWait: 0}
+}
+
+// Validate names the flag of each problem.
+func (c LogConfig) Validate() error {
+	var errs []error
+	if c.Format != FormatJSON && c.Format != FormatLegacy {
+		errs = append(errs, fmt.Errorf("--audit-log-format: %q is not json or legacy", c.Format))
+	}
+	if err := validateMode("--audit-log-mode", c.Mode); err != nil {
+		errs = append(errs, err)
+	}
+	for _, v := range []struct {
+		flag string
+		n    int
+	}{{"--audit-log-maxage", c.MaxAge}, {"--audit-log-maxbackup", c.MaxBackups}, {"--audit-log-maxsize", c.MaxSize}} {
+		if v.n < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be 0 or more, not %d", v.flag, v.n))
+		}
+	}
+	if c.Mode == ModeBatch {
+		if c.BatchBufferSize <= 0 {
+			errs = append(errs, fmt.Errorf("--audit-log-batch-buffer-size: must be positive, not %d", c.BatchBufferSize))
+		}
+		if c.BatchMaxSize <= 0 {
+			errs = append(errs, fmt.Errorf("--audit-log-batch-max-size: must be positive, not %d", c.BatchMaxSize))
+		}
+		if c.BatchMaxWait < 0 {
+			errs = append(errs, fmt.Errorf("--audit-log-batch-max-wait: must not be negative, not %s", c.BatchMaxWait))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateMode(flag, mode string) error {
+	switch mode {
+	case ModeBlocking, ModeBlockingStrict, ModeBatch:
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not %s, %s or %s", flag, mode, ModeBatch, ModeBlocking, ModeBlockingStrict)
+}
+
+// Log writes events to a file, one line each, rotated by size, age and
+// count (lumberjack). In blocking modes a request waits for its events'
+// write(2), so an event of a finished request is in the file even if
+// the server is killed; in batch mode events wait in a bounded buffer,
+// and are dropped (counted and logged) when it is full.
+type Log struct {
+	cfg LogConfig
+	log *slog.Logger
+
+	mu  sync.Mutex // one line, one write
+	out io.Writer
+
+	queue   chan *auditv1.Event
+	done    chan struct{}
+	dropped atomic.Int64
+	closed  atomic.Bool
+}
+
+// NewLog opens the log backend. The file and its rotated copies are
+// 0600.
+func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	l := &Log{cfg: cfg, log: log}
+	if cfg.Path == "-" {
+		l.out = os.Stdout
+	} else {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("--audit-log-path: %w", err)
+		}
+		// lumberjack keeps an existing file's mode: make it 0600 first.
+		f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-log-path: %w", err)
+		}
+		err = f.Chmod(0o600)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--audit-log-path: %w", err)
+		}
+		l.out = &lumberjack.Logger{Filename: cfg.Path, MaxAge: cfg.MaxAge, MaxBackups: cfg.MaxBackups, MaxSize: cfg.MaxSize, Compress: cfg.Compress}
+	}
+	if cfg.Mode == ModeBatch {
+		l.queue = make(chan *auditv1.Event, cfg.BatchBufferSize)
+		l.done = make(chan struct{})
+		go l.run()
+	}
+	return l, nil
+}
+
+// Process writes ev, or queues it in batch mode.
+func (l *Log) Process(ev *auditv1.Event) error {
+	if l.queue == nil {
+		err := l.write(ev)
+		if err != nil && l.cfg.Mode == ModeBlockingStrict {
+			return err
+		}
+		return nil
+	}
+	if l.closed.Load() {
+		l.drop(ev, "the backend is closed")
+		return nil
+	}
+	// The event is shared with other backends and the request: queue a
+	// copy of what matters now.
+	select {
+	case l.queue <- ev.DeepCopy():
+	default:
+		l.drop(ev, "the batch buffer is full")
+	}
+	return nil
+}
+
+func (l *Log) drop(ev *auditv1.Event, why string) {
+	if n := l.dropped.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th... drop
+		l.log.Error("audit events dropped", "why", why, "dropped", n, "auditID", ev.AuditID)
+	}
+}
+
+// Dropped is how many events were dropped.
+func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+func (l *Log) run() {
+	defer close(l.done)
+	batch := make([]*auditv1.Event, 0, l.cfg.BatchMaxSize)
+	var timer <-chan time.Time
+	flush := func() {
+		for _, ev := range batch {
+			_ = l.write(ev)
+		}
+		batch, timer = batch[:0], nil
+	}
+	for {
+		select {
+		case ev, ok := <-l.queue:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, ev)
+			if len(batch) >= l.cfg.BatchMaxSize || l.cfg.BatchMaxWait == 0 {
+				flush()
+			} else if timer == nil {
+				timer = time.After(l.cfg.BatchMaxWait)
+			}
+		case <-timer:
+			flush()
+		}
+	}
+}
+
+// write writes one event's line with one write(2).
+func (l *Log) write(ev *auditv1.Event) error {
+	line, err := l.line(ev)
+	if err != nil {
+		l.log.Error("cannot encode an audit event", "auditID", ev.AuditID, "err", err)
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.out.Write(line); err != nil {
+		l.log.Error("cannot write an audit event", "auditID", ev.AuditID, "file", l.cfg.Path, "err", err)
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
+}
+
+func (l *Log) line(ev *auditv1.Event) ([]byte, error) {
+	if l.cfg.Format == FormatLegacy {
+		return []byte(LegacyLine(ev) + "\n"), nil
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// Close writes what batch mode still holds and closes the file.
+func (l *Log) Close() error {
+	if l.queue != nil && l.closed.CompareAndSwap(false, true) {
+		close(l.queue)
+		<-l.done
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.out.(io.Closer); ok && l.cfg.Path != "-" {
+		return c.Close()
+	}
+	return nil
+}
+
+// LegacyLine is an event in --audit-log-format=legacy: one line of
+// key="value" pairs, as kube-apiserver writes it.
+func LegacyLine(ev *auditv1.Event) string {
+	user, groups := "<none>", "<none>"
+	if ev.User.Username != "" {
+		user = ev.User.Username
+		if len(ev.User.Groups) > 0 {
+			groups = quoteAll(ev.User.Groups)
+		}
+	}
+	as, asGroups := "<self>", "<lookup>"
+	if ev.ImpersonatedUser != nil {
+		as = ev.ImpersonatedUser.Username
+		if ev.ImpersonatedUser.Groups != nil {
+			asGroups = quoteAll(ev.ImpersonatedUser.Groups)
+		}
+	}
+	namespace := "<none>"
+	if ev.ObjectRef != nil && ev.ObjectRef.Namespace != "" {
+		namespace = ev.ObjectRef.Namespace
+	}
+	response := "<deferred>"
+	if ev.ResponseStatus != nil {
+		response = strconv.Itoa(int(ev.ResponseStatus.Code))
+	}
+	ip := "<unknown>"
+	if len(ev.SourceIPs) > 0 {
+		ip = ev.SourceIPs[0]
+	}
+	return fmt.Sprintf("%s AUDIT: id=%q stage=%q ip=%q method=%q user=%q groups=%q as=%q asgroups=%q user-agent=%q namespace=%q uri=%q response=\"%s\"",
+		ev.RequestReceivedTimestamp.Format(time.RFC3339Nano), ev.AuditID, ev.Stage, ip, ev.Verb, user, groups, as, asGroups,
+		ev.UserAgent, namespace, ev.RequestURI, response)
+}
+
+func quoteAll(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ",")
+}

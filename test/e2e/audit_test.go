@@ -1,0 +1,345 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// auditLog is the log up writes in its data directory.
+func (s *server) auditLog() string { return filepath.Join(s.dir, "audit", "audit.log") }
+
+// auditEvents reads every event of the audit log; each line must be one.
+func auditEvents(t *testing.T, path string) []auditv1.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var events []auditv1.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var ev auditv1.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("%s: a line that is not an event: %v\n%.200s", path, err, sc.Text())
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// eventsOf are the events of the request with the given Audit-Id, by
+// stage.
+func eventsOf(t *testing.T, path, id string) map[auditv1.Stage]auditv1.Event {
+	t.Helper()
+	out := map[auditv1.Stage]auditv1.Event{}
+	for _, ev := range auditEvents(t, path) {
+		if string(ev.AuditID) == id {
+			if _, dup := out[ev.Stage]; dup {
+				t.Errorf("request %s: two %s events", id, ev.Stage)
+			}
+			out[ev.Stage] = ev
+		}
+	}
+	return out
+}
+
+const auditTestPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
+- level: RequestResponse
+  omitManagedFields: true
+  namespaces: [audited]
+  resources: [{group: "", resources: [secrets, configmaps]}]
+- level: RequestResponse
+  resources: [{group: "", resources: [serviceaccounts/token, namespaces]}, {group: authentication.k8s.io}]
+- level: Request
+  omitStages: [RequestReceived]
+  userGroups: [system:serviceaccounts]
+- level: Metadata
+  omitStages: [RequestReceived]
+`
+
+// TestAuditRecordsEachRequest runs sekisho with a policy of every level
+// and checks the events of real requests: stages, objects, users,
+// denials, watches, failed logins, and that no credential is written.
+func TestAuditRecordsEachRequest(t *testing.T) {
+	requireTools(t, "kubectl")
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditTestPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--audit-policy-file", policy)
+	log := s.auditLog()
+	if info, err := os.Stat(log); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the audit log: %v, mode %v", err, info.Mode().Perm())
+	}
+	admin := s.client(true)
+	id := func(name string) http.Header { return http.Header{"Audit-Id": {name}} }
+
+	// RequestResponse, every stage, the objects as sent and answered.
+	s.mustKubectl("create", "namespace", "audited")
+	resp, body := s.send(t, admin, "POST", "/api/v1/namespaces/audited/configmaps", "application/json",
+		`{"metadata":{"name":"c"},"data":{"k":"v"}}`, id("create-configmap"))
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Audit-Id") != "create-configmap" {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	evs := eventsOf(t, log, "create-configmap")
+	rr, done := evs[auditv1.StageRequestReceived], evs[auditv1.StageResponseComplete]
+	if len(evs) != 2 || rr.Level != auditv1.LevelRequestResponse || rr.RequestObject != nil || rr.ResponseStatus != nil {
+		t.Fatalf("create-configmap: want RequestReceived and ResponseComplete, got %+v", evs)
+	}
+	if done.Verb != "create" || done.ObjectRef == nil || done.ObjectRef.Name != "c" || done.ObjectRef.Namespace != "audited" ||
+		done.ObjectRef.Resource != "configmaps" || done.ObjectRef.APIVersion != "v1" || done.ResponseStatus == nil || done.ResponseStatus.Code != 201 ||
+		done.User.Username != "kubernetes-super-admin" || len(done.SourceIPs) == 0 || done.RequestURI != "/api/v1/namespaces/audited/configmaps" ||
+		done.StageTimestamp.Before(&done.RequestReceivedTimestamp) {
+		t.Errorf("create-configmap: %+v", done)
+	}
+	if done.RequestObject == nil || !strings.Contains(string(done.RequestObject.Raw), `"data":{"k":"v"}`) ||
+		done.ResponseObject == nil || !strings.Contains(string(done.ResponseObject.Raw), `"uid"`) {
+		t.Errorf("create-configmap objects: request %v, response %v", done.RequestObject, done.ResponseObject)
+	}
+	if strings.Contains(string(done.ResponseObject.Raw), "managedFields") {
+		t.Errorf("omitManagedFields: the response still has them: %s", done.ResponseObject.Raw)
+	}
+	if done.Annotations["authorization.k8s.io/decision"] != "allow" {
+		t.Errorf("annotations: %v", done.Annotations)
+	}
+	// The namespaces rule keeps managedFields.
+	s.send(t, admin, "GET", "/api/v1/namespaces/audited", "", "", id("get-namespace"))
+	if ns := eventsOf(t, log, "get-namespace")[auditv1.StageResponseComplete]; ns.ResponseObject == nil || !strings.Contains(string(ns.ResponseObject.Raw), "managedFields") {
+		t.Errorf("get-namespace: %+v", ns)
+	}
+
+	// Level Metadata: no objects, and RequestReceived omitted.
+	s.send(t, admin, "POST", "/api/v1/namespaces/default/configmaps", "application/json", `{"metadata":{"name":"m"},"data":{"k":"v"}}`, id("metadata"))
+	evs = eventsOf(t, log, "metadata")
+	if md := evs[auditv1.StageResponseComplete]; len(evs) != 1 || md.Level != auditv1.LevelMetadata || md.RequestObject != nil || md.ResponseObject != nil || md.ObjectRef.Name != "m" {
+		t.Errorf("metadata: %+v", evs)
+	}
+
+	// Credentials are never written, at RequestResponse.
+	s.send(t, admin, "POST", "/api/v1/namespaces/audited/secrets", "application/json",
+		`{"metadata":{"name":"s"},"data":{"password":"`+base64.StdEncoding.EncodeToString([]byte("hunter2-hunter2"))+`"},"stringData":{"pin":"7-4-1-1-9"}}`, id("secret"))
+	s.send(t, admin, "PATCH", "/api/v1/namespaces/audited/secrets/s", "application/merge-patch+json", `{"stringData":{"pin":"9-9-9-3-3"}}`, id("secret-patch"))
+	s.send(t, admin, "GET", "/api/v1/namespaces/audited/secrets", "", "", id("secret-list"))
+	sec := eventsOf(t, log, "secret")[auditv1.StageResponseComplete]
+	if sec.RequestObject == nil || !strings.Contains(string(sec.RequestObject.Raw), `"password":"[redacted]"`) || !strings.Contains(string(sec.RequestObject.Raw), `"pin":"[redacted]"`) {
+		t.Errorf("the Secret's request object: %v", sec.RequestObject)
+	}
+	s.mustKubectl("create", "serviceaccount", "robot", "-n", "audited")
+	token := strings.TrimSpace(s.mustKubectl("create", "token", "robot", "-n", "audited"))
+	// The robot's own request, with its token, denied.
+	resp, _ = s.send(t, s.anonClient(), "GET", "/api/v1/namespaces/kube-system/secrets", "", "", http.Header{"Authorization": {"Bearer " + token}, "Audit-Id": {"denied"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the robot listing kube-system's secrets: %d", resp.StatusCode)
+	}
+	resp, body = s.send(t, admin, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json",
+		`{"spec":{"token":"`+token+`"}}`, id("tokenreview"))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("tokenreview: %d %s", resp.StatusCode, body)
+	}
+	// A failed login.
+	resp, _ = s.send(t, s.anonClient(), "GET", "/api/v1/namespaces", "", "", http.Header{"Authorization": {"Bearer not-a-token-but-secret"}, "Audit-Id": {"bad-login"}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a bad token: %d", resp.StatusCode)
+	}
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2", base64.StdEncoding.EncodeToString([]byte("hunter2-hunter2")), "7-4-1-1-9", "9-9-9-3-3", token, strings.Split(token, ".")[2], "not-a-token-but-secret"} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the audit log holds a credential: %.20s...", secret)
+		}
+	}
+	if ev := eventsOf(t, log, "tokenreview")[auditv1.StageResponseComplete]; ev.RequestObject == nil || !strings.Contains(string(ev.RequestObject.Raw), `"token":"[redacted]"`) ||
+		ev.ResponseObject == nil || !strings.Contains(string(ev.ResponseObject.Raw), "system:serviceaccount:audited:robot") {
+		t.Errorf("tokenreview: %+v", ev)
+	}
+	if ev := eventsOf(t, log, "bad-login")[auditv1.StageResponseComplete]; ev.ResponseStatus == nil || ev.ResponseStatus.Code != 401 || ev.User.Username != "" {
+		t.Errorf("a failed login: %+v", ev)
+	}
+
+	// The denial, with its reason, judged by the robot's own rule.
+	denied := eventsOf(t, log, "denied")
+	if ev := denied[auditv1.StageResponseComplete]; len(denied) != 1 || ev.Level != auditv1.LevelRequest || ev.User.Username != "system:serviceaccount:audited:robot" ||
+		ev.ResponseStatus.Code != 403 || ev.Annotations["authorization.k8s.io/decision"] != "forbid" ||
+		!strings.Contains(ev.ResponseStatus.Message, `cannot list resource "secrets"`) {
+		t.Errorf("the denial: %+v", denied)
+	}
+
+	// PodSecurity's annotations on a pod up's admission warns about.
+	pod := `{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}`
+	attempt := ""
+	if !waitFor(func() bool { // until the namespace's service account is made
+		attempt += "+"
+		resp, _ := s.send(t, admin, "POST", "/api/v1/namespaces/default/pods", "application/json", pod, id("pod"+attempt))
+		return resp.StatusCode == http.StatusCreated
+	}) {
+		t.Fatal("the pod was never created")
+	}
+	if ev := eventsOf(t, log, "pod"+attempt)[auditv1.StageResponseComplete]; ev.Annotations["pod-security.kubernetes.io/enforce-policy"] != "baseline:latest" ||
+		!strings.Contains(ev.Annotations["pod-security.kubernetes.io/audit-violations"], "would violate PodSecurity \"restricted:latest\"") {
+		t.Errorf("the pod's annotations: %v", ev.Annotations)
+	}
+
+	// Impersonation: who asked, and as whom.
+	s.mustKubectl("--as", "alice", "--as-group", "system:masters", "get", "pods", "-n", "default")
+	var impersonated *auditv1.Event
+	for _, ev := range auditEvents(t, log) {
+		if ev.ImpersonatedUser != nil && ev.ImpersonatedUser.Username == "alice" && ev.Verb == "list" {
+			impersonated = &ev
+		}
+	}
+	if impersonated == nil || impersonated.User.Username != "kubernetes-super-admin" {
+		t.Errorf("impersonation: %+v", impersonated)
+	}
+
+	// A watch: ResponseStarted when its response starts.
+	s.kubectl("get", "configmaps", "-n", "audited", "--watch", "--request-timeout=1s")
+	var started, completed bool
+	for _, ev := range auditEvents(t, log) {
+		if ev.Verb == "watch" && ev.ObjectRef != nil && ev.ObjectRef.Namespace == "audited" {
+			started = started || ev.Stage == auditv1.StageResponseStarted && ev.ResponseStatus.Code == 200
+			completed = completed || ev.Stage == auditv1.StageResponseComplete
+		}
+	}
+	if !started || !completed {
+		t.Errorf("a watch: ResponseStarted %v, ResponseComplete %v", started, completed)
+	}
+}
+
+// TestAuditPolicyReloads changes the policy file under a running server:
+// a valid policy takes effect, an invalid one is refused and the one in
+// force stays.
+func TestAuditPolicyReloads(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	write := func(p string) {
+		t.Helper()
+		// Renamed into place, as editors and config management do.
+		if err := os.WriteFile(policy+".new", []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(policy+".new", policy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n")
+	s := startServer(t, "--audit-policy-file", policy)
+	admin := s.client(true)
+	recorded := func(name string) bool {
+		s.send(t, admin, "GET", "/api/v1/namespaces/default", "", "", http.Header{"Audit-Id": {name}})
+		return len(eventsOf(t, s.auditLog(), name)) > 0
+	}
+	if !recorded("before") {
+		t.Fatal("the first policy records nothing")
+	}
+	write("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  namespaces: [default]\n- level: Metadata\n")
+	n := 0
+	if !waitFor(func() bool { n++; return !recorded(fmt.Sprintf("reloaded-%d", n)) }) {
+		t.Fatal("the new policy never took effect")
+	}
+	write("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Everything\n")
+	if !waitFor(func() bool { return strings.Contains(s.logs.String(), "refused") }) {
+		t.Fatalf("the invalid policy was not reported:\n%s", s.logs.String())
+	}
+	if !strings.Contains(s.logs.String(), `rules[0].level: Unsupported value: \"Everything\"`) {
+		t.Errorf("the refusal does not say why:\n%s", s.logs.String())
+	}
+	if recorded("after-invalid") {
+		t.Error("the invalid policy replaced the one in force")
+	}
+}
+
+// TestUpAuditsByDefault checks up's policy and log: RBAC writes whole,
+// Secrets by metadata, health and discovery not at all; and that a
+// server killed with SIGKILL leaves only whole events behind.
+func TestUpAuditsByDefault(t *testing.T) {
+	s := startServer(t)
+	if data, err := os.ReadFile(filepath.Join(s.dir, "audit-policy.yaml")); err != nil || !strings.Contains(string(data), "kind: Policy") {
+		t.Fatalf("up's audit policy: %v", err)
+	}
+	admin := s.client(true)
+	send := func(method, path, body, name string) {
+		t.Helper()
+		ct := ""
+		if body != "" {
+			ct = "application/json"
+		}
+		if resp, out := s.send(t, admin, method, path, ct, body, http.Header{"Audit-Id": {name}}); resp.StatusCode >= 300 {
+			t.Fatalf("%s: %d %s", name, resp.StatusCode, out)
+		}
+	}
+	send("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+		`{"metadata":{"name":"audited"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"kind":"User","name":"carol"}]}`, "rbac")
+	send("POST", "/api/v1/namespaces/default/secrets", `{"metadata":{"name":"s"},"stringData":{"k":"v"}}`, "secret")
+	send("GET", "/healthz", "", "health")
+	send("GET", "/version", "", "version")
+	send("GET", "/apis", "", "discovery")
+	send("GET", "/api/v1/namespaces/default/pods", "", "pods")
+	log := s.auditLog()
+	rbac := eventsOf(t, log, "rbac")
+	if ev := rbac[auditv1.StageResponseComplete]; len(rbac) != 1 || ev.Level != auditv1.LevelRequestResponse || ev.RequestObject == nil || ev.ResponseObject == nil ||
+		strings.Contains(string(ev.ResponseObject.Raw), "managedFields") {
+		t.Errorf("an RBAC write: %+v", rbac)
+	}
+	for name, level := range map[string]auditv1.Level{"secret": auditv1.LevelMetadata, "pods": auditv1.LevelMetadata} {
+		evs := eventsOf(t, log, name)
+		if ev := evs[auditv1.StageResponseComplete]; len(evs) != 1 || ev.Level != level || ev.RequestObject != nil || ev.ResponseObject != nil {
+			t.Errorf("%s: %+v", name, evs)
+		}
+	}
+	for _, name := range []string{"health", "version", "discovery"} {
+		if evs := eventsOf(t, log, name); len(evs) != 0 {
+			t.Errorf("%s is recorded: %+v", name, evs)
+		}
+	}
+
+	// SIGKILL in the middle of writes: every line left is a whole event,
+	// except at most a last partial one.
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			req, _ := http.NewRequest("GET", s.url(fmt.Sprintf("/api/v1/namespaces/default/configmaps?i=%d", i)), nil)
+			if resp, err := admin.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.kill()
+	close(stop)
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines[:len(lines)-1] {
+		var ev auditv1.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %d of %d after SIGKILL: %v\n%.200s", i+1, len(lines), err, line)
+		}
+	}
+	if len(lines) < 20 {
+		t.Errorf("only %d events before the kill", len(lines))
+	}
+}
