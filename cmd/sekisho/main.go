@@ -42,6 +42,7 @@ func newRootCommand() *cobra.Command {
 		newTokenCommand(),
 		newDoctorCommand(),
 		newRBACCommand(),
+		newAuditCommand(),
 	)
 	return root
 }

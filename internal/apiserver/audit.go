@@ -31,11 +31,8 @@ import (
 // audit.k8s.io/truncated, as kube-apiserver's truncating backend does.
 const maxAuditedResponse = 4 << 20
 
-const (
-	annotationDecision  = "authorization.k8s.io/decision"
-	annotationReason    = "authorization.k8s.io/reason"
-	annotationTruncated = "audit.k8s.io/truncated"
-)
+// annotationTruncated marks an event whose response was left out.
+const annotationTruncated = "audit.k8s.io/truncated"
 
 // auditRecord is one request's audit state: the policy's decision, and
 // what the handlers add to the event as the request is served.
@@ -72,14 +69,16 @@ func (s *Server) withAudit(next http.Handler) http.Handler {
 			return
 		}
 		rec := newAuditRecord(r, ri, u, d, received)
-		if !d.Omits(auditv1.StageRequestReceived) {
-			if err := auditor.Process(rec.stage(auditv1.StageRequestReceived, nil)); err != nil {
-				// blocking-strict: nothing is served unaudited.
-				s.log.Error("audit backend failed; request refused", append(logAttrs(r), "err", err)...)
-				writeStatus(w, metav1.Status{Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError,
-					Message: "the audit backend failed; the request was not served"})
-				return
-			}
+		err := auditor.Check()
+		if err == nil && !d.Omits(auditv1.StageRequestReceived) {
+			err = auditor.Process(rec.stage(auditv1.StageRequestReceived, nil))
+		}
+		if err != nil {
+			// blocking-strict: nothing is served unaudited.
+			s.log.Error("audit backend failed; request refused", append(logAttrs(r), "err", err)...)
+			writeStatus(w, metav1.Status{Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError,
+				Message: "the audit backend failed; the request was not served"})
+			return
 		}
 		aw := &auditWriter{ResponseWriter: w, s: s, r: r, rec: rec,
 			longRunning: isLongRunning(ri), keepBody: d.Level == auditv1.LevelRequestResponse && !isLongRunning(ri)}
@@ -392,8 +391,8 @@ func auditAuthorization(ctx context.Context, allowed bool, reason string) {
 	if allowed {
 		decision = "allow"
 	}
-	audit.Annotate(ctx, annotationDecision, decision)
-	audit.Annotate(ctx, annotationReason, reason)
+	audit.Annotate(ctx, audit.AnnotationDecision, decision)
+	audit.Annotate(ctx, audit.AnnotationReason, reason)
 }
 
 // auditUnauthenticated records a request that failed authentication,

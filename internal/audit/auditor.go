@@ -61,6 +61,20 @@ func (a *Auditor) Process(ev *auditv1.Event) error {
 	return errors.Join(errs...)
 }
 
+// Check says whether a request may be served: a backend in
+// blocking-strict mode that could not keep its events refuses it.
+func (a *Auditor) Check() error {
+	var errs []error
+	for _, b := range a.backends {
+		if c, ok := b.(interface{ Check() error }); ok {
+			if err := c.Check(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Close closes every backend.
 func (a *Auditor) Close() error {
 	var errs []error

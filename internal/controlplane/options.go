@@ -106,6 +106,10 @@ type Options struct {
 	// AuditLog is the log backend (--audit-log-*). Auditing needs both.
 	AuditPolicyFile string
 	AuditLog        audit.LogConfig
+	// AuditWebhook is the webhook backend (--audit-webhook-*); its spool
+	// is in the storage directory, AuditWebhookSpoolMaxMB at most.
+	AuditWebhook           audit.WebhookConfig
+	AuditWebhookSpoolMaxMB int
 
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
@@ -149,6 +153,8 @@ func DefaultOptions() Options {
 		Controllers:                              []string{"*"},
 		KubeletPreferredAddressTypes:             []string{"Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"},
 		AuditLog:                                 audit.DefaultLogConfig(),
+		AuditWebhook:                             audit.DefaultWebhookConfig(),
+		AuditWebhookSpoolMaxMB:                   1024,
 	}
 }
 
@@ -359,16 +365,28 @@ func (o *Options) validateAuthorization() []error {
 // validateAudit: kube-apiserver audits nothing when only one of the
 // policy and a backend is given, and says nothing; sekisho refuses that.
 func (o *Options) validateAudit() []error {
+	backend := o.AuditLog.Path != "" || o.AuditWebhook.ConfigFile != ""
 	switch {
-	case o.AuditPolicyFile == "" && o.AuditLog.Path == "":
+	case o.AuditPolicyFile == "" && !backend:
 		return nil
 	case o.AuditPolicyFile == "":
-		return []error{errors.New("--audit-log-path needs --audit-policy-file: without a policy nothing is recorded")}
-	case o.AuditLog.Path == "":
-		return []error{errors.New("--audit-policy-file needs --audit-log-path: without a backend nothing is recorded")}
+		return []error{errors.New("--audit-log-path and --audit-webhook-config-file need --audit-policy-file: without a policy nothing is recorded")}
+	case !backend:
+		return []error{errors.New("--audit-policy-file needs --audit-log-path or --audit-webhook-config-file: without a backend nothing is recorded")}
 	}
-	if err := o.AuditLog.Validate(); err != nil {
-		return []error{err}
+	var errs []error
+	if o.AuditLog.Path != "" {
+		if err := o.AuditLog.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	if o.AuditWebhook.ConfigFile != "" {
+		if o.AuditWebhookSpoolMaxMB <= 0 {
+			errs = append(errs, fmt.Errorf("--audit-webhook-spool-max-size: must be positive, not %d", o.AuditWebhookSpoolMaxMB))
+		}
+		if err := o.AuditWebhook.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

@@ -478,11 +478,31 @@ func startAudit(ctx context.Context, o Options, log *slog.Logger) (*audit.Audito
 	if err != nil {
 		return nil, fmt.Errorf("--audit-policy-file: %w", err)
 	}
-	backend, err := audit.NewLog(o.AuditLog, log)
-	if err != nil {
-		return nil, err
+	var backends []audit.Backend
+	closeAll := func() {
+		for _, b := range backends {
+			b.Close()
+		}
 	}
-	auditor := audit.NewAuditor(policy, log, backend)
+	if o.AuditLog.Path != "" {
+		l, err := audit.NewLog(o.AuditLog, log)
+		if err != nil {
+			return nil, err
+		}
+		backends = append(backends, l)
+	}
+	if o.AuditWebhook.ConfigFile != "" {
+		cfg := o.AuditWebhook
+		cfg.SpoolDir = filepath.Join(o.StorageDir, "audit-webhook-spool")
+		cfg.SpoolMaxBytes = int64(o.AuditWebhookSpoolMaxMB) << 20
+		w, err := audit.NewWebhook(cfg, log)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		backends = append(backends, w)
+	}
+	auditor := audit.NewAuditor(policy, log, backends...)
 	if err := auditor.WatchPolicy(ctx, o.AuditPolicyFile, reloadInterval); err != nil {
 		auditor.Close()
 		return nil, fmt.Errorf("--audit-policy-file: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,6 +198,14 @@ func TestAuditRecordsEachRequest(t *testing.T) {
 		t.Errorf("the pod's annotations: %v", ev.Annotations)
 	}
 
+	// The server log's lines about a request carry its Audit-Id, so the
+	// two logs join.
+	for _, want := range []string{"msg=forbidden auditID=denied", `msg="authentication failed" auditID=bad-login`} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("the server log has no %q", want)
+		}
+	}
+
 	// Impersonation: who asked, and as whom.
 	s.mustKubectl("--as", "alice", "--as-group", "system:masters", "get", "pods", "-n", "default")
 	var impersonated *auditv1.Event
@@ -341,5 +350,70 @@ func TestUpAuditsByDefault(t *testing.T) {
 	}
 	if len(lines) < 20 {
 		t.Errorf("only %d events before the kill", len(lines))
+	}
+}
+
+// TestAuditQueryAndTail reads a running server's audit log with
+// `sekisho audit query` and `tail -f`.
+func TestAuditQueryAndTail(t *testing.T) {
+	s := startServer(t)
+	admin := s.client(true)
+	s.send(t, admin, "POST", "/api/v1/namespaces/default/configmaps", "application/json", `{"metadata":{"name":"wanted"}}`, nil)
+	// Someone without rights: a service account with no bindings.
+	s.mustKubectl("create", "serviceaccount", "nobody")
+	token := strings.TrimSpace(s.mustKubectl("create", "token", "nobody"))
+	resp, _ := s.send(t, s.anonClient(), "DELETE", "/api/v1/namespaces/default/configmaps/wanted", "", "", http.Header{"Authorization": {"Bearer " + token}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("nobody deleting: %d", resp.StatusCode)
+	}
+
+	out := mustSekisho(t, "audit", "query", "--data-dir", s.dir, "--decision", "forbid")
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "TIME") ||
+		!strings.Contains(rows[1], "system:serviceaccount:default:nobody") || !strings.Contains(rows[1], "delete") ||
+		!strings.Contains(rows[1], "configmaps default/wanted") || !strings.Contains(rows[1], "403") ||
+		!strings.Contains(rows[1], `cannot delete resource "configmaps"`) {
+		t.Errorf("query --decision forbid:\n%s", out)
+	}
+	out = mustSekisho(t, "audit", "query", "--data-dir", s.dir, "--resource", "configmaps", "--name", "wanted", "--verb", "create", "-o", "json")
+	if evs := strings.Split(strings.TrimSpace(out), "\n"); len(evs) != 1 || !strings.Contains(evs[0], `"verb":"create"`) {
+		t.Errorf("query -o json:\n%s", out)
+	}
+	if r := sekisho(t, "audit", "query", "--data-dir", s.dir, "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "--since") {
+		t.Errorf("a bad --since: %+v", r)
+	}
+
+	// tail -f prints what is logged after it starts.
+	cmd := exec.Command(sekishoBin, "audit", "tail", "-f", "-n", "0", "--data-dir", s.dir, "--name", "followed")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	got := lines(stdout)
+	if header := <-got; !strings.HasPrefix(header, "TIME") {
+		t.Fatalf("tail's first line: %q", header)
+	}
+	time.Sleep(300 * time.Millisecond)
+	s.send(t, admin, "POST", "/api/v1/namespaces/default/configmaps", "application/json", `{"metadata":{"name":"followed"}}`, nil)
+	select {
+	case row := <-got:
+		if !strings.Contains(row, "configmaps default/followed") || !strings.Contains(row, "201") {
+			t.Errorf("tail -f printed %q", row)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail -f printed nothing for a new request")
+	}
+
+	// A log whose last line was cut short: skipped, with a warning.
+	cut := filepath.Join(t.TempDir(), "audit.log")
+	data, _ := os.ReadFile(s.auditLog())
+	os.WriteFile(cut, append(data, `{"kind":"Event","apiVer`...), 0o600)
+	r := sekisho(t, "audit", "query", "--log", cut, "--name", "wanted")
+	if r.code != 0 || !strings.Contains(r.stderr, "skipped a partial last line") || !strings.Contains(r.stdout, "configmaps default/wanted") {
+		t.Errorf("a partial last line: %+v", r)
 	}
 }
