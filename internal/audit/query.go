@@ -63,6 +63,35 @@ type Filter struct {
 	// Stages are the stages shown; none means ResponseComplete and Panic,
 	// one event for each request.
 	Stages []auditv1.Stage
+
+	needles     [][]byte // what a matching line must hold; see mightMatch
+	needlesMade bool
+}
+
+// mightMatch is a quick look at a line before it is decoded: an event
+// the filter selects holds each string the filter names as a JSON
+// string, encoded as the log encodes it, and its code as "code":N.
+func (f *Filter) mightMatch(line []byte) bool {
+	if !f.needlesMade {
+		f.needlesMade = true
+		resource, sub, _ := strings.Cut(f.Resource, "/")
+		resource, group, _ := strings.Cut(resource, ".")
+		for _, v := range []string{f.User, f.Group, f.Verb, resource, sub, group, f.Namespace, f.Name, f.Decision} {
+			if v != "" {
+				quoted, _ := json.Marshal(v)
+				f.needles = append(f.needles, quoted)
+			}
+		}
+		if f.Code != 0 {
+			f.needles = append(f.needles, fmt.Appendf(nil, `"code":%d`, f.Code))
+		}
+	}
+	for _, n := range f.needles {
+		if !bytes.Contains(line, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // Matches reports whether ev is selected.
@@ -146,14 +175,14 @@ func scanFile(path string, f *Filter, warn func(string), each func(*auditv1.Even
 	br := bufio.NewReaderSize(r, 1<<20)
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			last := err == io.EOF
-			if e := scanLine(bytes.TrimSuffix(line, []byte("\n")), f, each); e == errNotEvent {
-				what := "a line that is not an audit event"
-				if last {
-					what = "a partial last line (a write cut short)"
-				}
-				warn(fmt.Sprintf("%s:%d: skipped %s", path, n, what))
+		switch {
+		case len(line) == 0:
+		case line[len(line)-1] != '\n':
+			// The server writes a line at a time: this one was cut short.
+			warn(fmt.Sprintf("%s:%d: skipped a partial last line (a write cut short)", path, n))
+		default:
+			if e := scanLine(line[:len(line)-1], f, each); e == errNotEvent {
+				warn(fmt.Sprintf("%s:%d: skipped a line that is not an audit event", path, n))
 			} else if e != nil {
 				return e
 			}
@@ -171,6 +200,11 @@ var errNotEvent = fmt.Errorf("not an event")
 
 func scanLine(line []byte, f *Filter, each func(*auditv1.Event, []byte) error) error {
 	if len(line) == 0 {
+		return nil
+	}
+	if !f.mightMatch(line) {
+		// Not decoded: a line that is not an event but does not hold
+		// what is asked for goes unreported.
 		return nil
 	}
 	ev, ok := DecodeEvent(line)

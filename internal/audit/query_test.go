@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bufio"
 	"compress/gzip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +72,10 @@ func TestScanReadsRotatedAndCompressedFilesInOrder(t *testing.T) {
 func TestFilter(t *testing.T) {
 	ev := testEvent("1") // alice as bob creates secrets default/s, allowed, 201
 	at := ev.RequestReceivedTimestamp.Time
+	line, err := (&Log{cfg: LogConfig{Format: FormatJSON}}).line(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		f    Filter
 		want bool
@@ -95,10 +101,21 @@ func TestFilter(t *testing.T) {
 		{Filter{Since: at.Add(time.Second)}, false},
 		{Filter{Until: at}, false},
 		{Filter{Stages: []auditv1.Stage{auditv1.StageRequestReceived}}, false},
+		{Filter{User: "<img>"}, false},
 	} {
 		if got := c.f.Matches(ev); got != c.want {
 			t.Errorf("%+v: %v, want %v", c.f, got, c.want)
 		}
+		// The quick look before decoding never hides a match.
+		if c.want && !c.f.mightMatch(line) {
+			t.Errorf("%+v: the quick look drops a matching line", c.f)
+		}
+	}
+	// A name the log's encoder escapes is found as it is written.
+	ev.User.Username = "<img>&"
+	line, _ = (&Log{cfg: LogConfig{Format: FormatJSON}}).line(ev)
+	if f := (Filter{User: "<img>&"}); !f.mightMatch(line) || !f.Matches(ev) {
+		t.Errorf("an escaped user name is not found: %s", line[:200])
 	}
 	ev.Stage = auditv1.StageRequestReceived
 	if (&Filter{}).Matches(ev) {
@@ -114,5 +131,60 @@ func TestTableRowExplainsADenial(t *testing.T) {
 	want := []string{"2026-11-29T04:40:01Z", "alice as bob", "create", "secrets default/s", "403", "forbid", `secrets "s" is forbidden: User "alice" cannot get resource "secrets"`}
 	if strings.Join(row, "|") != strings.Join(want, "|") {
 		t.Errorf("row %q\nwant %q", row, want)
+	}
+}
+
+// BenchmarkQuery scans a log of Metadata-level events like those of a
+// busy cluster (AUDIT_QUERY_BENCH_MB megabytes, 64 by default): a query
+// for one user, one for denials, and one that selects every event.
+func BenchmarkQuery(b *testing.B) {
+	mb := 64
+	if v := os.Getenv("AUDIT_QUERY_BENCH_MB"); v != "" {
+		fmt.Sscan(v, &mb)
+	}
+	path := filepath.Join(b.TempDir(), "audit.log")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	l := &Log{cfg: LogConfig{Format: FormatJSON}}
+	var size int64
+	for i := 0; size < int64(mb)<<20; i++ {
+		ev := testEvent(fmt.Sprintf("%08x-1b2c-4d5e-8f90-%012x", i, i))
+		ev.Level, ev.RequestObject, ev.ResponseObject = auditv1.LevelMetadata, nil, nil
+		ev.User.Username = fmt.Sprintf("system:serviceaccount:team-%d:builder", i%100)
+		ev.ObjectRef.Name = fmt.Sprintf("object-%d", i)
+		if i%50 == 0 {
+			ev.Annotations = map[string]string{AnnotationDecision: "forbid", AnnotationReason: ""}
+			ev.ResponseStatus = &metav1.Status{Code: 403}
+		}
+		line, _ := l.line(ev)
+		w.Write(line)
+		size += int64(len(line))
+	}
+	w.Flush()
+	f.Close()
+	for _, c := range []struct {
+		name string
+		f    Filter
+	}{
+		{"one-user", Filter{User: "system:serviceaccount:team-7:builder"}},
+		{"denials", Filter{Decision: "forbid"}},
+		{"everything", Filter{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				n := 0
+				f := c.f
+				if err := Scan([]string{path}, &f, func(string) {}, func(*auditv1.Event, []byte) error { n++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if n == 0 {
+					b.Fatal("nothing found")
+				}
+			}
+		})
 	}
 }

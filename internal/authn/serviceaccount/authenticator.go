@@ -14,6 +14,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 )
 
@@ -142,8 +143,18 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 		}
 		return nil, false, authn.Failf(reason, "service account token for %s/%s: %v", v.namespace, v.name, err)
 	}
+	// A token past its warnafter still works (kube-apiserver extends the
+	// tokens kubelets request), and the audit event says it is stale.
+	if v.bound != nil && v.bound.WarnAfter != nil && *v.bound.WarnAfter != 0 && now.Unix() > *v.bound.WarnAfter {
+		audit.Annotate(ctx, AnnotationStaleToken, fmt.Sprintf("subject: %s%s:%s, seconds after warning threshold: %d",
+			UserPrefix, v.namespace, v.name, now.Unix()-*v.bound.WarnAfter))
+	}
 	return v.user, true, nil
 }
+
+// AnnotationStaleToken is kube-apiserver's audit annotation of a token
+// used after its warnafter.
+const AnnotationStaleToken = "authentication.k8s.io/stale-token"
 
 // claims are every claim a service-account token may carry, decoded in
 // one pass with the standard library.

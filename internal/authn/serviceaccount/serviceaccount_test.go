@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -207,4 +208,32 @@ func BenchmarkAuthenticateToken(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestStaleTokenAnnotated: a token used after its warnafter works, and
+// its request's audit event says so, as kube-apiserver's does.
+func TestStaleTokenAnnotated(t *testing.T) {
+	s, a, _ := setup(t, pki.ECDSAP256)
+	r := request(&BoundObject{Kind: "Pod", Name: "web", UID: "pod-uid"})
+	r.WarnAfter = time.Minute
+	token, _, err := s.Issue(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{30 * time.Second, ""},
+		{3 * time.Minute, "subject: system:serviceaccount:team:builder, seconds after warning threshold: 120"},
+	} {
+		a.Now = func() time.Time { return now.Add(c.after) }
+		ctx, ann := audit.WithAnnotations(context.Background())
+		if _, ok, err := a.AuthenticateToken(ctx, token); !ok || err != nil {
+			t.Fatalf("after %s: %v", c.after, err)
+		}
+		if got := ann.Map()[AnnotationStaleToken]; got != c.want {
+			t.Errorf("after %s: %q, want %q", c.after, got, c.want)
+		}
+	}
 }

@@ -86,6 +86,9 @@ type Request struct {
 	Bound                                        *BoundObject
 	// NodeOfPod, for a pod-bound token, records the pod's node as Kubernetes does.
 	NodeOfPod *BoundObject
+	// WarnAfter, when set, is the age after which the token is reported
+	// stale (the warnafter claim of kube-apiserver's extended tokens).
+	WarnAfter time.Duration
 }
 
 // Signer issues tokens with one private key.
@@ -161,6 +164,10 @@ func (s *Signer) Issue(r Request) (string, time.Time, error) {
 		ID:        string(uuid.NewUUID()),
 	}
 	kc := &kubernetesClaims{Namespace: r.Namespace, ServiceAccount: ref{Name: r.ServiceAccount, UID: r.ServiceAccountUID}}
+	if r.WarnAfter > 0 {
+		warn := now.Add(r.WarnAfter).Unix()
+		kc.WarnAfter = &warn
+	}
 	if b := r.Bound; b != nil {
 		switch b.Kind {
 		case "Pod":

@@ -1,0 +1,63 @@
+package apiserver
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/authn"
+)
+
+// memoryBackend keeps events.
+type memoryBackend struct {
+	mu     sync.Mutex
+	events []*auditv1.Event
+}
+
+func (m *memoryBackend) Process(ev *auditv1.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, ev)
+	return nil
+}
+
+func (m *memoryBackend) Close() error { return nil }
+
+// TestAuditRecordsAPanic: a handler that panics leaves a Panic event with
+// kube-apiserver's message, and the panic goes on to the recovery filter.
+func TestAuditRecordsAPanic(t *testing.T) {
+	policy, err := audit.ParsePolicy([]byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &memoryBackend{}
+	s := &Server{cfg: Config{Auditor: audit.NewAuditor(policy, nil, mem)}, log: slog.New(slog.DiscardHandler)}
+	panicking := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })
+	asAlice := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), &authn.User{Name: "alice"})))
+		})
+	}
+	h := s.withRequestInfo(asAlice(s.withAudit(panicking)))
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Errorf("the panic became %v", v)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/namespaces/default/pods", nil))
+	}()
+	if len(mem.events) != 2 || mem.events[0].Stage != auditv1.StageRequestReceived || mem.events[1].Stage != auditv1.StagePanic {
+		t.Fatalf("events: %+v", mem.events)
+	}
+	p := mem.events[1]
+	if p.ResponseStatus == nil || p.ResponseStatus.Code != 500 || p.ResponseStatus.Message != "APIServer panic'd: boom" ||
+		p.User.Username != "alice" || p.Verb != "list" || p.ObjectRef.Resource != "pods" {
+		t.Errorf("the Panic event: %+v", p)
+	}
+}
