@@ -104,7 +104,13 @@ func TestLogFilesAre0600AndRotateBySize(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*"))
+	// lumberjack removes old backups in the background.
+	var files []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if files, _ = filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(files) == 3 {
+			break
+		}
+	}
 	if len(files) != 3 {
 		t.Fatalf("files: %v, want the log and 2 backups", files)
 	}
