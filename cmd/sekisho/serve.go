@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/controlplane"
 )
 
@@ -69,6 +70,17 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.IntVar(&o.AuditLog.BatchBufferSize, "audit-log-batch-buffer-size", o.AuditLog.BatchBufferSize, "events buffered in batch mode")
 	fs.IntVar(&o.AuditLog.BatchMaxSize, "audit-log-batch-max-size", o.AuditLog.BatchMaxSize, "events written together in batch mode")
 	fs.DurationVar(&o.AuditLog.BatchMaxWait, "audit-log-batch-max-wait", o.AuditLog.BatchMaxWait, "longest an event waits for its batch in batch mode")
+	fs.BoolVar(&o.AuditLog.ThrottleEnable, "audit-log-batch-throttle-enable", o.AuditLog.ThrottleEnable, "limit the rate of batches written in batch mode")
+	fs.Float64Var(&o.AuditLog.ThrottleQPS, "audit-log-batch-throttle-qps", o.AuditLog.ThrottleQPS, "batches written per second, when throttled")
+	fs.IntVar(&o.AuditLog.ThrottleBurst, "audit-log-batch-throttle-burst", o.AuditLog.ThrottleBurst, "batches written at once beyond the rate, when throttled")
+	for _, t := range []struct {
+		backend string
+		cfg     *audit.Truncation
+	}{{"log", &o.AuditLog.Truncate}, {"webhook", &o.AuditWebhook.Truncate}} {
+		fs.BoolVar(&t.cfg.Enabled, "audit-"+t.backend+"-truncate-enabled", t.cfg.Enabled, "drop the request and response objects of events over the maximum size (annotated audit.k8s.io/truncated), and events still over it")
+		fs.Int64Var(&t.cfg.MaxEventSize, "audit-"+t.backend+"-truncate-max-event-size", t.cfg.MaxEventSize, "bytes an event may take, when truncating")
+		fs.Int64Var(&t.cfg.MaxBatchSize, "audit-"+t.backend+"-truncate-max-batch-size", t.cfg.MaxBatchSize, "bytes a batch may take, when truncating")
+	}
 	fs.StringVar(&o.AuditWebhook.ConfigFile, "audit-webhook-config-file", o.AuditWebhook.ConfigFile, "kubeconfig of a webhook that receives audit events as EventLists; needs --audit-policy-file")
 	fs.StringVar(&o.AuditWebhook.Mode, "audit-webhook-mode", o.AuditWebhook.Mode, "batch (requests do not wait), blocking (they wait for delivery, at most the initial backoff) or blocking-strict (and are refused when the spool is full)")
 	fs.DurationVar(&o.AuditWebhook.InitialBackoff, "audit-webhook-initial-backoff", o.AuditWebhook.InitialBackoff, "wait after a failed delivery, doubled on each failure up to a minute")

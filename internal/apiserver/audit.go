@@ -159,15 +159,21 @@ func newAuditRecord(r *http.Request, ri *RequestInfo, u *authn.User, d audit.Dec
 }
 
 // stage returns the event of one stage: a copy of the record's event as
-// it now is, with the response status given.
+// it now is, with the response status given. The copy shares what the
+// record never changes in place (backends do not keep events past
+// Process; see audit.Backend).
 func (rec *auditRecord) stage(stage auditv1.Stage, status *metav1.Status) *auditv1.Event {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	ev := rec.event.DeepCopy()
+	ev := rec.event
+	if ref := rec.event.ObjectRef; ref != nil {
+		copied := *ref
+		ev.ObjectRef = &copied
+	}
 	ev.Stage = stage
 	ev.StageTimestamp = metav1.NewMicroTime(time.Now())
 	ev.ResponseStatus = status
-	return ev
+	return &ev
 }
 
 // auditImpersonation records whom an impersonating request acts as.

@@ -61,3 +61,31 @@ func TestAuditRecordsAPanic(t *testing.T) {
 		t.Errorf("the Panic event: %+v", p)
 	}
 }
+
+// TestAuditJudgesARequestByOnePolicy: a policy put in force while a
+// request is served does not change how that request is recorded.
+func TestAuditJudgesARequestByOnePolicy(t *testing.T) {
+	parse := func(level string) *audit.Policy {
+		p, err := audit.ParsePolicy([]byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: " + level + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mem := &memoryBackend{}
+	auditor := audit.NewAuditor(parse("RequestResponse"), nil, mem)
+	s := &Server{cfg: Config{Auditor: auditor}, log: slog.New(slog.DiscardHandler)}
+	swapping := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auditor.SetPolicy(parse("None"))
+		w.Write([]byte(`{"kind":"PodList","apiVersion":"v1","items":[]}`))
+	})
+	h := s.withRequestInfo(s.withAudit(swapping))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/namespaces/default/pods", nil))
+	if len(mem.events) != 2 || mem.events[1].Stage != auditv1.StageResponseComplete || mem.events[1].Level != auditv1.LevelRequestResponse {
+		t.Fatalf("events: %+v", mem.events)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/namespaces/default/pods", nil))
+	if len(mem.events) != 2 {
+		t.Errorf("the next request was recorded under the new policy (None): %d events", len(mem.events))
+	}
+}

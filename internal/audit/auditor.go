@@ -15,7 +15,9 @@ import (
 
 // Backend records events.
 type Backend interface {
-	// Process records ev. An error says it was not recorded and the
+	// Process records ev. It must not keep ev, which its caller goes on
+	// changing, after it returns: a backend that records later keeps a
+	// copy. An error says it was not recorded and the
 	// backend wants the request refused (its mode is blocking-strict);
 	// a backend that drops an event otherwise counts and logs it and
 	// returns nil.

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +200,42 @@ func TestLogConfigNamesTheFlag(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: does not name %s", err, want)
 		}
+	}
+}
+
+// TestLogWritesConcurrentEventsWhole: many requests at once, their lines
+// written together, each whole and each once.
+func TestLogWritesConcurrentEventsWhole(t *testing.T) {
+	cfg := DefaultLogConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "audit.log")
+	l, err := NewLog(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				if err := l.Process(testEvent(fmt.Sprintf("%d-%d", g, i))); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	l.Close()
+	f, _ := os.Open(cfg.Path)
+	defer f.Close()
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		ev, ok := DecodeEvent(sc.Bytes())
+		if !ok || seen[string(ev.AuditID)] {
+			t.Fatalf("a broken or repeated line: %.100s", sc.Text())
+		}
+		seen[string(ev.AuditID)] = true
+	}
+	if len(seen) != 4000 {
+		t.Errorf("%d events of 4000", len(seen))
 	}
 }

@@ -178,13 +178,15 @@ func (s *Spool) Held() int64 {
 	return s.bytes
 }
 
-// Peek reads up to max records from the committed position, and the
-// position after the last of them.
-func (s *Spool) Peek(max int) ([][]byte, Position, error) {
+// Peek reads up to max records, and up to maxBytes of them (but always
+// one), from the committed position, and returns the position after the
+// last of them.
+func (s *Spool) Peek(max int, maxBytes int64) ([][]byte, Position, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pos := s.committed
 	var out [][]byte
+	var size int64
 	for len(out) < max {
 		f, err := os.Open(s.path(pos.Segment))
 		if errors.Is(err, os.ErrNotExist) && pos.Segment < s.segments[len(s.segments)-1] {
@@ -204,6 +206,11 @@ func (s *Spool) Peek(max int) ([][]byte, Position, error) {
 			if err != nil { // the end, or a record still being written
 				break
 			}
+			if len(out) > 0 && size+int64(len(line)) > maxBytes {
+				max = len(out) // full
+				break
+			}
+			size += int64(len(line))
 			pos.Offset += int64(len(line))
 			out = append(out, line[:len(line)-1])
 		}

@@ -12,7 +12,7 @@ func drain(t *testing.T, s *Spool, batch int) []string {
 	t.Helper()
 	var out []string
 	for {
-		records, next, err := s.Peek(batch)
+		records, next, err := s.Peek(batch, 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestSpoolKeepsOrderAcrossFilesAndRestarts(t *testing.T) {
 		t.Fatalf("%d files for 20 MiB", len(files))
 	}
 	// Deliver 50, then restart: the rest comes next, in order.
-	records, next, err := s.Peek(50)
+	records, next, err := s.Peek(50, 1<<30)
 	if err != nil || len(records) != 50 {
 		t.Fatalf("peek: %d, %v", len(records), err)
 	}
@@ -57,7 +57,7 @@ func TestSpoolKeepsOrderAcrossFilesAndRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Peeked but not committed: delivered again after a restart.
-	if again, _, _ := s.Peek(10); len(again) != 10 || string(again[0]) != want[50] {
+	if again, _, _ := s.Peek(10, 1<<30); len(again) != 10 || string(again[0]) != want[50] {
 		t.Fatalf("after 50 committed, the next is %.4s", again[0])
 	}
 	s.Close()
@@ -98,7 +98,7 @@ func TestSpoolIsBoundedAndDropsAPartialRecord(t *testing.T) {
 	if _, err := s.Append([]byte("one more")); err != ErrSpoolFull {
 		t.Fatalf("a sixth record in 100 bytes: %v", err)
 	}
-	records, next, _ := s.Peek(2)
+	records, next, _ := s.Peek(2, 1<<30)
 	if err := s.Commit(next); err != nil || len(records) != 2 {
 		t.Fatal(err)
 	}

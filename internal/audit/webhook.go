@@ -3,11 +3,11 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"sync"
@@ -42,13 +42,15 @@ type WebhookConfig struct {
 	SpoolDir      string
 	SpoolMaxBytes int64
 	// Timeout bounds one delivery.
-	Timeout time.Duration
+	Timeout  time.Duration
+	Truncate Truncation
 }
 
 // DefaultWebhookConfig has kube-apiserver's defaults, and a 1 GiB spool.
 func DefaultWebhookConfig() WebhookConfig {
 	return WebhookConfig{Mode: ModeBatch, InitialBackoff: 10 * time.Second, BatchBufferSize: 10000, BatchMaxSize: 400,
-		BatchMaxWait: 30 * time.Second, ThrottleEnable: true, ThrottleQPS: 10, ThrottleBurst: 15, SpoolMaxBytes: 1 << 30, Timeout: 30 * time.Second}
+		BatchMaxWait: 30 * time.Second, ThrottleEnable: true, ThrottleQPS: 10, ThrottleBurst: 15, SpoolMaxBytes: 1 << 30, Timeout: 30 * time.Second,
+		Truncate: DefaultTruncation()}
 }
 
 // maxWebhookBackoff caps the wait between failed deliveries.
@@ -75,6 +77,9 @@ func (c WebhookConfig) Validate() error {
 		if v.bad {
 			errs = append(errs, fmt.Errorf("%s: must be positive", v.flag))
 		}
+	}
+	if err := c.Truncate.validate("--audit-webhook"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -135,7 +140,7 @@ func NewWebhook(cfg WebhookConfig, log *slog.Logger) (*Webhook, error) {
 
 // Process spools ev, and in the blocking modes waits for its delivery.
 func (w *Webhook) Process(ev *auditv1.Event) error {
-	data, err := json.Marshal(ev)
+	data, err := w.cfg.Truncate.encode(ev)
 	if err != nil {
 		return w.fail(ev, fmt.Errorf("cannot encode the event: %w", err))
 	}
@@ -159,6 +164,14 @@ func (w *Webhook) fail(ev *auditv1.Event, err error) error {
 		w.log.Error("audit events dropped", "backend", "webhook", "why", err, "dropped", n, "auditID", ev.AuditID)
 	}
 	return nil
+}
+
+// batchBytes bounds an EventList: the truncation's batch size, or none.
+func (w *Webhook) batchBytes() int64 {
+	if w.cfg.Truncate.Enabled {
+		return w.cfg.Truncate.MaxBatchSize
+	}
+	return math.MaxInt64
 }
 
 // Dropped is how many events were dropped.
@@ -214,7 +227,7 @@ func (w *Webhook) run() {
 		deadline := time.After(w.cfg.BatchMaxWait)
 	fill:
 		for {
-			records, _, err := w.spool.Peek(w.cfg.BatchMaxSize)
+			records, _, err := w.spool.Peek(w.cfg.BatchMaxSize, w.batchBytes())
 			if err != nil || len(records) == 0 || len(records) >= w.cfg.BatchMaxSize || w.cfg.BatchMaxWait == 0 {
 				break
 			}
@@ -227,7 +240,7 @@ func (w *Webhook) run() {
 			}
 		}
 		for {
-			records, next, err := w.spool.Peek(w.cfg.BatchMaxSize)
+			records, next, err := w.spool.Peek(w.cfg.BatchMaxSize, w.batchBytes())
 			if err != nil {
 				w.log.Error("cannot read the audit spool", "err", err)
 				break

@@ -18,6 +18,15 @@ import (
 
 func writeWebhookKubeconfig(t *testing.T, srv *httptest.Server) string {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return writeKubeconfig(t, srv.URL, ca)
+}
+
+// writeWebhookKubeconfigTo names a server nothing answers at.
+func writeWebhookKubeconfigTo(t *testing.T, url string) string {
+	return writeKubeconfig(t, url, nil)
+}
+
+func writeKubeconfig(t *testing.T, url string, ca []byte) string {
 	path := filepath.Join(t.TempDir(), "webhook.conf")
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -31,7 +40,7 @@ contexts:
 - name: audit
   context: {cluster: audit, user: apiserver}
 current-context: audit
-`, srv.URL, b64(ca))
+`, url, b64(ca))
 	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}

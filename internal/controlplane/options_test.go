@@ -88,3 +88,41 @@ func TestValidateAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateAudit: an audit configuration that would record nothing,
+// or that is malformed, is refused, naming the flags.
+func TestValidateAudit(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(*Options)
+		want   string // part of the message; "" means valid
+	}{
+		{"off", func(o *Options) {}, ""},
+		{"a policy and a log", func(o *Options) { o.AuditPolicyFile, o.AuditLog.Path = "p.yaml", "audit.log" }, ""},
+		{"a policy and a webhook", func(o *Options) { o.AuditPolicyFile, o.AuditWebhook.ConfigFile = "p.yaml", "w.conf" }, ""},
+		{"a policy alone", func(o *Options) { o.AuditPolicyFile = "p.yaml" }, "--audit-policy-file needs --audit-log-path or --audit-webhook-config-file"},
+		{"a log alone", func(o *Options) { o.AuditLog.Path = "audit.log" }, "need --audit-policy-file"},
+		{"a webhook alone", func(o *Options) { o.AuditWebhook.ConfigFile = "w.conf" }, "need --audit-policy-file"},
+		{"a bad log format", func(o *Options) { o.AuditPolicyFile, o.AuditLog.Path, o.AuditLog.Format = "p.yaml", "a.log", "yaml" }, "--audit-log-format"},
+		{"a bad webhook mode", func(o *Options) {
+			o.AuditPolicyFile, o.AuditWebhook.ConfigFile, o.AuditWebhook.Mode = "p.yaml", "w.conf", "eventually"
+		}, "--audit-webhook-mode"},
+		{"no spool", func(o *Options) {
+			o.AuditPolicyFile, o.AuditWebhook.ConfigFile, o.AuditWebhookSpoolMaxMB = "p.yaml", "w.conf", 0
+		}, "--audit-webhook-spool-max-size"},
+		{"truncation smaller than an event", func(o *Options) {
+			o.AuditPolicyFile, o.AuditLog.Path = "p.yaml", "a.log"
+			o.AuditLog.Truncate.Enabled, o.AuditLog.Truncate.MaxBatchSize = true, 10
+		}, "--audit-log-truncate-max-batch-size"},
+	} {
+		o := validOptions()
+		c.change(&o)
+		err := o.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

@@ -63,10 +63,10 @@ rules:
   nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
 - level: RequestResponse
   omitManagedFields: true
-  namespaces: [audited]
+  namespaces: [audited, kube-system]
   resources: [{group: "", resources: [secrets, configmaps]}]
 - level: RequestResponse
-  resources: [{group: "", resources: [serviceaccounts/token, namespaces]}, {group: authentication.k8s.io}]
+  resources: [{group: "", resources: [serviceaccounts/token, namespaces]}, {group: authentication.k8s.io}, {group: certificates.k8s.io}]
 - level: Request
   omitStages: [RequestReceived]
   userGroups: [system:serviceaccounts]
@@ -141,12 +141,23 @@ func TestAuditRecordsEachRequest(t *testing.T) {
 	if sec.RequestObject == nil || !strings.Contains(string(sec.RequestObject.Raw), `"password":"[redacted]"`) || !strings.Contains(string(sec.RequestObject.Raw), `"pin":"[redacted]"`) {
 		t.Errorf("the Secret's request object: %v", sec.RequestObject)
 	}
+	// A bootstrap token, and a private key where a certificate goes.
+	s.send(t, admin, "POST", "/api/v1/namespaces/kube-system/secrets", "application/json",
+		`{"metadata":{"name":"bootstrap-token-k7w2pq"},"type":"bootstrap.kubernetes.io/token","stringData":{"token-id":"k7w2pq","token-secret":"x9m4c8v2b6n1z5q3","usage-bootstrap-authentication":"true"}}`, id("bootstrap"))
+	key := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIPr0c3ss1ngK3yM4t3r1aL\n-----END EC PRIVATE KEY-----\n"
+	s.send(t, admin, "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/leaky/status", "application/json",
+		`{"apiVersion":"certificates.k8s.io/v1","kind":"CertificateSigningRequest","metadata":{"name":"leaky"},"spec":{"request":"","signerName":"x/y","usages":["digital signature"]},"status":{"certificate":"`+base64.StdEncoding.EncodeToString([]byte(key))+`"}}`, id("csr-key"))
+	for name, field := range map[string]string{"bootstrap": `"token-secret":"[redacted]"`, "csr-key": `"certificate":"[redacted]"`} {
+		if ev := eventsOf(t, log, name)[auditv1.StageResponseComplete]; ev.Level != auditv1.LevelRequestResponse || ev.RequestObject == nil || !strings.Contains(string(ev.RequestObject.Raw), field) {
+			t.Errorf("%s: %+v", name, ev)
+		}
+	}
 	s.mustKubectl("create", "serviceaccount", "robot", "-n", "audited")
 	token := strings.TrimSpace(s.mustKubectl("create", "token", "robot", "-n", "audited"))
 	// The robot's own request, with its token, denied.
-	resp, _ = s.send(t, s.anonClient(), "GET", "/api/v1/namespaces/kube-system/secrets", "", "", http.Header{"Authorization": {"Bearer " + token}, "Audit-Id": {"denied"}})
+	resp, _ = s.send(t, s.anonClient(), "GET", "/api/v1/namespaces/default/secrets", "", "", http.Header{"Authorization": {"Bearer " + token}, "Audit-Id": {"denied"}})
 	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("the robot listing kube-system's secrets: %d", resp.StatusCode)
+		t.Fatalf("the robot listing default's secrets: %d", resp.StatusCode)
 	}
 	resp, body = s.send(t, admin, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json",
 		`{"spec":{"token":"`+token+`"}}`, id("tokenreview"))
@@ -162,7 +173,7 @@ func TestAuditRecordsEachRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"hunter2", base64.StdEncoding.EncodeToString([]byte("hunter2-hunter2")), "7-4-1-1-9", "9-9-9-3-3", token, strings.Split(token, ".")[2], "not-a-token-but-secret"} {
+	for _, secret := range []string{"x9m4c8v2b6n1z5q3", "MHcCAQEEIPr0c3ss1ngK3yM4t3r1aL", base64.StdEncoding.EncodeToString([]byte("x9m4c8v2b6n1z5q3")), "hunter2", base64.StdEncoding.EncodeToString([]byte("hunter2-hunter2")), "7-4-1-1-9", "9-9-9-3-3", token, strings.Split(token, ".")[2], "not-a-token-but-secret"} {
 		if strings.Contains(string(data), secret) {
 			t.Errorf("the audit log holds a credential: %.20s...", secret)
 		}
