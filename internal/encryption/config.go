@@ -1,0 +1,362 @@
+package encryption
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is an EncryptionConfiguration (apiserver.config.k8s.io/v1), as
+// --encryption-provider-config gives it: for each resource, the
+// providers that seal and open its stored values.
+type Config struct {
+	byResource map[schema.GroupResource]*Providers
+}
+
+// The prefixes kube-apiserver writes before a sealed value; a key's name
+// and a colon follow.
+const (
+	prefixEncrypted = "k8s:enc:"
+	prefixAESGCM    = "k8s:enc:aesgcm:v1:"
+	prefixAESCBC    = "k8s:enc:aescbc:v1:"
+	prefixSecretbox = "k8s:enc:secretbox:v1:"
+)
+
+// LoadConfig reads the configuration file at path. The file holds keys:
+// one that others may read is refused, naming it.
+func LoadConfig(path string) (*Config, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s: mode %04o lets others read its keys; make it 0600 (chmod 600 %s)", path, perm, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes and checks a configuration, with kube-apiserver's
+// validation and messages. A field the type does not know is refused: a
+// misspelt provider must not leave Secrets in the clear.
+func ParseConfig(data []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("not YAML or JSON: %w", err)
+	}
+	var ec apiserverv1.EncryptionConfiguration
+	strict, err := sigsjson.UnmarshalStrict(js, &ec)
+	if err != nil {
+		return nil, fmt.Errorf("cannot decode the EncryptionConfiguration: %w", err)
+	}
+	if len(strict) > 0 {
+		return nil, fmt.Errorf("the configuration has fields apiserver.config.k8s.io/v1 does not know: %w", strict[0])
+	}
+	if ec.Kind != "EncryptionConfiguration" || ec.APIVersion != "apiserver.config.k8s.io/v1" {
+		return nil, fmt.Errorf("apiVersion %q kind %q: want apiserver.config.k8s.io/v1 EncryptionConfiguration", ec.APIVersion, ec.Kind)
+	}
+	if errs := validateConfig(&ec); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	c := &Config{byResource: map[schema.GroupResource]*Providers{}}
+	for _, rc := range ec.Resources {
+		p, err := newProviders(rc.Providers)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rc.Resources {
+			c.byResource[schema.ParseGroupResource(r)] = p
+		}
+	}
+	return c, nil
+}
+
+// For is the transformer of a resource's values: its own entry, else its
+// group's (*.apps; *. for the core group), else every resource's (*.*),
+// else none, which stores values as they are and refuses to read one
+// that is sealed.
+func (c *Config) For(gr schema.GroupResource) Transformer {
+	if c != nil {
+		for _, k := range []schema.GroupResource{gr, {Group: gr.Group, Resource: "*"}, {Group: "*", Resource: "*"}} {
+			if p, ok := c.byResource[k]; ok {
+				return p
+			}
+		}
+	}
+	return identityCheck{}
+}
+
+// Providers seal with the first provider's first key and open with any
+// provider whose prefix the value carries: what kube-apiserver's
+// prefix transformers do. A value opened with another than the first is
+// stale, to be sealed again.
+type Providers struct {
+	entries []prefixed
+}
+
+type prefixed struct {
+	prefix []byte
+	t      Transformer
+}
+
+func newProviders(list []apiserverv1.ProviderConfiguration) (*Providers, error) {
+	p := &Providers{}
+	for _, pc := range list {
+		switch {
+		case pc.AESGCM != nil:
+			for _, k := range pc.AESGCM.Keys {
+				g, err := newAESGCM(decodeKey(k))
+				if err != nil {
+					return nil, fmt.Errorf("aesgcm key %s: %w", k.Name, err)
+				}
+				p.entries = append(p.entries, prefixed{[]byte(prefixAESGCM + k.Name + ":"), g})
+			}
+		case pc.AESCBC != nil:
+			for _, k := range pc.AESCBC.Keys {
+				c, err := newAESCBC(decodeKey(k))
+				if err != nil {
+					return nil, fmt.Errorf("aescbc key %s: %w", k.Name, err)
+				}
+				p.entries = append(p.entries, prefixed{[]byte(prefixAESCBC + k.Name + ":"), c})
+			}
+		case pc.Secretbox != nil:
+			for _, k := range pc.Secretbox.Keys {
+				s := &secretBox{}
+				copy(s.key[:], decodeKey(k))
+				p.entries = append(p.entries, prefixed{[]byte(prefixSecretbox + k.Name + ":"), s})
+			}
+		case pc.Identity != nil:
+			p.entries = append(p.entries, prefixed{nil, identityCheck{}})
+		case pc.KMS != nil:
+			return nil, fmt.Errorf("kms provider %s: not served yet", pc.KMS.Name)
+		}
+	}
+	return p, nil
+}
+
+// decodeKey is a validated key's secret.
+func decodeKey(k apiserverv1.Key) []byte {
+	b, _ := base64.StdEncoding.DecodeString(k.Secret)
+	return b
+}
+
+// Seal seals with the first provider.
+func (p *Providers) Seal(ctx context.Context, plain, key []byte) ([]byte, error) {
+	first := p.entries[0]
+	sealed, err := first.t.Seal(ctx, plain, key)
+	if err != nil {
+		return nil, err
+	}
+	return append(first.prefix[:len(first.prefix):len(first.prefix)], sealed...), nil
+}
+
+// Open opens with the first provider whose prefix the value carries and
+// that opens it.
+func (p *Providers) Open(ctx context.Context, sealed, key []byte) ([]byte, bool, error) {
+	var first error
+	for i, e := range p.entries {
+		if !bytes.HasPrefix(sealed, e.prefix) {
+			continue
+		}
+		plain, stale, err := e.t.Open(ctx, sealed[len(e.prefix):], key)
+		if err == nil {
+			return plain, stale || i != 0, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = errors.New("no provider of the encryption configuration matches the stored value's prefix")
+	}
+	return nil, false, first
+}
+
+// identityCheck stores values as they are, and refuses to read a sealed
+// one as if it were plain (kube-apiserver's identity provider).
+type identityCheck struct{}
+
+func (identityCheck) Seal(_ context.Context, plain, _ []byte) ([]byte, error) { return plain, nil }
+
+func (identityCheck) Open(_ context.Context, sealed, _ []byte) ([]byte, bool, error) {
+	if bytes.HasPrefix(sealed, []byte(prefixEncrypted)) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(string(sealed[:min(len(sealed), 64)]), prefixEncrypted), ":")
+		return nil, false, fmt.Errorf("the value is sealed (provider %s) and no provider of the configuration opens it", name)
+	}
+	return sealed, false, nil
+}
+
+// The messages of kube-apiserver's validation.
+const (
+	moreThanOneElementErr = "more than one provider specified in a single element, should split into different list elements"
+	keyLenErrFmt          = "secret is not of the expected length, got %d, expected one of %v"
+	atLeastOneRequiredFmt = "at least one %s is required"
+	mandatoryFieldErrFmt  = "%s is a mandatory field for a %s"
+	base64EncodingErr     = "secrets must be base64 encoded"
+	eventsGroupErr        = "'*.events.k8s.io' objects are stored using the 'events' API group in etcd. Use 'events' instead in the config file"
+	extensionsGroupErr    = "'extensions' group has been removed and cannot be used for encryption"
+	starResourceErr       = "use '*.' to encrypt all the resources from core API group or *.* to encrypt all resources"
+	overlapErr            = "using overlapping resources such as 'secrets' and '*.' in the same resource list is not allowed as they will be masked"
+	nonRESTAPIResourceErr = "resources which do not have REST API/s cannot be encrypted"
+	resourceNameErr       = "resource name should not contain capital letters"
+	resourceAcrossGroup   = "encrypting the same resource across groups is not supported"
+	duplicateResourceErr  = "the same resource cannot be specified multiple times"
+)
+
+var (
+	aesKeySizes       = []int{16, 24, 32}
+	secretboxKeySizes = []int{32}
+)
+
+func validateConfig(c *apiserverv1.EncryptionConfiguration) field.ErrorList {
+	root := field.NewPath("resources")
+	var errs field.ErrorList
+	if len(c.Resources) == 0 {
+		return append(errs, field.Required(root, fmt.Sprintf(atLeastOneRequiredFmt, root)))
+	}
+	for i, rc := range c.Resources {
+		r, p := root.Index(i).Child("resources"), root.Index(i).Child("providers")
+		if len(rc.Resources) == 0 {
+			errs = append(errs, field.Required(r, fmt.Sprintf(atLeastOneRequiredFmt, r)))
+		}
+		errs = append(errs, validateOverlap(rc.Resources, r)...)
+		errs = append(errs, validateResourceNames(rc.Resources, r)...)
+		if len(rc.Providers) == 0 {
+			errs = append(errs, field.Required(p, fmt.Sprintf(atLeastOneRequiredFmt, p)))
+		}
+		for j, pc := range rc.Providers {
+			path := p.Index(j)
+			errs = append(errs, validateSingleProvider(pc, path)...)
+			switch {
+			case pc.AESGCM != nil:
+				errs = append(errs, validateKeys(pc.AESGCM.Keys, path.Child("aesgcm").Child("keys"), aesKeySizes)...)
+			case pc.AESCBC != nil:
+				errs = append(errs, validateKeys(pc.AESCBC.Keys, path.Child("aescbc").Child("keys"), aesKeySizes)...)
+			case pc.Secretbox != nil:
+				errs = append(errs, validateKeys(pc.Secretbox.Keys, path.Child("secretbox").Child("keys"), secretboxKeySizes)...)
+			}
+		}
+	}
+	return errs
+}
+
+func validateOverlap(resources []string, path *field.Path) field.ErrorList {
+	if len(resources) < 2 {
+		return nil
+	}
+	grs := make([]schema.GroupResource, len(resources))
+	for i, r := range resources {
+		grs[i] = schema.ParseGroupResource(r)
+	}
+	var duplicate, overlap bool
+	for i, a := range grs {
+		for j, b := range grs {
+			switch {
+			case i == j:
+			case a == b:
+				duplicate = true
+			case a == schema.GroupResource{Group: "*", Resource: "*"}:
+				overlap = true
+			case a.Group == b.Group && (a.Resource == "*" || b.Resource == "*"):
+				overlap = true
+			}
+		}
+	}
+	var errs field.ErrorList
+	if duplicate {
+		errs = append(errs, field.Invalid(path, resources, duplicateResourceErr))
+	}
+	if overlap {
+		errs = append(errs, field.Invalid(path, resources, overlapErr))
+	}
+	return errs
+}
+
+func validateResourceNames(resources []string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for j, res := range resources {
+		at := path.Index(j)
+		if strings.ToLower(res) != res {
+			errs = append(errs, field.Invalid(at, resources[j], resourceNameErr))
+			continue
+		}
+		if res == "*" {
+			errs = append(errs, field.Invalid(at, resources[j], starResourceErr))
+			continue
+		}
+		if res == "apiserveripinfo" || res == "serviceipallocations" || res == "servicenodeportallocations" {
+			errs = append(errs, field.Invalid(at, resources[j], nonRESTAPIResourceErr))
+			continue
+		}
+		gr := schema.ParseGroupResource(res)
+		switch {
+		case gr.Group == "events.k8s.io":
+			errs = append(errs, field.Invalid(at, resources[j], eventsGroupErr))
+		case gr.Group == "extensions":
+			errs = append(errs, field.Invalid(at, resources[j], extensionsGroupErr))
+		case gr.Group == "*" && gr.Resource != "*":
+			errs = append(errs, field.Invalid(at, resources[j], resourceAcrossGroup))
+		}
+	}
+	return errs
+}
+
+func validateSingleProvider(pc apiserverv1.ProviderConfiguration, path *field.Path) field.ErrorList {
+	n := 0
+	for _, set := range []bool{pc.AESGCM != nil, pc.AESCBC != nil, pc.Secretbox != nil, pc.Identity != nil, pc.KMS != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return field.ErrorList{field.Invalid(path, pc, "provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity")}
+	case n > 1:
+		return field.ErrorList{field.Invalid(path, pc, moreThanOneElementErr)}
+	}
+	return nil
+}
+
+func validateKeys(keys []apiserverv1.Key, path *field.Path, sizes []int) field.ErrorList {
+	if len(keys) == 0 {
+		return field.ErrorList{field.Required(path, fmt.Sprintf(atLeastOneRequiredFmt, "keys"))}
+	}
+	var errs field.ErrorList
+	for i, k := range keys {
+		at := path.Index(i)
+		if k.Name == "" {
+			errs = append(errs, field.Required(at.Child("name"), fmt.Sprintf(mandatoryFieldErrFmt, "name", "key")))
+		}
+		if k.Secret == "" {
+			errs = append(errs, field.Required(at.Child("secret"), fmt.Sprintf(mandatoryFieldErrFmt, "secret", "key")))
+			continue
+		}
+		secret, err := base64.StdEncoding.DecodeString(k.Secret)
+		if err != nil {
+			errs = append(errs, field.Invalid(at.Child("secret"), "REDACTED", base64EncodingErr))
+			continue
+		}
+		if !slices.Contains(sizes, len(secret)) {
+			errs = append(errs, field.Invalid(at.Child("secret"), "REDACTED", fmt.Sprintf(keyLenErrFmt, len(secret), sizes)))
+		}
+	}
+	return errs
+}
