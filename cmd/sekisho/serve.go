@@ -59,6 +59,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringSliceVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", o.EnableAdmissionPlugins, "admission plugins to run besides the defaults (kube-apiserver's, with NodeRestriction); they run in kube-apiserver's order whatever the order given")
 	fs.StringSliceVar(&o.DisableAdmissionPlugins, "disable-admission-plugins", o.DisableAdmissionPlugins, "default admission plugins not to run")
 	fs.StringVar(&o.AdmissionControlConfigFile, "admission-control-config-file", o.AdmissionControlConfigFile, "AdmissionConfiguration file with each plugin's configuration (PodSecurity's defaults and exemptions)")
+	fs.StringVar(&o.EncryptionProviderConfig, "encryption-provider-config", o.EncryptionProviderConfig, "EncryptionConfiguration (0600) saying which resources are encrypted at rest, and with which keys: aesgcm, aescbc, secretbox or identity")
 	fs.StringVar(&o.AuditPolicyFile, "audit-policy-file", o.AuditPolicyFile, "audit.k8s.io/v1 Policy deciding what the audit log records of each request; reloaded when it changes")
 	fs.StringVar(&o.AuditLog.Path, "audit-log-path", o.AuditLog.Path, "audit log file (\"-\" is standard output); needs --audit-policy-file")
 	fs.IntVar(&o.AuditLog.MaxAge, "audit-log-maxage", o.AuditLog.MaxAge, "days to keep rotated audit log files (0: no limit)")

@@ -101,6 +101,9 @@ type Options struct {
 	AdmissionControlConfigFile string
 
 	StorageDir string
+	// EncryptionProviderConfig is an EncryptionConfiguration: which
+	// resources are sealed at rest, and with which keys.
+	EncryptionProviderConfig string
 
 	// AuditPolicyFile is an audit.k8s.io/v1 Policy, reloaded on change;
 	// AuditLog is the log backend (--audit-log-*). Auditing needs both.

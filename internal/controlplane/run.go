@@ -42,6 +42,7 @@ import (
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	rqcontroller "github.com/sekisho/sekisho/internal/controllers/resourcequota"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
+	"github.com/sekisho/sekisho/internal/encryption"
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
@@ -77,6 +78,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer kv.Close()
 	st := store.NewStore(kv)
+	if o.EncryptionProviderConfig != "" {
+		if st.Encryption, err = encryption.LoadConfig(o.EncryptionProviderConfig); err != nil {
+			return fmt.Errorf("--encryption-provider-config: %w", err)
+		}
+	}
 	cat := catalog.Builtin()
 	inf := newInformers(st, cat, log)
 

@@ -13,16 +13,3 @@ type Transformer interface {
 	Seal(ctx context.Context, plain, key []byte) ([]byte, error)
 	Open(ctx context.Context, sealed, key []byte) (plain []byte, stale bool, err error)
 }
-
-// Identity stores values as they are.
-type Identity struct{}
-
-// Seal implements Transformer.
-func (Identity) Seal(_ context.Context, plain, _ []byte) ([]byte, error) { return plain, nil }
-
-// Open implements Transformer.
-func (Identity) Open(_ context.Context, sealed, _ []byte) ([]byte, bool, error) {
-	return sealed, false, nil
-}
-
-var _ Transformer = Identity{}

@@ -37,16 +37,19 @@ import (
 
 // Store keeps objects of every resource in a storage.KV.
 type Store struct {
-	KV          storage.KV
-	Transformer encryption.Transformer
-	Now         func() time.Time
+	KV storage.KV
+	// Encryption seals and opens stored values, by resource
+	// (--encryption-provider-config); nil stores every value as it is,
+	// and refuses to read one that is sealed.
+	Encryption *encryption.Config
+	Now        func() time.Time
 
 	events eventEntries
 }
 
 // NewStore returns a Store over kv with identity encryption.
 func NewStore(kv storage.KV) *Store {
-	return &Store{KV: kv, Transformer: encryption.Identity{}, Now: time.Now}
+	return &Store{KV: kv, Now: time.Now}
 }
 
 const keyRoot = "/registry/"
@@ -243,8 +246,8 @@ func (e *Entry) fieldSet() (fields.Set, error) {
 	return e.fields, nil
 }
 
-func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, error) {
-	plain, _, err := s.Transformer.Open(ctx, value, []byte(key))
+func (s *Store) open(ctx context.Context, r *catalog.Resource, key string, value []byte) ([]byte, error) {
+	plain, _, err := s.Encryption.For(r.GroupResource()).Open(ctx, value, []byte(key))
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot decrypt stored value: %w", key, err)
 	}
@@ -258,7 +261,7 @@ func (s *Store) open(ctx context.Context, key string, value []byte) ([]byte, err
 // where a write loop reads what the last write stored.
 func (s *Store) entry(ctx context.Context, r *catalog.Resource, it *storage.Item) (*Entry, error) {
 	return s.events.entry(eventKey{res: r, key: it.Key, rev: it.ModRev}, func() (*Entry, error) {
-		plain, err := s.open(ctx, it.Key, it.Value)
+		plain, err := s.open(ctx, r, it.Key, it.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -347,8 +350,8 @@ func (s *Store) ListObjects(ctx context.Context, r *catalog.Resource, namespace,
 	return out, nil
 }
 
-func (s *Store) seal(ctx context.Context, key string, plain []byte) ([]byte, error) {
-	return s.Transformer.Seal(ctx, plain, []byte(key))
+func (s *Store) seal(ctx context.Context, r *catalog.Resource, key string, plain []byte) ([]byte, error) {
+	return s.Encryption.For(r.GroupResource()).Seal(ctx, plain, []byte(key))
 }
 
 // fillSystemFields gives a new object its uid and creationTimestamp, once.
@@ -393,7 +396,7 @@ func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 			}
 		} else {
 			var sealed []byte
-			if sealed, err = s.seal(ctx, key, plain); err == nil {
+			if sealed, err = s.seal(ctx, r, key, plain); err == nil {
 				rev, err = s.write(ctx, storage.Op{Type: storage.OpCreate, Key: key, Value: sealed}, charges)
 			}
 		}
@@ -497,7 +500,7 @@ func (s *Store) write(ctx context.Context, op storage.Op, charges []charge) (int
 		if plains[i], err = encode(c.res, c.obj); err != nil {
 			return 0, err
 		}
-		sealed, err := s.seal(ctx, key, plains[i])
+		sealed, err := s.seal(ctx, c.res, key, plains[i])
 		if err != nil {
 			return 0, err
 		}
@@ -576,7 +579,7 @@ func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, nex
 	if dryRun {
 		return newEntry(r, plain, cur.item.ModRev), nil
 	}
-	sealed, err := s.seal(ctx, cur.item.Key, plain)
+	sealed, err := s.seal(ctx, r, cur.item.Key, plain)
 	if err != nil {
 		return nil, err
 	}
@@ -616,7 +619,7 @@ func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last
 		}
 		return newEntry(r, value, rev), nil
 	}
-	plain, err := s.open(ctx, prev.Key, prev.Value)
+	plain, err := s.open(ctx, r, prev.Key, prev.Value)
 	if err != nil {
 		return nil, err
 	}

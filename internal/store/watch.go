@@ -124,7 +124,7 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	}
 	entryOf := func(value []byte, prev bool) (*Entry, bool, error) {
 		e, err := s.events.entry(eventKey{res: r, key: ev.Key, rev: ev.Rev, prev: prev}, func() (*Entry, error) {
-			plain, err := s.open(ctx, ev.Key, value)
+			plain, err := s.open(ctx, r, ev.Key, value)
 			if err != nil {
 				return nil, err
 			}

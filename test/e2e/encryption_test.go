@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func encryptionConfig(providers string) string {
+	return "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" + providers
+}
+
+// TestSecretsEncryptedAtRest reads the database file itself: a Secret's
+// value is not in it, a ConfigMap's is, and after the configuration
+// names a new writer both old and new Secrets read back.
+func TestSecretsEncryptedAtRest(t *testing.T) {
+	requireTools(t, "kubectl")
+	k1 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	k2 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	config := filepath.Join(t.TempDir(), "encryption.yaml")
+	write := func(providers string) {
+		if err := os.WriteFile(config, []byte(encryptionConfig(providers)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("  - aesgcm: {keys: [{name: first, secret: %s}]}\n  - identity: {}\n", k1))
+	s := startServer(t, "--encryption-provider-config", config)
+	s.mustKubectl("create", "secret", "generic", "vault", "--from-literal=password=Correct-Horse-Battery-Staple")
+	s.mustKubectl("create", "configmap", "plain", "--from-literal=note=visible-on-disk-by-design")
+	db := func() []byte {
+		data, err := os.ReadFile(filepath.Join(s.dir, "storage", "sekisho.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	raw := db()
+	for _, secret := range []string{"Correct-Horse-Battery-Staple", base64.StdEncoding.EncodeToString([]byte("Correct-Horse-Battery-Staple"))} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the database file holds the Secret's value %q", secret)
+		}
+	}
+	if !bytes.Contains(raw, []byte("visible-on-disk-by-design")) || !bytes.Contains(raw, []byte("k8s:enc:aesgcm:v1:first:")) {
+		t.Fatal("the database file does not hold what was written: the check reads the wrong file")
+	}
+	if got := s.mustKubectl("get", "secret", "vault", "-o", "jsonpath={.data.password}"); got != base64.StdEncoding.EncodeToString([]byte("Correct-Horse-Battery-Staple")) {
+		t.Errorf("the Secret reads back as %q", got)
+	}
+
+	// A new writer first, the old key kept as a reader: both read.
+	s.stop()
+	write(fmt.Sprintf("  - secretbox: {keys: [{name: second, secret: %s}]}\n  - aesgcm: {keys: [{name: first, secret: %s}]}\n", k2, k1))
+	s.start()
+	s.mustKubectl("create", "secret", "generic", "newer", "--from-literal=pin=Tr0ub4dor-and-3")
+	if !bytes.Contains(db(), []byte("k8s:enc:secretbox:v1:second:")) || bytes.Contains(db(), []byte("Tr0ub4dor-and-3")) {
+		t.Error("the new Secret is not sealed by the new writer")
+	}
+	for name, want := range map[string]string{"vault": "Correct-Horse-Battery-Staple", "newer": "Tr0ub4dor-and-3"} {
+		out := s.mustKubectl("get", "secret", name, "-o", "go-template={{range .data}}{{.|base64decode}}{{end}}")
+		if out != want {
+			t.Errorf("%s reads back as %q", name, out)
+		}
+	}
+
+	// A configuration others may read is refused at start, naming it.
+	s.stop()
+	os.Chmod(config, 0o644)
+	r := sekisho(t, "up", "--data-dir", s.dir, "--secure-port", fmt.Sprint(s.port), "--encryption-provider-config", config)
+	if r.code == 0 || !strings.Contains(r.stderr, config) || !strings.Contains(r.stderr, "chmod 600") {
+		t.Errorf("a world-readable configuration: exit %d, %s", r.code, r.stderr)
+	}
+}
