@@ -168,6 +168,10 @@ func dryRun(r *http.Request) (bool, error) {
 	return len(values) > 0, nil
 }
 
+// maxUnreadableWarnings bounds the warnings of one list, so a key gone
+// missing does not give a response thousands of headers.
+const maxUnreadableWarnings = 10
+
 func addWarning(w http.ResponseWriter, msg string) {
 	w.Header().Add("Warning", "299 - "+strconv.Quote(msg))
 }
@@ -382,6 +386,15 @@ func (s *Server) list(req *request) error {
 	res, err := s.objects.List(req.ctx, req.res, o)
 	if err != nil {
 		return err
+	}
+	for i, ce := range res.Unreadable {
+		s.log.Error("object left out of a list: its stored value does not open", "auditID", auditID(req.ctx), "path", req.r.URL.Path, "key", ce.Key, "err", ce.Err)
+		switch {
+		case i < maxUnreadableWarnings:
+			addWarning(req.w, ce.Object()+" is left out: its stored value cannot be read (corrupt, or sealed with a key the encryption configuration no longer has)")
+		case i == maxUnreadableWarnings:
+			addWarning(req.w, fmt.Sprintf("%d more objects are left out for the same reason; the server log names them", len(res.Unreadable)-i))
+		}
 	}
 	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.Rev, 10), Continue: res.Continue, RemainingItemCount: res.Remaining}
 	return s.writeItems(req, neg, lm, res.Items)

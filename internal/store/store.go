@@ -249,7 +249,7 @@ func (e *Entry) fieldSet() (fields.Set, error) {
 func (s *Store) open(ctx context.Context, r *catalog.Resource, key string, value []byte) ([]byte, error) {
 	plain, _, err := s.Encryption.For(r.GroupResource()).Open(ctx, value, []byte(key))
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot decrypt stored value: %w", key, err)
+		return nil, corrupt(r, key, err)
 	}
 	return plain, nil
 }
@@ -321,9 +321,6 @@ func GenerateName(obj catalog.Object) bool {
 	return true
 }
 
-// seal turns the JSON of the object at key into what is stored: the
-// JSON through the encryption transformer. The transformer is the one
-// place stored bytes are encrypted; dry runs never reach it.
 // ListObjects lists the decoded objects of r in namespace ("" for all)
 // whose labels match selector ("" for all).
 func (s *Store) ListObjects(ctx context.Context, r *catalog.Resource, namespace, selector string) ([]catalog.Object, error) {
@@ -350,6 +347,9 @@ func (s *Store) ListObjects(ctx context.Context, r *catalog.Resource, namespace,
 	return out, nil
 }
 
+// seal turns the JSON of the object at key into what is stored: the
+// JSON through the encryption transformer. The transformer is the one
+// place stored bytes are encrypted; dry runs never reach it.
 func (s *Store) seal(ctx context.Context, r *catalog.Resource, key string, plain []byte) ([]byte, error) {
 	return s.Encryption.For(r.GroupResource()).Seal(ctx, plain, []byte(key))
 }
@@ -718,10 +718,13 @@ type ListOptions struct {
 
 // ListResult is one page of a list.
 type ListResult struct {
-	Items     []*Entry
-	Rev       int64
-	Continue  string
-	Remaining *int64
+	Items []*Entry
+	// Unreadable are the objects left out because their stored values
+	// do not open: a list serves every other object.
+	Unreadable []*CorruptError
+	Rev        int64
+	Continue   string
+	Remaining  *int64
 }
 
 // continueToken is the opaque token clients pass back for the next page,
@@ -845,6 +848,10 @@ func (s *Store) List(ctx context.Context, r *catalog.Resource, o ListOptions) (*
 				e, err = s.events.entry(eventKey{res: r, key: it.Key, rev: it.ModRev}, func() (*Entry, error) { return s.entry(ctx, r, it) })
 			} else {
 				e, err = s.entry(ctx, r, it)
+			}
+			if ce := (*CorruptError)(nil); errors.As(err, &ce) {
+				res.Unreadable = append(res.Unreadable, ce)
+				continue
 			}
 			if err != nil {
 				return nil, err

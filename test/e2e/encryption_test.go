@@ -3,11 +3,17 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func encryptionConfig(providers string) string {
@@ -72,5 +78,76 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	r := sekisho(t, "up", "--data-dir", s.dir, "--secure-port", fmt.Sprint(s.port), "--encryption-provider-config", config)
 	if r.code == 0 || !strings.Contains(r.stderr, config) || !strings.Contains(r.stderr, "chmod 600") {
 		t.Errorf("a world-readable configuration: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// tamper changes one byte of a stored value in the stopped server's
+// database, as a disk fault or an attacker with the file would.
+func tamper(t *testing.T, dir, key string) {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(dir, "storage", "sekisho.db"), 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte("kv"))
+		v := slices.Clone(b.Get([]byte(key)))
+		if !bytes.Contains(v, []byte("k8s:enc:")) {
+			return fmt.Errorf("%s is not sealed: %q", key, v)
+		}
+		v[len(v)-1] ^= 0x40
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTamperedSecretIsAnErrorAndTheRestIsServed flips a byte of one
+// sealed Secret: reading it is a 500 that names it, never its data or an
+// empty object, while a list serves every other Secret with a warning.
+func TestTamperedSecretIsAnErrorAndTheRestIsServed(t *testing.T) {
+	requireTools(t, "kubectl")
+	config := filepath.Join(t.TempDir(), "encryption.yaml")
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	if err := os.WriteFile(config, []byte(encryptionConfig(fmt.Sprintf("  - aesgcm: {keys: [{name: k1, secret: %s}]}\n", key))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--encryption-provider-config", config)
+	for _, name := range []string{"alpha", "bravo", "charlie"} {
+		s.mustKubectl("create", "secret", "generic", name, "--from-literal=v=value-of-"+name)
+	}
+	s.stop()
+	tamper(t, s.dir, "/registry/secrets/default/bravo")
+	s.start()
+
+	code, body := s.do("GET", "/api/v1/namespaces/default/secrets/bravo", "", nil)
+	var st metav1.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("GET of the tampered Secret: %d %s", code, body)
+	}
+	if code != 500 || st.Reason != metav1.StatusReasonInternalError || st.Details == nil || st.Details.Name != "bravo" ||
+		!strings.Contains(st.Message, "corrupt object") || !strings.Contains(st.Message, "/registry/secrets/default/bravo") {
+		t.Errorf("GET of the tampered Secret: %d %s", code, body)
+	}
+	r := s.kubectl("get", "secret", "bravo")
+	if r.code == 0 || !strings.Contains(r.stderr, "bravo") {
+		t.Errorf("kubectl get of the tampered Secret: exit %d, %s", r.code, r.stderr)
+	}
+
+	r = s.kubectl("get", "secrets", "-o", "name")
+	if r.code != 0 || r.stdout != "secret/alpha\nsecret/charlie\n" {
+		t.Errorf("the list: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, `secrets "bravo" in namespace "default" is left out`) {
+		t.Errorf("the list does not warn of the Secret it leaves out: %s", r.stderr)
+	}
+	if got := s.mustKubectl("get", "secret", "charlie", "-o", "jsonpath={.data.v}"); got != base64.StdEncoding.EncodeToString([]byte("value-of-charlie")) {
+		t.Errorf("charlie reads back as %q", got)
+	}
+	log := s.logs.String()
+	if !strings.Contains(log, "/registry/secrets/default/bravo") || !strings.Contains(log, "does not open") {
+		t.Errorf("the server log does not give the cause:\n%s", log)
 	}
 }
