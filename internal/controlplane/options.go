@@ -104,6 +104,17 @@ type Options struct {
 	// EncryptionProviderConfig is an EncryptionConfiguration: which
 	// resources are sealed at rest, and with which keys.
 	EncryptionProviderConfig string
+	// EncryptionProviderConfigAutomaticReload reloads it on change; a
+	// change that drops a key stored values still need is refused.
+	EncryptionProviderConfigAutomaticReload bool
+	// EncryptionRewriteRate bounds the objects re-encryption rewrites per
+	// second; 0 is as fast as it goes.
+	EncryptionRewriteRate int
+	// EncryptionRotateAfterWrites rotates a writer key of the
+	// configuration file once it sealed this many values, and retires
+	// reader keys nothing uses; 0 never edits the file. It needs
+	// automatic reload.
+	EncryptionRotateAfterWrites int64
 
 	// AuditPolicyFile is an audit.k8s.io/v1 Policy, reloaded on change;
 	// AuditLog is the log backend (--audit-log-*). Auditing needs both.
@@ -171,6 +182,15 @@ func (o *Options) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("--kubelet-preferred-address-types: %q is not a node address type (Hostname, InternalDNS, InternalIP, ExternalDNS, ExternalIP)", t))
 		}
+	}
+	if o.EncryptionRewriteRate < 0 {
+		errs = append(errs, fmt.Errorf("--encryption-rewrite-rate %d: must be 0 (no bound) or more", o.EncryptionRewriteRate))
+	}
+	if o.EncryptionRotateAfterWrites < 0 || o.EncryptionRotateAfterWrites > 0 && !o.EncryptionProviderConfigAutomaticReload {
+		errs = append(errs, fmt.Errorf("--encryption-rotate-after-writes %d: must be 0 (never), or more with --encryption-provider-config-automatic-reload", o.EncryptionRotateAfterWrites))
+	}
+	if o.EncryptionProviderConfigAutomaticReload && o.EncryptionProviderConfig == "" {
+		errs = append(errs, errors.New("--encryption-provider-config-automatic-reload needs --encryption-provider-config"))
 	}
 	if net.ParseIP(o.BindAddress) == nil {
 		errs = append(errs, fmt.Errorf("--bind-address %q: not an IP address", o.BindAddress))

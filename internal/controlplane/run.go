@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -42,7 +43,6 @@ import (
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	rqcontroller "github.com/sekisho/sekisho/internal/controllers/resourcequota"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
-	"github.com/sekisho/sekisho/internal/encryption"
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
@@ -78,12 +78,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer kv.Close()
 	st := store.NewStore(kv)
-	if o.EncryptionProviderConfig != "" {
-		if st.Encryption, err = encryption.LoadConfig(o.EncryptionProviderConfig); err != nil {
-			return fmt.Errorf("--encryption-provider-config: %w", err)
-		}
-	}
 	cat := catalog.Builtin()
+	rewriter, err := startEncryption(ctx, o, log, st, cat)
+	if err != nil {
+		return err
+	}
 	inf := newInformers(st, cat, log)
 
 	accounts, err := setupServiceAccounts(o, inf)
@@ -153,6 +152,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if paths == nil {
+		paths = map[string]http.Handler{}
+	}
+	paths[EncryptionStatusPath] = encryptionStatus(rewriter, log)
 
 	kubelets, err := kubeletProxy(o, cat, st, log)
 	if err != nil {

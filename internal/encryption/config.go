@@ -36,28 +36,56 @@ const (
 // LoadConfig reads the configuration file at path. The file holds keys:
 // one that others may read is refused, naming it.
 func LoadConfig(path string) (*Config, error) {
-	info, err := os.Stat(path)
+	ec, err := readConfigFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s: mode %04o lets others read its keys; make it 0600 (chmod 600 %s)", path, perm, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c, err := ParseConfig(data)
+	c, err := newConfig(ec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
+// CheckPrivate refuses a file holding keys that others may read.
+func CheckPrivate(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s: mode %04o lets others read its keys; make it 0600 (chmod 600 %s)", path, perm, path)
+	}
+	return nil
+}
+
 // ParseConfig decodes and checks a configuration, with kube-apiserver's
 // validation and messages. A field the type does not know is refused: a
 // misspelt provider must not leave Secrets in the clear.
 func ParseConfig(data []byte) (*Config, error) {
+	ec, err := decodeConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return newConfig(ec)
+}
+
+func newConfig(ec *apiserverv1.EncryptionConfiguration) (*Config, error) {
+	c := &Config{byResource: map[schema.GroupResource]*Providers{}}
+	for _, rc := range ec.Resources {
+		p, err := newProviders(rc.Providers)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rc.Resources {
+			c.byResource[schema.ParseGroupResource(r)] = p
+		}
+	}
+	return c, nil
+}
+
+// decodeConfig decodes and validates a configuration.
+func decodeConfig(data []byte) (*apiserverv1.EncryptionConfiguration, error) {
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("not YAML or JSON: %w", err)
@@ -76,17 +104,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if errs := validateConfig(&ec); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
-	c := &Config{byResource: map[schema.GroupResource]*Providers{}}
-	for _, rc := range ec.Resources {
-		p, err := newProviders(rc.Providers)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rc.Resources {
-			c.byResource[schema.ParseGroupResource(r)] = p
-		}
-	}
-	return c, nil
+	return &ec, nil
 }
 
 // For is the transformer of a resource's values: its own entry, else its
@@ -359,4 +377,88 @@ func validateKeys(keys []apiserverv1.Key, path *field.Path, sizes []int) field.E
 		}
 	}
 	return errs
+}
+
+// Configured reports whether the configuration names gr, itself or by a
+// wildcard: whether its stored values are this configuration's to seal.
+func (c *Config) Configured(gr schema.GroupResource) bool {
+	_, ok := c.For(gr).(*Providers)
+	return ok
+}
+
+// Current reports, from its prefix alone, whether a stored value of gr
+// is sealed as a write would seal it now. A value that is not current is
+// stale: re-encryption rewrites it.
+func (c *Config) Current(gr schema.GroupResource, value []byte) bool {
+	p, ok := c.For(gr).(*Providers)
+	if !ok {
+		return !bytes.HasPrefix(value, []byte(prefixEncrypted))
+	}
+	w := p.entries[0].prefix
+	if w == nil {
+		return !bytes.HasPrefix(value, []byte(prefixEncrypted))
+	}
+	return bytes.HasPrefix(value, w)
+}
+
+// Writer names what seals gr's values now, as KeyOf names a value's key.
+func (c *Config) Writer(gr schema.GroupResource) string {
+	p, ok := c.For(gr).(*Providers)
+	if !ok || p.entries[0].prefix == nil {
+		return Plaintext
+	}
+	return KeyOf(p.entries[0].prefix)
+}
+
+// Plaintext is what KeyOf calls a value that is not sealed.
+const Plaintext = "identity"
+
+// KeyOf names the provider and key that sealed a stored value, from its
+// prefix: "aesgcm:key1", "secretbox:key2", or Plaintext. It reads no
+// more than the prefix and never decrypts.
+func KeyOf(value []byte) string {
+	if !bytes.HasPrefix(value, []byte(prefixEncrypted)) {
+		return Plaintext
+	}
+	// k8s:enc:<provider>:v1:<key>:
+	rest := value[len(prefixEncrypted):]
+	parts := bytes.SplitN(rest[:min(len(rest), 300)], []byte(":"), 4)
+	if len(parts) < 4 {
+		return "unknown"
+	}
+	return string(parts[0]) + ":" + string(parts[2])
+}
+
+// CanOpen reports, from its prefix alone, whether a provider of the
+// configuration would try to open a stored value of gr: whether the
+// configuration still holds the key that sealed it.
+func (c *Config) CanOpen(gr schema.GroupResource, value []byte) bool {
+	p, ok := c.For(gr).(*Providers)
+	if !ok {
+		return !bytes.HasPrefix(value, []byte(prefixEncrypted))
+	}
+	for _, e := range p.entries {
+		if e.prefix == nil && !bytes.HasPrefix(value, []byte(prefixEncrypted)) || e.prefix != nil && bytes.HasPrefix(value, e.prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Readers names, as KeyOf does, every key the configuration opens gr's
+// values with, the writer first.
+func (c *Config) Readers(gr schema.GroupResource) []string {
+	p, ok := c.For(gr).(*Providers)
+	if !ok {
+		return []string{Plaintext}
+	}
+	out := make([]string, 0, len(p.entries))
+	for _, e := range p.entries {
+		if e.prefix == nil {
+			out = append(out, Plaintext)
+		} else {
+			out = append(out, KeyOf(e.prefix))
+		}
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -37,12 +38,20 @@ import (
 
 // Store keeps objects of every resource in a storage.KV.
 type Store struct {
-	KV storage.KV
-	// Encryption seals and opens stored values, by resource
+	KV  storage.KV
+	Now func() time.Time
+	// OnStale, when set, is told of each value read that was sealed by
+	// other than the current writer, so that it can be rewritten. It must
+	// not block.
+	OnStale func(r *catalog.Resource, key string)
+	// OnSealed, when set, is told of each value sealed for storage (its
+	// prefix names the key), so that keys can be rotated by use.
+	OnSealed func(value []byte)
+
+	// encryption seals and opens stored values, by resource
 	// (--encryption-provider-config); nil stores every value as it is,
 	// and refuses to read one that is sealed.
-	Encryption *encryption.Config
-	Now        func() time.Time
+	encryption atomic.Pointer[encryption.Config]
 
 	events eventEntries
 }
@@ -246,10 +255,20 @@ func (e *Entry) fieldSet() (fields.Set, error) {
 	return e.fields, nil
 }
 
+// SetEncryption makes c the encryption configuration from the next
+// read or write on; nil stores values as they are.
+func (s *Store) SetEncryption(c *encryption.Config) { s.encryption.Store(c) }
+
+// Encryption is the encryption configuration in force.
+func (s *Store) Encryption() *encryption.Config { return s.encryption.Load() }
+
 func (s *Store) open(ctx context.Context, r *catalog.Resource, key string, value []byte) ([]byte, error) {
-	plain, _, err := s.Encryption.For(r.GroupResource()).Open(ctx, value, []byte(key))
+	plain, stale, err := s.Encryption().For(r.GroupResource()).Open(ctx, value, []byte(key))
 	if err != nil {
 		return nil, corrupt(r, key, err)
+	}
+	if stale && s.OnStale != nil {
+		s.OnStale(r, key)
 	}
 	return plain, nil
 }
@@ -351,7 +370,11 @@ func (s *Store) ListObjects(ctx context.Context, r *catalog.Resource, namespace,
 // JSON through the encryption transformer. The transformer is the one
 // place stored bytes are encrypted; dry runs never reach it.
 func (s *Store) seal(ctx context.Context, r *catalog.Resource, key string, plain []byte) ([]byte, error) {
-	return s.Encryption.For(r.GroupResource()).Seal(ctx, plain, []byte(key))
+	value, err := s.Encryption().For(r.GroupResource()).Seal(ctx, plain, []byte(key))
+	if err == nil && s.OnSealed != nil {
+		s.OnSealed(value)
+	}
+	return value, err
 }
 
 // fillSystemFields gives a new object its uid and creationTimestamp, once.
