@@ -43,6 +43,7 @@ func newRootCommand() *cobra.Command {
 		newDoctorCommand(),
 		newRBACCommand(),
 		newAuditCommand(),
+		newEncryptionCommand(),
 	)
 	return root
 }

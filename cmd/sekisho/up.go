@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/controlplane"
+	"github.com/sekisho/sekisho/internal/encryption"
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -107,6 +109,27 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 				if !flags.Changed(v.flag) {
 					*v.target = v.value
 				}
+			}
+			// Secrets encrypted at rest (CIS 1.2.27-1.2.28): a key made at
+			// first start, in the data directory, reloaded and rotated
+			// with no restart. An empty --encryption-provider-config
+			// stores Secrets as they are.
+			if !flags.Changed("encryption-provider-config") {
+				o.EncryptionProviderConfig = filepath.Join(dataDir, controlplane.EncryptionConfigFile)
+				if _, err := os.Stat(o.EncryptionProviderConfig); errors.Is(err, fs.ErrNotExist) {
+					if err := encryption.NewConfigFile(o.EncryptionProviderConfig, time.Now()); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "Secrets are encrypted at rest with a new aesgcm key in %s: back it up with the database, or the Secrets in a backup cannot be read.\n", o.EncryptionProviderConfig)
+				}
+			}
+			if !flags.Changed("encryption-provider-config-automatic-reload") && o.EncryptionProviderConfig != "" {
+				o.EncryptionProviderConfigAutomaticReload = true
+			}
+			// up's own key is rotated by use, with margin for the counts a
+			// crash loses (saved every second).
+			if !flags.Changed("encryption-rotate-after-writes") && !flags.Changed("encryption-provider-config") {
+				o.EncryptionRotateAfterWrites = upRotateAfterWrites
 			}
 			// Kubelets are reached as kubeadm's kube-apiserver reaches them.
 			def("kubelet-client-certificate", &o.KubeletClientCertificate, filepath.Join(dataDir, clusterpki.CertFile("apiserver-kubelet-client")))
@@ -216,6 +239,10 @@ const upRateLimitsEvents = "EventRateLimit"
 const admissionConfigFile = "admission.yaml"
 
 const auditPolicyFile = "audit-policy.yaml"
+
+// upRotateAfterWrites is when up rotates its aesgcm key: Kubernetes
+// documents rotating before 200,000 writes.
+const upRotateAfterWrites = 150_000
 
 // upAuditPolicy is up's audit policy. Health, version and discovery
 // reads are not recorded; Secrets, ConfigMaps and the token APIs only
