@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,15 +49,31 @@ type options struct {
 	bindings    int
 	http2       bool
 	jsonOut     bool
+	resource    string
+	valueBytes  int
 }
+
+// object is the JSON of an object of o.resource named name: a ConfigMap
+// or a Secret with one key of o.valueBytes bytes.
+func (o options) object(name, labels string) []byte {
+	value := strings.Repeat("v", max(o.valueBytes, 1))
+	if o.resource == "secrets" {
+		return fmt.Appendf(nil, `{"metadata":{"name":%q%s},"data":{"k":%q}}`, name, labels, base64.StdEncoding.EncodeToString([]byte(value)))
+	}
+	return fmt.Appendf(nil, `{"metadata":{"name":%q%s},"data":{"k":%q}}`, name, labels, value)
+}
+
+func (o options) collection() string { return "/api/v1/namespaces/" + o.namespace + "/" + o.resource }
 
 func main() {
 	var o options
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig with a client certificate (required)")
-	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list, watch or ssar")
+	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list, fill, watch or ssar")
+	flag.StringVar(&o.resource, "resource", "configmaps", "configmaps or secrets, for get, create, list and fill")
+	flag.IntVar(&o.valueBytes, "value-bytes", 1, "bytes of the one value of each object get, create and fill make")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run get and create")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent requests (and connections, without --http2)")
-	flag.IntVar(&o.objects, "objects", 10000, "objects to create for the list scenario")
+	flag.IntVar(&o.objects, "objects", 10000, "objects the list and fill scenarios make sure exist")
 	flag.IntVar(&o.watchers, "watchers", 1000, "concurrent watches for the watch scenario")
 	flag.IntVar(&o.events, "events", 50, "writes the watch scenario measures")
 	flag.IntVar(&o.bindings, "bindings", 0, "RoleBindings the ssar scenario creates first (existing ones are kept)")
@@ -184,12 +201,17 @@ func run(o options) error {
 		r, err = c.createScenario(ctx, o)
 	case "list":
 		r, err = c.listScenario(ctx, o)
+	case "fill":
+		r, err = c.fillScenario(ctx, o)
 	case "watch":
 		r, err = c.watchScenario(ctx, o)
 	case "ssar":
 		r, err = c.ssarScenario(ctx, o)
 	default:
-		return fmt.Errorf("--scenario %q: want get, create, list, watch or ssar", o.scenario)
+		return fmt.Errorf("--scenario %q: want get, create, list, fill, watch or ssar", o.scenario)
+	}
+	if o.resource != "configmaps" && o.resource != "secrets" {
+		return fmt.Errorf("--resource %q: want configmaps or secrets", o.resource)
 	}
 	if err != nil {
 		return err
@@ -231,8 +253,8 @@ func hammer(o options, fn func(worker, i int) error) ([]time.Duration, int, time
 }
 
 func (c *client) getScenario(ctx context.Context, o options) (result, error) {
-	path := "/api/v1/namespaces/" + o.namespace + "/configmaps/loadgen-get"
-	c.do(ctx, "POST", "/api/v1/namespaces/"+o.namespace+"/configmaps", []byte(`{"metadata":{"name":"loadgen-get"},"data":{"k":"v"}}`))
+	path := o.collection() + "/loadgen-get"
+	c.do(ctx, "POST", o.collection(), o.object("loadgen-get", ""))
 	lat, errs, elapsed := hammer(o, func(int, int) error {
 		code, _, err := c.do(ctx, "GET", path, nil)
 		if err == nil && code != 200 {
@@ -246,8 +268,7 @@ func (c *client) getScenario(ctx context.Context, o options) (result, error) {
 func (c *client) createScenario(ctx context.Context, o options) (result, error) {
 	prefix := fmt.Sprintf("c%d-", time.Now().UnixNano())
 	lat, errs, elapsed := hammer(o, func(w, i int) error {
-		body := fmt.Sprintf(`{"metadata":{"name":"%s%d-%d"},"data":{"k":"v"}}`, prefix, w, i)
-		code, _, err := c.do(ctx, "POST", "/api/v1/namespaces/"+o.namespace+"/configmaps", []byte(body))
+		code, _, err := c.do(ctx, "POST", o.collection(), o.object(fmt.Sprintf("%s%d-%d", prefix, w, i), ""))
 		if err == nil && code != 201 {
 			err = fmt.Errorf("status %d", code)
 		}
@@ -257,10 +278,35 @@ func (c *client) createScenario(ctx context.Context, o options) (result, error) 
 }
 
 func (c *client) listScenario(ctx context.Context, o options) (result, error) {
-	ns := o.namespace
-	code, body, err := c.do(ctx, "GET", "/api/v1/namespaces/"+ns+"/configmaps?limit=1", nil)
+	if o.valueBytes <= 1 {
+		o.valueBytes = 200 // the size docs/benchmarks.md's list figures were measured with
+	}
+	if _, err := c.fill(ctx, o); err != nil {
+		return result{}, err
+	}
+	var lat []time.Duration
+	start := time.Now()
+	n := 0
+	for range 20 {
+		t0 := time.Now()
+		code, body, err := c.do(ctx, "GET", o.collection(), nil)
+		if err != nil || code != 200 {
+			return result{}, fmt.Errorf("list: %d %v", code, err)
+		}
+		lat = append(lat, time.Since(t0))
+		n = bytes.Count(body, []byte(`"uid":`))
+	}
+	r := summarize("list", lat, 0, time.Since(start), 1)
+	r.Note = fmt.Sprintf("(%d objects per list)", n)
+	return r, nil
+}
+
+// fill makes sure o.objects objects named obj-NNNNNN exist, creating the
+// missing ones from 32 workers, and returns how many it created.
+func (c *client) fill(ctx context.Context, o options) (int, error) {
+	code, body, err := c.do(ctx, "GET", o.collection()+"?limit=1", nil)
 	if err != nil || code != 200 {
-		return result{}, fmt.Errorf("list: %d %v", code, err)
+		return 0, fmt.Errorf("list: %d %v", code, err)
 	}
 	var l struct {
 		Metadata struct{ RemainingItemCount *int64 }
@@ -270,40 +316,40 @@ func (c *client) listScenario(ctx context.Context, o options) (result, error) {
 	if l.Metadata.RemainingItemCount != nil {
 		have = int(*l.Metadata.RemainingItemCount) + 1
 	}
-	if have < o.objects {
-		fill := o
-		fill.duration = time.Hour
-		var next atomic.Int64
-		next.Store(int64(have))
-		var wg sync.WaitGroup
-		for range 32 {
-			wg.Go(func() {
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(o.objects) {
-						return
-					}
-					b := fmt.Sprintf(`{"metadata":{"name":"obj-%06d","labels":{"app":"loadgen"}},"data":{"key":"%s"}}`, i, strings.Repeat("v", 200))
-					c.do(ctx, "POST", "/api/v1/namespaces/"+ns+"/configmaps", []byte(b))
+	var next, failed atomic.Int64
+	next.Store(int64(have))
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(o.objects) {
+					return
 				}
-			})
-		}
-		wg.Wait()
+				if code, _, err := c.do(ctx, "POST", o.collection(), o.object(fmt.Sprintf("obj-%06d", i), `,"labels":{"app":"loadgen"}`)); err != nil || code != 201 {
+					failed.Add(1)
+				}
+			}
+		})
 	}
-	var lat []time.Duration
+	wg.Wait()
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("fill: %d creates failed", failed.Load())
+	}
+	return max(o.objects-have, 0), nil
+}
+
+// fillScenario creates the objects fill creates, and reports its rate.
+func (c *client) fillScenario(ctx context.Context, o options) (result, error) {
 	start := time.Now()
-	n := 0
-	for range 20 {
-		t0 := time.Now()
-		code, body, err := c.do(ctx, "GET", "/api/v1/namespaces/"+ns+"/configmaps", nil)
-		if err != nil || code != 200 {
-			return result{}, fmt.Errorf("list: %d %v", code, err)
-		}
-		lat = append(lat, time.Since(t0))
-		n = bytes.Count(body, []byte(`"uid":`))
+	n, err := c.fill(ctx, o)
+	if err != nil {
+		return result{}, err
 	}
-	r := summarize("list", lat, 0, time.Since(start), 1)
-	r.Note = fmt.Sprintf("(%d objects per list)", n)
+	r := summarize("fill", nil, 0, time.Since(start), 32)
+	r.Requests = n
+	r.PerSecond = float64(n) / time.Since(start).Seconds()
+	r.Note = fmt.Sprintf("(%d %s exist)", o.objects, o.resource)
 	return r, nil
 }
 
