@@ -214,7 +214,7 @@ func waitStatus(ctx context.Context, c *apiclient.Client, last **reencrypt.Statu
 				return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 			}
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -44,6 +44,7 @@ func newRootCommand() *cobra.Command {
 		newRBACCommand(),
 		newAuditCommand(),
 		newEncryptionCommand(),
+		newKMSPluginCommand(),
 	)
 	return root
 }

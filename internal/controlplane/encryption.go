@@ -49,6 +49,7 @@ func startEncryption(ctx context.Context, o Options, log *slog.Logger, st *store
 		if err != nil {
 			return nil, fmt.Errorf("--encryption-provider-config: %w", err)
 		}
+		ec.Start(ctx, log, rw.Wake)
 		st.SetEncryption(ec)
 	} else {
 		first := true
@@ -62,10 +63,16 @@ func startEncryption(ctx context.Context, o Options, log *slog.Logger, st *store
 			}
 			if !first {
 				if err := rw.CheckReaders(ctx, ec); err != nil {
+					ec.Close()
 					return fmt.Errorf("%s: not applied: %w", path, err)
 				}
 			}
+			ec.Start(ctx, log, rw.Wake)
+			old := st.Encryption()
 			st.SetEncryption(ec)
+			// Requests that took the old configuration may still be
+			// sealing or opening with its KMS connections.
+			time.AfterFunc(time.Minute, old.Close)
 			if !first {
 				rw.Wake()
 			}

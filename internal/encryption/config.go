@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,6 +25,7 @@ import (
 // providers that seal and open its stored values.
 type Config struct {
 	byResource map[schema.GroupResource]*Providers
+	kms        []*kmsV2
 }
 
 // The prefixes kube-apiserver writes before a sealed value; a key's name
@@ -73,8 +77,9 @@ func ParseConfig(data []byte) (*Config, error) {
 func newConfig(ec *apiserverv1.EncryptionConfiguration) (*Config, error) {
 	c := &Config{byResource: map[schema.GroupResource]*Providers{}}
 	for _, rc := range ec.Resources {
-		p, err := newProviders(rc.Providers)
+		p, err := c.newProviders(rc.Providers)
 		if err != nil {
+			c.Close()
 			return nil, err
 		}
 		for _, r := range rc.Resources {
@@ -135,7 +140,7 @@ type prefixed struct {
 	t      Transformer
 }
 
-func newProviders(list []apiserverv1.ProviderConfiguration) (*Providers, error) {
+func (c *Config) newProviders(list []apiserverv1.ProviderConfiguration) (*Providers, error) {
 	p := &Providers{}
 	for _, pc := range list {
 		switch {
@@ -164,7 +169,19 @@ func newProviders(list []apiserverv1.ProviderConfiguration) (*Providers, error) 
 		case pc.Identity != nil:
 			p.entries = append(p.entries, prefixed{nil, identityCheck{}})
 		case pc.KMS != nil:
-			return nil, fmt.Errorf("kms provider %s: not served yet", pc.KMS.Name)
+			if pc.KMS.APIVersion != "v2" {
+				return nil, fmt.Errorf("kms provider %s: apiVersion %s is not served: KMS v1 is deprecated and off in Kubernetes; use apiVersion: v2", pc.KMS.Name, kmsAPIVersion(pc.KMS))
+			}
+			timeout := 3 * time.Second
+			if pc.KMS.Timeout != nil {
+				timeout = pc.KMS.Timeout.Duration
+			}
+			k, err := newKMSv2(pc.KMS.Name, pc.KMS.Endpoint, timeout)
+			if err != nil {
+				return nil, err
+			}
+			c.kms = append(c.kms, k)
+			p.entries = append(p.entries, prefixed{[]byte(prefixKMSv2 + pc.KMS.Name + ":"), k})
 		}
 	}
 	return p, nil
@@ -250,6 +267,7 @@ func validateConfig(c *apiserverv1.EncryptionConfiguration) field.ErrorList {
 	if len(c.Resources) == 0 {
 		return append(errs, field.Required(root, fmt.Sprintf(atLeastOneRequiredFmt, root)))
 	}
+	kmsNames := map[string]bool{}
 	for i, rc := range c.Resources {
 		r, p := root.Index(i).Child("resources"), root.Index(i).Child("providers")
 		if len(rc.Resources) == 0 {
@@ -270,6 +288,9 @@ func validateConfig(c *apiserverv1.EncryptionConfiguration) field.ErrorList {
 				errs = append(errs, validateKeys(pc.AESCBC.Keys, path.Child("aescbc").Child("keys"), aesKeySizes)...)
 			case pc.Secretbox != nil:
 				errs = append(errs, validateKeys(pc.Secretbox.Keys, path.Child("secretbox").Child("keys"), secretboxKeySizes)...)
+			case pc.KMS != nil:
+				errs = append(errs, validateKMS(pc.KMS, path.Child("kms"), kmsNames)...)
+				kmsNames[pc.KMS.Name] = true
 			}
 		}
 	}
@@ -394,11 +415,17 @@ func (c *Config) Current(gr schema.GroupResource, value []byte) bool {
 	if !ok {
 		return !bytes.HasPrefix(value, []byte(prefixEncrypted))
 	}
-	w := p.entries[0].prefix
-	if w == nil {
+	w := p.entries[0]
+	switch {
+	case w.prefix == nil:
 		return !bytes.HasPrefix(value, []byte(prefixEncrypted))
+	case !bytes.HasPrefix(value, w.prefix):
+		return false
 	}
-	return bytes.HasPrefix(value, w)
+	if k, ok := w.t.(*kmsV2); ok {
+		return k.currentValue(value[len(w.prefix):])
+	}
+	return true
 }
 
 // Writer names what seals gr's values now, as KeyOf names a value's key.
@@ -407,7 +434,11 @@ func (c *Config) Writer(gr schema.GroupResource) string {
 	if !ok || p.entries[0].prefix == nil {
 		return Plaintext
 	}
-	return KeyOf(p.entries[0].prefix)
+	name := KeyOf(p.entries[0].prefix)
+	if k, ok := p.entries[0].t.(*kmsV2); ok {
+		return name + ":" + keyIDHash(keyIDOf(k.state.Load()))
+	}
+	return name
 }
 
 // Plaintext is what KeyOf calls a value that is not sealed.
@@ -416,17 +447,83 @@ const Plaintext = "identity"
 // KeyOf names the provider and key that sealed a stored value, from its
 // prefix: "aesgcm:key1", "secretbox:key2", or Plaintext. It reads no
 // more than the prefix and never decrypts.
+//
+// A KMS v2 value is named "kms:<provider>:<hash of the plugin's key id>"
+// (its prefix names no key; the key id is read from the EncryptedObject
+// that follows, which is not decrypted), and a KMS v2 prefix alone
+// "kms:<provider>".
 func KeyOf(value []byte) string {
 	if !bytes.HasPrefix(value, []byte(prefixEncrypted)) {
 		return Plaintext
 	}
-	// k8s:enc:<provider>:v1:<key>:
-	rest := value[len(prefixEncrypted):]
-	parts := bytes.SplitN(rest[:min(len(rest), 300)], []byte(":"), 4)
+	// k8s:enc:<provider>:v1:<key>: or k8s:enc:kms:v2:<name>:
+	parts := bytes.SplitN(value[len(prefixEncrypted):], []byte(":"), 4)
 	if len(parts) < 4 {
 		return "unknown"
 	}
-	return string(parts[0]) + ":" + string(parts[2])
+	name := string(parts[0]) + ":" + string(parts[2])
+	if bytes.HasPrefix(value, []byte(prefixKMSv2)) && len(parts[3]) > 0 {
+		obj, err := unmarshalEncryptedObject(parts[3])
+		if err != nil {
+			return name + ":unreadable"
+		}
+		return name + ":" + keyIDHash(obj.keyID)
+	}
+	return name
+}
+
+func kmsAPIVersion(k *apiserverv1.KMSConfiguration) string {
+	if k.APIVersion == "" {
+		return "v1"
+	}
+	return k.APIVersion
+}
+
+// Start starts the configuration's KMS providers: each asks its plugin
+// for a data key now, and for its status every few seconds after, until
+// ctx ends or Close. onRotate is called when a plugin's key id changed
+// and a new data key writes.
+func (c *Config) Start(ctx context.Context, log *slog.Logger, onRotate func()) {
+	if c == nil {
+		return
+	}
+	for _, k := range c.kms {
+		k.start(ctx, log, onRotate)
+	}
+}
+
+// Close stops the KMS providers and closes their connections.
+func (c *Config) Close() {
+	if c == nil {
+		return
+	}
+	for _, k := range c.kms {
+		k.stop()
+	}
+}
+
+// KMSHealth is the health of the KMS providers' plugins, as their last
+// status checks found it; nil without KMS providers.
+func (c *Config) KMSHealth() error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	for _, k := range c.kms {
+		errs = append(errs, k.Health())
+	}
+	return errors.Join(errs...)
+}
+
+// KMSCalls counts the Encrypt and Decrypt calls the KMS providers made.
+func (c *Config) KMSCalls() int64 {
+	var n int64
+	if c != nil {
+		for _, k := range c.kms {
+			n += k.calls.Load()
+		}
+	}
+	return n
 }
 
 // CanOpen reports, from its prefix alone, whether a provider of the
@@ -461,4 +558,39 @@ func (c *Config) Readers(gr schema.GroupResource) []string {
 		}
 	}
 	return out
+}
+
+// validateKMS is kube-apiserver's check of a kms provider. Names must be
+// unique in the whole configuration: sekisho reloads it, and
+// kube-apiserver asks that of v1 names too when it does.
+func validateKMS(k *apiserverv1.KMSConfiguration, path *field.Path, names map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	version := kmsAPIVersion(k)
+	if k.Name == "" {
+		errs = append(errs, field.Required(path.Child("name"), fmt.Sprintf(mandatoryFieldErrFmt, "name", "provider")))
+	}
+	if version != "v1" && strings.Contains(k.Name, ":") {
+		errs = append(errs, field.Invalid(path.Child("name"), k.Name, fmt.Sprintf("invalid KMS provider name %s, must not contain ':'", k.Name)))
+	}
+	if names[k.Name] {
+		errs = append(errs, field.Invalid(path.Child("name"), k.Name, fmt.Sprintf("duplicate KMS provider name %s, names must be unique", k.Name)))
+	}
+	if k.Timeout != nil && k.Timeout.Duration <= 0 {
+		errs = append(errs, field.Invalid(path.Child("timeout"), k.Timeout, "timeout should be a positive value"))
+	}
+	switch u, err := url.Parse(k.Endpoint); {
+	case k.Endpoint == "":
+		errs = append(errs, field.Invalid(path.Child("endpoint"), "", fmt.Sprintf(mandatoryFieldErrFmt, "endpoint", "kms")))
+	case err != nil:
+		errs = append(errs, field.Invalid(path.Child("endpoint"), k.Endpoint, fmt.Sprintf("invalid endpoint for kms provider, error: %v", err)))
+	case u.Scheme != "unix":
+		errs = append(errs, field.Invalid(path.Child("endpoint"), k.Endpoint, fmt.Sprintf("unsupported scheme %q for KMS provider, only unix is supported", u.Scheme)))
+	}
+	if version != "v1" && k.CacheSize != nil {
+		errs = append(errs, field.Invalid(path.Child("cachesize"), *k.CacheSize, "cachesize is not supported in v2"))
+	}
+	if version != "v1" && version != "v2" {
+		errs = append(errs, field.Invalid(path.Child("apiVersion"), k.APIVersion, "unsupported apiVersion apiVersion for KMS provider, only v1 and v2 are supported"))
+	}
+	return errs
 }

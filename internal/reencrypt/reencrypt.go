@@ -152,8 +152,13 @@ func (w *Rewriter) Run(ctx context.Context) {
 	w.init()
 	var again <-chan time.Time
 	pass := func() {
-		w.pass(ctx)
 		again = nil
+		// Without its KMS plugin a pass could only fail, value by value.
+		if err := w.Store.Encryption().KMSHealth(); err != nil {
+			again = time.After(5 * time.Second)
+			return
+		}
+		w.pass(ctx)
 		if p := w.Progress(); p.Error == "" && (p.Rewritten > 0 || p.Changed > 0) {
 			again = time.After(time.Second)
 		}
@@ -222,7 +227,7 @@ func (w *Rewriter) pass(ctx context.Context) {
 	lastLog := time.Now()
 	for _, r := range todo {
 		w.update(func(p *Progress) { p.Resource = r.GroupResource().String() })
-		opts := storage.ListOptions{Limit: pageSize}
+		opts := storage.ListOptions{Limit: pageSize, SkipCount: true}
 		prefix := store.Prefix(r, "")
 		for {
 			if err := ctx.Err(); err != nil {

@@ -91,7 +91,7 @@ func (w *Rewriter) CheckReaders(ctx context.Context, next *encryption.Config) er
 // latest revision: counts need no snapshot, and a snapshot's pages would
 // cost the replay of every write since it.
 func (w *Rewriter) scan(ctx context.Context, r *catalog.Resource, f func(*storage.Item)) error {
-	opts := storage.ListOptions{Limit: pageSize}
+	opts := storage.ListOptions{Limit: pageSize, SkipCount: true}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

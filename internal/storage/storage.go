@@ -89,6 +89,10 @@ type ListOptions struct {
 	Start string
 	// Limit caps the number of items; 0 means no limit.
 	Limit int64
+	// SkipCount leaves ListResult.Remaining at 0: counting the items
+	// after a page costs a read of all of them, which a scan page by
+	// page does not need.
+	SkipCount bool
 }
 
 // ListResult is one page of a List.

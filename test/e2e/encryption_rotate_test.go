@@ -205,7 +205,7 @@ func TestReencryptionResumesAfterACrash(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.kill()
-	stale := countSealedBy(t, s.dir, old)
+	stale := countSealedBy(t, s.dir, "k8s:enc:"+strings.Replace(old, ":", ":v1:", 1)+":")
 	if stale == 0 || stale >= n {
 		t.Fatalf("after the crash %d values are sealed by the old key: the crash did not land midway", stale)
 	}
@@ -248,20 +248,19 @@ func sekishoRotateFile(t *testing.T, config string) (string, error) {
 }
 
 // countSealedBy counts the Secrets in the stopped server's database whose
-// stored value the named key ("aesgcm:NAME") sealed.
-func countSealedBy(t *testing.T, dir, key string) int {
+// stored value carries prefix.
+func countSealedBy(t *testing.T, dir, prefix string) int {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(dir, "storage", "sekisho.db"), 0o600, &bbolt.Options{Timeout: 5 * time.Second, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	prefix := []byte("k8s:enc:" + strings.Replace(key, ":", ":v1:", 1) + ":")
 	n := 0
 	db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket([]byte("kv")).Cursor()
 		for k, v := c.Seek([]byte("/registry/secrets/")); k != nil && bytes.HasPrefix(k, []byte("/registry/secrets/")); k, v = c.Next() {
-			if bytes.Contains(v, prefix) {
+			if bytes.Contains(v, []byte(prefix)) {
 				n++
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/sekisho/sekisho/internal/kubeconfig"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sekisho/sekisho/internal/kubeconfig"
 )
 
 // server is a running `sekisho up` process.
@@ -77,14 +78,7 @@ func startServer(t *testing.T, extra ...string) *server {
 func (s *server) start() {
 	t := s.t
 	t.Helper()
-	args := append([]string{"up", "--data-dir", s.dir, "--secure-port", strconv.Itoa(s.port)}, s.extra...)
-	s.cmd = exec.Command(sekishoBin, args...)
-	s.logs = &syncBuffer{}
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.stopped = false
+	s.launch()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if resp, err := s.client(false).Get(s.url("/readyz")); err == nil {
@@ -101,6 +95,19 @@ func (s *server) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// launch starts `sekisho up` without waiting for it to be ready.
+func (s *server) launch() {
+	s.t.Helper()
+	args := append([]string{"up", "--data-dir", s.dir, "--secure-port", strconv.Itoa(s.port)}, s.extra...)
+	s.cmd = exec.Command(sekishoBin, args...)
+	s.logs = &syncBuffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.stopped = false
 }
 
 // stop ends the server with SIGTERM and waits for a clean exit.

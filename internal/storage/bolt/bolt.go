@@ -286,6 +286,9 @@ func (s *Store) List(_ context.Context, prefix string, opts storage.ListOptions)
 				if res.Next == "" {
 					res.Next = item.Key
 				}
+				if opts.SkipCount {
+					return nil
+				}
 				res.Remaining++
 				continue
 			}

@@ -164,6 +164,10 @@ func testListPages(t *testing.T, kv storage.KV) {
 	if len(res.Items) != 10 || res.Next != prefix+"010" || res.Remaining != 15 {
 		t.Fatalf("first page: %d items, next %q, remaining %d", len(res.Items), res.Next, res.Remaining)
 	}
+	uncounted, err := kv.List(ctx(t), prefix, storage.ListOptions{Limit: 10, SkipCount: true})
+	if err != nil || len(uncounted.Items) != 10 || uncounted.Next != prefix+"010" || uncounted.Remaining != 0 {
+		t.Fatalf("first page uncounted: %d items, next %q, remaining %d, %v", len(uncounted.Items), uncounted.Next, uncounted.Remaining, err)
+	}
 	keys, _, _ := listAll(t, kv, prefix, storage.ListOptions{Limit: 7})
 	if len(keys) != 25 || keys[0] != prefix+"000" || keys[24] != prefix+"024" {
 		t.Fatalf("paged list: %d keys %v", len(keys), keys)
