@@ -9,6 +9,7 @@
 set -u
 port=17470
 what=${1:-all}
+rm -rf /tmp/encperf-identity /tmp/encperf-aesgcm
 start() { # dir flags...
   local dir=$1; shift
   /tmp/sekisho up --data-dir "$dir" --secure-port $port "$@" > "$dir.log" 2>&1 &

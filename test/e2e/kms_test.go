@@ -178,3 +178,45 @@ func TestKMSv2Plugin(t *testing.T) {
 	})
 	s.checkSecrets(t, "kms", 200)
 }
+
+// TestProvidersChainedByReload moves live Secrets through every provider
+// by editing the configuration of a running server: identity, aesgcm,
+// aescbc, secretbox, then KMS v2, each new writer first and the previous
+// one kept as a reader. After each reload the values stored in the
+// database file, read with bbolt, all carry the new provider's prefix
+// and none holds a Secret's value.
+func TestProvidersChainedByReload(t *testing.T) {
+	requireTools(t, "kubectl")
+	plugin := newKMSPlugin(t, kmsKeyLine("kek-1", 1))
+	plugin.start()
+	key := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	steps := []struct{ provider, prefix, writer string }{
+		{"  - identity: {}\n", "", "identity"},
+		{"  - aesgcm: {keys: [{name: g1, secret: " + key(1) + "}]}\n", "k8s:enc:aesgcm:v1:g1:", "aesgcm:g1"},
+		{"  - aescbc: {keys: [{name: c1, secret: " + key(2) + "}]}\n", "k8s:enc:aescbc:v1:c1:", "aescbc:c1"},
+		{"  - secretbox: {keys: [{name: s1, secret: " + key(3) + "}]}\n", "k8s:enc:secretbox:v1:s1:", "secretbox:s1"},
+		{fmt.Sprintf("  - kms: {apiVersion: v2, name: dev, endpoint: \"unix://%s\"}\n", plugin.socket), "k8s:enc:kms:v2:dev:", "kms:dev:"},
+	}
+	config := filepath.Join(t.TempDir(), "encryption.yaml")
+	os.WriteFile(config, []byte(encryptionConfig(steps[0].provider)), 0o600)
+	s := startServer(t, "--encryption-provider-config", config)
+	s.createSecrets(t, "chain", 50)
+	for i, step := range steps[1:] {
+		// The new writer first, the one before it as a reader.
+		os.WriteFile(config+".tmp", []byte(encryptionConfig(step.provider+steps[i].provider)), 0o600)
+		os.Rename(config+".tmp", config)
+		waitKMS(t, 30*time.Second, "the Secrets to move to "+step.prefix, func() bool {
+			st := s.encryptionStatus(t).Resources[0]
+			return strings.HasPrefix(st.Writer, step.writer) && st.Stale == 0 && st.Plaintext == 0 && st.Keys[st.Writer] == st.Objects
+		})
+		s.stop()
+		if n := countSealedBy(t, s.dir, step.prefix); n < 50 {
+			t.Errorf("after the move to %s, %d Secrets carry its prefix", step.prefix, n)
+		}
+		if n := countSealedBy(t, s.dir, "secret-value-chain-"); n != 0 {
+			t.Errorf("after the move to %s, %d stored Secrets hold their value in the clear", step.prefix, n)
+		}
+		s.start()
+		s.checkSecrets(t, "chain", 50)
+	}
+}
