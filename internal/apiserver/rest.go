@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,14 +13,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/authz"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/store"
 	"github.com/sekisho/sekisho/internal/warning"
@@ -624,6 +630,9 @@ func (s *Server) delete(req *request) error {
 	if len(opts.DryRun) > 0 {
 		dry = true
 	}
+	if ptr.Deref(opts.IgnoreStoreReadErrorWithClusterBreakingPotential, false) {
+		return s.deleteCorrupt(req, dry)
+	}
 	var pre store.Preconditions
 	if opts.Preconditions != nil {
 		if opts.Preconditions.UID != nil {
@@ -703,7 +712,53 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("Invalid dryRun value %q: valid values are [All]", v))
 		}
 	}
+	if v := q.Get("ignoreStoreReadErrorWithClusterBreakingPotential"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid ignoreStoreReadErrorWithClusterBreakingPotential %q", v))
+		}
+		opts.IgnoreStoreReadErrorWithClusterBreakingPotential = &b
+	}
+	if errs := metav1validation.ValidateIgnoreStoreReadError(field.NewPath("ignoreStoreReadErrorWithClusterBreakingPotential"), opts); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "DeleteOptions"}, "", errs)
+	}
 	return opts, nil
+}
+
+// unsafeDeleteVerb is the permission kube-apiserver asks, beyond delete,
+// of a delete that ignores a read error.
+const unsafeDeleteVerb = "unsafe-delete-ignore-read-errors"
+
+// deleteCorrupt deletes an object whose stored value cannot be read, as
+// kube-apiserver does with ignoreStoreReadErrorWithClusterBreakingPotential:
+// only for a requester also allowed unsafe-delete-ignore-read-errors on
+// it, only for an object that indeed does not read, with no admission,
+// finalizers or grace (nothing can read the object to apply them). The
+// audit event carries apiserver.k8s.io/unsafe-delete-ignore-read-error.
+func (s *Server) deleteCorrupt(req *request, dry bool) error {
+	audit.Annotate(req.ctx, "apiserver.k8s.io/unsafe-delete-ignore-read-error", "")
+	gr := req.res.GroupResource()
+	if req.sub != nil {
+		return apierrors.NewForbidden(gr, req.ri.Name, errors.New("ignoreStoreReadErrorWithClusterBreakingPotential delete option is not allowed on a subresource or non-resource request"))
+	}
+	u := authn.UserFrom(req.ctx)
+	a := Attributes(u, req.ri)
+	a.Verb = unsafeDeleteVerb
+	decision, reason, err := s.cfg.Authorizer.Authorize(req.ctx, a)
+	if err != nil || decision != authz.Allow {
+		s.log.Info("forbidden", append(logAttrs(req.r), "user", u.Name, "verb", a.Verb, "resource", a.Resource, "namespace", a.Namespace, "name", a.Name, "reason", reason, "err", err)...)
+		return apierrors.NewForbidden(gr, req.ri.Name, fmt.Errorf("not permitted to do %q, reason: %s", unsafeDeleteVerb, reason))
+	}
+	if err := s.objects.DeleteCorrupt(req.ctx, req.res, req.ri.Namespace, req.ri.Name, dry); err != nil {
+		return err
+	}
+	s.log.Warn("deleted an object whose stored value does not read, without admission or finalizers", append(logAttrs(req.r), "user", u.Name, "dryRun", dry)...)
+	return respond(req.w, req.r, http.StatusOK, &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusSuccess,
+		Code:     http.StatusOK,
+		Details:  &metav1.StatusDetails{Name: req.ri.Name, Kind: req.res.Kind},
+	})
 }
 
 func (s *Server) deleteCollection(req *request) error {

@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/store"
@@ -113,6 +114,10 @@ func (s *Server) watch(req *request) error {
 	}
 	// add encodes one event; storage progress only advances lastRev.
 	add := func(ev store.WatchEvent) error {
+		if ev.Type == store.WatchError {
+			s.log.Error("watch ended: a stored value does not read", append(logAttrs(req.r), "err", ev.Status.Message)...)
+			return s.encodeEvent(&buf, req, neg, ev)
+		}
 		lastRev = max(lastRev, ev.Rev)
 		if ev.Type == store.WatchBookmark && !ev.InitialEventsEnd {
 			return nil
@@ -174,6 +179,13 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, req *request, neg negotiated, ev
 	}
 	var object []byte
 	switch {
+	case ev.Type == store.WatchError:
+		st := *ev.Status
+		st.Kind, st.APIVersion = "Status", "v1"
+		var err error
+		if object, err = json.Marshal(st); err != nil {
+			return err
+		}
 	case ev.Type == store.WatchBookmark && neg.format == formatPartialMetadata:
 		var err error
 		if object, err = json.Marshal(partialBookmark(neg, ev)); err != nil {
@@ -215,6 +227,10 @@ func (s *Server) encodeProtobufEvent(buf *bytes.Buffer, req *request, neg negoti
 	var object []byte
 	var err error
 	switch {
+	case ev.Type == store.WatchError:
+		st := *ev.Status
+		st.Kind, st.APIVersion = "Status", "v1"
+		object, err = encodeProtobuf(schema.GroupVersionKind{Version: "v1", Kind: "Status"}, &st)
 	case ev.Type == store.WatchBookmark && neg.format == formatPartialMetadata:
 		pm := partialBookmark(neg, ev)
 		object, err = encodeProtobuf(pm.GroupVersionKind(), pm)

@@ -114,6 +114,13 @@ func (i *Informer) Run(ctx context.Context) {
 			fresh = map[string]catalog.Object{}
 		}
 		for ev := range events {
+			if ev.Type == store.WatchError {
+				// A value that does not read ended the watch: resuming
+				// would meet it again, so relist.
+				i.Log.Warn("informer: watch ended with an error; relisting", "resource", i.Resource.Name, "err", ev.Status.Message)
+				from = 0
+				continue
+			}
 			if ev.Type == store.WatchBookmark {
 				if relist {
 					i.replace(fresh)

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -63,4 +65,28 @@ func (e *CorruptError) Status() metav1.Status {
 			Causes: []metav1.StatusCause{{Message: e.Error()}},
 		},
 	}
+}
+
+// DeleteCorrupt removes an object whose stored value cannot be read
+// (kube-apiserver's ignoreStoreReadErrorWithClusterBreakingPotential):
+// nothing can read it, so no precondition, admission, finalizer or
+// grace period sees it. An object that reads is refused, with
+// kube-apiserver's 409, so that the option never bypasses a normal
+// delete. A dry run checks and stops there.
+func (s *Store) DeleteCorrupt(ctx context.Context, r *catalog.Resource, namespace, name string, dryRun bool) error {
+	key := Key(r, namespace, name)
+	it, err := s.KV.Get(ctx, key)
+	if err != nil {
+		return storageError(r, name, err)
+	}
+	if plain, err := s.open(ctx, r, key, it.Value); err == nil {
+		if _, err := newEntry(r, plain, it.ModRev).Object(); err == nil {
+			return apierrors.NewConflict(r.GroupResource(), name, fmt.Errorf("StorageError: invalid object, Code: 4, Key: %s, ResourceVersion: 0, AdditionalErrorMsg: unsafe deletion is not allowed because the object is decodable from storage", key))
+		}
+	}
+	if dryRun {
+		return nil
+	}
+	_, _, err = s.KV.Delete(ctx, key, it.ModRev)
+	return storageError(r, name, err)
 }

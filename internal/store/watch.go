@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/storage"
@@ -19,6 +20,8 @@ const (
 	WatchModified = "MODIFIED"
 	WatchDeleted  = "DELETED"
 	WatchBookmark = "BOOKMARK"
+	// WatchError ends a watch with a Status: a client relists.
+	WatchError = "ERROR"
 )
 
 // AnnotationInitialEventsEnd marks the bookmark that ends the initial
@@ -31,6 +34,8 @@ type WatchEvent struct {
 	Entry            *Entry
 	Rev              int64
 	InitialEventsEnd bool
+	// Status is an ERROR event's.
+	Status *metav1.Status
 }
 
 // WatchOptions extend ListOptions for a watch.
@@ -106,7 +111,15 @@ func (s *Store) Watch(ctx context.Context, r *catalog.Resource, o WatchOptions) 
 		for ev := range raw {
 			we, ok, err := s.translate(ctx, r, &o.ListOptions, ev)
 			if err != nil {
-				return // undecodable value: end the watch; the client will relist
+				// A value that does not read (a corrupt object, perhaps
+				// being deleted): end the watch with an ERROR, so that the
+				// client relists instead of resuming into it again.
+				st := apierrors.NewInternalError(err).ErrStatus
+				if ce := (*CorruptError)(nil); errors.As(err, &ce) {
+					st = ce.Status()
+				}
+				send(WatchEvent{Type: WatchError, Rev: ev.Rev, Status: &st})
+				return
 			}
 			if ok && !send(we) {
 				return

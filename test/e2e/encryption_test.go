@@ -115,6 +115,11 @@ func TestTamperedSecretIsAnErrorAndTheRestIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, "--encryption-provider-config", config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.logs.String())
+		}
+	})
 	for _, name := range []string{"alpha", "bravo", "charlie"} {
 		s.mustKubectl("create", "secret", "generic", name, "--from-literal=v=value-of-"+name)
 	}
@@ -149,5 +154,56 @@ func TestTamperedSecretIsAnErrorAndTheRestIsServed(t *testing.T) {
 	log := s.logs.String()
 	if !strings.Contains(log, "/registry/secrets/default/bravo") || !strings.Contains(log, "does not open") {
 		t.Errorf("the server log does not give the cause:\n%s", log)
+	}
+
+	// Deleting it: a plain delete must read it, and fails.
+	if r := s.kubectl("delete", "secret", "bravo"); r.code == 0 {
+		t.Error("a plain delete of an unreadable Secret succeeded")
+	}
+	// kube-apiserver's unsafe delete needs a second permission...
+	s.mustKubectl("create", "role", "secret-deleter", "--verb=delete,get,list", "--resource=secrets")
+	s.mustKubectl("create", "rolebinding", "secret-deleter", "--role=secret-deleter", "--user=mallory")
+	unsafe := `{"ignoreStoreReadErrorWithClusterBreakingPotential":true}`
+	if code, body := s.doAs("mallory", "DELETE", "/api/v1/namespaces/default/secrets/bravo", unsafe); code != 403 || !strings.Contains(body, `not permitted to do \"unsafe-delete-ignore-read-errors\"`) {
+		t.Errorf("unsafe delete without unsafe-delete-ignore-read-errors: %d %s", code, body)
+	}
+	// ...works only on an object that does not read...
+	if code, body := s.do("DELETE", "/api/v1/namespaces/default/secrets/alpha", "application/json", strings.NewReader(unsafe)); code != 409 || !strings.Contains(body, "decodable from storage") {
+		t.Errorf("unsafe delete of a readable Secret: %d %s", code, body)
+	}
+	if code, body := s.do("DELETE", "/api/v1/namespaces/default/secrets/bravo", "application/json", strings.NewReader(`{"ignoreStoreReadErrorWithClusterBreakingPotential":true,"gracePeriodSeconds":0}`)); code != 422 || !strings.Contains(body, "cannot be set together with .gracePeriodSeconds") {
+		t.Errorf("unsafe delete with a grace period: %d %s", code, body)
+	}
+	// ...and a watcher in the middle is told to relist, with an ERROR.
+	_, listBody := s.do("GET", "/api/v1/namespaces/default/secrets", "", nil)
+	var list struct {
+		Metadata struct{ ResourceVersion string }
+	}
+	json.Unmarshal([]byte(listBody), &list)
+	watched := make(chan string, 1)
+	go func() {
+		_, body := s.do("GET", "/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=10&resourceVersion="+list.Metadata.ResourceVersion, "", nil)
+		watched <- body
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if code, body := s.do("DELETE", "/api/v1/namespaces/default/secrets/bravo", "application/json", strings.NewReader(unsafe)); code != 200 || !strings.Contains(body, `"status":"Success"`) {
+		t.Fatalf("unsafe delete of the unreadable Secret: %d %s", code, body)
+	}
+	select {
+	case body := <-watched:
+		if !strings.Contains(body, `{"type":"ERROR","object":{"kind":"Status"`) || !strings.Contains(body, "corrupt object") {
+			t.Errorf("the watch across the delete: %s", body)
+		}
+	case <-time.After(8 * time.Second):
+		t.Error("the watch across the unsafe delete did not end")
+	}
+	if code, _ := s.do("GET", "/api/v1/namespaces/default/secrets/bravo", "", nil); code != 404 {
+		t.Errorf("after the unsafe delete, GET: %d", code)
+	}
+	if r := s.kubectl("get", "secrets", "-o", "name"); r.code != 0 || strings.Contains(r.stderr, "left out") {
+		t.Errorf("the list after the delete: %s %s", r.stdout, r.stderr)
+	}
+	if auditLog, _ := os.ReadFile(s.auditLog()); !strings.Contains(string(auditLog), "apiserver.k8s.io/unsafe-delete-ignore-read-error") {
+		t.Error("the audit log does not mark the unsafe delete")
 	}
 }
