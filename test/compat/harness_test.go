@@ -276,6 +276,10 @@ func (c *cluster) startSekisho(extra ...string) *server {
 	if !strings.Contains(strings.Join(extra, " "), "--audit-") {
 		args = append(args, "--audit-policy-file=")
 	}
+	// Nor does it encrypt Secrets at rest, as up does by default.
+	if !strings.Contains(strings.Join(extra, " "), "--encryption-") {
+		args = append(args, "--encryption-provider-config=")
+	}
 	return c.startProcess("sekisho", sekishoBin, c.sekishoPort, append(args, extra...)...)
 }
 
