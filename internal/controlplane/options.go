@@ -16,6 +16,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/storage/etcd"
 )
 
 // Options are the settings of `sekisho serve`, named after kube-apiserver's flags.
@@ -101,6 +102,15 @@ type Options struct {
 	AdmissionControlConfigFile string
 
 	StorageDir string
+	// EtcdServers, when set, keep the objects in etcd instead of the
+	// embedded database, reached with mutual TLS (EtcdCAFile,
+	// EtcdCertFile, EtcdKeyFile) under EtcdPrefix.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	EtcdPrefix                            string
+	// StorageBackend is kube-apiserver's --storage-backend: etcd3, or
+	// sekisho's bbolt; empty picks etcd3 when EtcdServers are set.
+	StorageBackend string
 	// EncryptionProviderConfig is an EncryptionConfiguration: which
 	// resources are sealed at rest, and with which keys.
 	EncryptionProviderConfig string
@@ -145,6 +155,7 @@ func DefaultOptions() Options {
 	return Options{
 		BindAddress:                 "0.0.0.0",
 		SecurePort:                  6443,
+		EtcdPrefix:                  "/registry",
 		TLSMinVersion:               "VersionTLS12",
 		MaxRequestsInFlight:         400,
 		MaxMutatingRequestsInFlight: 200,
@@ -261,6 +272,7 @@ func (o *Options) Validate() error {
 	if o.ClusterSigningDuration < 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--cluster-signing-duration %s: must be at least 10m", o.ClusterSigningDuration))
 	}
+	errs = append(errs, o.validateStorage()...)
 	if o.StorageDir == "" {
 		errs = append(errs, errors.New("--storage-dir is required"))
 	}
@@ -412,4 +424,34 @@ func (o *Options) validateAudit() []error {
 		}
 	}
 	return errs
+}
+
+// validateStorage checks the choice of store and how etcd is reached.
+func (o *Options) validateStorage() []error {
+	var errs []error
+	switch o.StorageBackend {
+	case "", "bbolt":
+		if o.StorageBackend == "bbolt" && len(o.EtcdServers) > 0 {
+			errs = append(errs, errors.New("--storage-backend=bbolt and --etcd-servers: choose one store"))
+		}
+	case "etcd3":
+		if len(o.EtcdServers) == 0 {
+			errs = append(errs, errors.New("--storage-backend=etcd3 needs --etcd-servers"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage-backend %q: want etcd3 or bbolt", o.StorageBackend))
+	}
+	if len(o.EtcdServers) > 0 {
+		if err := o.etcdDial().CheckEndpoints(); err != nil {
+			errs = append(errs, err)
+		}
+		if !strings.HasSuffix(o.EtcdPrefix, "/registry") || !strings.HasPrefix(o.EtcdPrefix, "/") {
+			errs = append(errs, fmt.Errorf("--etcd-prefix %q: must be /registry, or end in /registry (sekisho's keys are /registry/<resource>/...)", o.EtcdPrefix))
+		}
+	}
+	return errs
+}
+
+func (o *Options) etcdDial() etcd.DialOptions {
+	return etcd.DialOptions{Endpoints: o.EtcdServers, CAFile: o.EtcdCAFile, CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile}
 }

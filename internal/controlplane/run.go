@@ -49,7 +49,9 @@ import (
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/proxy"
 	"github.com/sekisho/sekisho/internal/serviceip"
+	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/bolt"
+	"github.com/sekisho/sekisho/internal/storage/etcd"
 	"github.com/sekisho/sekisho/internal/store"
 )
 
@@ -72,11 +74,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
 	}
-	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(o.StorageDir, DatabaseFile)})
+	kv, storeName, closeKV, err := openStorage(o, log)
 	if err != nil {
-		return fmt.Errorf("--storage-dir: %w", err)
+		return err
 	}
-	defer kv.Close()
+	defer closeKV()
 	st := store.NewStore(kv)
 	cat := catalog.Builtin()
 	rewriter, err := startEncryption(ctx, o, log, st, cat)
@@ -177,7 +179,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Reviews:                     merge(authnAPI.Reviews(), accessReviews.Reviews()),
 		Actions:                     merge(authnAPI.Actions(), evictions(cat, writer)),
 		Connects:                    kubelets.Connects(),
-		Computed:                    componentStatuses(cat, st),
+		Computed:                    componentStatuses(cat, st, storeName),
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
@@ -395,16 +397,41 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	}
 }
 
+// openStorage opens the embedded database, or etcd when --etcd-servers
+// names it, and names it for componentstatuses.
+func openStorage(o Options, log *slog.Logger) (storage.KV, string, func(), error) {
+	if len(o.EtcdServers) == 0 {
+		kv, err := bolt.Open(bolt.Options{Path: filepath.Join(o.StorageDir, DatabaseFile)})
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("--storage-dir: %w", err)
+		}
+		return kv, "bbolt", func() { kv.Close() }, nil
+	}
+	client, err := etcd.Dial(o.etcdDial())
+	if err != nil {
+		return nil, "", nil, err
+	}
+	kv := etcd.New(etcd.Options{Client: client, Prefix: strings.TrimSuffix(o.EtcdPrefix, "/registry")})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kv.Rev(ctx); err != nil {
+		client.Close()
+		return nil, "", nil, fmt.Errorf("--etcd-servers %s: %w", strings.Join(o.EtcdServers, ","), err)
+	}
+	log.Info("storage: etcd", "servers", strings.Join(o.EtcdServers, ","), "prefix", o.EtcdPrefix)
+	return kv, "etcd-0", func() { client.Close() }, nil
+}
+
 // componentStatuses answers kubectl get componentstatuses: the
-// controller-manager and scheduler at their default ports, and the
-// embedded store under the name "bbolt".
-func componentStatuses(cat *catalog.Catalog, st *store.Store) map[schema.GroupVersionResource]catalog.Computer {
+// controller-manager and scheduler at their default ports, and the store
+// under the name kube-apiserver gives etcd (etcd-0), or "bbolt".
+func componentStatuses(cat *catalog.Catalog, st *store.Store, storeName string) map[schema.GroupVersionResource]catalog.Computer {
 	res, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("componentstatuses"))
 	storage := func(ctx context.Context) error {
 		_, err := st.KV.Rev(ctx)
 		return err
 	}
-	return map[schema.GroupVersionResource]catalog.Computer{res.GroupVersionResource(): componentstatus.Default("bbolt", storage)}
+	return map[schema.GroupVersionResource]catalog.Computer{res.GroupVersionResource(): componentstatus.Default(storeName, storage)}
 }
 
 func healthChecks(st *store.Store) []apiserver.HealthCheck {

@@ -1,0 +1,334 @@
+// Package etcd keeps the API server's objects in etcd, with the same
+// storage.KV semantics as the embedded bbolt store: etcd's revisions are
+// the resourceVersions, writes are conditional on a key's revision
+// through etcd transactions, lists read at a past revision, and watches
+// stream from one. Keys are stored as they are (sekisho's keys are
+// kube-apiserver's: /registry/<resource>/...), under an optional prefix.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// Options configure the store.
+type Options struct {
+	// Client is the etcd client; the store does not close it.
+	Client *clientv3.Client
+	// Prefix is put before every key (kube-apiserver's --etcd-prefix
+	// names what sekisho's keys already start with, /registry; this is
+	// for more than one store in one etcd, as tests do).
+	Prefix string
+	// ProgressInterval is how often an idle watch asks etcd for a
+	// progress notification; 0 is 5 s.
+	ProgressInterval time.Duration
+}
+
+// Store is a storage.KV over etcd.
+type Store struct {
+	c        *clientv3.Client
+	prefix   string
+	progress time.Duration
+}
+
+// New returns a store over opts.Client.
+func New(opts Options) *Store {
+	if opts.ProgressInterval == 0 {
+		opts.ProgressInterval = 5 * time.Second
+	}
+	return &Store{c: opts.Client, prefix: opts.Prefix, progress: opts.ProgressInterval}
+}
+
+var _ storage.KV = (*Store)(nil)
+
+func (s *Store) key(k string) string { return s.prefix + k }
+
+func (s *Store) item(kv *mvccpb.KeyValue) *storage.Item {
+	return &storage.Item{Key: string(kv.Key[len(s.prefix):]), Value: kv.Value, CreateRev: kv.CreateRevision, ModRev: kv.ModRevision}
+}
+
+// mapErr turns etcd's errors into storage's.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return fmt.Errorf("%w: %v", storage.ErrCompacted, err)
+	case errors.Is(err, rpctypes.ErrFutureRev):
+		return fmt.Errorf("%w: %v", storage.ErrFutureRevision, err)
+	}
+	return err
+}
+
+// Get implements storage.KV.
+func (s *Store) Get(ctx context.Context, key string) (*storage.Item, error) {
+	resp, err := s.c.Get(ctx, s.key(key))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, storage.ErrNotFound
+	}
+	return s.item(resp.Kvs[0]), nil
+}
+
+// List implements storage.KV. It asks for one item more than the page,
+// to name the next page's first key.
+func (s *Store) List(ctx context.Context, prefix string, opts storage.ListOptions) (*storage.ListResult, error) {
+	start := prefix
+	if opts.Start > prefix {
+		start = opts.Start
+	}
+	ops := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.key(prefix)))}
+	if opts.Rev > 0 {
+		ops = append(ops, clientv3.WithRev(opts.Rev))
+	}
+	if opts.Limit > 0 {
+		ops = append(ops, clientv3.WithLimit(opts.Limit+1))
+	}
+	resp, err := s.c.Get(ctx, s.key(start), ops...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	res := &storage.ListResult{Rev: resp.Header.Revision}
+	if opts.Rev > 0 {
+		res.Rev = opts.Rev
+	}
+	kvs := resp.Kvs
+	if opts.Limit > 0 && int64(len(kvs)) > opts.Limit {
+		res.Next = string(kvs[opts.Limit].Key[len(s.prefix):])
+		kvs = kvs[:opts.Limit]
+		if !opts.SkipCount {
+			res.Remaining = resp.Count - opts.Limit
+		}
+	}
+	res.Items = make([]*storage.Item, len(kvs))
+	for i, kv := range kvs {
+		res.Items[i] = s.item(kv)
+	}
+	return res, nil
+}
+
+// Create implements storage.KV.
+func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
+	k := s.key(key)
+	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(value))).Commit()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	if !resp.Succeeded {
+		return 0, storage.ErrExists
+	}
+	return resp.Header.Revision, nil
+}
+
+// precondition is the compare of an update or delete of k: the key
+// exists, at ifRev when it is not 0.
+func precondition(k string, ifRev int64) clientv3.Cmp {
+	if ifRev == 0 {
+		return clientv3.Compare(clientv3.CreateRevision(k), ">", 0)
+	}
+	return clientv3.Compare(clientv3.ModRevision(k), "=", ifRev)
+}
+
+// failed says why a precondition failed, from the key's current state.
+func failed(resp *clientv3.TxnResponse, at int) error {
+	if at >= len(resp.Responses) || len(resp.Responses[at].GetResponseRange().Kvs) == 0 {
+		return storage.ErrNotFound
+	}
+	return storage.ErrConflict
+}
+
+// Update implements storage.KV.
+func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int64) (int64, error) {
+	k := s.key(key)
+	resp, err := s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpPut(k, string(value))).Else(clientv3.OpGet(k)).Commit()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	if !resp.Succeeded {
+		return 0, failed(resp, 0)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Delete implements storage.KV.
+func (s *Store) Delete(ctx context.Context, key string, ifRev int64) (*storage.Item, int64, error) {
+	k := s.key(key)
+	resp, err := s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpDelete(k, clientv3.WithPrevKV())).Else(clientv3.OpGet(k)).Commit()
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	if !resp.Succeeded {
+		return nil, 0, failed(resp, 0)
+	}
+	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prev) == 0 {
+		return nil, 0, storage.ErrNotFound
+	}
+	return s.item(prev[0]), resp.Header.Revision, nil
+}
+
+// Txn implements storage.KV: one etcd transaction, whose compares are
+// every write's precondition. When one fails, the Else branch has read
+// every key, and the first write whose precondition does not hold on
+// what was read is the one named.
+func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
+	if len(ops) == 0 {
+		return 0, errors.New("storage: an empty transaction")
+	}
+	seen := make(map[string]bool, len(ops))
+	cmps := make([]clientv3.Cmp, len(ops))
+	then := make([]clientv3.Op, len(ops))
+	reads := make([]clientv3.Op, len(ops))
+	for i, o := range ops {
+		if seen[o.Key] {
+			return 0, fmt.Errorf("storage: key %q appears twice in one transaction", o.Key)
+		}
+		seen[o.Key] = true
+		k := s.key(o.Key)
+		reads[i] = clientv3.OpGet(k)
+		switch o.Type {
+		case storage.OpCreate:
+			cmps[i] = clientv3.Compare(clientv3.CreateRevision(k), "=", 0)
+			then[i] = clientv3.OpPut(k, string(o.Value))
+		case storage.OpUpdate:
+			cmps[i] = precondition(k, o.IfRev)
+			then[i] = clientv3.OpPut(k, string(o.Value))
+		case storage.OpDelete:
+			cmps[i] = precondition(k, o.IfRev)
+			then[i] = clientv3.OpDelete(k)
+		default:
+			return 0, fmt.Errorf("storage: unknown operation %d", o.Type)
+		}
+	}
+	resp, err := s.c.Txn(ctx).If(cmps...).Then(then...).Else(reads...).Commit()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil
+	}
+	for i, o := range ops {
+		kvs := resp.Responses[i].GetResponseRange().Kvs
+		switch {
+		case o.Type == storage.OpCreate && len(kvs) > 0:
+			return 0, &storage.TxnError{Index: i, Err: storage.ErrExists}
+		case o.Type != storage.OpCreate && len(kvs) == 0:
+			return 0, &storage.TxnError{Index: i, Err: storage.ErrNotFound}
+		case o.Type != storage.OpCreate && o.IfRev != 0 && kvs[0].ModRevision != o.IfRev:
+			return 0, &storage.TxnError{Index: i, Err: storage.ErrConflict}
+		}
+	}
+	return 0, &storage.TxnError{Index: 0, Err: storage.ErrConflict}
+}
+
+// Rev implements storage.KV.
+func (s *Store) Rev(ctx context.Context) (int64, error) {
+	resp, err := s.c.Get(ctx, s.key("\x00"), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Compact implements storage.KV: etcd keeps rev and discards what is
+// older.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	_, err := s.c.Compact(ctx, rev)
+	return mapErr(err)
+}
+
+// Close implements storage.KV; the client is the caller's to close.
+func (s *Store) Close() error { return nil }
+
+// Watch implements storage.KV. A revision compacted away or not yet
+// written is refused at once, as the bbolt store refuses it. An idle
+// watch gets progress events every ProgressInterval.
+func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
+	if fromRev > 0 {
+		// Read at fromRev: etcd says whether it is compacted or future.
+		if _, err := s.c.Get(ctx, s.key(prefix), clientv3.WithRev(fromRev), clientv3.WithCountOnly()); err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
+	if fromRev > 0 {
+		opts = append(opts, clientv3.WithRev(fromRev+1))
+	}
+	wch := s.c.Watch(wctx, s.key(prefix), opts...)
+	out := make(chan storage.Event, 100)
+	go func() {
+		defer cancel()
+		defer close(out)
+		tick := time.NewTicker(s.progress)
+		defer tick.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+				// Progress comes back on this watch's stream; its
+				// revision follows every event already sent.
+				s.c.RequestProgress(wctx)
+			case resp, ok := <-wch:
+				if !ok || resp.Canceled || resp.Err() != nil {
+					return
+				}
+				if resp.IsProgressNotify() {
+					if !send(wctx, out, storage.Event{Type: storage.EventProgress, Rev: resp.Header.Revision}) {
+						return
+					}
+					continue
+				}
+				for _, ev := range resp.Events {
+					if !send(wctx, out, s.event(ev)) {
+						return
+					}
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+func send(ctx context.Context, out chan<- storage.Event, e storage.Event) bool {
+	select {
+	case out <- e:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Store) event(ev *clientv3.Event) storage.Event {
+	kv := ev.Kv
+	e := storage.Event{Key: string(kv.Key[len(s.prefix):]), Rev: kv.ModRevision, CreateRev: kv.CreateRevision}
+	if ev.PrevKv != nil {
+		e.PrevValue, e.PrevModRev = ev.PrevKv.Value, ev.PrevKv.ModRevision
+	}
+	switch {
+	case ev.Type == clientv3.EventTypeDelete:
+		e.Type = storage.EventDeleted
+		e.Value = e.PrevValue
+		if ev.PrevKv != nil {
+			e.CreateRev = ev.PrevKv.CreateRevision
+		}
+	case kv.CreateRevision == kv.ModRevision:
+		e.Type = storage.EventAdded
+		e.Value = kv.Value
+	default:
+		e.Type = storage.EventModified
+		e.Value = kv.Value
+	}
+	return e
+}

@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sekisho/sekisho/internal/storage/etcd/etcdtest"
+)
+
+// TestServesFromEtcdOverMutualTLS runs the API server on a real etcd
+// reached with kubeadm's apiserver-etcd-client certificate: objects are
+// stored under kube-apiserver's keys and encodings, Secrets sealed; and
+// etcd in the clear off loopback is refused.
+func TestServesFromEtcdOverMutualTLS(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t) // writes the PKI
+	s.stop()
+	pki := filepath.Join(s.dir, "pki")
+	endpoint := etcdtest.Start(t, &transport.TLSInfo{
+		CertFile: filepath.Join(pki, "etcd/server.crt"), KeyFile: filepath.Join(pki, "etcd/server.key"),
+		TrustedCAFile: filepath.Join(pki, "etcd/ca.crt"),
+	})
+	s.extra = []string{"--etcd-servers", endpoint,
+		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
+		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
+		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
+	s.start()
+	s.mustKubectl("create", "configmap", "in-etcd", "--from-literal=k=visible")
+	s.mustKubectl("create", "secret", "generic", "sealed", "--from-literal=k=Hidden-In-Etcd")
+	if got := s.mustKubectl("get", "configmap", "in-etcd", "-o", "jsonpath={.data.k}"); got != "visible" {
+		t.Errorf("the ConfigMap reads back as %q", got)
+	}
+	if out := s.mustKubectl("get", "componentstatuses", "-o", "name"); !strings.Contains(out, "etcd-0") {
+		t.Errorf("componentstatuses: %s", out)
+	}
+
+	tlsInfo := transport.TLSInfo{CertFile: filepath.Join(pki, "apiserver-etcd-client.crt"), KeyFile: filepath.Join(pki, "apiserver-etcd-client.key"), TrustedCAFile: filepath.Join(pki, "etcd/ca.crt")}
+	tlsConfig, err := tlsInfo.ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsConfig, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cm, err := c.Get(ctx, "/registry/configmaps/default/in-etcd")
+	if err != nil || len(cm.Kvs) != 1 || !bytes.HasPrefix(cm.Kvs[0].Value, []byte("k8s\x00")) {
+		t.Errorf("the ConfigMap in etcd: %v %v", cm, err)
+	}
+	sec, err := c.Get(ctx, "/registry/secrets/default/sealed")
+	if err != nil || len(sec.Kvs) != 1 || !bytes.HasPrefix(sec.Kvs[0].Value, []byte("k8s:enc:aesgcm:v1:")) || bytes.Contains(sec.Kvs[0].Value, []byte("Hidden-In-Etcd")) {
+		t.Errorf("the Secret in etcd is not sealed: %v", err)
+	}
+	s.stop()
+
+	r := sekisho(t, "up", "--data-dir", s.dir, "--secure-port", strconv.Itoa(s.port), "--etcd-servers", "http://10.0.0.1:2379")
+	if r.code == 0 || !strings.Contains(r.stderr, "plain http to a host that is not loopback") {
+		t.Errorf("etcd in the clear off loopback: exit %d, %s", r.code, r.stderr)
+	}
+	r = sekisho(t, "up", "--data-dir", s.dir, "--secure-port", strconv.Itoa(s.port), "--etcd-servers", endpoint)
+	if r.code == 0 || !strings.Contains(r.stderr, "need --etcd-cafile, --etcd-certfile and --etcd-keyfile") {
+		t.Errorf("https etcd without a client certificate: exit %d, %s", r.code, r.stderr)
+	}
+}
