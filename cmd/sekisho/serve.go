@@ -113,6 +113,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "client certificate for etcd (kubeadm: apiserver-etcd-client.crt)")
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "key of --etcd-certfile")
 	fs.StringVar(&o.EtcdPrefix, "etcd-prefix", o.EtcdPrefix, "the prefix of every key in etcd, as kube-apiserver's; it ends in /registry")
+	fs.DurationVar(&o.EtcdCompactionInterval, "etcd-compaction-interval", o.EtcdCompactionInterval, "compact etcd's history older than this, taking turns with other API servers (kube-apiserver's included) through compact_rev_key; 0 leaves it to etcd")
 	fs.StringVar(&o.StorageBackend, "storage-backend", o.StorageBackend, "etcd3 (with --etcd-servers) or bbolt (the embedded database, the default without --etcd-servers)")
 	fs.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "maximum concurrent non-mutating requests")
 	fs.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "maximum concurrent mutating requests")

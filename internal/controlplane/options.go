@@ -108,6 +108,9 @@ type Options struct {
 	EtcdServers                           []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	EtcdPrefix                            string
+	// EtcdCompactionInterval compacts etcd\'s history older than itself,
+	// taking turns with other API servers; 0 leaves compaction to etcd.
+	EtcdCompactionInterval time.Duration
 	// StorageBackend is kube-apiserver's --storage-backend: etcd3, or
 	// sekisho's bbolt; empty picks etcd3 when EtcdServers are set.
 	StorageBackend string
@@ -156,6 +159,7 @@ func DefaultOptions() Options {
 		BindAddress:                 "0.0.0.0",
 		SecurePort:                  6443,
 		EtcdPrefix:                  "/registry",
+		EtcdCompactionInterval:      5 * time.Minute,
 		TLSMinVersion:               "VersionTLS12",
 		MaxRequestsInFlight:         400,
 		MaxMutatingRequestsInFlight: 200,
@@ -440,6 +444,9 @@ func (o *Options) validateStorage() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--storage-backend %q: want etcd3 or bbolt", o.StorageBackend))
+	}
+	if o.EtcdCompactionInterval < 0 {
+		errs = append(errs, fmt.Errorf("--etcd-compaction-interval %s: must be 0 (off) or more", o.EtcdCompactionInterval))
 	}
 	if len(o.EtcdServers) > 0 {
 		if err := o.etcdDial().CheckEndpoints(); err != nil {

@@ -74,7 +74,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
 	}
-	kv, storeName, closeKV, err := openStorage(o, log)
+	kv, storeName, closeKV, err := openStorage(ctx, o, log)
 	if err != nil {
 		return err
 	}
@@ -399,7 +399,7 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 
 // openStorage opens the embedded database, or etcd when --etcd-servers
 // names it, and names it for componentstatuses.
-func openStorage(o Options, log *slog.Logger) (storage.KV, string, func(), error) {
+func openStorage(ctx context.Context, o Options, log *slog.Logger) (storage.KV, string, func(), error) {
 	if len(o.EtcdServers) == 0 {
 		kv, err := bolt.Open(bolt.Options{Path: filepath.Join(o.StorageDir, DatabaseFile)})
 		if err != nil {
@@ -412,11 +412,14 @@ func openStorage(o Options, log *slog.Logger) (storage.KV, string, func(), error
 		return nil, "", nil, err
 	}
 	kv := etcd.New(etcd.Options{Client: client, Prefix: strings.TrimSuffix(o.EtcdPrefix, "/registry")})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := kv.Rev(ctx); err != nil {
+	if _, err := kv.Rev(pctx); err != nil {
 		client.Close()
 		return nil, "", nil, fmt.Errorf("--etcd-servers %s: %w", strings.Join(o.EtcdServers, ","), err)
+	}
+	if o.EtcdCompactionInterval > 0 {
+		go kv.RunCompactor(ctx, o.EtcdCompactionInterval, log)
 	}
 	log.Info("storage: etcd", "servers", strings.Join(o.EtcdServers, ","), "prefix", o.EtcdPrefix)
 	return kv, "etcd-0", func() { client.Close() }, nil
