@@ -407,7 +407,7 @@ func openStorage(ctx context.Context, o Options, log *slog.Logger) (storage.KV, 
 		}
 		return kv, "bbolt", func() { kv.Close() }, nil
 	}
-	client, err := etcd.Dial(o.etcdDial())
+	client, err := etcd.Dial(ctx, o.etcdDial(), log)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -65,3 +66,5 @@ func TestCompactionTakesTurns(t *testing.T) {
 		t.Errorf("a list at the compaction revision: %v", err)
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
