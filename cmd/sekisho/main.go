@@ -45,6 +45,7 @@ func newRootCommand() *cobra.Command {
 		newAuditCommand(),
 		newEncryptionCommand(),
 		newKMSPluginCommand(),
+		newEtcdCommand(),
 	)
 	return root
 }

@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,5 +73,42 @@ func TestServesFromEtcdOverMutualTLS(t *testing.T) {
 	r = sekisho(t, "up", "--data-dir", s.dir, "--secure-port", strconv.Itoa(s.port), "--etcd-servers", endpoint)
 	if r.code == 0 || !strings.Contains(r.stderr, "need --etcd-cafile, --etcd-certfile and --etcd-keyfile") {
 		t.Errorf("https etcd without a client certificate: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestSekishoEtcdMember runs `sekisho etcd` as its own process with the
+// PKI's etcd certificates, and the API server on it.
+func TestSekishoEtcdMember(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t) // writes the PKI
+	s.stop()
+	pki := filepath.Join(s.dir, "pki")
+	client := "https://127.0.0.1:" + strconv.Itoa(freePort(t))
+	member := exec.Command(sekishoBin, "etcd", "--pki-dir", pki, "--data-dir", filepath.Join(t.TempDir(), "member"),
+		"--listen-client-urls", client, "--listen-peer-urls", "https://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	logs := &syncBuffer{}
+	member.Stdout, member.Stderr = logs, logs
+	if err := member.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { member.Process.Signal(syscall.SIGTERM); member.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "etcd member serving"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sekisho etcd did not serve:\n%s", logs.String())
+		}
+	}
+	s.extra = []string{"--etcd-servers", client,
+		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
+		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
+		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
+	s.start()
+	s.mustKubectl("create", "configmap", "on-member", "--from-literal=k=v")
+	if got := s.mustKubectl("get", "configmap", "on-member", "-o", "jsonpath={.data.k}"); got != "v" {
+		t.Errorf("the ConfigMap reads back as %q", got)
+	}
+
+	r := sekisho(t, "etcd", "--pki-dir", pki, "--data-dir", t.TempDir(), "--listen-client-urls", "http://0.0.0.0:2379")
+	if r.code == 0 || !strings.Contains(r.stderr, "plain http on an address that is not loopback") {
+		t.Errorf("etcd in the clear on every address: exit %d, %s", r.code, r.stderr)
 	}
 }
