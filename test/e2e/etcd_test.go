@@ -30,10 +30,7 @@ func TestServesFromEtcdOverMutualTLS(t *testing.T) {
 		CertFile: filepath.Join(pki, "etcd/server.crt"), KeyFile: filepath.Join(pki, "etcd/server.key"),
 		TrustedCAFile: filepath.Join(pki, "etcd/ca.crt"),
 	})
-	s.extra = []string{"--etcd-servers", endpoint,
-		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
-		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
-		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
+	s.extra = etcdFlags(pki, endpoint)
 	s.start()
 	s.mustKubectl("create", "configmap", "in-etcd", "--from-literal=k=visible")
 	s.mustKubectl("create", "secret", "generic", "sealed", "--from-literal=k=Hidden-In-Etcd")
@@ -97,10 +94,7 @@ func TestSekishoEtcdMember(t *testing.T) {
 			t.Fatalf("sekisho etcd did not serve:\n%s", logs.String())
 		}
 	}
-	s.extra = []string{"--etcd-servers", client,
-		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
-		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
-		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
+	s.extra = etcdFlags(pki, client)
 	s.start()
 	s.mustKubectl("create", "configmap", "on-member", "--from-literal=k=v")
 	if got := s.mustKubectl("get", "configmap", "on-member", "-o", "jsonpath={.data.k}"); got != "v" {
@@ -111,4 +105,13 @@ func TestSekishoEtcdMember(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "plain http on an address that is not loopback") {
 		t.Errorf("etcd in the clear on every address: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// etcdFlags reach etcd at endpoint with kubeadm's apiserver-etcd-client
+// certificate.
+func etcdFlags(pki, endpoint string) []string {
+	return []string{"--etcd-servers", endpoint,
+		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
+		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
+		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
 }
