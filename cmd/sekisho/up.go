@@ -1,22 +1,27 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/controlplane"
 	"github.com/sekisho/sekisho/internal/encryption"
+	"github.com/sekisho/sekisho/internal/etcdmember"
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -39,6 +44,7 @@ func newUpCommand() *cobra.Command {
 	o := controlplane.DefaultOptions()
 	o.BindAddress = "127.0.0.1"
 	var (
+		withEtcd  bool
 		dataDir   string
 		verbosity int
 	)
@@ -172,10 +178,20 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			return controlplane.Run(ctx, o, newLogger(verbosity))
+			log := newLogger(verbosity)
+			if withEtcd {
+				member, err := startUpEtcd(ctx, flags, &o, dataDir)
+				if err != nil {
+					return err
+				}
+				defer member.Close()
+				log.Info("etcd member serving", "clients", strings.Join(member.ClientURLs, ","), "dataDir", filepath.Join(dataDir, "etcd"))
+			}
+			return controlplane.Run(ctx, o, log)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory for the PKI, kubeconfig files and storage")
+	cmd.Flags().BoolVar(&withEtcd, "etcd", false, "keep the objects in an etcd member run in this process (DATA_DIR/etcd, the PKI's etcd certificates, client URL the first of --etcd-servers, default https://127.0.0.1:2379, peer URL the next port), to try the etcd path on one machine")
 	serveFlags(cmd.Flags(), &o, &verbosity)
 	return cmd
 }
@@ -239,6 +255,43 @@ const upRateLimitsEvents = "EventRateLimit"
 const admissionConfigFile = "admission.yaml"
 
 const auditPolicyFile = "audit-policy.yaml"
+
+// startUpEtcd starts up's own etcd member and points the API server at
+// it with kubeadm's apiserver-etcd-client certificate.
+func startUpEtcd(ctx context.Context, flags *pflag.FlagSet, o *controlplane.Options, dataDir string) (*etcdmember.Member, error) {
+	pkiDir := filepath.Join(dataDir, clusterpki.PKIDir)
+	client := "https://127.0.0.1:2379"
+	if len(o.EtcdServers) > 0 {
+		client = o.EtcdServers[0]
+	}
+	u, err := url.Parse(client)
+	if err != nil || u.Port() == "" {
+		return nil, fmt.Errorf("--etcd with --etcd-servers %q: want https://127.0.0.1:PORT", client)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	mo := etcdmember.Defaults(pkiDir, filepath.Join(dataDir, "etcd"))
+	mo.Name = "sekisho"
+	mo.ListenClientURLs = []string{client}
+	mo.ListenPeerURLs = []string{u.Scheme + "://" + net.JoinHostPort(u.Hostname(), strconv.Itoa(port+1))}
+	member, err := etcdmember.Start(ctx, mo)
+	if err != nil {
+		return nil, err
+	}
+	o.EtcdServers = []string{client}
+	for flag, v := range map[string]struct {
+		target *string
+		value  string
+	}{
+		"etcd-cafile":   {&o.EtcdCAFile, filepath.Join(pkiDir, "etcd/ca.crt")},
+		"etcd-certfile": {&o.EtcdCertFile, filepath.Join(dataDir, clusterpki.CertFile("apiserver-etcd-client"))},
+		"etcd-keyfile":  {&o.EtcdKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver-etcd-client"))},
+	} {
+		if !flags.Changed(flag) {
+			*v.target = v.value
+		}
+	}
+	return member, nil
+}
 
 // upRotateAfterWrites is when up rotates its aesgcm key: Kubernetes
 // documents rotating before 200,000 writes.

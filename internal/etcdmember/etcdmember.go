@@ -143,36 +143,61 @@ func (o Options) Config() (*embed.Config, error) {
 	return cfg, nil
 }
 
-// Run runs the member until ctx ends.
-func Run(ctx context.Context, o Options, log *slog.Logger) error {
+// Member is a running etcd member.
+type Member struct {
+	e *embed.Etcd
+	// ClientURLs are the URLs clients reach it at.
+	ClientURLs []string
+}
+
+// Start starts the member and returns once it serves.
+func Start(ctx context.Context, o Options) (*Member, error) {
 	cfg, err := o.Config()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return nil, fmt.Errorf("etcd: %w", err)
 	}
-	defer e.Close()
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		return fmt.Errorf("etcd: %w", err)
+		e.Close()
+		return nil, fmt.Errorf("etcd: %w", err)
 	case <-time.After(5 * time.Minute):
-		return errors.New("etcd: not ready after 5 minutes: is a quorum of the initial cluster up?")
+		e.Close()
+		return nil, errors.New("etcd: not ready after 5 minutes: is a quorum of the initial cluster up?")
 	case <-ctx.Done():
-		return nil
+		e.Close()
+		return nil, ctx.Err()
 	}
-	var clients []string
+	m := &Member{e: e}
 	for _, u := range cfg.AdvertiseClientUrls {
-		clients = append(clients, u.String())
+		m.ClientURLs = append(m.ClientURLs, u.String())
 	}
-	log.Info("etcd member serving", "name", cfg.Name, "clients", strings.Join(clients, ","), "dataDir", cfg.Dir)
+	return m, nil
+}
+
+// Err reports the member's failure.
+func (m *Member) Err() <-chan error { return m.e.Err() }
+
+// Close stops the member.
+func (m *Member) Close() { m.e.Close() }
+
+// Run runs the member until ctx ends.
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	m, err := Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	log.Info("etcd member serving", "name", o.Name, "clients", strings.Join(m.ClientURLs, ","), "dataDir", o.DataDir)
 	select {
 	case <-ctx.Done():
 		return nil
-	case err := <-e.Err():
+	case err := <-m.Err():
 		return fmt.Errorf("etcd: %w", err)
 	}
 }

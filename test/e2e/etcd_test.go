@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -114,4 +116,38 @@ func etcdFlags(pki, endpoint string) []string {
 		"--etcd-cafile", filepath.Join(pki, "etcd/ca.crt"),
 		"--etcd-certfile", filepath.Join(pki, "apiserver-etcd-client.crt"),
 		"--etcd-keyfile", filepath.Join(pki, "apiserver-etcd-client.key")}
+}
+
+// TestUpWithItsOwnEtcd: `up --etcd` runs an etcd member in the process,
+// on the PKI's certificates, and the objects outlive a restart in it.
+func TestUpWithItsOwnEtcd(t *testing.T) {
+	requireTools(t, "kubectl")
+	port := freePortPair(t)
+	s := startServer(t, "--etcd", "--etcd-servers", "https://127.0.0.1:"+strconv.Itoa(port))
+	s.mustKubectl("create", "configmap", "kept", "--from-literal=k=v")
+	if out := s.mustKubectl("get", "componentstatuses", "-o", "name"); !strings.Contains(out, "etcd-0") {
+		t.Errorf("componentstatuses: %s", out)
+	}
+	s.stop()
+	if _, err := os.Stat(filepath.Join(s.dir, "etcd", "member")); err != nil {
+		t.Errorf("no etcd member data in the data directory: %v", err)
+	}
+	s.start()
+	if got := s.mustKubectl("get", "configmap", "kept", "-o", "jsonpath={.data.k}"); got != "v" {
+		t.Errorf("after a restart the ConfigMap reads %q", got)
+	}
+}
+
+// freePortPair is a free port whose next port is free too (an etcd
+// member's client and peer ports).
+func freePortPair(t *testing.T) int {
+	for range 20 {
+		p := freePort(t)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no two free ports in a row")
+	return 0
 }
