@@ -29,6 +29,7 @@ func newCertsCommand() *cobra.Command {
 		newCertsCheckExpirationCommand(),
 		newCertsRenewCommand(),
 		newCertsRevokeCommand(),
+		newCertsEtcdMemberCommand(),
 	)
 	return cmd
 }
@@ -381,5 +382,41 @@ DIR/pki/ca.crl by default. A server started with --client-crl-file pointing at t
 	fs.StringVar(&o.Serial, "serial", "", "serial number to revoke, in hex")
 	fs.StringVar(&o.CRL, "crl", "", "CRL file to update (default DIR/pki/ca.crl)")
 	fs.StringVar(&o.Reason, "reason", "unspecified", "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, ...")
+	return cmd
+}
+
+func newCertsEtcdMemberCommand() *cobra.Command {
+	o := clusterpki.EtcdMemberOptions{KeyType: pki.ECDSAP256, Validity: 8760 * time.Hour}
+	var address string
+	cmd := &cobra.Command{
+		Use:   "etcd-member --dir DIR --etcd-member NAME --etcd-address IP --out OUT",
+		Short: "Issue one etcd member's etcd/server and etcd/peer certificates, with its name and address",
+		Long: `Issue, with the cluster's etcd CA (DIR/pki/etcd/ca.{crt,key}), the etcd/server and
+etcd/peer certificates of one member of an etcd cluster: its name, localhost, its address
+and the loopback addresses, as kubeadm issues them for the node an etcd member runs on.
+OUT/pki/etcd receives them with etcd/ca.crt: copy OUT to the member's machine and run
+sekisho etcd --pki-dir OUT/pki there.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			if o.Address = net.ParseIP(address); o.Address == nil {
+				return fmt.Errorf("--etcd-address %q: not an IP address", address)
+			}
+			o.Now = time.Now()
+			if err := clusterpki.IssueEtcdMember(o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "etcd member %s (%s): certificates in %s\n", o.Name, o.Address, filepath.Join(o.Out, "pki", "etcd"))
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Dir, "dir", "", "data directory holding pki/etcd/ca.{crt,key} (required)")
+	fs.StringVar(&o.Name, "etcd-member", "", "the member's name, as in --initial-cluster (required)")
+	fs.StringVar(&address, "etcd-address", "", "the member's IP address (required)")
+	fs.StringVar(&o.Out, "out", "", "directory to write OUT/pki/etcd into (required)")
+	fs.DurationVar(&o.Validity, "cert-validity", o.Validity, "validity of the certificates")
 	return cmd
 }
