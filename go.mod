@@ -3,6 +3,7 @@ module github.com/sekisho/sekisho
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/google/cel-go v0.31.0
 	github.com/google/gnostic-models v0.7.0
