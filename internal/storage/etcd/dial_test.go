@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/pki"
+	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/etcd/etcdtest"
+	"github.com/sekisho/sekisho/internal/storage/storagetest"
 )
 
 func testPKI(t *testing.T) string {
@@ -95,4 +98,28 @@ func TestDialReloadsTheClientCertificate(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "deadline") && !strings.Contains(err.Error(), "certificate") {
 		t.Logf("refused with: %v", err)
 	}
+}
+
+// TestConformanceOnThreeMembersOverMutualTLS runs the storage suite,
+// unchanged, against a 3-member etcd whose clients and peers use the
+// cluster PKI's etcd certificates, reached with apiserver-etcd-client.
+func TestConformanceOnThreeMembersOverMutualTLS(t *testing.T) {
+	dir := testPKI(t)
+	ca := filepath.Join(dir, "etcd/ca.crt")
+	urls := etcdtest.StartCluster(t, 3,
+		transport.TLSInfo{CertFile: filepath.Join(dir, "etcd/server.crt"), KeyFile: filepath.Join(dir, "etcd/server.key"), TrustedCAFile: ca},
+		transport.TLSInfo{CertFile: filepath.Join(dir, "etcd/peer.crt"), KeyFile: filepath.Join(dir, "etcd/peer.key"), TrustedCAFile: ca})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := Dial(ctx, DialOptions{Endpoints: urls, CAFile: ca,
+		CertFile: filepath.Join(dir, "apiserver-etcd-client.crt"), KeyFile: filepath.Join(dir, "apiserver-etcd-client.key")}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n := 0
+	storagetest.Run(t, func(t *testing.T) storage.KV {
+		n++
+		return New(Options{Client: c, Prefix: fmt.Sprintf("/mtls-%d", n), ProgressInterval: 200 * time.Millisecond})
+	})
 }
