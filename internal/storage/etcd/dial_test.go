@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,9 +13,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/pki"
-	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/etcd/etcdtest"
-	"github.com/sekisho/sekisho/internal/storage/storagetest"
 )
 
 func testPKI(t *testing.T) string {
@@ -117,9 +114,5 @@ func TestConformanceOnThreeMembersOverMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	n := 0
-	storagetest.Run(t, func(t *testing.T) storage.KV {
-		n++
-		return New(Options{Client: c, Prefix: fmt.Sprintf("/mtls-%d", n), ProgressInterval: 200 * time.Millisecond})
-	})
+	runConformance(t, c)
 }

@@ -23,6 +23,12 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	runConformance(t, c)
+}
+
+// runConformance runs the storage suite on c, each store under a prefix
+// of its own.
+func runConformance(t *testing.T, c *clientv3.Client) {
 	n := 0
 	storagetest.Run(t, func(t *testing.T) storage.KV {
 		n++
