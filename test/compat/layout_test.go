@@ -49,7 +49,9 @@ func TestSharedEtcdLayout(t *testing.T) {
 		if len(diffs) > 0 {
 			fail("%s %s written through %s reads differently through %s:\n  %s", path, name, writer.name, reader.name, strings.Join(diffs, "\n  "))
 		}
-		var wm, rm struct{ Metadata struct{ ResourceVersion, UID string } }
+		var wm, rm struct {
+			Metadata struct{ ResourceVersion, UID string }
+		}
 		json.Unmarshal([]byte(wb), &wm)
 		json.Unmarshal([]byte(rb), &rm)
 		if wm.Metadata != rm.Metadata {
