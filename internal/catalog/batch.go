@@ -35,6 +35,9 @@ func Jobs() *Resource {
 			defaultJobSpec(&j.Spec)
 			defaultTo(&j.Spec.ManualSelector, false) // a Job's own default, not its CronJob template's
 		}).
+		// kube-apiserver defaults the labels from the template as it
+		// reads, too: a Job it stored without labels reads with them.
+		decoded(func(obj Object) { batchDefaultJobLabels(obj.(*batchv1.Job)) }).
 		validated(func(obj Object) field.ErrorList {
 			return batchJobCreate(obj.(*batchv1.Job))
 		}, func(obj, old Object) field.ErrorList {

@@ -16,6 +16,13 @@ func PersistentVolumeClaims() *Resource {
 	r := stored(coreV1, "persistentvolumeclaims", "PersistentVolumeClaim", true, func() Object { return &corev1.PersistentVolumeClaim{} }).
 		short("pvc").withStatus().
 		defaulted(func(obj Object) { defaultClaimSpec(&obj.(*corev1.PersistentVolumeClaim).Spec) }).
+		// kube-apiserver defaults the phase as it reads: a claim it
+		// stored without one reads as Pending.
+		decoded(func(obj Object) {
+			if c := obj.(*corev1.PersistentVolumeClaim); c.Status.Phase == "" {
+				c.Status.Phase = corev1.ClaimPending
+			}
+		}).
 		validated(func(obj Object) field.ErrorList {
 			c := obj.(*corev1.PersistentVolumeClaim)
 			return validateClaimSpec(&c.Spec, field.NewPath("spec"))

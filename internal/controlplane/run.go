@@ -85,6 +85,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Objects an older sekisho kept under their resource's name move to
+	// kube-apiserver's keys, before anything reads them.
+	moved, err := st.MoveLegacyKeys(ctx, cat.Resources())
+	if moved > 0 {
+		log.Info("moved objects to kube-apiserver's storage keys", "objects", moved)
+	}
+	if err != nil {
+		log.Error("some objects could not be moved to kube-apiserver's storage keys and stay where they were", "err", err)
+	}
 	inf := newInformers(st, cat, log)
 
 	accounts, err := setupServiceAccounts(o, inf)

@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -63,20 +64,41 @@ func NewStore(kv storage.KV) *Store {
 
 const keyRoot = "/registry/"
 
-// Key is the storage key of an object.
+// kubePrefixes are the resources kube-apiserver keeps under another path
+// than their name: its SpecialDefaultResourcePrefixes, and the
+// aggregator's group-qualified path for APIServices. Keeping them there
+// too lets sekisho and kube-apiserver read one etcd.
+var kubePrefixes = map[schema.GroupResource]string{
+	{Resource: "replicationcontrollers"}:                         "controllers",
+	{Resource: "endpoints"}:                                      "services/endpoints",
+	{Resource: "nodes"}:                                          "minions",
+	{Resource: "services"}:                                       "services/specs",
+	{Group: "networking.k8s.io", Resource: "ingresses"}:          "ingress",
+	{Group: "apiregistration.k8s.io", Resource: "apiservices"}: "apiregistration.k8s.io/apiservices",
+}
+
+// path is where a resource's objects are kept under /registry/.
+func path(r *catalog.Resource) string {
+	if p, ok := kubePrefixes[r.GroupResource()]; ok {
+		return p
+	}
+	return r.Name
+}
+
+// Key is the storage key of an object, kube-apiserver's.
 func Key(r *catalog.Resource, namespace, name string) string {
 	if r.Namespaced {
-		return keyRoot + r.Name + "/" + namespace + "/" + name
+		return keyRoot + path(r) + "/" + namespace + "/" + name
 	}
-	return keyRoot + r.Name + "/" + name
+	return keyRoot + path(r) + "/" + name
 }
 
 // Prefix is the storage prefix of a resource, within a namespace if given.
 func Prefix(r *catalog.Resource, namespace string) string {
 	if r.Namespaced && namespace != "" {
-		return keyRoot + r.Name + "/" + namespace + "/"
+		return keyRoot + path(r) + "/" + namespace + "/"
 	}
-	return keyRoot + r.Name + "/"
+	return keyRoot + path(r) + "/"
 }
 
 // Entry is a stored object: its stored bytes (JSON without a
