@@ -69,11 +69,11 @@ const keyRoot = "/registry/"
 // aggregator's group-qualified path for APIServices. Keeping them there
 // too lets sekisho and kube-apiserver read one etcd.
 var kubePrefixes = map[schema.GroupResource]string{
-	{Resource: "replicationcontrollers"}:                         "controllers",
-	{Resource: "endpoints"}:                                      "services/endpoints",
-	{Resource: "nodes"}:                                          "minions",
-	{Resource: "services"}:                                       "services/specs",
-	{Group: "networking.k8s.io", Resource: "ingresses"}:          "ingress",
+	{Resource: "replicationcontrollers"}:                       "controllers",
+	{Resource: "endpoints"}:                                    "services/endpoints",
+	{Resource: "nodes"}:                                        "minions",
+	{Resource: "services"}:                                     "services/specs",
+	{Group: "networking.k8s.io", Resource: "ingresses"}:        "ingress",
 	{Group: "apiregistration.k8s.io", Resource: "apiservices"}: "apiregistration.k8s.io/apiservices",
 }
 
