@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/kubeproto"
 )
@@ -43,10 +45,17 @@ func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
 	defer obj.SetResourceVersion(rv)
-	if _, ok := obj.(protoObject); ok {
+	if _, ok := obj.(protoObject); ok && !storedAsJSON[r.GroupResource()] {
 		return kubeproto.Encode(r.GroupVersionKind(), obj)
 	}
 	return json.Marshal(obj)
+}
+
+// storedAsJSON are the built-in resources kube-apiserver stores as JSON
+// although they have a protobuf form: the aggregator's APIServices
+// (its storage codec is the JSON LegacyCodec).
+var storedAsJSON = map[schema.GroupResource]bool{
+	{Group: "apiregistration.k8s.io", Resource: "apiservices"}: true,
 }
 
 // withResourceVersion returns stored bytes with metadata.resourceVersion set to rev.

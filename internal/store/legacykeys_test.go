@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,5 +69,25 @@ func TestMoveLegacyKeys(t *testing.T) {
 	}
 	if n, err := st.MoveLegacyKeys(ctx, cat.Resources()); err != nil || n != 0 {
 		t.Errorf("a second run moved %d: %v", n, err)
+	}
+}
+
+// TestAPIServicesAreStoredAsJSON, as kube-apiserver's aggregator stores
+// them, and read back.
+func TestAPIServicesAreStoredAsJSON(t *testing.T) {
+	cat := catalog.Builtin()
+	r, _ := cat.Lookup(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
+	obj, _ := r.New().(catalog.Object)
+	obj.SetName("v1.example.com")
+	data, err := encode(r, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), `{"kind":"APIService","apiVersion":"apiregistration.k8s.io/v1"`) {
+		t.Fatalf("stored as %q", data[:min(len(data), 60)])
+	}
+	back, err := newEntry(r, data, 7).Object()
+	if err != nil || back.GetName() != "v1.example.com" || back.GetResourceVersion() != "7" {
+		t.Errorf("read back: %v %v", back, err)
 	}
 }
