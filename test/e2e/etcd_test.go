@@ -26,13 +26,7 @@ import (
 // etcd in the clear off loopback is refused.
 func TestServesFromEtcdOverMutualTLS(t *testing.T) {
 	requireTools(t, "kubectl")
-	s := startServer(t) // writes the PKI
-	s.stop()
-	pki := filepath.Join(s.dir, "pki")
-	endpoint := etcdtest.Start(t, &transport.TLSInfo{
-		CertFile: filepath.Join(pki, "etcd/server.crt"), KeyFile: filepath.Join(pki, "etcd/server.key"),
-		TrustedCAFile: filepath.Join(pki, "etcd/ca.crt"),
-	})
+	s, pki, endpoint := stoppedServerAndEtcd(t)
 	s.extra = etcdFlags(pki, endpoint)
 	s.start()
 	s.mustKubectl("create", "configmap", "in-etcd", "--from-literal=k=visible")
@@ -208,4 +202,20 @@ func TestThreeMemberEtcdOnLoopback(t *testing.T) {
 	if out := s.mustKubectl("get", "configmaps", "-o", "name"); !strings.Contains(out, "configmap/before") || !strings.Contains(out, "configmap/after-4") {
 		t.Errorf("after losing a member: %s", out)
 	}
+}
+
+// stoppedServerAndEtcd makes a data directory with `up` (stopped again)
+// and starts an etcd member serving with its PKI's etcd certificates,
+// requiring client certificates; it returns the server, its PKI and the
+// member's client URL.
+func stoppedServerAndEtcd(t *testing.T) (*server, string, string) {
+	t.Helper()
+	s := startServer(t)
+	s.stop()
+	pki := filepath.Join(s.dir, "pki")
+	endpoint := etcdtest.Start(t, &transport.TLSInfo{
+		CertFile: filepath.Join(pki, "etcd/server.crt"), KeyFile: filepath.Join(pki, "etcd/server.key"),
+		TrustedCAFile: filepath.Join(pki, "etcd/ca.crt"),
+	})
+	return s, pki, endpoint
 }

@@ -10,10 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"go.etcd.io/etcd/client/pkg/v3/transport"
-
-	"github.com/sekisho/sekisho/internal/storage/etcd/etcdtest"
 )
 
 // TestTwoServersOneEtcd runs two API servers on one etcd, the second
@@ -23,13 +19,7 @@ import (
 // first is killed: no event lost, none twice, none out of order.
 func TestTwoServersOneEtcd(t *testing.T) {
 	requireTools(t, "kubectl")
-	a := startServer(t) // writes the PKI
-	a.stop()
-	pki := filepath.Join(a.dir, "pki")
-	endpoint := etcdtest.Start(t, &transport.TLSInfo{
-		CertFile: filepath.Join(pki, "etcd/server.crt"), KeyFile: filepath.Join(pki, "etcd/server.key"),
-		TrustedCAFile: filepath.Join(pki, "etcd/ca.crt"),
-	})
+	a, pki, endpoint := stoppedServerAndEtcd(t)
 	common := append(etcdFlags(pki, endpoint), "--encryption-rotate-after-writes=0")
 	a.extra = common
 	a.start()
