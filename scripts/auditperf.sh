@@ -4,6 +4,7 @@
 # (Metadata) and RequestResponse for everything, alternating, five rounds.
 # Needs /tmp/sekisho and /tmp/loadgen built from this tree.
 set -u
+. "$(dirname "$0")/perflib.sh"
 cat > /tmp/perf-rr-policy.yaml <<'P'
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -20,15 +21,8 @@ for round in 1 2 3 4 5; do
       metadata) flags="" ;;
       rr) flags="--audit-policy-file=/tmp/perf-rr-policy.yaml" ;;
     esac
-    /tmp/sekisho up --data-dir $dir --secure-port $port $flags > /tmp/auditperf-$mode.log 2>&1 &
-    pid=$!
-    for i in $(seq 100); do curl -sk https://127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-    K=$dir/super-admin.conf
-    g=$(/tmp/loadgen --kubeconfig $K --scenario get --duration 10s --concurrency 16 --http2 | tail -1)
-    c=$(/tmp/loadgen --kubeconfig $K --scenario create --duration 10s --concurrency 64 | tail -1)
-    echo "round $round $mode GET    $g"
-    echo "round $round $mode CREATE $c"
-    kill $pid; wait $pid 2>/dev/null
-    sleep 1
+    perf_start $dir $port $flags
+    perf_get_create "round $round $mode" $dir/super-admin.conf
+    perf_stop
   done
 done

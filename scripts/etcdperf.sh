@@ -4,6 +4,7 @@
 # file and on an etcd member (up --etcd, in the same process, over mutual
 # TLS), alternating, three rounds. Needs /tmp/sekisho and /tmp/loadgen.
 set -u
+. "$(dirname "$0")/perflib.sh"
 port=17490
 for round in 1 2 3; do
   for mode in bbolt etcd; do
@@ -11,15 +12,8 @@ for round in 1 2 3; do
     rm -rf $dir
     flags=""
     [ $mode = etcd ] && flags="--etcd --etcd-servers https://127.0.0.1:17492"
-    /tmp/sekisho up --data-dir $dir --secure-port $port $flags > $dir.log 2>&1 &
-    pid=$!
-    for i in $(seq 300); do curl -sk https://127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-    K=$dir/super-admin.conf
-    g=$(/tmp/loadgen --kubeconfig $K --scenario get --duration 10s --concurrency 16 --http2 | tail -1)
-    c=$(/tmp/loadgen --kubeconfig $K --scenario create --duration 10s --concurrency 64 | tail -1)
-    echo "round $round $mode GET    $g"
-    echo "round $round $mode CREATE $c"
-    kill $pid; wait $pid 2>/dev/null
-    sleep 1
+    perf_start $dir $port $flags
+    perf_get_create "round $round $mode" $dir/super-admin.conf
+    perf_stop
   done
 done

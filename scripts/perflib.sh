@@ -1,0 +1,21 @@
+# Shared by the *perf.sh scripts: start and stop a server built at
+# /tmp/sekisho, and measure GET and CREATE with /tmp/loadgen.
+
+# perf_start DIR PORT [FLAGS...] starts `sekisho up` in DIR (its log in
+# DIR.log) and waits until /readyz answers; perf_pid is its pid.
+perf_start() {
+  local dir=$1 port=$2; shift 2
+  /tmp/sekisho up --data-dir "$dir" --secure-port "$port" "$@" > "$dir.log" 2>&1 &
+  perf_pid=$!
+  for _ in $(seq 300); do curl -sk "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+perf_stop() { kill "$perf_pid"; wait "$perf_pid" 2>/dev/null; sleep 1; }
+
+# perf_get_create LABEL KUBECONFIG [LOADGEN FLAGS...] prints a GET line
+# (HTTP/2, 16 streams) and a CREATE line (64 writers), 10 s each.
+perf_get_create() {
+  local label=$1 k=$2; shift 2
+  echo "$label GET    $(/tmp/loadgen --kubeconfig "$k" "$@" --scenario get --duration 10s --concurrency 16 --http2 | tail -1)"
+  echo "$label CREATE $(/tmp/loadgen --kubeconfig "$k" "$@" --scenario create --duration 10s --concurrency 64 | tail -1)"
+}
