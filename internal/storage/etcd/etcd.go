@@ -130,6 +130,20 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, er
 	return resp.Header.Revision, nil
 }
 
+// PutExpiring implements storage.Expiring with an etcd lease of ttl
+// (whole seconds, at least one): the key is gone when the lease expires.
+func (s *Store) PutExpiring(ctx context.Context, key string, value []byte, ttl time.Duration) (int64, error) {
+	lease, err := s.c.Grant(ctx, max(int64(ttl/time.Second), 1))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	resp, err := s.c.Put(ctx, s.key(key), string(value), clientv3.WithLease(lease.ID))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return resp.Header.Revision, nil
+}
+
 // precondition is the compare of an update or delete of k: the key
 // exists, at ifRev when it is not 0.
 func precondition(k string, ifRev int64) clientv3.Cmp {
@@ -260,6 +274,19 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 			return nil, mapErr(err)
 		}
 	}
+	// "From now" is after every write acknowledged so far. A watch
+	// without a revision starts at the revision of the member serving it,
+	// which may lag behind the leader and replay writes from before the
+	// call: those at or below a quorum read's revision are dropped.
+	// (Such a watch, unlike one from a revision, gets progress events.)
+	var after int64
+	if fromRev == 0 {
+		rev, err := s.Rev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		after = rev
+	}
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
 	if fromRev > 0 {
@@ -285,12 +312,17 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 					return
 				}
 				if resp.IsProgressNotify() {
-					if !send(wctx, out, storage.Event{Type: storage.EventProgress, Rev: resp.Header.Revision}) {
+					// Events up to after are dropped, so progress to it holds
+					// even on a member still behind.
+					if !send(wctx, out, storage.Event{Type: storage.EventProgress, Rev: max(resp.Header.Revision, after)}) {
 						return
 					}
 					continue
 				}
 				for _, ev := range resp.Events {
+					if ev.Kv.ModRevision <= after {
+						continue
+					}
 					if !send(wctx, out, s.event(ev)) {
 						return
 					}
