@@ -8,6 +8,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sekisho/sekisho/internal/storage"
 )
 
 // genericServerError is all a client learns about an unexpected failure;
@@ -19,6 +21,9 @@ var genericServerError = errors.New("an error on the server has prevented the re
 func toStatus(err error) (metav1.Status, bool) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return apierrors.NewTimeoutError("request did not complete within requested timeout - context deadline exceeded", 0).ErrStatus, true
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return apierrors.NewServiceUnavailable("the storage is unavailable (etcd has no quorum); try again later").ErrStatus, false
 	}
 	var st apierrors.APIStatus
 	if errors.As(err, &st) {

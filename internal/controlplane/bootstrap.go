@@ -23,9 +23,9 @@ import (
 
 // bootstrap creates what every cluster has from the start: the system
 // namespaces, the system priority classes, the flow-control configuration,
-// and the "kubernetes" Service with its Endpoints pointing at this server.
+// and the "kubernetes" Service (apiserverendpoints keeps its endpoints).
 // Existing objects are left alone.
-func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Options, advertise string, port int, log *slog.Logger) error {
+func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Options, port int) error {
 	lookup := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -92,24 +92,7 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 	if err := ensure(lookup("services"), svc); err != nil {
 		return err
 	}
-	// An endpoint may not be a loopback, link-local or unspecified
-	// address: kube-apiserver's validation refuses it, and no pod could
-	// reach the server there. A server advertising one (sekisho up on a
-	// single machine) has the Service without Endpoints, as
-	// kube-apiserver ends up with.
-	if ip := net.ParseIP(advertise); ip == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
-		log.Info("the kubernetes Service has no endpoints: pods cannot reach the advertise address; set --advertise-address", "address", advertise)
-		return nil
-	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
-			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: advertise}},
-			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
-		}},
-	}
-	return ensure(lookup("endpoints"), ep)
+	return nil
 }
 
 // systemPriorityClasses are Kubernetes' two built-in priority classes;
@@ -150,15 +133,22 @@ func publishAuthenticationSettings(ctx context.Context, configMaps *catalog.Reso
 		}
 	}
 	const name = "extension-apiserver-authentication"
-	_, err := st.Update(ctx, store.ObjectTarget(configMaps, metav1.NamespaceSystem, name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
-		cm := cur.(*corev1.ConfigMap)
-		cm.Data = data
-		return cm, nil
-	})
-	if apierrors.IsNotFound(err) {
+	// Several servers starting together race to create it: the loser
+	// updates what the winner made.
+	for {
+		_, err := st.Update(ctx, store.ObjectTarget(configMaps, metav1.NamespaceSystem, name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
+			cm := cur.(*corev1.ConfigMap)
+			cm.Data = data
+			return cm, nil
+		})
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
 		_, err = st.Create(ctx, configMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: data}, store.Options{})
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
 	}
-	return err
 }
 
 // firstIP is the first usable address of a CIDR: the network address + 1.

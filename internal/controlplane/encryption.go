@@ -35,8 +35,8 @@ const EncryptionConfigFile = "encryption-config.yaml"
 const encryptionWritesFile = "encryption-writes.json"
 
 // startEncryption puts the encryption configuration in force, reloads it
-// on change when asked to, and starts re-encrypting what an older
-// configuration sealed. A reload that fails to parse, or that drops a key
+// on change when asked to, and returns the re-encrypter of what an older
+// configuration sealed, for the caller to run. A reload that fails to parse, or that drops a key
 // stored values still need, is refused and the last configuration kept.
 func startEncryption(ctx context.Context, o Options, log *slog.Logger, st *store.Store, cat *catalog.Catalog) (*reencrypt.Rewriter, error) {
 	rw := &reencrypt.Rewriter{Store: st, Resources: reencrypt.StoredResources(cat), Log: log, MaxRate: o.EncryptionRewriteRate}
@@ -83,8 +83,7 @@ func startEncryption(ctx context.Context, o Options, log *slog.Logger, st *store
 			return nil, fmt.Errorf("--encryption-provider-config: %w", err)
 		}
 	}
-	st.OnStale = rw.Stale
-	go rw.Run(ctx)
+	st.OnStale = rw.Stale // Run is started in the encryption controller group
 	if o.EncryptionRotateAfterWrites > 0 {
 		writes, err := encryption.OpenWriteCount(filepath.Join(o.StorageDir, encryptionWritesFile))
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/leaderelection"
 	"github.com/sekisho/sekisho/internal/storage/etcd"
 )
 
@@ -64,6 +65,13 @@ type Options struct {
 	// Controllers chooses which of sekisho's controllers run, in
 	// kube-controller-manager's --controllers syntax (see ControllerNames).
 	Controllers []string
+	// LeaderElect runs each group of controllers on one server at a time
+	// when several share etcd, elected with a Lease in kube-system; the
+	// embedded database has one server, which runs them all.
+	LeaderElect bool
+	// LeaderElectLeaseDuration, LeaderElectRenewDeadline and
+	// LeaderElectRetryPeriod time the election (leaderelection.Timing).
+	LeaderElectLeaseDuration, LeaderElectRenewDeadline, LeaderElectRetryPeriod time.Duration
 
 	ServiceAccountKeyFiles           []string
 	ServiceAccountSigningKeyFile     string
@@ -180,6 +188,10 @@ func DefaultOptions() Options {
 		AuthorizationWebhookCacheUnauthorizedTTL: 30 * time.Second,
 		ServiceNodePortRange:                     "30000-32767",
 		Controllers:                              []string{"*"},
+		LeaderElect:                              true,
+		LeaderElectLeaseDuration:                 leaderelection.DefaultTiming.LeaseDuration,
+		LeaderElectRenewDeadline:                 leaderelection.DefaultTiming.RenewDeadline,
+		LeaderElectRetryPeriod:                   leaderelection.DefaultTiming.RetryPeriod,
 		KubeletPreferredAddressTypes:             []string{"Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"},
 		AuditLog:                                 audit.DefaultLogConfig(),
 		AuditWebhook:                             audit.DefaultWebhookConfig(),
@@ -445,6 +457,11 @@ func (o *Options) validateStorage() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--storage-backend %q: want etcd3 or bbolt", o.StorageBackend))
 	}
+	if o.LeaderElect {
+		if err := o.leaderElectTiming().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if o.EtcdCompactionInterval < 0 {
 		errs = append(errs, fmt.Errorf("--etcd-compaction-interval %s: must be 0 (off) or more", o.EtcdCompactionInterval))
 	}
@@ -461,4 +478,8 @@ func (o *Options) validateStorage() []error {
 
 func (o *Options) etcdDial() etcd.DialOptions {
 	return etcd.DialOptions{Endpoints: o.EtcdServers, CAFile: o.EtcdCAFile, CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile}
+}
+
+func (o Options) leaderElectTiming() leaderelection.Timing {
+	return leaderelection.Timing{LeaseDuration: o.LeaderElectLeaseDuration, RenewDeadline: o.LeaderElectRenewDeadline, RetryPeriod: o.LeaderElectRetryPeriod}
 }

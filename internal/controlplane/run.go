@@ -17,6 +17,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -30,6 +31,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
 	"github.com/sekisho/sekisho/internal/apiserver"
+	"github.com/sekisho/sekisho/internal/apiserverendpoints"
 	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authnapi"
@@ -148,9 +150,12 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	// The server's own writes (bootstrap objects, default policy,
 	// controllers) are admitted as system:apiserver's.
 	self := authn.AsAPIServer(ctx)
-	if err := bootstrap(self, cat, writer, o, advertise, port, log); err != nil {
+	if err := bootstrap(self, cat, writer, o, port); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	groups := newControllerGroups(self, o, cat, writer, log)
+	defer groups.wait() // before the store closes: leaders release their Leases, this server leaves the endpoints
+	startEndpointReconciler(self, cat, kv, writer, advertise, port, groups, log)
 	configMaps, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
 	if err := publishAuthenticationSettings(self, configMaps, writer, o, authentication); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -203,7 +208,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, "https://"+externalAddress)
+	if o.EncryptionProviderConfig != "" {
+		groups.run(encryptionLease, rewriter.Run)
+	}
+	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, "https://"+externalAddress, groups)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -360,20 +368,25 @@ func objectGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr s
 	}
 }
 
-// startControllers starts the informers and the controllers that use them.
+// startControllers starts the informers and the controllers that use
+// them, the controllers in their leader-elected groups.
 func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer,
-	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string) {
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string, groups *controllerGroups) {
 	core := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
 	}
 	on, _ := parseControllers(o.Controllers) // Validate refused a bad list
+	var namespaces []func(context.Context)
 	if on.enabled(namespaceController) {
-		go (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+		namespaces = append(namespaces, (&namespacecontroller.Controller{Catalog: reg, Store: st, Log: log}).Run)
 	}
 	if on.enabled(resourceQuotaController) {
-		go (&rqcontroller.Controller{Catalog: reg, Store: st, Log: log}).Run(ctx)
+		namespaces = append(namespaces, (&rqcontroller.Controller{Catalog: reg, Store: st, Log: log}).Run)
 	}
+	groups.run(namespacesLease, namespaces...)
+	// Every server repairs: an allocation is a key created only if absent,
+	// so repairs on two servers cannot undo each other's allocations.
 	go allocator.RunRepair(ctx, st.Store, core("services"), time.Minute)
 
 	var legacySigner sacontroller.LegacySigner // nil unless a signing key is configured
@@ -387,23 +400,45 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets,
 		Signer: legacySigner, RootCA: rootCA, DefaultAccounts: on.enabled(serviceAccountController), Log: log}
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
-	go sac.Run(ctx)
+	tokens := []func(context.Context){sac.Run}
 	if o.EnableBootstrapTokenAuth && (on.enabled(tokenCleanerController) || on.enabled(bootstrapSignerController)) {
 		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: rootCA, Log: log,
 			Clean: on.enabled(tokenCleanerController), Sign: on.enabled(bootstrapSignerController)}
 		bc.Register(core("secrets"), core("configmaps"))
-		go bc.Run(ctx)
+		tokens = append(tokens, bc.Run)
 	}
-	startCertificateControllers(ctx, o, on, log, reg, st, z)
+	groups.run(tokensLease, tokens...)
+	startCertificateControllers(ctx, o, on, log, reg, st, z, groups)
 	if on.enabled(clusterRoleAggregation) {
 		clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
 		aggregation := &clusterroleaggregation.Controller{Store: st, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
 		aggregation.Register()
-		go aggregation.Run(ctx)
+		groups.run(rbacLease, aggregation.Run)
 	}
 	for _, i := range append(inf.all(), z.rbacInformers()...) {
 		go i.Run(ctx)
 	}
+}
+
+// startEndpointReconciler keeps this server in the kubernetes Service's
+// endpoints. An endpoint may not be a loopback, link-local or
+// unspecified address: kube-apiserver's validation refuses it, and no pod
+// could reach the server there. A server advertising one (sekisho up on
+// a single machine) leaves the Service without endpoints, as
+// kube-apiserver does.
+func startEndpointReconciler(ctx context.Context, cat *catalog.Catalog, kv storage.KV, w *store.Writer, advertise string, port int,
+	groups *controllerGroups, log *slog.Logger) {
+	if ip := net.ParseIP(advertise); ip == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+		log.Info("the kubernetes Service has no endpoints: pods cannot reach the advertise address; set --advertise-address", "address", advertise)
+		return
+	}
+	endpoints, _ := cat.Lookup(corev1.SchemeGroupVersion.WithResource("endpoints"))
+	endpointSlices, _ := cat.Lookup(discoveryv1.SchemeGroupVersion.WithResource("endpointslices"))
+	r := &apiserverendpoints.Reconciler{KV: kv, Store: w, Endpoints: endpoints, Slices: endpointSlices, IP: advertise, Port: int32(port), Log: log}
+	if err := r.Reconcile(ctx); err != nil {
+		log.Warn("kubernetes service endpoints: cannot reconcile; retrying", "err", err)
+	}
+	groups.background(r.Run)
 }
 
 // openStorage opens the embedded database, or etcd when --etcd-servers
@@ -479,7 +514,7 @@ func serverTLS(o Options, cert tls.Certificate, a *authentication) *tls.Config {
 // startCertificateControllers runs what kube-controller-manager runs for
 // CertificateSigningRequests, each unless switched off: the signer, the
 // kubelet client auto-approver and the cleaner.
-func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization) {
+func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization, groups *controllerGroups) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
 	csrs := informer.New(st.Store, csrRes, log)
@@ -490,17 +525,19 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 	}
 	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
 		Node: getter[*corev1.Node](st.Store, reg, "nodes")}
+	var run []func(context.Context)
 	if on.enabled(csrSigningController) {
 		signer.Register()
-		go signer.Run(ctx)
+		run = append(run, signer.Run)
 	}
 	if on.enabled(csrApprovingController) {
 		approver.Register()
-		go approver.Run(ctx)
+		run = append(run, approver.Run)
 	}
 	if on.enabled(csrCleanerController) {
-		go (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run(ctx)
+		run = append(run, (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run)
 	}
+	groups.run(certificatesLease, run...)
 	go csrs.Run(ctx)
 }
 

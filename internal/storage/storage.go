@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. Backends wrap them; callers test with errors.Is.
@@ -23,6 +24,9 @@ var (
 	ErrCompacted = errors.New("storage: revision has been compacted")
 	// ErrFutureRevision: the requested revision has not happened yet.
 	ErrFutureRevision = errors.New("storage: revision is in the future")
+	// ErrUnavailable: the store cannot serve now (etcd without quorum);
+	// the request may be tried again later.
+	ErrUnavailable = errors.New("storage: unavailable")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: closed")
 )
@@ -172,4 +176,13 @@ type KV interface {
 	Compact(ctx context.Context, rev int64) error
 	// Close releases the store.
 	Close() error
+}
+
+// Expiring is a KV whose keys can be written to expire: etcd's, with
+// leases. kube-apiserver keeps its endpoint leases (masterleases) so;
+// the embedded database has one server and no such keys.
+type Expiring interface {
+	// PutExpiring writes key unconditionally; it disappears after ttl
+	// unless written again.
+	PutExpiring(ctx context.Context, key string, value []byte, ttl time.Duration) (rev int64, err error)
 }

@@ -51,6 +51,15 @@ func encode(r *catalog.Resource, obj catalog.Object) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
+// EncodeObject is obj in r's stored form, for values kept outside their
+// object's own key (kube-apiserver's endpoint leases).
+func EncodeObject(r *catalog.Resource, obj catalog.Object) ([]byte, error) { return encode(r, obj) }
+
+// DecodeObject reads a value EncodeObject wrote, or kube-apiserver did.
+func DecodeObject(r *catalog.Resource, data []byte) (catalog.Object, error) {
+	return decode(r, data, 0)
+}
+
 // storedAsJSON are the built-in resources kube-apiserver stores as JSON
 // although they have a protobuf form: the aggregator's APIServices
 // (its storage codec is the JSON LegacyCodec).

@@ -6,6 +6,7 @@ package serviceaccount
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,6 +40,9 @@ type Controller struct {
 
 	saRes, secretRes *catalog.Resource
 	work             chan func(context.Context)
+	// running is set while Run works: events are queued only then, and
+	// a new term begins with a pass over everything.
+	running atomic.Bool
 }
 
 // Register subscribes the controller to its informers; call it before
@@ -47,6 +51,9 @@ func (c *Controller) Register(serviceAccounts, secrets *catalog.Resource) {
 	c.saRes, c.secretRes = serviceAccounts, secrets
 	c.work = make(chan func(context.Context), 1024)
 	enqueue := func(f func(context.Context)) {
+		if !c.running.Load() {
+			return // the next term's first pass covers it
+		}
 		select {
 		case c.work <- f:
 		default:
@@ -87,8 +94,27 @@ func (c *Controller) Register(serviceAccounts, secrets *catalog.Resource) {
 	}
 }
 
-// Run works until ctx ends.
+// Run works until ctx ends. It may run again later (a new term as
+// leader): each run starts with a pass over every namespace and token
+// Secret, since events while it was stopped were not queued.
 func (c *Controller) Run(ctx context.Context) {
+	c.running.Store(true)
+	defer c.running.Store(false)
+	if !c.Namespaces.WaitForSync(ctx) || !c.ServiceAccounts.WaitForSync(ctx) || !c.Secrets.WaitForSync(ctx) {
+		return
+	}
+	if c.DefaultAccounts {
+		for _, ns := range c.Namespaces.List() {
+			c.ensureDefault(ctx, ns.GetName())
+		}
+	}
+	if c.Signer != nil {
+		for _, o := range c.Secrets.List() {
+			if s := o.(*corev1.Secret); s.Type == corev1.SecretTypeServiceAccountToken && len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
+				c.fillToken(ctx, s.Namespace, s.Name)
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

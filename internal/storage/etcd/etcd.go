@@ -7,6 +7,7 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sekisho/sekisho/internal/storage"
 )
@@ -60,6 +63,11 @@ func mapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeout),
+		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost),
+		errors.Is(err, rpctypes.ErrLeaderChanged), errors.Is(err, rpctypes.ErrTimeoutWaitAppliedIndex),
+		status.Code(err) == codes.Unavailable:
+		return fmt.Errorf("%w: %v", storage.ErrUnavailable, err)
 	case errors.Is(err, rpctypes.ErrCompacted):
 		return fmt.Errorf("%w: %v", storage.ErrCompacted, err)
 	case errors.Is(err, rpctypes.ErrFutureRev):
@@ -68,9 +76,67 @@ func mapErr(err error) error {
 	return err
 }
 
+// leader marks a request to fail at once, with "no leader", when the
+// member serving it has lost its quorum, rather than wait out a timeout.
+func leader(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
+// electionWait is how long a request waits for a leader: an election
+// after the leader's loss takes a second or two, and a request then
+// should not fail; a cluster without quorum fails it after this.
+const electionWait = 5 * time.Second
+
+// whileElecting runs op, again every 100 ms while the member serving it
+// has no leader, for up to electionWait. A request refused for want of a
+// leader was never proposed, so running it again cannot apply it twice.
+func whileElecting[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	deadline := time.Now().Add(electionWait)
+	for {
+		v, err := op(leader(ctx))
+		if !errors.Is(err, rpctypes.ErrNoLeader) || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// unknownOutcome reports whether a write may or may not have been
+// applied: the member died under it, or a leader change timed it out.
+func unknownOutcome(err error) bool {
+	return errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
+		status.Code(err) == codes.Unavailable
+}
+
+// commit runs a write transaction that puts value at key (value nil: a
+// write with no such put). When its outcome is unknown, it reads key
+// back: holding value, which is unique to this write (an object's uid,
+// or a sealed value's nonce, differs from any other write's), the write
+// landed at the returned revision; otherwise it did not, and it is tried
+// again, its own preconditions deciding, up to three times in all. A
+// member killed under a write so costs the client nothing.
+func (s *Store) commit(ctx context.Context, key string, value []byte, txn func(context.Context) (*clientv3.TxnResponse, error)) (*clientv3.TxnResponse, int64, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := whileElecting(ctx, txn)
+		if err == nil || !unknownOutcome(err) || value == nil || attempt == 3 || ctx.Err() != nil {
+			return resp, 0, err
+		}
+		got, gerr := whileElecting(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) { return s.c.Get(ctx, s.key(key)) })
+		if gerr != nil {
+			return nil, 0, err
+		}
+		if len(got.Kvs) > 0 && bytes.Equal(got.Kvs[0].Value, value) {
+			return nil, got.Kvs[0].ModRevision, nil
+		}
+	}
+}
+
 // Get implements storage.KV.
 func (s *Store) Get(ctx context.Context, key string) (*storage.Item, error) {
-	resp, err := s.c.Get(ctx, s.key(key))
+	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) { return s.c.Get(ctx, s.key(key)) })
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -94,7 +160,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts storage.ListOption
 	if opts.Limit > 0 {
 		ops = append(ops, clientv3.WithLimit(opts.Limit+1))
 	}
-	resp, err := s.c.Get(ctx, s.key(start), ops...)
+	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) { return s.c.Get(ctx, s.key(start), ops...) })
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -120,9 +186,11 @@ func (s *Store) List(ctx context.Context, prefix string, opts storage.ListOption
 // Create implements storage.KV.
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	k := s.key(key)
-	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(value))).Commit()
-	if err != nil {
-		return 0, mapErr(err)
+	resp, landed, err := s.commit(ctx, key, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(value))).Commit()
+	})
+	if err != nil || landed > 0 {
+		return landed, mapErr(err)
 	}
 	if !resp.Succeeded {
 		return 0, storage.ErrExists
@@ -133,11 +201,15 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, er
 // PutExpiring implements storage.Expiring with an etcd lease of ttl
 // (whole seconds, at least one): the key is gone when the lease expires.
 func (s *Store) PutExpiring(ctx context.Context, key string, value []byte, ttl time.Duration) (int64, error) {
-	lease, err := s.c.Grant(ctx, max(int64(ttl/time.Second), 1))
+	lease, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.LeaseGrantResponse, error) {
+		return s.c.Grant(ctx, max(int64(ttl/time.Second), 1))
+	})
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	resp, err := s.c.Put(ctx, s.key(key), string(value), clientv3.WithLease(lease.ID))
+	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.PutResponse, error) {
+		return s.c.Put(ctx, s.key(key), string(value), clientv3.WithLease(lease.ID))
+	})
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -164,9 +236,11 @@ func failed(resp *clientv3.TxnResponse, at int) error {
 // Update implements storage.KV.
 func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int64) (int64, error) {
 	k := s.key(key)
-	resp, err := s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpPut(k, string(value))).Else(clientv3.OpGet(k)).Commit()
-	if err != nil {
-		return 0, mapErr(err)
+	resp, landed, err := s.commit(ctx, key, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpPut(k, string(value))).Else(clientv3.OpGet(k)).Commit()
+	})
+	if err != nil || landed > 0 {
+		return landed, mapErr(err)
 	}
 	if !resp.Succeeded {
 		return 0, failed(resp, 0)
@@ -177,7 +251,9 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int6
 // Delete implements storage.KV.
 func (s *Store) Delete(ctx context.Context, key string, ifRev int64) (*storage.Item, int64, error) {
 	k := s.key(key)
-	resp, err := s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpDelete(k, clientv3.WithPrevKV())).Else(clientv3.OpGet(k)).Commit()
+	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpDelete(k, clientv3.WithPrevKV())).Else(clientv3.OpGet(k)).Commit()
+	})
 	if err != nil {
 		return nil, 0, mapErr(err)
 	}
@@ -224,9 +300,20 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 			return 0, fmt.Errorf("storage: unknown operation %d", o.Type)
 		}
 	}
-	resp, err := s.c.Txn(ctx).If(cmps...).Then(then...).Else(reads...).Commit()
-	if err != nil {
-		return 0, mapErr(err)
+	// A value written by the transaction tells whether it landed.
+	var witness string
+	var value []byte
+	for _, o := range ops {
+		if o.Type != storage.OpDelete {
+			witness, value = o.Key, o.Value
+			break
+		}
+	}
+	resp, landed, err := s.commit(ctx, witness, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return s.c.Txn(ctx).If(cmps...).Then(then...).Else(reads...).Commit()
+	})
+	if err != nil || landed > 0 {
+		return landed, mapErr(err)
 	}
 	if resp.Succeeded {
 		return resp.Header.Revision, nil
@@ -247,7 +334,9 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 
 // Rev implements storage.KV.
 func (s *Store) Rev(ctx context.Context) (int64, error) {
-	resp, err := s.c.Get(ctx, s.key("\x00"), clientv3.WithCountOnly())
+	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return s.c.Get(ctx, s.key("\x00"), clientv3.WithCountOnly())
+	})
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -257,7 +346,7 @@ func (s *Store) Rev(ctx context.Context) (int64, error) {
 // Compact implements storage.KV: etcd keeps rev and discards what is
 // older.
 func (s *Store) Compact(ctx context.Context, rev int64) error {
-	_, err := s.c.Compact(ctx, rev)
+	_, err := s.c.Compact(leader(ctx), rev)
 	return mapErr(err)
 }
 
@@ -270,7 +359,7 @@ func (s *Store) Close() error { return nil }
 func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
 	if fromRev > 0 {
 		// Read at fromRev: etcd says whether it is compacted or future.
-		if _, err := s.c.Get(ctx, s.key(prefix), clientv3.WithRev(fromRev), clientv3.WithCountOnly()); err != nil {
+		if _, err := s.c.Get(leader(ctx), s.key(prefix), clientv3.WithRev(fromRev), clientv3.WithCountOnly()); err != nil {
 			return nil, mapErr(err)
 		}
 	}
