@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -134,10 +135,10 @@ func TestUpWithItsOwnEtcd(t *testing.T) {
 }
 
 // freePortPair is a free port whose next port is free too (an etcd
-// member's client and peer ports).
+// member's client and peer ports), below the kernel's ephemeral range.
 func freePortPair(t *testing.T) int {
-	for range 20 {
-		p := freePort(t)
+	for range 100 {
+		p := unsharedPort(t)
 		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1)); err == nil {
 			l.Close()
 			return p
@@ -145,6 +146,91 @@ func freePortPair(t *testing.T) int {
 	}
 	t.Fatal("no two free ports in a row")
 	return 0
+}
+
+// unsharedPort is a free port below the kernel's ephemeral range
+// (32768 and up), so that no outgoing connection (etcd members dial each
+// other all the time) takes it between now and the server's bind.
+func unsharedPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// etcdMember is a `sekisho etcd` process.
+type etcdMember struct {
+	t                           *testing.T
+	name, ip, client, peer, out string
+	args                        []string
+	cmd                         *exec.Cmd
+	logs                        *syncBuffer
+}
+
+// start runs the member (again, on its data directory) and waits until
+// it serves; wait=false returns at once, for members that need their
+// peers to serve.
+func (m *etcdMember) start(wait bool) {
+	m.t.Helper()
+	m.cmd = exec.Command(sekishoBin, m.args...)
+	m.logs = &syncBuffer{}
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	if wait {
+		m.wait()
+	}
+}
+
+func (m *etcdMember) wait() {
+	m.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(m.logs.String(), "etcd member serving"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("member %s did not serve:\n%s", m.name, m.logs.String())
+		}
+	}
+}
+
+func (m *etcdMember) kill() {
+	m.cmd.Process.Kill()
+	m.cmd.Wait()
+}
+
+// startEtcdMembers forms an n-member etcd cluster of `sekisho etcd`
+// processes on 127.0.0.1, .2, ... standing in for n machines, each with
+// its own certificates from `sekisho certs etcd-member` on the PKI in
+// dataDir. It returns the members and their client URLs, joined by commas.
+func startEtcdMembers(t *testing.T, dataDir string, n int) ([]*etcdMember, string) {
+	t.Helper()
+	var members []*etcdMember
+	var cluster, clients []string
+	for i := 1; i <= n; i++ {
+		m := &etcdMember{t: t, name: "m" + strconv.Itoa(i), ip: "127.0.0." + strconv.Itoa(i), out: t.TempDir()}
+		port := freePortPair(t)
+		m.client, m.peer = fmt.Sprintf("https://%s:%d", m.ip, port), fmt.Sprintf("https://%s:%d", m.ip, port+1)
+		mustSekisho(t, "certs", "etcd-member", "--dir", dataDir, "--etcd-member", m.name, "--etcd-address", m.ip, "--out", m.out)
+		members = append(members, m)
+		cluster = append(cluster, m.name+"="+m.peer)
+		clients = append(clients, m.client)
+	}
+	for _, m := range members {
+		m.args = []string{"etcd", "--name", m.name, "--pki-dir", filepath.Join(m.out, "pki"),
+			"--data-dir", filepath.Join(m.out, "data"), "--listen-client-urls", m.client, "--listen-peer-urls", m.peer,
+			"--initial-cluster", strings.Join(cluster, ",")}
+		m.start(false)
+		t.Cleanup(m.kill)
+	}
+	for _, m := range members {
+		m.wait()
+	}
+	return members, strings.Join(clients, ",")
 }
 
 // TestThreeMemberEtcdOnLoopback forms a 3-member etcd cluster of `sekisho
@@ -155,47 +241,13 @@ func TestThreeMemberEtcdOnLoopback(t *testing.T) {
 	requireTools(t, "kubectl")
 	s := startServer(t) // writes the PKI and its etcd CA
 	s.stop()
-	type member struct {
-		name, ip, client, peer, out string
-		cmd                         *exec.Cmd
-		logs                        *syncBuffer
-	}
-	var members []*member
-	var cluster, clients []string
-	for i := 1; i <= 3; i++ {
-		m := &member{name: "m" + strconv.Itoa(i), ip: "127.0.0." + strconv.Itoa(i), out: t.TempDir()}
-		port := freePortPair(t)
-		m.client, m.peer = fmt.Sprintf("https://%s:%d", m.ip, port), fmt.Sprintf("https://%s:%d", m.ip, port+1)
-		mustSekisho(t, "certs", "etcd-member", "--dir", s.dir, "--etcd-member", m.name, "--etcd-address", m.ip, "--out", m.out)
-		members = append(members, m)
-		cluster = append(cluster, m.name+"="+m.peer)
-		clients = append(clients, m.client)
-	}
-	for _, m := range members {
-		m.cmd = exec.Command(sekishoBin, "etcd", "--name", m.name, "--pki-dir", filepath.Join(m.out, "pki"),
-			"--data-dir", filepath.Join(m.out, "data"), "--listen-client-urls", m.client, "--listen-peer-urls", m.peer,
-			"--initial-cluster", strings.Join(cluster, ","))
-		m.logs = &syncBuffer{}
-		m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
-		if err := m.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.cmd.Process.Kill(); m.cmd.Wait() })
-	}
-	for _, m := range members {
-		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(m.logs.String(), "etcd member serving"); time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("member %s did not serve:\n%s", m.name, m.logs.String())
-			}
-		}
-	}
-	s.extra = etcdFlags(filepath.Join(s.dir, "pki"), strings.Join(clients, ","))
+	members, clients := startEtcdMembers(t, s.dir, 3)
+	s.extra = etcdFlags(filepath.Join(s.dir, "pki"), clients)
 	s.start()
 	s.mustKubectl("create", "configmap", "before", "--from-literal=k=v")
 
 	// kill -9 one member: two of three keep the quorum.
-	members[0].cmd.Process.Kill()
-	members[0].cmd.Wait()
+	members[0].kill()
 	for i := range 5 {
 		s.mustKubectl("create", "configmap", fmt.Sprintf("after-%d", i), "--from-literal=k=v")
 	}

@@ -76,9 +76,15 @@ func startServer(t *testing.T, extra ...string) *server {
 }
 
 func (s *server) start() {
+	s.t.Helper()
+	s.launch()
+	s.waitReady()
+}
+
+// waitReady waits until a launched server's /readyz answers.
+func (s *server) waitReady() {
 	t := s.t
 	t.Helper()
-	s.launch()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if resp, err := s.client(false).Get(s.url("/readyz")); err == nil {
