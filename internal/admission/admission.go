@@ -123,10 +123,20 @@ func (c *Chain) Mutate(ctx context.Context, a *Attributes) error {
 	}
 	for _, m := range c.Mutators {
 		if err := m.Admit(ctx, a); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
 	return nil
+}
+
+// timedOut is a plugin's error, unless the request ran out of time: then
+// the plugin's failure (a lookup cut short, wrapped as an internal error)
+// is only a symptom, and the client is owed the timeout.
+func timedOut(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return err
 }
 
 // Recharge clears the write's charges and runs the Chargers again, in
@@ -141,7 +151,7 @@ func (c *Chain) Recharge(ctx context.Context, a *Attributes) error {
 			continue
 		}
 		if err := v.Validate(ctx, a); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
 	return nil
@@ -155,7 +165,7 @@ func (c *Chain) Validate(ctx context.Context, a *Attributes) error {
 	a.Charges = nil
 	for _, v := range c.Validators {
 		if err := v.Validate(ctx, a); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
 	return nil

@@ -526,6 +526,11 @@ type charge struct {
 // write makes one write, in one transaction with the objects it is
 // charged to, each conditionally on the resourceVersion it was read at.
 func (s *Store) write(ctx context.Context, op storage.Op, charges []charge) (int64, error) {
+	// A request past its deadline writes nothing: its client has been
+	// told it timed out. (bbolt does not look at the context.)
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if len(charges) == 0 {
 		switch op.Type {
 		case storage.OpCreate:
@@ -647,6 +652,9 @@ func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last
 	var rev int64
 	var err error
 	if len(charges) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err // past its deadline, as in write
+		}
 		prev, rev, err = s.KV.Delete(ctx, cur.item.Key, cur.item.ModRev)
 	} else {
 		rev, err = s.write(ctx, storage.Op{Type: storage.OpDelete, Key: cur.item.Key, IfRev: cur.item.ModRev}, charges)
@@ -946,4 +954,23 @@ func listError(err error, rev int64, continuing bool) error {
 		return tooLargeRV(rev, 0)
 	}
 	return err
+}
+
+// StoredResources are the resources of cat whose objects are stored
+// under their own prefix, once each.
+func StoredResources(cat *catalog.Catalog) []*catalog.Resource {
+	var out []*catalog.Resource
+	seen := map[string]bool{}
+	for _, r := range cat.Resources() {
+		if r.Virtual || r.Computed || r.StoredAs != nil {
+			continue
+		}
+		p := Prefix(r, "")
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, r)
+	}
+	return out
 }
