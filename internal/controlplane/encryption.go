@@ -39,7 +39,7 @@ const encryptionWritesFile = "encryption-writes.json"
 // configuration sealed, for the caller to run. A reload that fails to parse, or that drops a key
 // stored values still need, is refused and the last configuration kept.
 func startEncryption(ctx context.Context, o Options, log *slog.Logger, st *store.Store, cat *catalog.Catalog) (*reencrypt.Rewriter, error) {
-	rw := &reencrypt.Rewriter{Store: st, Resources: reencrypt.StoredResources(cat), Log: log, MaxRate: o.EncryptionRewriteRate}
+	rw := &reencrypt.Rewriter{Store: st, Resources: store.StoredResources(cat), Log: log, MaxRate: o.EncryptionRewriteRate}
 	if o.EncryptionProviderConfig == "" {
 		return rw, nil
 	}

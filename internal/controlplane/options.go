@@ -119,6 +119,9 @@ type Options struct {
 	// EtcdCompactionInterval compacts etcd\'s history older than itself,
 	// taking turns with other API servers; 0 leaves compaction to etcd.
 	EtcdCompactionInterval time.Duration
+	// EtcdCountMetricPollPeriod is how often the stored objects of each
+	// resource are counted for /metrics; 0 counts none.
+	EtcdCountMetricPollPeriod time.Duration
 	// StorageBackend is kube-apiserver's --storage-backend: etcd3, or
 	// sekisho's bbolt; empty picks etcd3 when EtcdServers are set.
 	StorageBackend string
@@ -168,6 +171,7 @@ func DefaultOptions() Options {
 		SecurePort:                  6443,
 		EtcdPrefix:                  "/registry",
 		EtcdCompactionInterval:      5 * time.Minute,
+		EtcdCountMetricPollPeriod:   time.Minute,
 		TLSMinVersion:               "VersionTLS12",
 		MaxRequestsInFlight:         400,
 		MaxMutatingRequestsInFlight: 200,
@@ -461,6 +465,9 @@ func (o *Options) validateStorage() []error {
 		if err := o.leaderElectTiming().Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if o.EtcdCountMetricPollPeriod < 0 {
+		errs = append(errs, fmt.Errorf("--etcd-count-metric-poll-period %s: must be 0 (off) or more", o.EtcdCountMetricPollPeriod))
 	}
 	if o.EtcdCompactionInterval < 0 {
 		errs = append(errs, fmt.Errorf("--etcd-compaction-interval %s: must be 0 (off) or more", o.EtcdCompactionInterval))

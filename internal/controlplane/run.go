@@ -48,6 +48,7 @@ import (
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/metrics"
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/proxy"
 	"github.com/sekisho/sekisho/internal/serviceip"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
 	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	chain, err := admissionChain(o, log, cat, st, allocator, authorization)
+	chain, err := admissionChain(o, log, cat, st, allocator, authorization, inf.namespaces)
 	if err != nil {
 		return err
 	}
@@ -172,6 +173,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		paths = map[string]http.Handler{}
 	}
 	paths[EncryptionStatusPath] = encryptionStatus(rewriter, log)
+	metricsRegistry := metrics.New()
+	paths["/metrics"] = metricsRegistry.Handler()
+	if o.EtcdCountMetricPollPeriod > 0 {
+		go metricsRegistry.CountObjects(ctx, kv, store.StoredResources(cat), o.EtcdCountMetricPollPeriod, log)
+	}
 
 	kubelets, err := kubeletProxy(o, cat, st, log)
 	if err != nil {
@@ -252,7 +258,7 @@ func merge[K comparable, V any](maps ...map[K]V) map[K]V {
 
 // admissionChain builds the admission plugins the server runs, in
 // kube-apiserver's order.
-func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization) (*admission.Chain, error) {
+func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization, namespaces *informer.Informer) (*admission.Chain, error) {
 	var config map[string][]byte
 	if o.AdmissionControlConfigFile != "" {
 		var err error
@@ -270,7 +276,7 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 			res, ok := reg.Lookup(gvr)
 			return ok && res.Namespaced
 		},
-		Namespace:       getter[*corev1.Namespace](st, reg, "namespaces"),
+		Namespace:       cachedGetter(namespaces, getter[*corev1.Namespace](st, reg, "namespaces")),
 		Pod:             namespacedGetter[*corev1.Pod](st, reg, "pods"),
 		Node:            getter[*corev1.Node](st, reg, "nodes"),
 		ServiceAccount:  namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
@@ -293,6 +299,19 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 		log.Warn("NodeRestriction is disabled: a node's credentials can change any Node and create pods on any node, and through them reach any Secret")
 	}
 	return registry.Build(sel.Enabled)
+}
+
+// cachedGetter reads a cluster-scoped object from an informer's cache,
+// and from the store when the cache does not have it (yet): a namespace
+// made a moment ago through another server. Every namespaced write asks
+// for its namespace, and on etcd a read from the store is a quorum read.
+func cachedGetter[T catalog.Object](cache *informer.Informer, get func(ctx context.Context, name string) (T, error)) func(ctx context.Context, name string) (T, error) {
+	return func(ctx context.Context, name string) (T, error) {
+		if obj, ok := cache.Get("", name); ok {
+			return obj.DeepCopyObject().(T), nil
+		}
+		return get(ctx, name)
+	}
 }
 
 // lister lists the stored objects of a cluster-scoped resource of type T.

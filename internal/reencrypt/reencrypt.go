@@ -96,25 +96,6 @@ func (w *Rewriter) init() {
 	})
 }
 
-// StoredResources are the resources of cat whose objects are stored
-// under their own prefix, once each.
-func StoredResources(cat *catalog.Catalog) []*catalog.Resource {
-	var out []*catalog.Resource
-	seen := map[string]bool{}
-	for _, r := range cat.Resources() {
-		if r.Virtual || r.Computed || r.StoredAs != nil {
-			continue
-		}
-		p := store.Prefix(r, "")
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		out = append(out, r)
-	}
-	return out
-}
-
 // Wake starts a new pass once the running one, if any, ends.
 func (w *Rewriter) Wake() {
 	w.init()

@@ -56,7 +56,7 @@ func newFixture(t testing.TB) *fixture {
 	cat := catalog.Builtin()
 	secrets, _ := cat.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "secrets"})
 	st := store.NewStore(kv)
-	return &fixture{st: st, secrets: secrets, w: &Rewriter{Store: st, Resources: StoredResources(cat)}}
+	return &fixture{st: st, secrets: secrets, w: &Rewriter{Store: st, Resources: store.StoredResources(cat)}}
 }
 
 func (f *fixture) key(i int) string { return store.Key(f.secrets, "ns", fmt.Sprintf("s%05d", i)) }
