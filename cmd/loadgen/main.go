@@ -12,6 +12,9 @@
 //	        each write to its arrival at every watcher
 //	ssar    POST SelfSubjectAccessReviews (may I list pods in --namespace?),
 //	        after creating --bindings RoleBindings over 1,000 namespaces
+//	etcd-get, etcd-create
+//	        the raw etcd baseline, straight to --etcd-servers: a read of one
+//	        key, and create-if-absent transactions of new keys
 package main
 
 import (
@@ -51,6 +54,7 @@ type options struct {
 	jsonOut     bool
 	resource    string
 	valueBytes  int
+	etcd        etcdOptions
 }
 
 // object is the JSON of an object of o.resource named name: a ConfigMap
@@ -68,7 +72,7 @@ func (o options) collection() string { return "/api/v1/namespaces/" + o.namespac
 func main() {
 	var o options
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig with a client certificate (required)")
-	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list, fill, watch or ssar")
+	flag.StringVar(&o.scenario, "scenario", "get", "get, create, list, fill, watch, ssar, etcd-get or etcd-create")
 	flag.StringVar(&o.resource, "resource", "configmaps", "configmaps or secrets, for get, create, list and fill")
 	flag.IntVar(&o.valueBytes, "value-bytes", 1, "bytes of the one value of each object get, create and fill make")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run get and create")
@@ -80,6 +84,10 @@ func main() {
 	flag.StringVar(&o.namespace, "namespace", "loadgen", "namespace to work in (created if missing)")
 	flag.BoolVar(&o.http2, "http2", false, "multiplex over HTTP/2 instead of one HTTP/1.1 connection per worker")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.StringVar(&o.etcd.servers, "etcd-servers", "", "etcd endpoints, for the etcd scenarios")
+	flag.StringVar(&o.etcd.caFile, "etcd-cafile", "", "CA of the etcd servers")
+	flag.StringVar(&o.etcd.certFile, "etcd-certfile", "", "client certificate for etcd")
+	flag.StringVar(&o.etcd.keyFile, "etcd-keyfile", "", "key of --etcd-certfile")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -182,6 +190,13 @@ func (c *client) ensureNamespace(ctx context.Context, ns string) error {
 }
 
 func run(o options) error {
+	if strings.HasPrefix(o.scenario, "etcd-") {
+		r, err := etcdScenario(context.Background(), o)
+		if err != nil {
+			return err
+		}
+		return report(o, r)
+	}
 	if o.kubeconfig == "" {
 		return errors.New("--kubeconfig is required")
 	}
@@ -216,6 +231,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	return report(o, r)
+}
+
+// report prints r as a line, or as JSON.
+func report(o options, r result) error {
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(r)
 	}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# sekisho against kube-apiserver v1.37.2 on one three-member etcd, and the
+# raw etcd client on the same members (docs/benchmarks.md, "etcd: against
+# kube-apiserver"). The members are `sekisho etcd` processes on 127.0.0.1,
+# .2 and .3 over mutual TLS; the two API servers take turns on one port
+# with one PKI, so one kubeconfig drives both. Each round measures GET
+# (HTTP/2, 16 streams), CREATE (64 writers), LIST (1,000 ConfigMaps),
+# then etcd-get and etcd-create straight to the members.
+# Needs /tmp/sekisho, /tmp/loadgen and kube-apiserver (KUBE_BIN, default
+# the compat suite's cache: test/compat/build-kube.sh builds it).
+set -u
+. "$(dirname "$0")/perflib.sh"
+kube=${KUBE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/sekisho/kube-v1.37.2}/kube-apiserver
+[ -x "$kube" ] || { echo "no $kube: run test/compat/build-kube.sh v1.37.2" >&2; exit 1; }
+dir=/tmp/kubeperf port=17590 rounds=${ROUNDS:-3}
+rm -rf $dir $dir-*
+perf_start $dir $port && perf_stop # the PKI
+pki=$dir/pki cluster="" servers=""
+for i in 1 2 3; do
+  /tmp/sekisho certs etcd-member --dir $dir --etcd-member m$i --etcd-address 127.0.0.$i --out $dir-m$i >/dev/null
+  cluster+="${cluster:+,}m$i=https://127.0.0.$i:17592"
+  servers+="${servers:+,}https://127.0.0.$i:17591"
+done
+pids=()
+for i in 1 2 3; do
+  /tmp/sekisho etcd --name m$i --pki-dir $dir-m$i/pki --data-dir $dir-m$i/data \
+    --listen-client-urls https://127.0.0.$i:17591 --listen-peer-urls https://127.0.0.$i:17592 \
+    --initial-cluster "$cluster" > $dir-m$i.log 2>&1 &
+  pids+=($!)
+done
+trap 'kill ${pids[*]} 2>/dev/null' EXIT
+for i in 1 2 3; do
+  for _ in $(seq 600); do grep -q "etcd member serving" $dir-m$i.log && break; sleep 0.1; done
+done
+etcd=(--etcd-servers "$servers" --etcd-cafile $pki/etcd/ca.crt
+  --etcd-certfile $pki/apiserver-etcd-client.crt --etcd-keyfile $pki/apiserver-etcd-client.key)
+
+measure() {
+  local label=$1 k=$dir/super-admin.conf
+  echo "$label GET    $(/tmp/loadgen --kubeconfig $k --namespace lg-get --scenario get --duration 10s --concurrency 16 --http2 | tail -1)"
+  echo "$label CREATE $(/tmp/loadgen --kubeconfig $k --namespace lg-create --scenario create --duration 10s --concurrency 64 | tail -1)"
+  echo "$label LIST   $(/tmp/loadgen --kubeconfig $k --namespace lg-list --scenario list --objects 1000 | tail -1)"
+}
+
+for round in $(seq "$rounds"); do
+  perf_start $dir $port "${etcd[@]}"
+  measure "round $round sekisho"
+  perf_stop
+  "$kube" --advertise-address=127.0.0.1 --bind-address=127.0.0.1 --secure-port=$port \
+    --endpoint-reconciler-type=none --authorization-mode=Node,RBAC --client-ca-file=$pki/ca.crt \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file=$pki/sa.pub --service-account-signing-key-file=$pki/sa.key \
+    --service-cluster-ip-range=10.96.0.0/12 --tls-cert-file=$pki/apiserver.crt \
+    --tls-private-key-file=$pki/apiserver.key "${etcd[@]}" > $dir-kube.log 2>&1 &
+  perf_pid=$!
+  for _ in $(seq 600); do curl -sk "https://127.0.0.1:$port/readyz" 2>/dev/null | grep -q ok && break; sleep 0.1; done
+  measure "round $round kube-apiserver"
+  perf_stop
+  echo "round $round etcd GET    $(/tmp/loadgen --scenario etcd-get "${etcd[@]}" --duration 10s --concurrency 16 | tail -1)"
+  echo "round $round etcd CREATE $(/tmp/loadgen --scenario etcd-create "${etcd[@]}" --duration 10s --concurrency 64 | tail -1)"
+done
