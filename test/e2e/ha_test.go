@@ -204,6 +204,48 @@ func TestThreeServersOnEtcd(t *testing.T) {
 		b.waitQuotaUsed(t, "busy", "ten", "count/leases.coordination.k8s.io", "10")
 	})
 
+	t.Run("addresses and ports across servers", func(t *testing.T) {
+		// Concurrent Services through three servers: every cluster IP
+		// and node port is another, allocated through etcd alone.
+		a.mustKubectl("create", "namespace", "svc")
+		var mu sync.Mutex
+		ips, ports := map[string]string{}, map[int]string{}
+		var wg sync.WaitGroup
+		for i := range 30 {
+			s := c.servers[i%3]
+			wg.Go(func() {
+				name := fmt.Sprintf("s-%02d", i)
+				body := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"` + name + `"},"spec":{"type":"NodePort","selector":{"app":"x"},"ports":[{"port":80}]}}`
+				code, out := s.do("POST", "/api/v1/namespaces/svc/services", "application/json", strings.NewReader(body))
+				if code != http.StatusCreated {
+					t.Errorf("create %s on :%d: %d %s", name, s.port, code, out)
+					return
+				}
+				var svc struct {
+					Spec struct {
+						ClusterIP string
+						Ports     []struct{ NodePort int }
+					}
+				}
+				json.Unmarshal([]byte(out), &svc)
+				mu.Lock()
+				defer mu.Unlock()
+				if other, dup := ips[svc.Spec.ClusterIP]; dup {
+					t.Errorf("%s and %s both have cluster IP %s", name, other, svc.Spec.ClusterIP)
+				}
+				ips[svc.Spec.ClusterIP] = name
+				if other, dup := ports[svc.Spec.Ports[0].NodePort]; dup {
+					t.Errorf("%s and %s both have node port %d", name, other, svc.Spec.Ports[0].NodePort)
+				}
+				ports[svc.Spec.Ports[0].NodePort] = name
+			})
+		}
+		wg.Wait()
+		if len(ips) != 30 || len(ports) != 30 {
+			t.Errorf("%d distinct cluster IPs and %d node ports for 30 Services", len(ips), len(ports))
+		}
+	})
+
 	t.Run("kill -9 a server under load", func(t *testing.T) {
 		a.mustKubectl("create", "namespace", "load")
 		// The victim leads at least one controller group.
@@ -274,8 +316,8 @@ func TestThreeServersOnEtcd(t *testing.T) {
 		t.Logf("a write without quorum: %d after %v: %s", code, took.Round(100*time.Millisecond), out)
 		var status struct{ Kind, Status, Message string }
 		json.Unmarshal([]byte(out), &status)
-		if code < 500 || status.Kind != "Status" || status.Status != "Failure" || status.Message == "" {
-			t.Errorf("a write without quorum: %d %s; want a 5xx Status", code, out)
+		if code != http.StatusServiceUnavailable || status.Kind != "Status" || status.Status != "Failure" || status.Message == "" {
+			t.Errorf("a write without quorum: %d %s; want a 503 Status", code, out)
 		}
 		if took > time.Minute {
 			t.Errorf("a write without quorum took %v; want it refused within the request timeout (1m)", took)

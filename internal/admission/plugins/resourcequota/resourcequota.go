@@ -99,7 +99,10 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	}
 	quotas, err := p.Quotas(ctx, a.Namespace)
 	if err != nil {
-		return apierrors.NewInternalError(fmt.Errorf("error looking up quota: %w", err))
+		// Not an API status: the server answers as the cause calls for (503
+		// when the store has no quorum, 504 past the deadline, else its
+		// generic 500) and logs the cause.
+		return fmt.Errorf("error looking up quota: %w", err)
 	}
 	charged, err := p.Registry.Charge(quotas, w)
 	var refused *quota.Refusal
