@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sekisho/sekisho/internal/certrenewal"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/pki"
 )
@@ -252,9 +253,11 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			renewals := serverRenewals(dir)
 			switch output {
 			case "", "table":
 				printExpiration(out, rep)
+				printRenewals(out, renewals)
 			case "json":
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -262,7 +265,11 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 					Kind       string `json:"kind"`
 					APIVersion string `json:"apiVersion"`
 					*clusterpki.ExpirationReport
-				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep}); err != nil {
+					// ServerRenewals: when a server on this directory with
+					// --cert-renewal=auto (up's default) renews each of its
+					// own certificates.
+					ServerRenewals []renewal `json:"serverRenewals,omitempty"`
+				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep, renewals}); err != nil {
 					return err
 				}
 			default:
@@ -284,6 +291,40 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&failWithin, "fail-within", 0, "exit with status 2 if any certificate is missing or expires within this window, e.g. 720h")
 	return cmd
+}
+
+// renewal is when the server renews one of its certificates itself.
+type renewal struct {
+	Name        string    `json:"name"`
+	NextRenewal time.Time `json:"nextRenewal"`
+}
+
+// serverRenewals lists the server's certificates whose CA key is in dir,
+// which the server renews itself with --cert-renewal=auto.
+func serverRenewals(dir string) []renewal {
+	names, _ := certrenewal.Renewable(dir)
+	var out []renewal
+	for _, name := range names {
+		if at, err := certrenewal.NextRenewal(dir, name); err == nil {
+			out = append(out, renewal{Name: name, NextRenewal: at})
+		}
+	}
+	return out
+}
+
+// printRenewals adds a third table to kubeadm's two: when the server
+// renews its own certificates.
+func printRenewals(w io.Writer, renewals []renewal) {
+	if len(renewals) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "RENEWED BY THE SERVER (--cert-renewal=auto)\tNEXT RENEWAL")
+	for _, r := range renewals {
+		fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.NextRenewal.Format("Jan 02, 2006 15:04 MST"))
+	}
+	tw.Flush()
 }
 
 func printExpiration(w io.Writer, rep *clusterpki.ExpirationReport) {

@@ -113,6 +113,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "client certificate for etcd (kubeadm: apiserver-etcd-client.crt)")
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "key of --etcd-certfile")
 	fs.StringVar(&o.EtcdPrefix, "etcd-prefix", o.EtcdPrefix, "the prefix of every key in etcd, as kube-apiserver's; it ends in /registry")
+	fs.StringVar(&o.CertRenewal, "cert-renewal", o.CertRenewal, "auto renews the server's own certificates (serving, kubelet client, front-proxy client, etcd client) at two thirds of their lifetime, when the CAs' keys are in the data directory (up's layout; up's default), and the server takes them without a restart; off leaves renewal to you")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "with several API servers on one etcd, run each group of sekisho's controllers on one server at a time, elected with a Lease in kube-system")
 	fs.DurationVar(&o.LeaderElectLeaseDuration, "leader-elect-lease-duration", o.LeaderElectLeaseDuration, "how long a candidate waits, after the leader's last renewal it saw, before taking a controller group over")
 	fs.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline, "how long a leader keeps working without renewing its lease; shorter than the lease duration")

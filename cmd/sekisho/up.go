@@ -74,6 +74,9 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			def("tls-private-key-file", &o.TLSPrivateKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("apiserver")))
 			def("client-ca-file", &o.ClientCAFile, filepath.Join(dataDir, clusterpki.CertFile("ca")))
 			def("storage-dir", &o.StorageDir, filepath.Join(dataDir, "storage"))
+			// up owns its CAs: it renews the server's certificates itself.
+			def("cert-renewal", &o.CertRenewal, controlplane.CertRenewalAuto)
+			o.CertRenewalDir = dataDir
 			// No Service gains an external IP (CVE-2020-8554, CIS 1.2.3)
 			// unless the plugin is disabled by name: up's secure default.
 			if !slices.Contains(o.DisableAdmissionPlugins, upDeniesExternalIPs) && !slices.Contains(o.EnableAdmissionPlugins, upDeniesExternalIPs) {

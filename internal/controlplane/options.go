@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -65,6 +66,12 @@ type Options struct {
 	// Controllers chooses which of sekisho's controllers run, in
 	// kube-controller-manager's --controllers syntax (see ControllerNames).
 	Controllers []string
+	// CertRenewal is CertRenewalAuto or CertRenewalOff: whether the
+	// server renews its own certificates in CertRenewalDir, the data
+	// directory of up's layout (for serve: the parent of
+	// --tls-cert-file's pki directory).
+	CertRenewal    string
+	CertRenewalDir string
 	// LeaderElect runs each group of controllers on one server at a time
 	// when several share etcd, elected with a Lease in kube-system; the
 	// embedded database has one server, which runs them all.
@@ -193,6 +200,7 @@ func DefaultOptions() Options {
 		ServiceNodePortRange:                     "30000-32767",
 		Controllers:                              []string{"*"},
 		LeaderElect:                              true,
+		CertRenewal:                              CertRenewalOff,
 		LeaderElectLeaseDuration:                 leaderelection.DefaultTiming.LeaseDuration,
 		LeaderElectRenewDeadline:                 leaderelection.DefaultTiming.RenewDeadline,
 		LeaderElectRetryPeriod:                   leaderelection.DefaultTiming.RetryPeriod,
@@ -461,6 +469,15 @@ func (o *Options) validateStorage() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--storage-backend %q: want etcd3 or bbolt", o.StorageBackend))
 	}
+	switch o.CertRenewal {
+	case CertRenewalOff:
+	case CertRenewalAuto:
+		if o.certRenewalDir() == "" {
+			errs = append(errs, fmt.Errorf("--cert-renewal=auto needs the data directory layout up writes: --tls-cert-file %q is not in a pki directory", o.TLSCertFile))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--cert-renewal %q: want auto or off", o.CertRenewal))
+	}
 	if o.LeaderElect {
 		if err := o.leaderElectTiming().Validate(); err != nil {
 			errs = append(errs, err)
@@ -489,4 +506,22 @@ func (o *Options) etcdDial() etcd.DialOptions {
 
 func (o Options) leaderElectTiming() leaderelection.Timing {
 	return leaderelection.Timing{LeaseDuration: o.LeaderElectLeaseDuration, RenewDeadline: o.LeaderElectRenewDeadline, RetryPeriod: o.LeaderElectRetryPeriod}
+}
+
+// The values of --cert-renewal.
+const (
+	CertRenewalAuto = "auto"
+	CertRenewalOff  = "off"
+)
+
+// certRenewalDir is the data directory whose certificates the server
+// renews: up's, or the parent of the pki directory --tls-cert-file is in.
+func (o Options) certRenewalDir() string {
+	if o.CertRenewalDir != "" {
+		return o.CertRenewalDir
+	}
+	if dir := filepath.Dir(o.TLSCertFile); o.TLSCertFile != "" && filepath.Base(dir) == "pki" {
+		return filepath.Dir(dir)
+	}
+	return ""
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authnapi"
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/certrenewal"
 	"github.com/sekisho/sekisho/internal/componentstatus"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
@@ -48,6 +49,7 @@ import (
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
 	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/keypair"
 	"github.com/sekisho/sekisho/internal/metrics"
 	"github.com/sekisho/sekisho/internal/openapi"
 	"github.com/sekisho/sekisho/internal/proxy"
@@ -70,8 +72,17 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	servingCert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSPrivateKeyFile)
-	if err != nil {
+	if o.CertRenewal == CertRenewalAuto {
+		names, skipped := certrenewal.Renewable(o.certRenewalDir())
+		for name, why := range skipped {
+			log.Info("certificate renewal: not renewed here", "certificate", name, "why", why)
+		}
+		go (&certrenewal.Renewer{Dir: o.certRenewalDir(), Names: names, Log: log}).Run(ctx)
+	}
+	// The serving certificate is read again when its files change: the
+	// next handshake presents a renewed one, and open connections stay.
+	servingCert := &keypair.Pair{CertFile: o.TLSCertFile, KeyFile: o.TLSPrivateKeyFile, Log: log, Interval: reloadInterval}
+	if err := servingCert.Start(ctx); err != nil {
 		return fmt.Errorf("--tls-cert-file/--tls-private-key-file: %w", err)
 	}
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
@@ -179,7 +190,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		go metricsRegistry.CountObjects(ctx, kv, store.StoredResources(cat), o.EtcdCountMetricPollPeriod, log)
 	}
 
-	kubelets, err := kubeletProxy(o, cat, st, log)
+	kubelets, err := kubeletProxy(ctx, o, cat, st, log)
 	if err != nil {
 		return err
 	}
@@ -518,15 +529,15 @@ func healthChecks(st *store.Store) []apiserver.HealthCheck {
 // certificates are requested but verified per request by the x509
 // authenticator, so that requests without one can still use a token; the
 // handshake lists the CAs it accepts.
-func serverTLS(o Options, cert tls.Certificate, a *authentication) *tls.Config {
+func serverTLS(o Options, cert *keypair.Pair, a *authentication) *tls.Config {
 	minVersion, _ := tlsVersion(o.TLSMinVersion)
 	suites, _ := cipherSuites(o.TLSCipherSuites)
 	return a.clientCATLS(&tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   minVersion,
-		CipherSuites: suites,
-		ClientAuth:   tls.RequestClientCert,
-		NextProtos:   []string{"h2", "http/1.1"},
+		GetCertificate: cert.GetCertificate,
+		MinVersion:     minVersion,
+		CipherSuites:   suites,
+		ClientAuth:     tls.RequestClientCert,
+		NextProtos:     []string{"h2", "http/1.1"},
 	})
 }
 
@@ -561,7 +572,7 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 }
 
 // kubeletProxy builds the proxy to kubelets, pods and services.
-func kubeletProxy(o Options, cat *catalog.Catalog, st *store.Store, log *slog.Logger) (*proxy.Proxy, error) {
+func kubeletProxy(ctx context.Context, o Options, cat *catalog.Catalog, st *store.Store, log *slog.Logger) (*proxy.Proxy, error) {
 	var types []corev1.NodeAddressType
 	for _, t := range o.KubeletPreferredAddressTypes {
 		types = append(types, corev1.NodeAddressType(t))
@@ -569,7 +580,7 @@ func kubeletProxy(o Options, cat *catalog.Catalog, st *store.Store, log *slog.Lo
 	if o.KubeletCertificateAuthority == "" {
 		log.Info("kubelets' serving certificates are not verified: set --kubelet-certificate-authority to verify them")
 	}
-	return proxy.New(proxy.Config{
+	return proxy.New(ctx, proxy.Config{
 		Catalog: cat, Objects: st, Log: log,
 		ClientCertFile: o.KubeletClientCertificate, ClientKeyFile: o.KubeletClientKey,
 		CAFile: o.KubeletCertificateAuthority, PreferredAddressTypes: types,

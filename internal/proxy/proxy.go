@@ -30,7 +30,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/keypair"
 )
 
 // DefaultPreferredAddressTypes is kube-apiserver's default for
@@ -80,8 +80,9 @@ type Proxy struct {
 	services, slice       *catalog.Resource
 }
 
-// New builds the proxy.
-func New(cfg Config) (*Proxy, error) {
+// New builds the proxy; the client certificate's files are watched until
+// ctx ends.
+func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -106,11 +107,13 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, errors.New("--kubelet-client-certificate and --kubelet-client-key go together")
 	}
 	if cfg.ClientCertFile != "" {
-		certs := &keyPair{certFile: cfg.ClientCertFile, keyFile: cfg.ClientKeyFile}
-		if _, err := certs.get(); err != nil {
-			return nil, fmt.Errorf("--kubelet-client-certificate: %w", err)
+		// Renewed files are taken at once, a broken pair refused with a
+		// log line and the last good one kept (keypair).
+		certs := &keypair.Pair{CertFile: cfg.ClientCertFile, KeyFile: cfg.ClientKeyFile, Log: cfg.Log}
+		if err := certs.Start(ctx); err != nil {
+			return nil, fmt.Errorf("--kubelet-client-certificate/--kubelet-client-key: %w", err)
 		}
-		tlsConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return certs.get() }
+		tlsConfig.GetClientCertificate = certs.GetClientCertificate
 	}
 	directTLS := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // pods' own certificates name no one we know
 	p := &Proxy{cfg: cfg, kubelets: newTransport(tlsConfig), direct: newTransport(directTLS), kubeletTLS: tlsConfig, directTLS: directTLS}
@@ -158,49 +161,6 @@ func (p *Proxy) Connects() map[catalog.ActionKey]catalog.ConnectFunc {
 		key(p.nodes, "proxy"):      p.nodeProxy,
 		key(p.services, "proxy"):   p.serviceProxy,
 	}
-}
-
-// keyPair is a certificate and key loaded from files, loaded again when
-// either file changes.
-type keyPair struct {
-	certFile, keyFile string
-
-	mu    sync.Mutex
-	stamp string
-	cert  *tls.Certificate
-}
-
-func (k *keyPair) get() (*tls.Certificate, error) {
-	stamp, err := fileStamp(k.certFile, k.keyFile)
-	if err != nil {
-		return nil, err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.cert != nil && stamp == k.stamp {
-		return k.cert, nil
-	}
-	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
-	if err != nil {
-		if k.cert != nil {
-			return k.cert, nil // a half-written pair: keep the last good one
-		}
-		return nil, err
-	}
-	k.cert, k.stamp = &cert, stamp
-	return k.cert, nil
-}
-
-func fileStamp(files ...string) (string, error) {
-	var b strings.Builder
-	for _, f := range files {
-		info, err := os.Stat(f)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "%s:%d:%d;", f, info.Size(), info.ModTime().UnixNano())
-	}
-	return b.String(), nil
 }
 
 // kubeletLocation is where a node's kubelet serves: the first address of

@@ -67,7 +67,7 @@ func testProxy(t *testing.T, kubelet *httptest.Server) (*Proxy, *httptest.Server
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = p
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: corev1.PodSpec{NodeName: "n1",
 		Containers: []corev1.Container{{Name: "app"}, {Name: "sidecar"}}}}
-	px, err := New(Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
+	px, err := New(context.Background(), Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
 		PreferredAddressTypes: []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName}})
 	if err != nil {
 		t.Fatal(err)

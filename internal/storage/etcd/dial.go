@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/sekisho/sekisho/internal/keypair"
 	"github.com/sekisho/sekisho/internal/reload"
 )
 
@@ -150,10 +151,12 @@ func (f *tlsFiles) loadCA(path string) error {
 }
 
 func (f *tlsFiles) loadPair(certFile, keyFile string) error {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	// Checked as every certificate the server reloads is (keypair): a
+	// mismatched, expired or world-readable pair is refused.
+	cert, err := keypair.Load(certFile, keyFile, time.Now())
 	if err != nil {
 		return fmt.Errorf("--etcd-certfile/--etcd-keyfile: %w", err)
 	}
-	f.cert.Store(&cert)
+	f.cert.Store(cert)
 	return nil
 }
