@@ -142,6 +142,20 @@ func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSi
 		return err
 	}
 	now := c.now()
+	// A CA past its validity is the signer's state, not the request's: the
+	// request waits (retried each minute) for a renewed CA, as
+	// kube-controller-manager's signer does, rather than failing for good.
+	if now.After(ca.Cert.NotAfter) || now.Before(ca.Cert.NotBefore) {
+		err := fmt.Errorf("the signing CA is valid from %s to %s, not now", ca.Cert.NotBefore.UTC().Format(time.RFC3339), ca.Cert.NotAfter.UTC().Format(time.RFC3339))
+		c.mu.Lock()
+		told := c.unsigned["ca-validity/"+string(csr.UID)]
+		c.unsigned["ca-validity/"+string(csr.UID)] = true
+		c.mu.Unlock()
+		if !told {
+			c.Events.Event(ctx, csr, corev1.EventTypeWarning, "SignerNotValid", "approved but not signed: "+err.Error()+"; renew the cluster CA")
+		}
+		return err
+	}
 	validity := c.Duration
 	if e := csr.Spec.ExpirationSeconds; e != nil && time.Duration(*e)*time.Second < validity {
 		validity = time.Duration(*e) * time.Second
