@@ -15,6 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/sekisho/sekisho/internal/keypair"
 	"github.com/sekisho/sekisho/internal/reload"
@@ -76,7 +78,13 @@ func Dial(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Clien
 		if err != nil {
 			return nil, err
 		}
-		cfg.TLS = t
+		cfg.TLS = t.Config
+		// Each connection's handshake takes the CA bundle and the client
+		// pair in force (a shared tls.Config's RootCAs cannot change),
+		// and verifies etcd's certificate by the standard verification,
+		// its name or IP address included. Given last, these credentials
+		// replace the ones clientv3 makes from cfg.TLS.
+		cfg.DialOptions = append(cfg.DialOptions, grpc.WithTransportCredentials(&reloadingCreds{base: t.Config, roots: t.roots}))
 	}
 	return clientv3.New(cfg)
 }
@@ -90,7 +98,7 @@ type tlsFiles struct {
 	cert  atomic.Pointer[tls.Certificate]
 }
 
-func newReloadingTLS(ctx context.Context, o DialOptions, log *slog.Logger) (*tls.Config, error) {
+func newReloadingTLS(ctx context.Context, o DialOptions, log *slog.Logger) (*tlsConfig, error) {
 	f := &tlsFiles{}
 	if err := f.loadCA(o.CAFile); err != nil {
 		return nil, err
@@ -111,31 +119,60 @@ func newReloadingTLS(ctx context.Context, o DialOptions, log *slog.Logger) (*tls
 			return nil, err
 		}
 	}
-	return &tls.Config{
+	return &tlsConfig{Config: &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return f.cert.Load(), nil
 		},
-		// The roots can change, which tls.Config.RootCAs cannot: the
-		// chain and the name are verified here against the current ones,
-		// as the default verification would.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("etcd presented no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range cs.PeerCertificates[1:] {
-				inter.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
-				Roots: f.roots.Load(), Intermediates: inter, DNSName: cs.ServerName,
-				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			})
-			return err
-		},
-	}, nil
+	}, roots: &f.roots}, nil
 }
+
+// tlsConfig is the client's TLS settings with the CA bundle in force.
+type tlsConfig struct {
+	*tls.Config
+	roots *atomic.Pointer[x509.CertPool]
+}
+
+// reloadingCreds is gRPC transport security whose every handshake uses
+// the CA bundle in force and verifies the server's chain and name by the
+// standard verification. (A VerifyConnection on a shared config cannot
+// check an IP address: the connection state leaves the name empty.)
+type reloadingCreds struct {
+	base  *tls.Config
+	roots *atomic.Pointer[x509.CertPool]
+}
+
+func (c *reloadingCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	host, _, err := net.SplitHostPort(authority)
+	if err != nil {
+		host = authority
+	}
+	cfg := c.base.Clone()
+	cfg.RootCAs = c.roots.Load()
+	cfg.ServerName = host
+	cfg.NextProtos = []string{"h2"}
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, credentials.TLSInfo{State: conn.ConnectionState(),
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+}
+
+func (c *reloadingCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return nil, nil, errors.New("etcd client credentials do not serve")
+}
+
+func (c *reloadingCreds) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "tls", SecurityVersion: "1.2"}
+}
+
+func (c *reloadingCreds) Clone() credentials.TransportCredentials {
+	return &reloadingCreds{base: c.base, roots: c.roots}
+}
+
+func (c *reloadingCreds) OverrideServerName(string) error { return nil }
 
 func (f *tlsFiles) loadCA(path string) error {
 	caPEM, err := os.ReadFile(path)

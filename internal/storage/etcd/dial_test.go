@@ -2,8 +2,12 @@ package etcd
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,6 +98,49 @@ func TestDialReloadsTheClientCertificate(t *testing.T) {
 		t.Error("etcd whose certificate the CA did not sign was reached")
 	} else if !strings.Contains(err.Error(), "deadline") && !strings.Contains(err.Error(), "certificate") {
 		t.Logf("refused with: %v", err)
+	}
+}
+
+// An etcd certificate from the right CA but for another name is refused:
+// the endpoint's IP address is checked against the certificate's, as the
+// standard verification does.
+func TestDialChecksTheServerName(t *testing.T) {
+	dir := testPKI(t)
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	ca, err := pki.CAFromPEM("etcd/ca.crt", read("etcd/ca.crt"), "etcd/ca.key", read("etcd/ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := ca.Issue(pki.Template{CommonName: "elsewhere", Kind: pki.KindServerClient, DNSNames: []string{"etcd.invalid"}}.ValidFor(time.Now(), time.Hour), key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := pki.EncodePrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "elsewhere.crt"), pki.EncodeCertificates(cert), 0o644)
+	os.WriteFile(filepath.Join(dir, "elsewhere.key"), keyPEM, 0o600)
+	endpoint := etcdtest.Start(t, &transport.TLSInfo{
+		CertFile: filepath.Join(dir, "elsewhere.crt"), KeyFile: filepath.Join(dir, "elsewhere.key"),
+		TrustedCAFile: filepath.Join(dir, "etcd/ca.crt"), SkipClientSANVerify: true,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, DialOptions{Endpoints: []string{endpoint}, CAFile: filepath.Join(dir, "etcd/ca.crt"),
+		CertFile: filepath.Join(dir, "apiserver-etcd-client.crt"), KeyFile: filepath.Join(dir, "apiserver-etcd-client.key")}, discard())
+	if err == nil {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer rcancel()
+		_, err = New(Options{Client: c}).Rev(rctx)
+		c.Close()
+	}
+	if err == nil {
+		t.Fatalf("etcd at %s, whose certificate names only etcd.invalid, was reached", endpoint)
 	}
 }
 
