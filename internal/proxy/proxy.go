@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +36,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/sekisho/sekisho/internal/cabundle"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/keypair"
 )
@@ -75,11 +76,8 @@ type Proxy struct {
 	// kubeletTLS and directTLS are the transports' TLS settings, for the
 	// connections an upgrade dials itself.
 	kubeletTLS, directTLS *tls.Config
-	// kubeletRoots verifies kubelets' serving certificates, when
-	// --kubelet-certificate-authority is set.
-	kubeletRoots    *cabundle.Bundle
-	pods, nodes     *catalog.Resource
-	services, slice *catalog.Resource
+	pods, nodes           *catalog.Resource
+	services, slice       *catalog.Resource
 }
 
 // New builds the proxy; the client certificate's files are watched until
@@ -92,14 +90,16 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		cfg.PreferredAddressTypes = DefaultPreferredAddressTypes
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	var roots *cabundle.Bundle
 	if cfg.CAFile != "" {
-		// Reloaded when the file changes; each connection to a kubelet
-		// verifies against the bundle in force.
-		roots = &cabundle.Bundle{File: cfg.CAFile, Log: cfg.Log}
-		if err := roots.Start(ctx); err != nil {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
 			return nil, fmt.Errorf("--kubelet-certificate-authority: %w", err)
 		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--kubelet-certificate-authority %s: no PEM certificate in it", cfg.CAFile)
+		}
+		tlsConfig.RootCAs = pool
 	} else {
 		tlsConfig.InsecureSkipVerify = true // kube-apiserver's default: see Config.CAFile
 	}
@@ -116,8 +116,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		tlsConfig.GetClientCertificate = certs.GetClientCertificate
 	}
 	directTLS := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // pods' own certificates name no one we know
-	p := &Proxy{cfg: cfg, kubelets: newTransport(tlsConfig, roots), direct: newTransport(directTLS, nil),
-		kubeletTLS: tlsConfig, directTLS: directTLS, kubeletRoots: roots}
+	p := &Proxy{cfg: cfg, kubelets: newTransport(tlsConfig), direct: newTransport(directTLS), kubeletTLS: tlsConfig, directTLS: directTLS}
 	for _, want := range []struct {
 		into *(*catalog.Resource)
 		gvr  schema.GroupVersionResource
@@ -136,10 +135,8 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// newTransport dials with c; with roots, each TLS connection verifies the
-// server against the bundle in force.
-func newTransport(c *tls.Config, roots *cabundle.Bundle) *http.Transport {
-	tr := &http.Transport{
+func newTransport(c *tls.Config) *http.Transport {
+	return &http.Transport{
 		Proxy:                 nil, // straight to the node or pod, never through an HTTP proxy
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       c,
@@ -148,17 +145,6 @@ func newTransport(c *tls.Config, roots *cabundle.Bundle) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 0, // logs follow and streams stay open
 	}
-	if roots != nil {
-		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			return (&tls.Dialer{NetDialer: dialer, Config: roots.ClientConfig(c, host)}).DialContext(ctx, network, addr)
-		}
-	}
-	return tr
 }
 
 // Connects returns the ConnectFunc of every connect subresource.
@@ -204,11 +190,7 @@ func (p *Proxy) kubeletLocation(ctx context.Context, nodeName string) (*url.URL,
 // tlsConfig; see upgrade.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.RoundTripper, tlsConfig *tls.Config, target *url.URL) {
 	if isUpgrade(r) {
-		roots := p.kubeletRoots
-		if tlsConfig != p.kubeletTLS {
-			roots = nil
-		}
-		p.upgrade(w, r, tlsConfig, roots, target)
+		p.upgrade(w, r, tlsConfig, target)
 		return
 	}
 	rp := &httputil.ReverseProxy{
@@ -236,9 +218,9 @@ func (p *Proxy) unreachable(w http.ResponseWriter, target *url.URL, err error) {
 // decides: 101 joins the two connections; anything else goes back as a
 // response after which the client's connection is closed, so nothing the
 // client sends next is read as a stream, forwarded, or served.
-func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.Config, roots *cabundle.Bundle, target *url.URL) {
+func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.Config, target *url.URL) {
 	ctx := r.Context()
-	backend, err := dial(ctx, target, tlsConfig, roots)
+	backend, err := dial(ctx, target, tlsConfig)
 	if err != nil {
 		p.unreachable(w, target, err)
 		return
@@ -312,7 +294,7 @@ func closeWrite(c net.Conn) {
 }
 
 // dial connects to target: TLS with tlsConfig for https, TCP for http.
-func dial(ctx context.Context, target *url.URL, tlsConfig *tls.Config, roots *cabundle.Bundle) (net.Conn, error) {
+func dial(ctx context.Context, target *url.URL, tlsConfig *tls.Config) (net.Conn, error) {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	host := target.Host
 	if target.Port() == "" {
@@ -326,9 +308,6 @@ func dial(ctx context.Context, target *url.URL, tlsConfig *tls.Config, roots *ca
 		return d.DialContext(ctx, "tcp", host)
 	}
 	c := tlsConfig.Clone()
-	if roots != nil {
-		c = roots.ClientConfig(tlsConfig, target.Hostname())
-	}
 	c.NextProtos = []string{"http/1.1"} // an upgrade needs HTTP/1.1
 	if c.ServerName == "" {
 		c.ServerName = target.Hostname()

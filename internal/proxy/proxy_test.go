@@ -3,22 +3,13 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,12 +59,6 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func testProxy(t *testing.T, kubelet *httptest.Server) (*Proxy, *httptest.Server) {
 	t.Helper()
-	return testProxyWith(t, kubelet, func(*Config) {})
-}
-
-// testProxyWith is testProxy with the proxy's Config adjusted by set.
-func testProxyWith(t *testing.T, kubelet *httptest.Server, set func(*Config)) (*Proxy, *httptest.Server) {
-	t.Helper()
 	host, port, _ := net.SplitHostPort(kubelet.Listener.Addr().String())
 	var p int32
 	fmt.Sscan(port, &p)
@@ -82,10 +67,8 @@ func testProxyWith(t *testing.T, kubelet *httptest.Server, set func(*Config)) (*
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = p
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: corev1.PodSpec{NodeName: "n1",
 		Containers: []corev1.Container{{Name: "app"}, {Name: "sidecar"}}}}
-	cfg := Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
-		PreferredAddressTypes: []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName}}
-	set(&cfg)
-	px, err := New(t.Context(), cfg)
+	px, err := New(context.Background(), Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
+		PreferredAddressTypes: []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +184,7 @@ func TestKubeletCertificateIsVerified(t *testing.T) {
 	defer kubelet.Close()
 	px, front := testProxy(t, kubelet)
 	px.kubeletTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: nil} // the system roots know no test CA
-	px.kubelets = newTransport(px.kubeletTLS, nil)
+	px.kubelets = newTransport(px.kubeletTLS)
 	resp, err := http.Get(front.URL + "/pods/web/log?container=app")
 	if err != nil {
 		t.Fatal(err)
@@ -210,50 +193,6 @@ func TestKubeletCertificateIsVerified(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "certificate") || len(b.seen) != 0 {
 		t.Errorf("unverified kubelet: %d %s, kubelet saw %v", resp.StatusCode, body, b.seen)
-	}
-}
-
-// --kubelet-certificate-authority is reloaded: a kubelet refused under
-// one CA is reached once the file names the CA that signed it, with no
-// restart, and its name (an IP address here) is checked too.
-func TestKubeletCAReloads(t *testing.T) {
-	b := &backend{}
-	kubelet := httptest.NewTLSServer(b)
-	defer kubelet.Close()
-	caFile := filepath.Join(t.TempDir(), "kubelet-ca.crt")
-	writeCA := func(cert *x509.Certificate) {
-		if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other-ca"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	otherCA, _ := x509.ParseCertificate(der)
-	writeCA(otherCA)
-	_, front := testProxyWith(t, kubelet, func(c *Config) { c.CAFile = caFile })
-	get := func() (int, string) {
-		resp, err := http.Get(front.URL + "/pods/web/log?container=app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(body)
-	}
-	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "certificate") {
-		t.Fatalf("a kubelet under another CA: %d %s", code, body)
-	}
-	writeCA(kubelet.Certificate())
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if code, _ := get(); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			code, body := get()
-			t.Fatalf("after the CA file names the kubelet's CA: %d %s", code, body)
-		}
 	}
 }
 
