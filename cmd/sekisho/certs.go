@@ -30,6 +30,7 @@ func newCertsCommand() *cobra.Command {
 		newCertsCheckExpirationCommand(),
 		newCertsRenewCommand(),
 		newCertsRevokeCommand(),
+		newCertsRotateSAKeyCommand(),
 		newCertsEtcdMemberCommand(),
 	)
 	return cmd
@@ -459,5 +460,71 @@ sekisho etcd --pki-dir OUT/pki there.`,
 	fs.StringVar(&address, "etcd-address", "", "the member's IP address (required)")
 	fs.StringVar(&o.Out, "out", "", "directory to write OUT/pki/etcd into (required)")
 	fs.DurationVar(&o.Validity, "cert-validity", o.Validity, "validity of the certificates")
+	return cmd
+}
+
+func newCertsRotateSAKeyCommand() *cobra.Command {
+	var (
+		dir     string
+		overlap time.Duration
+		keyType string
+		prune   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate-sa-key --dir DIR [--overlap 24h]",
+		Short: "Sign service-account tokens with a new key, keeping the old one valid for an overlap",
+		Long: `Generate a new service-account signing key: pki/sa.pub gains its public key and
+pki/sa.key becomes it. A running server reloads both within a second: new tokens carry the
+new key's id, /openid/v1/jwks publishes both keys, and tokens signed with the old key keep
+working until the overlap ends. Then the old key leaves sa.pub (a server with
+--cert-renewal=auto, up's default, does this itself; otherwise run this command with --prune)
+and its tokens stop verifying.
+
+The default overlap is up's --service-account-max-token-expiration, the longest lifetime of a
+token it issues; kubelets and kubectl renew theirs hourly. Tokens kept in Secrets of type
+kubernetes.io/service-account-token never expire and stop working when their key is removed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			out := cmd.OutOrStdout()
+			now := time.Now()
+			if prune {
+				removed, next, err := clusterpki.PruneServiceAccountKeys(dir, now)
+				if err != nil {
+					return err
+				}
+				for _, k := range removed {
+					fmt.Fprintf(out, "removed %s (retired after %s)\n", k.ID, k.RetireAfter.Format(time.RFC3339))
+				}
+				if !next.IsZero() {
+					fmt.Fprintf(out, "next retirement: %s\n", next.Format(time.RFC3339))
+				}
+				return nil
+			}
+			var kt pki.KeyType
+			if keyType != "" {
+				var err error
+				if kt, err = pki.ParseKeyType(keyType); err != nil {
+					return fmt.Errorf("--key-type: %w", err)
+				}
+			}
+			r, err := clusterpki.RotateServiceAccountKey(dir, kt, overlap, now)
+			if err != nil {
+				return err
+			}
+			for _, k := range r.Removed {
+				fmt.Fprintf(out, "removed %s (retired after %s)\n", k.ID, k.RetireAfter.Format(time.RFC3339))
+			}
+			fmt.Fprintf(out, "signing key: %s (new)\n", r.New.ID)
+			fmt.Fprintf(out, "retiring:    %s, verifies tokens until %s\n", r.Retired.ID, r.Retired.RetireAfter.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "data directory holding pki/ (required)")
+	cmd.Flags().DurationVar(&overlap, "overlap", upMaxTokenExpiration, "how long the old key keeps verifying tokens: at least the longest token lifetime the server issues")
+	cmd.Flags().StringVar(&keyType, "key-type", "", "type of the new key: "+keyTypeList()+" (default: the current key's type)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "only remove the keys whose overlap has ended")
 	return cmd
 }

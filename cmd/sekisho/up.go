@@ -40,6 +40,13 @@ func defaultDataDir() string {
 // DefaultServiceAccountIssuer is kubeadm's default issuer.
 const DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 
+// upMaxTokenExpiration is up's --service-account-max-token-expiration.
+// kube-apiserver has no cap by default; with one, a rotated-out signing
+// key can be removed after a known time (rotate-sa-key's --overlap).
+// Kubelets, kubectl create token and the controller-manager ask for an
+// hour and renew.
+const upMaxTokenExpiration = 24 * time.Hour
+
 func newUpCommand() *cobra.Command {
 	o := controlplane.DefaultOptions()
 	o.BindAddress = "127.0.0.1"
@@ -173,6 +180,9 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 			}
 			if !flags.Changed("service-account-issuer") {
 				o.ServiceAccountIssuers = []string{DefaultServiceAccountIssuer}
+			}
+			if !flags.Changed("service-account-max-token-expiration") {
+				o.ServiceAccountMaxTokenExpiration = upMaxTokenExpiration
 			}
 			kubeconfig := filepath.Join(dataDir, "admin.conf")
 			o.Ready = func(addr net.Addr) {

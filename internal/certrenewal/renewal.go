@@ -39,7 +39,11 @@ func Due(notBefore, notAfter time.Time) time.Time {
 type Renewer struct {
 	Dir   string
 	Names []string
-	Log   *slog.Logger
+	// ServiceAccountKeys: also remove from sa.pub the service-account keys
+	// whose overlap after a rotation (sekisho certs rotate-sa-key) has
+	// ended.
+	ServiceAccountKeys bool
+	Log                *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -101,6 +105,30 @@ func (r *Renewer) Check() time.Time {
 		r.Log.Info("certificate renewed", "certificate", name, "serial", renewed.SerialNumber.Text(16),
 			"notAfter", renewed.NotAfter.UTC().Format(time.RFC3339), "nextRenewal", nextDue.UTC().Format(time.RFC3339))
 		next = minTime(next, nextDue)
+	}
+	if r.ServiceAccountKeys {
+		next = minTime(next, r.pruneServiceAccountKeys(now))
+	}
+	return next
+}
+
+// pruneServiceAccountKeys removes retired service-account keys that are
+// due, once a rotation has recorded any.
+func (r *Renewer) pruneServiceAccountKeys(now time.Time) (next time.Time) {
+	next = now.Add(time.Hour)
+	if _, err := os.Stat(clusterpki.Layout{Dir: r.Dir}.Path(clusterpki.SARotationFile)); err != nil {
+		return next
+	}
+	removed, due, err := clusterpki.PruneServiceAccountKeys(r.Dir, now)
+	if err != nil {
+		r.Log.Error("service-account key retirement failed; retrying in a minute", "err", err)
+		return now.Add(time.Minute)
+	}
+	for _, k := range removed {
+		r.Log.Info("service-account key retired: tokens it signed no longer verify", "keyID", k.ID, "retireAfter", k.RetireAfter.Format(time.RFC3339))
+	}
+	if !due.IsZero() {
+		next = due
 	}
 	return next
 }

@@ -98,3 +98,31 @@ func TestDueOfShortLifetimes(t *testing.T) {
 		t.Errorf("Due = %v, want %v", got, want)
 	}
 }
+
+// The server retires a rotated-out service-account key when its overlap
+// ends, and says so.
+func TestRetiresServiceAccountKeys(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	dir := initPKI(t, start, 365*24*time.Hour)
+	rot, err := clusterpki.RotateServiceAccountKey(dir, "", 10*time.Minute, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := start.Add(9 * time.Minute)
+	var logs bytes.Buffer
+	r := &Renewer{Dir: dir, ServiceAccountKeys: true, Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return clock }}
+	if next := r.Check(); !next.Equal(rot.Retired.RetireAfter) {
+		t.Errorf("next check %v, want the retirement %v", next, rot.Retired.RetireAfter)
+	}
+	if keys, _ := clusterpki.ServiceAccountKeys(dir); len(keys) != 2 {
+		t.Fatalf("retired early: %+v", keys)
+	}
+	clock = start.Add(10 * time.Minute)
+	r.Check()
+	if keys, _ := clusterpki.ServiceAccountKeys(dir); len(keys) != 1 || keys[0].ID != rot.New.ID {
+		t.Errorf("after the overlap: %+v", keys)
+	}
+	if !strings.Contains(logs.String(), "service-account key retired") || !strings.Contains(logs.String(), rot.Retired.ID) {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}

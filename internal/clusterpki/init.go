@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sekisho/sekisho/internal/kubeconfig"
@@ -389,8 +390,9 @@ func (b *initBuilder) planServiceAccountKey() error {
 		if err != nil {
 			return fmt.Errorf("%s: %v", b.l.Path(SAPubFile), err)
 		}
-		if !pki.KeyMatches(key, pubs[0]) {
-			return fmt.Errorf("%s: public key does not match private key %s", b.l.Path(SAPubFile), b.l.Path(SAKeyFile))
+		// After a rotation sa.pub holds the retiring keys too.
+		if !slices.ContainsFunc(pubs, func(p crypto.PublicKey) bool { return pki.KeyMatches(key, p) }) {
+			return fmt.Errorf("%s: no public key matches private key %s", b.l.Path(SAPubFile), b.l.Path(SAKeyFile))
 		}
 		b.stage.keep(SAKeyFile)
 		b.stage.keep(SAPubFile)

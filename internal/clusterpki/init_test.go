@@ -286,7 +286,7 @@ func TestInitDetectsMisfits(t *testing.T) {
 			mangle: func(t *testing.T, dir string) {
 				copyFile(t, filepath.Join(other, "pki/sa.pub"), filepath.Join(dir, "pki/sa.pub"))
 			},
-			want: "sa.pub: public key does not match private key",
+			want: "sa.pub: no public key matches private key",
 		},
 		{
 			name: "expired leaf",

@@ -77,7 +77,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		for name, why := range skipped {
 			log.Info("certificate renewal: not renewed here", "certificate", name, "why", why)
 		}
-		go (&certrenewal.Renewer{Dir: o.certRenewalDir(), Names: names, Log: log}).Run(ctx)
+		go (&certrenewal.Renewer{Dir: o.certRenewalDir(), Names: names, ServiceAccountKeys: true, Log: log}).Run(ctx)
 	}
 	// The serving certificate is read again when its files change: the
 	// next handshake presents a renewed one, and open connections stay.
@@ -112,6 +112,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 
 	accounts, err := setupServiceAccounts(o, inf)
 	if err != nil {
+		return err
+	}
+	if err := accounts.watch(ctx, log); err != nil {
 		return err
 	}
 	authentication, err := buildAuthentication(ctx, o, log, accounts, inf, revocationStore{kv})

@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +151,128 @@ func TestServerRenewsItsOwnCertificate(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("check-expiration lists no server renewal of apiserver: %+v", rep)
+	}
+}
+
+// jwtKeyID is the kid in a JWT's header.
+func jwtKeyID(t *testing.T, token string) string {
+	t.Helper()
+	header, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(header, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
+}
+
+// jwksKeyIDs lists the key ids /openid/v1/jwks publishes.
+func (s *server) jwksKeyIDs(t *testing.T) []string {
+	t.Helper()
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal([]byte(s.mustKubectl("get", "--raw", "/openid/v1/jwks")), &set); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range set.Keys {
+		ids = append(ids, k.Kid)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// `sekisho certs rotate-sa-key` on a running server: new tokens are
+// signed with the new key, both keys are published and verify during the
+// overlap, and when it ends the server retires the old key itself and the
+// old token stops working. Broken key files are refused with a log line
+// naming them, and the keys in force stay.
+func TestServiceAccountKeyRotates(t *testing.T) {
+	s := startServer(t)
+	tokenKeyID := func() (string, string) {
+		tok, _, _ := s.tokenRequest(t, "default", "default", `{}`)
+		return tok, jwtKeyID(t, tok)
+	}
+	works := func(token string) bool {
+		code, _ := s.whoAmI(t, token)
+		return code == 201
+	}
+	oldToken, oldID := tokenKeyID()
+	if ids := s.jwksKeyIDs(t); !slices.Equal(ids, []string{oldID}) {
+		t.Fatalf("JWKS %v before the rotation, want [%s]", ids, oldID)
+	}
+
+	out := mustSekisho(t, "certs", "rotate-sa-key", "--dir", s.dir, "--overlap", "20s")
+	rotated := time.Now()
+	if !strings.Contains(out, "retiring:    "+oldID) {
+		t.Fatalf("rotate-sa-key:\n%s", out)
+	}
+	var newToken, newID string
+	if !waitFor(func() bool { newToken, newID = tokenKeyID(); return newID != oldID }) {
+		t.Fatalf("new tokens still signed with %s", oldID)
+	}
+	if !strings.Contains(out, "signing key: "+newID) {
+		t.Errorf("tokens are signed with %s; rotate-sa-key said:\n%s", newID, out)
+	}
+	if ids, want := s.jwksKeyIDs(t), slices.Sorted(slices.Values([]string{oldID, newID})); !slices.Equal(ids, want) {
+		t.Errorf("JWKS %v during the overlap, want %v", ids, want)
+	}
+	if !works(oldToken) || !works(newToken) {
+		t.Fatal("during the overlap both tokens must work")
+	}
+
+	// A broken sa.pub is refused; what is in force stays.
+	saPub := filepath.Join(s.dir, "pki", "sa.pub")
+	good, err := os.ReadFile(saPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(saPub, []byte("-----BEGIN PUBLIC KEY-----\nbroken\n-----END PUBLIC KEY-----\n"), 0o644)
+	if !waitFor(func() bool { return strings.Contains(s.logs.String(), "--service-account-key-file "+saPub) }) {
+		t.Errorf("a broken sa.pub was not reported:\n%s", s.logs.String())
+	}
+	if !works(oldToken) || !works(newToken) {
+		t.Error("a broken sa.pub changed the keys in force")
+	}
+	os.WriteFile(saPub, good, 0o644)
+
+	// A signing key that others can read is refused.
+	saKey := filepath.Join(s.dir, "pki", "sa.key")
+	goodKey, _ := os.ReadFile(saKey)
+	other := t.TempDir()
+	mustSekisho(t, "certs", "init", "--dir", other)
+	wide, _ := os.ReadFile(filepath.Join(other, "pki", "sa.key"))
+	tmp := saKey + ".new"
+	os.WriteFile(tmp, wide, 0o644)
+	os.Chmod(tmp, 0o644)
+	os.Rename(tmp, saKey)
+	if !waitFor(func() bool { return strings.Contains(s.logs.String(), "lets others read the private key") }) {
+		t.Errorf("a world-readable sa.key was not refused:\n%s", s.logs.String())
+	}
+	if _, id := tokenKeyID(); id != newID {
+		t.Errorf("a refused sa.key signs tokens: kid %s, want %s", id, newID)
+	}
+	os.WriteFile(tmp, goodKey, 0o600)
+	os.Rename(tmp, saKey)
+
+	// The server retires the old key when the overlap ends (it checks
+	// every 5 s): the old token fails, the new one works.
+	time.Sleep(time.Until(rotated.Add(20 * time.Second)))
+	deadline := time.Now().Add(15 * time.Second)
+	for works(oldToken) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old token works %v after the overlap ended\n%s", time.Since(rotated.Add(20*time.Second)), s.logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !works(newToken) {
+		t.Error("the new token stopped working")
+	}
+	if ids := s.jwksKeyIDs(t); !slices.Equal(ids, []string{newID}) {
+		t.Errorf("JWKS %v after the overlap, want [%s]", ids, newID)
+	}
+	if !strings.Contains(s.logs.String(), "service-account key retired") {
+		t.Errorf("the retirement was not logged:\n%s", s.logs.String())
 	}
 }

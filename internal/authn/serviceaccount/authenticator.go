@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -31,7 +32,8 @@ type Lookup interface {
 
 // Authenticator verifies service-account tokens.
 type Authenticator struct {
-	// Keys verify signatures (--service-account-key-file).
+	// Keys verify signatures (--service-account-key-file) until SetKeys
+	// replaces them.
 	Keys []crypto.PublicKey
 	// Issuers accepted for bound tokens (--service-account-issuer).
 	Issuers []string
@@ -50,8 +52,8 @@ type Authenticator struct {
 	// Leeway tolerates clock skew on exp, nbf and iat.
 	Leeway time.Duration
 
-	keyIDs map[string]crypto.PublicKey
-	once   sync.Once
+	keys atomic.Pointer[keySet]
+	once sync.Once
 
 	mu    sync.RWMutex
 	cache map[[sha256.Size]byte]*verified
@@ -65,6 +67,7 @@ type verified struct {
 	legacy               bool
 	secret               string // legacy tokens: their Secret
 	bound                *kubernetesClaims
+	keys                 *keySet // the keys that verified it
 	jti                  string
 	expiry               time.Time // zero for legacy tokens
 	audiences            []string
@@ -75,13 +78,31 @@ var signatureAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose
 
 const maxCache = 8192
 
-func (a *Authenticator) init() {
-	a.keyIDs = map[string]crypto.PublicKey{}
-	for _, k := range a.Keys {
+// keySet is the verifying keys in force, replaced whole.
+type keySet struct {
+	list []crypto.PublicKey
+	byID map[string]crypto.PublicKey
+}
+
+func newKeySet(keys []crypto.PublicKey) *keySet {
+	ks := &keySet{list: slices.Clone(keys), byID: map[string]crypto.PublicKey{}}
+	for _, k := range keys {
 		if kid, err := KeyID(k); err == nil {
-			a.keyIDs[kid] = k
+			ks.byID[kid] = k
 		}
 	}
+	return ks
+}
+
+// SetKeys replaces the verifying keys. A token signed by a key no longer
+// among them fails from the next request on, cached or not.
+func (a *Authenticator) SetKeys(keys []crypto.PublicKey) {
+	a.once.Do(a.init)
+	a.keys.Store(newKeySet(keys))
+}
+
+func (a *Authenticator) init() {
+	a.keys.Store(newKeySet(a.Keys))
 	a.cache = map[[sha256.Size]byte]*verified{}
 	if a.Now == nil {
 		a.Now = time.Now
@@ -102,13 +123,14 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	a.mu.RLock()
 	v := a.cache[sum]
 	a.mu.RUnlock()
-	if v == nil || (!v.expiry.IsZero() && now.After(v.expiry.Add(a.Leeway))) {
+	keys := a.keys.Load()
+	if v == nil || v.keys != keys || (!v.expiry.IsZero() && now.After(v.expiry.Add(a.Leeway))) {
 		iss, ok := authn.UnverifiedIssuer(token)
 		if !ok || !(slices.Contains(a.Issuers, iss) || (a.Legacy && iss == LegacyIssuer)) {
 			return nil, false, nil
 		}
 		var err error
-		v, err = a.verify(token, iss, now)
+		v, err = a.verify(token, iss, keys, now)
 		if err != nil {
 			reason := authn.ReasonTokenInvalid
 			if errors.Is(err, errExpired) {
@@ -187,20 +209,20 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // verify checks the signature and the claims of a token not yet cached.
-func (a *Authenticator) verify(token, iss string, now time.Time) (*verified, error) {
+func (a *Authenticator) verify(token, iss string, ks *keySet, now time.Time) (*verified, error) {
 	jws, err := jose.ParseSignedCompact(token, signatureAlgorithms)
 	if err != nil {
 		return nil, fmt.Errorf("malformed or unsupported JWT: %v", err)
 	}
 	var keys []crypto.PublicKey
 	if kid := jws.Signatures[0].Header.KeyID; kid != "" {
-		k, ok := a.keyIDs[kid]
+		k, ok := ks.byID[kid]
 		if !ok {
 			return nil, fmt.Errorf("unknown signing key id %q", kid)
 		}
 		keys = []crypto.PublicKey{k}
 	} else {
-		keys = a.Keys
+		keys = ks.list
 	}
 	var payload []byte
 	for _, k := range keys {
@@ -215,7 +237,7 @@ func (a *Authenticator) verify(token, iss string, now time.Time) (*verified, err
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, fmt.Errorf("malformed claims: %v", err)
 	}
-	v := &verified{jti: c.ID}
+	v := &verified{jti: c.ID, keys: ks}
 	if iss == LegacyIssuer {
 		if c.LegacyNamespace == "" || c.LegacySAName == "" || c.LegacySecretName == "" {
 			return nil, errors.New("legacy token lacks its service-account claims")

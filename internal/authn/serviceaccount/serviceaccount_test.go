@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
 	"slices"
@@ -236,4 +237,80 @@ func TestStaleTokenAnnotated(t *testing.T) {
 			t.Errorf("after %s: %q, want %q", c.after, got, c.want)
 		}
 	}
+}
+
+// TestKeyRotation swaps the signing key and the verifying keys as a
+// reload does: tokens of both keys verify during the overlap, a cached
+// token of a removed key stops verifying at once, and new tokens carry
+// the new key's id.
+func TestKeyRotation(t *testing.T) {
+	s, a, _ := setup(t, pki.ECDSAP256)
+	ctx := context.Background()
+	oldKey := s.Key()
+	oldToken, _, err := s.Issue(request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := a.AuthenticateToken(ctx, oldToken); !ok || err != nil {
+		t.Fatalf("old token before rotation: %v", err)
+	}
+
+	newKey, err := pki.RSA2048.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetKeys([]crypto.PublicKey{oldKey.Public(), newKey.Public()})
+	if err := s.SetKey(newKey); err != nil {
+		t.Fatal(err)
+	}
+	if s.Algorithm() != "RS256" {
+		t.Errorf("algorithm after rotation: %s", s.Algorithm())
+	}
+	newToken, _, err := s.Issue(request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKID, _ := KeyID(newKey.Public())
+	if kid := headerKeyID(t, newToken); kid != newKID {
+		t.Errorf("new token's kid %q, want %q", kid, newKID)
+	}
+	for name, tok := range map[string]string{"old": oldToken, "new": newToken} {
+		if _, ok, err := a.AuthenticateToken(ctx, tok); !ok || err != nil {
+			t.Errorf("%s token during the overlap: %v", name, err)
+		}
+	}
+
+	a.SetKeys([]crypto.PublicKey{newKey.Public()})
+	if _, ok, err := a.AuthenticateToken(ctx, oldToken); ok || err == nil || !strings.Contains(err.Error(), "unknown signing key id") {
+		t.Errorf("old token after its key was removed: ok=%v err=%v", ok, err)
+	}
+	if _, ok, err := a.AuthenticateToken(ctx, newToken); !ok || err != nil {
+		t.Errorf("new token after the old key was removed: %v", err)
+	}
+
+	// A key the signer cannot use is refused and the one in force stays.
+	if err := s.SetKey(ed25519Key(t)); err == nil {
+		t.Error("an Ed25519 signing key was accepted")
+	}
+	if s.Key() != newKey {
+		t.Error("a refused key replaced the one in force")
+	}
+}
+
+func headerKeyID(t *testing.T, token string) string {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(token, signatureAlgorithms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws.Signatures[0].Header.KeyID
+}
+
+func ed25519Key(t *testing.T) crypto.Signer {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

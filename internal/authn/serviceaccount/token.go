@@ -8,12 +8,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -21,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/pki"
 )
 
 // LegacyIssuer is the issuer of tokens stored in Secrets.
@@ -91,32 +90,53 @@ type Request struct {
 	WarnAfter time.Duration
 }
 
-// Signer issues tokens with one private key.
+// Signer issues tokens with one private key at a time. SetKey replaces
+// the key for every token issued after it returns, so a rotated
+// --service-account-signing-key-file takes effect without a restart.
 type Signer struct {
 	Issuer string
-	Key    crypto.Signer
 	Now    func() time.Time
 
+	current atomic.Pointer[signingKey]
+}
+
+// signingKey is one key with what signing with it needs, swapped whole.
+type signingKey struct {
+	key    crypto.Signer
 	signer jose.Signer
 	alg    jose.SignatureAlgorithm
 }
 
 // NewSigner prepares a signer for key, which must be RSA or ECDSA.
 func NewSigner(issuer string, key crypto.Signer) (*Signer, error) {
+	s := &Signer{Issuer: issuer, Now: time.Now}
+	if err := s.SetKey(key); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetKey makes key the one new tokens are signed with. On error the key
+// in force stays.
+func (s *Signer) SetKey(key crypto.Signer) error {
 	alg, err := algorithmFor(key.Public())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kid, err := KeyID(key.Public())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &Signer{Issuer: issuer, Key: key, Now: time.Now, signer: js, alg: alg}, nil
+	s.current.Store(&signingKey{key: key, signer: js, alg: alg})
+	return nil
 }
+
+// Key is the private key new tokens are signed with.
+func (s *Signer) Key() crypto.Signer { return s.current.Load().key }
 
 // algorithmFor picks the JWS algorithm Kubernetes uses for a key type.
 func algorithmFor(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
@@ -136,19 +156,11 @@ func algorithmFor(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
 	return "", fmt.Errorf("unsupported service-account key type %T (want RSA or ECDSA)", pub)
 }
 
-// KeyID is the key's "kid": the unpadded base64url SHA-256 of its DER
-// public key, as Kubernetes computes it.
-func KeyID(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(der)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
-}
+// KeyID is the key's "kid", as Kubernetes computes it (pki.KeyID).
+func KeyID(pub crypto.PublicKey) (string, error) { return pki.KeyID(pub) }
 
 // Algorithm is the JWS algorithm of the signer.
-func (s *Signer) Algorithm() string { return string(s.alg) }
+func (s *Signer) Algorithm() string { return string(s.current.Load().alg) }
 
 // Issue signs a bound token; it returns the token and when it expires.
 func (s *Signer) Issue(r Request) (string, time.Time, error) {
@@ -183,7 +195,7 @@ func (s *Signer) Issue(r Request) (string, time.Time, error) {
 			return "", time.Time{}, fmt.Errorf("cannot bind a token to a %s", b.Kind)
 		}
 	}
-	token, err := jwt.Signed(s.signer).Claims(std).Claims(privateClaims{Kubernetes: kc}).Serialize()
+	token, err := jwt.Signed(s.current.Load().signer).Claims(std).Claims(privateClaims{Kubernetes: kc}).Serialize()
 	return token, exp, err
 }
 
@@ -192,7 +204,7 @@ func (s *Signer) Issue(r Request) (string, time.Time, error) {
 func (s *Signer) IssueLegacy(namespace, serviceAccount, serviceAccountUID, secretName string) (string, error) {
 	std := jwt.Claims{Issuer: LegacyIssuer, Subject: UserPrefix + namespace + ":" + serviceAccount}
 	pc := privateClaims{LegacyNamespace: namespace, LegacySecretName: secretName, LegacySAName: serviceAccount, LegacySAUID: serviceAccountUID}
-	return jwt.Signed(s.signer).Claims(std).Claims(pc).Serialize()
+	return jwt.Signed(s.current.Load().signer).Claims(std).Claims(pc).Serialize()
 }
 
 // JWKS renders public keys as a JSON Web Key Set for /openid/v1/jwks.
