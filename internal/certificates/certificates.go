@@ -144,7 +144,7 @@ func usagesFit(signer string, usages []certificatesv1.KeyUsage) (bool, string) {
 		}
 		allowed = append(allowed, "["+strings.Join(want, ", ")+"]")
 	}
-	return false, "the signer " + signer + " signs only the usages " + strings.Join(allowed, " or ")
+	return false, "the signer " + signer + " signs only the usages " + strings.Join(allowed, " or ") + ", not [" + strings.Join(got, ", ") + "]"
 }
 
 // ValidateCreate checks a new request: a PEM request whose signature

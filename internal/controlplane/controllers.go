@@ -20,6 +20,8 @@ const (
 	bootstrapSignerController     = "bootstrap-signer-controller"
 	tokenCleanerController        = "token-cleaner-controller"
 	resourceQuotaController       = "resourcequota-controller"
+	// sekisho's own: Kubernetes ships no approver for kubelet serving requests.
+	kubeletServingApprover = "kubelet-serving-approving-controller"
 )
 
 // controllerAliases are kube-controller-manager's older names.
@@ -40,7 +42,7 @@ var controllerAliases = map[string]string{
 func ControllerNames() []string {
 	return []string{namespaceController, serviceAccountController, serviceAccountTokenController,
 		csrSigningController, csrApprovingController, csrCleanerController, clusterRoleAggregation,
-		bootstrapSignerController, tokenCleanerController, resourceQuotaController}
+		bootstrapSignerController, tokenCleanerController, resourceQuotaController, kubeletServingApprover}
 }
 
 // controllerSelection says which of sekisho's controllers run. As in

@@ -546,7 +546,8 @@ func serverTLS(o Options, cert *keypair.Pair, a *authentication) *tls.Config {
 
 // startCertificateControllers runs what kube-controller-manager runs for
 // CertificateSigningRequests, each unless switched off: the signer, the
-// kubelet client auto-approver and the cleaner.
+// kubelet client auto-approver and the cleaner; and sekisho's kubelet
+// serving approver.
 func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization, groups *controllerGroups) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
@@ -566,6 +567,12 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 	if on.enabled(csrApprovingController) {
 		approver.Register()
 		run = append(run, approver.Run)
+	}
+	if on.enabled(kubeletServingApprover) {
+		serving := &csrapproving.ServingController{Store: st, Resource: csrRes, CSRs: csrs, Log: log,
+			Node: getter[*corev1.Node](st.Store, reg, "nodes")}
+		serving.Register()
+		run = append(run, serving.Run)
 	}
 	if on.enabled(csrCleanerController) {
 		run = append(run, (&csrcleaner.Controller{Store: st, Resource: csrRes, CSRs: csrs, Log: log}).Run)

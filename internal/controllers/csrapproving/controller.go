@@ -24,7 +24,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sekisho/sekisho/internal/authn"
@@ -64,16 +63,9 @@ func (c *Controller) Run(ctx context.Context) {
 
 // SyncAll looks at every pending request.
 func (c *Controller) SyncAll(ctx context.Context) {
-	objs := c.CSRs.List()
-	sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
 	warned := map[types.UID]bool{}
 	defer func() { c.warned = warned }()
-	for _, o := range objs {
-		csr := o.(*certificatesv1.CertificateSigningRequest)
-		if csr.Spec.SignerName != certificates.KubeAPIServerClientKubelet || certificates.Approved(csr) || certificates.Denied(csr) ||
-			certificates.Failed(csr) || len(csr.Status.Certificate) > 0 {
-			continue
-		}
+	for _, csr := range undecided(c.CSRs, certificates.KubeAPIServerClientKubelet) {
 		ok, why := c.Decide(ctx, csr)
 		switch {
 		case ok:
@@ -156,20 +148,25 @@ func (c *Controller) nodeIsRunning(ctx context.Context, node string) error {
 
 var errSkip = errors.New("changed since it was read")
 
-func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
-	now := metav1.Now()
-	_, err := c.Store.Update(ctx, store.Target{Resource: c.Resource, Subresource: c.Resource.Subresource("approval"), Name: csr.Name}, store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
-		latest := cur.(*certificatesv1.CertificateSigningRequest)
-		if latest.UID != csr.UID || certificates.Approved(latest) || certificates.Denied(latest) {
-			return nil, errSkip
+// undecided lists, by name, the requests for signer that are neither
+// approved, denied, failed nor issued.
+func undecided(csrs *informer.Informer, signer string) []*certificatesv1.CertificateSigningRequest {
+	var out []*certificatesv1.CertificateSigningRequest
+	for _, o := range csrs.List() {
+		csr := o.(*certificatesv1.CertificateSigningRequest)
+		if csr.Spec.SignerName == signer && !certificates.Approved(csr) && !certificates.Denied(csr) &&
+			!certificates.Failed(csr) && len(csr.Status.Certificate) == 0 {
+			out = append(out, csr)
 		}
-		latest.Status.Conditions = append(latest.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved",
-			Message: "Auto approving kubelet client certificate after SubjectAccessReview.", LastUpdateTime: now, LastTransitionTime: now,
-		})
-		return latest, nil
-	})
-	if errors.Is(err, errSkip) || apierrors.IsNotFound(err) {
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+	err := decide(ctx, c.Store, c.Resource, csr, certificatesv1.CertificateApproved, "AutoApproved",
+		"Auto approving kubelet client certificate after SubjectAccessReview.")
+	if errors.Is(err, errSkip) {
 		return nil
 	}
 	if err == nil {
