@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sekisho/sekisho/internal/apiclient"
 	"github.com/sekisho/sekisho/internal/certrenewal"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/pki"
@@ -237,9 +240,10 @@ func (e *expiringError) ExitCode() int { return 2 }
 
 func newCertsCheckExpirationCommand() *cobra.Command {
 	var (
-		dir        string
-		output     string
-		failWithin time.Duration
+		dir            string
+		output         string
+		failWithin     time.Duration
+		kubeconfigPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "check-expiration --dir DIR",
@@ -255,10 +259,25 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			renewals := serverRenewals(dir)
+			saKeys, _ := clusterpki.ServiceAccountKeys(dir) // none when sa.key is managed elsewhere
+			if kubeconfigPath == "" {
+				if p := filepath.Join(dir, "admin.conf"); func() bool { _, err := os.Stat(p); return err == nil }() {
+					kubeconfigPath = p
+				}
+			}
+			var tokens []bootstrapTokenExpiry
+			if kubeconfigPath != "" {
+				var err error
+				if tokens, err = liveBootstrapTokens(kubeconfigPath, time.Now()); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "bootstrap tokens not listed (%s): %v\n", kubeconfigPath, err)
+				}
+			}
 			switch output {
 			case "", "table":
 				printExpiration(out, rep)
 				printRenewals(out, renewals)
+				printServiceAccountKeys(out, saKeys)
+				printBootstrapTokens(out, tokens)
 			case "json":
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -270,7 +289,13 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 					// --cert-renewal=auto (up's default) renews each of its
 					// own certificates.
 					ServerRenewals []renewal `json:"serverRenewals,omitempty"`
-				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep, renewals}); err != nil {
+					// ServiceAccountKeys: the keys in sa.pub, and when
+					// rotated-out ones retire.
+					ServiceAccountKeys []clusterpki.SAKey `json:"serviceAccountKeys,omitempty"`
+					// BootstrapTokens: the live bootstrap tokens (ids only)
+					// of the cluster the kubeconfig reaches.
+					BootstrapTokens []bootstrapTokenExpiry `json:"bootstrapTokens,omitempty"`
+				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep, renewals, saKeys, tokens}); err != nil {
 					return err
 				}
 			default:
@@ -291,6 +316,7 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "data directory holding pki/ and the kubeconfig files (required)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&failWithin, "fail-within", 0, "exit with status 2 if any certificate is missing or expires within this window, e.g. 720h")
+	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig to list the live bootstrap tokens with (default: DIR/admin.conf when it exists)")
 	return cmd
 }
 
@@ -324,6 +350,77 @@ func printRenewals(w io.Writer, renewals []renewal) {
 	fmt.Fprintln(tw, "RENEWED BY THE SERVER (--cert-renewal=auto)\tNEXT RENEWAL")
 	for _, r := range renewals {
 		fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.NextRenewal.Format("Jan 02, 2006 15:04 MST"))
+	}
+	tw.Flush()
+}
+
+// printServiceAccountKeys lists the keys in sa.pub: which signs, and
+// when each rotated-out one retires.
+func printServiceAccountKeys(w io.Writer, keys []clusterpki.SAKey) {
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE-ACCOUNT KEY\tSIGNS NEW TOKENS\tRETIRES")
+	for _, k := range keys {
+		signs, retires := "no", "-"
+		if k.Signing {
+			signs = "yes"
+		}
+		if !k.RetireAfter.IsZero() {
+			retires = k.RetireAfter.Format("Jan 02, 2006 15:04 MST")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, signs, retires)
+	}
+	tw.Flush()
+}
+
+// bootstrapTokenExpiry is a live bootstrap token, by id: its secret half
+// is never printed.
+type bootstrapTokenExpiry struct {
+	ID          string     `json:"id"`
+	Expires     *time.Time `json:"expires,omitempty"` // nil: never
+	Usages      []string   `json:"usages"`
+	Description string     `json:"description,omitempty"`
+}
+
+// liveBootstrapTokens lists the bootstrap tokens not expired at now.
+func liveBootstrapTokens(kubeconfigPath string, now time.Time) ([]bootstrapTokenExpiry, error) {
+	c, err := apiclient.New(kubeconfigPath, "")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tokens, err := listBootstrapTokens(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var out []bootstrapTokenExpiry
+	for _, ts := range tokens {
+		if t := ts.token; !t.Expired(now) {
+			out = append(out, bootstrapTokenExpiry{ID: t.ID, Expires: t.Expiration, Usages: t.Usages, Description: t.Description})
+		}
+	}
+	slices.SortFunc(out, func(a, b bootstrapTokenExpiry) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func printBootstrapTokens(w io.Writer, tokens []bootstrapTokenExpiry) {
+	if len(tokens) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "BOOTSTRAP TOKEN\tEXPIRES\tRESIDUAL TIME\tUSAGES\tDESCRIPTION")
+	for _, t := range tokens {
+		exp, residual := "never", "-"
+		if t.Expires != nil {
+			exp = t.Expires.Format("Jan 02, 2006 15:04 MST")
+			residual = clusterpki.HumanDuration(time.Until(*t.Expires))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, exp, residual, strings.Join(t.Usages, ","), t.Description)
 	}
 	tw.Flush()
 }

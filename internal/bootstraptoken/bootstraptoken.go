@@ -33,6 +33,11 @@ const (
 	ClusterInfoConfigMap  = "cluster-info"
 	JWSKeyPrefix          = "jws-kubeconfig-"
 	ClusterInfoKubeconfig = "kubeconfig"
+	// AnnotationJoinedNodes, on a token's Secret, lists the nodes whose
+	// kubelet client certificate request, made with the token, sekisho
+	// approved: the trail `sekisho token revoke-joined` follows after the
+	// requests themselves are cleaned up.
+	AnnotationJoinedNodes = "sekisho.io/joined-nodes"
 )
 
 var (
@@ -177,3 +182,30 @@ func (t Token) Expired(now time.Time) bool {
 
 // Has reports whether the token may be used for usage.
 func (t Token) Has(usage string) bool { return slices.Contains(t.Usages, usage) }
+
+// JoinedNodes lists the nodes recorded as joined with the token of s.
+func JoinedNodes(s *corev1.Secret) []string {
+	var out []string
+	for _, n := range strings.Split(s.Annotations[AnnotationJoinedNodes], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// RecordJoinedNode adds node to the nodes recorded on s; false when it
+// was there already.
+func RecordJoinedNode(s *corev1.Secret, node string) bool {
+	nodes := JoinedNodes(s)
+	if slices.Contains(nodes, node) {
+		return false
+	}
+	nodes = append(nodes, node)
+	slices.Sort(nodes)
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnotationJoinedNodes] = strings.Join(nodes, ",")
+	return true
+}

@@ -557,7 +557,8 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
 		Events: &events.Recorder{Store: st, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
 	}
-	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log,
+	secretsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
+	approver := &csrapproving.Controller{Store: st, Resource: csrRes, CSRs: csrs, Authorizer: z.chain, Log: log, Secrets: secretsRes,
 		Node: getter[*corev1.Node](st.Store, reg, "nodes")}
 	var run []func(context.Context)
 	if on.enabled(csrSigningController) {

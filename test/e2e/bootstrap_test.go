@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,5 +88,85 @@ func TestBootstrapTokens(t *testing.T) {
 	}
 	if !waitFor(func() bool { ok, _, _ := s.review(t, token); return !ok }) {
 		t.Error("a deleted token still authenticates")
+	}
+}
+
+// `sekisho token revoke-joined` deletes a token once every node that
+// joined with it is registered, following the trail the approver leaves
+// on the token's Secret after the request itself is gone, and keeps a
+// token whose node has not registered and one no node has used.
+// check-expiration lists the live tokens, by id only.
+func TestTokenRevokeJoined(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t)
+	admin := filepath.Join(s.dir, "admin.conf")
+	ca := filepath.Join(s.dir, "pki/ca.crt")
+	newToken := func(description string) (token, id string) {
+		token = strings.TrimSpace(mustSekisho(t, "token", "create", "--kubeconfig", admin, "--description", description))
+		return token, strings.Split(token, ".")[0]
+	}
+	joined, joinedID := newToken("joined")
+	pending, pendingID := newToken("pending")
+	_, unusedID := newToken("unused")
+
+	// Each used token asks for a node's client certificate, as a
+	// kubelet's TLS bootstrap does.
+	join := func(token, node string) {
+		t.Helper()
+		manifest := writeFile(t, node+".yaml", csrManifest("node-csr-"+node, "kubernetes.io/kube-apiserver-client-kubelet",
+			nodeRequest(t, node, nil), 0, "digital signature", "client auth"))
+		r := run(t, "kubectl", "--kubeconfig", os.DevNull, "--server", s.url(""), "--certificate-authority", ca, "--token", token, "create", "-f", manifest)
+		if r.code != 0 {
+			t.Fatalf("CSR for %s: %s", node, r.stderr)
+		}
+		if !waitFor(func() bool { _, issued := s.csrState(t, "node-csr-"+node); return issued }) {
+			t.Fatalf("%s's request was not approved and signed", node)
+		}
+	}
+	join(joined, "worker-a")
+	join(pending, "worker-b")
+	if got := s.mustKubectl("-n", "kube-system", "get", "secret", "bootstrap-token-"+joinedID, "-o", "jsonpath={.metadata.annotations.sekisho\\.io/joined-nodes}"); got != "worker-a" {
+		t.Errorf("the joined node recorded on the token: %q", got)
+	}
+	s.mustKubectl("create", "-f", writeFile(t, "node-a.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: worker-a\n"))
+	// The request is cleaned up after an hour; the Secret's record stays.
+	s.mustKubectl("delete", "csr", "node-csr-worker-a")
+
+	dry := mustSekisho(t, "token", "revoke-joined", "--dry-run", "--kubeconfig", admin)
+	for _, want := range []string{"would delete " + joinedID + ": worker-a joined", "kept " + pendingID + ": worker-b not registered yet",
+		"kept " + unusedID + ": no node has joined with it"} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("--dry-run does not say %q:\n%s", want, dry)
+		}
+	}
+	if !strings.Contains(mustSekisho(t, "token", "list", "--kubeconfig", admin), joinedID) {
+		t.Fatal("--dry-run deleted a token")
+	}
+
+	// check-expiration lists the three live tokens by id, never a secret.
+	table := mustSekisho(t, "certs", "check-expiration", "--dir", s.dir)
+	for _, id := range []string{joinedID, pendingID, unusedID} {
+		if !strings.Contains(table, id) {
+			t.Errorf("check-expiration does not list token %s:\n%s", id, table)
+		}
+	}
+	if strings.Contains(table, joined) || strings.Contains(table, pending) || !strings.Contains(table, "BOOTSTRAP TOKEN") {
+		t.Errorf("check-expiration's token table:\n%s", table)
+	}
+	var rep struct{ BootstrapTokens []struct{ ID string } }
+	if err := json.Unmarshal([]byte(mustSekisho(t, "certs", "check-expiration", "--dir", s.dir, "-o", "json")), &rep); err != nil || len(rep.BootstrapTokens) != 3 {
+		t.Errorf("check-expiration -o json bootstrapTokens: %+v %v", rep.BootstrapTokens, err)
+	}
+
+	out := mustSekisho(t, "token", "revoke-joined", "--kubeconfig", admin)
+	if !strings.Contains(out, "deleted "+joinedID+": worker-a joined") {
+		t.Errorf("revoke-joined:\n%s", out)
+	}
+	list := mustSekisho(t, "token", "list", "--kubeconfig", admin)
+	if strings.Contains(list, joinedID) || !strings.Contains(list, pendingID) || !strings.Contains(list, unusedID) {
+		t.Errorf("tokens after revoke-joined:\n%s", list)
+	}
+	if r := run(t, "kubectl", "--kubeconfig", os.DevNull, "--server", s.url(""), "--certificate-authority", ca, "--token", joined, "auth", "whoami"); r.code == 0 {
+		t.Errorf("the revoked token still authenticates: %s", r.stdout)
 	}
 }

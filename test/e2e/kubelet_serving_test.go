@@ -13,9 +13,10 @@ import (
 	"testing"
 )
 
-// servingRequest is a PEM CSR for node's serving certificate with the
-// given SANs.
-func servingRequest(t *testing.T, node string, dnsNames []string, ips ...string) []byte {
+// nodeRequest is a PEM CSR for node's identity (O=system:nodes,
+// CN=system:node:<node>) with the given SANs: none for a client
+// certificate, the node's addresses for a serving one.
+func nodeRequest(t *testing.T, node string, dnsNames []string, ips ...string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -83,13 +84,13 @@ status:
 		t.Helper()
 		s.mustKubectlAs(kubeconfig, "create", "-f", writeFile(t, name+".yaml", csrManifest(name, serving, request, 0, usages...)))
 	}
-	create(n1, "good", servingRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
-	create(n2, "other-node", servingRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
-	create(n1, "foreign-san", servingRequest(t, "n1", []string{"n1", "kubernetes.default.svc"}, "10.0.0.5"), "digital signature", "server auth")
-	create(n1, "client-usages", servingRequest(t, "n1", []string{"n1"}), "digital signature", "server auth", "client auth")
-	create(n3, "unregistered", servingRequest(t, "n3", []string{"n3"}), "digital signature", "server auth")
+	create(n1, "good", nodeRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
+	create(n2, "other-node", nodeRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
+	create(n1, "foreign-san", nodeRequest(t, "n1", []string{"n1", "kubernetes.default.svc"}, "10.0.0.5"), "digital signature", "server auth")
+	create(n1, "client-usages", nodeRequest(t, "n1", []string{"n1"}), "digital signature", "server auth", "client auth")
+	create(n3, "unregistered", nodeRequest(t, "n3", []string{"n3"}), "digital signature", "server auth")
 	admin := s.dir + "/admin.conf"
-	create(admin, "by-hand", servingRequest(t, "n1", []string{"n1", "lb.example.com"}), "digital signature", "server auth")
+	create(admin, "by-hand", nodeRequest(t, "n1", []string{"n1", "lb.example.com"}), "digital signature", "server auth")
 
 	if !waitFor(func() bool { _, issued := s.csrState(t, "good"); return issued }) {
 		c, _ := s.csrState(t, "good")

@@ -24,10 +24,12 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
+	"github.com/sekisho/sekisho/internal/bootstraptoken"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/certificates"
 	"github.com/sekisho/sekisho/internal/informer"
@@ -43,7 +45,10 @@ type Controller struct {
 	Authorizer authz.Authorizer
 	// Node reads a registered Node; a NotFound error means none.
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
-	Log  *slog.Logger
+	// Secrets, when set, is where a bootstrap token's Secret is marked
+	// with the nodes that joined with it (bootstraptoken.AnnotationJoinedNodes).
+	Secrets *catalog.Resource
+	Log     *slog.Logger
 
 	warned map[types.UID]bool // requests already reported as takeovers
 
@@ -169,8 +174,31 @@ func (c *Controller) approve(ctx context.Context, csr *certificatesv1.Certificat
 	if errors.Is(err, errSkip) {
 		return nil
 	}
-	if err == nil {
-		c.Log.Info("auto-approved csr", "csr", csr.Name, "requester", csr.Spec.Username)
+	if err != nil {
+		return err
 	}
-	return err
+	c.Log.Info("auto-approved csr", "csr", csr.Name, "requester", csr.Spec.Username)
+	if id, ok := strings.CutPrefix(csr.Spec.Username, bootstraptoken.UserPrefix); ok && c.Secrets != nil {
+		if cr, err := pki.ParseCSR(csr.Spec.Request); err == nil {
+			c.recordJoin(ctx, id, strings.TrimPrefix(cr.Subject.CommonName, authn.NodeUserPrefix))
+		}
+	}
+	return nil
+}
+
+// recordJoin marks the token's Secret with the node that joined with it.
+// A failure loses only the trail revoke-joined follows, which keeps the
+// token then; it is logged.
+func (c *Controller) recordJoin(ctx context.Context, tokenID, node string) {
+	_, err := c.Store.Update(ctx, store.Target{Resource: c.Secrets, Namespace: metav1.NamespaceSystem, Name: bootstraptoken.SecretPrefix + tokenID}, store.Options{},
+		func(cur catalog.Object) (catalog.Object, error) {
+			s := cur.(*corev1.Secret)
+			if !bootstraptoken.RecordJoinedNode(s, node) {
+				return nil, errSkip
+			}
+			return s, nil
+		})
+	if err != nil && !errors.Is(err, errSkip) && !apierrors.IsNotFound(err) {
+		c.Log.Warn("cannot record the node on its bootstrap token", "token", tokenID, "node", node, "err", err)
+	}
 }
