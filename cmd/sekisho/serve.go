@@ -22,6 +22,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "IP address advertised to clients (default: the bind address)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate (with intermediates)")
 	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", o.TLSPrivateKeyFile, "private key of --tls-cert-file")
+	fs.StringArrayVar(&o.TLSSNICertKeys, "tls-sni-cert-key", o.TLSSNICertKeys, "a certificate and key served to clients asking, by SNI, for one of its names: CERT,KEY or CERT,KEY:NAME[,NAME...] (domains, *.wildcards, IPs); repeatable, reloaded on change")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: VersionTLS12 or VersionTLS13")
 	fs.StringSliceVar(&o.TLSCipherSuites, "tls-cipher-suites", o.TLSCipherSuites, "allowed TLS 1.2 cipher suites, Go's names (default: ECDHE with AES-GCM or ChaCha20-Poly1305 only; see docs/security.md)")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle that client certificates must chain to")

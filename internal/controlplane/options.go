@@ -17,6 +17,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/audit"
+	"github.com/sekisho/sekisho/internal/keypair"
 	"github.com/sekisho/sekisho/internal/leaderelection"
 	"github.com/sekisho/sekisho/internal/storage/etcd"
 )
@@ -28,10 +29,12 @@ type Options struct {
 	AdvertiseAddress  string
 	TLSCertFile       string
 	TLSPrivateKeyFile string
-	TLSMinVersion     string
-	TLSCipherSuites   []string
-	ClientCAFile      string
-	ClientCRLFile     string
+	// TLSSNICertKeys are --tls-sni-cert-key values: "CERT,KEY[:NAME,...]".
+	TLSSNICertKeys  []string
+	TLSMinVersion   string
+	TLSCipherSuites []string
+	ClientCAFile    string
+	ClientCRLFile   string
 
 	RequestHeaderClientCAFile       string
 	RequestHeaderAllowedNames       []string
@@ -242,6 +245,11 @@ func (o *Options) Validate() error {
 	}
 	if o.TLSCertFile == "" || o.TLSPrivateKeyFile == "" {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file are required: there is no insecure port"))
+	}
+	for _, v := range o.TLSSNICertKeys {
+		if _, _, _, err := keypair.ParseSNIFlag(v); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-sni-cert-key %w", err))
+		}
 	}
 	if _, err := tlsVersion(o.TLSMinVersion); err != nil {
 		errs = append(errs, err)

@@ -79,11 +79,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 		go (&certrenewal.Renewer{Dir: o.certRenewalDir(), Names: names, ServiceAccountKeys: true, Log: log}).Run(ctx)
 	}
-	// The serving certificate is read again when its files change: the
-	// next handshake presents a renewed one, and open connections stay.
-	servingCert := &keypair.Pair{CertFile: o.TLSCertFile, KeyFile: o.TLSPrivateKeyFile, Log: log, Interval: reloadInterval}
-	if err := servingCert.Start(ctx); err != nil {
-		return fmt.Errorf("--tls-cert-file/--tls-private-key-file: %w", err)
+	// The serving certificates are read again when their files change:
+	// the next handshake presents a renewed one, and open connections stay.
+	serving := &keypair.SNI{Default: &keypair.Pair{CertFile: o.TLSCertFile, KeyFile: o.TLSPrivateKeyFile, Log: log, Interval: reloadInterval}}
+	for _, v := range o.TLSSNICertKeys {
+		certFile, keyFile, names, _ := keypair.ParseSNIFlag(v) // checked by Validate
+		p := &keypair.Pair{CertFile: certFile, KeyFile: keyFile, Log: log, Interval: reloadInterval}
+		serving.Named = append(serving.Named, keypair.Named{Pair: p, Names: names})
+	}
+	if err := serving.Start(ctx); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(o.StorageDir, 0o700); err != nil {
 		return fmt.Errorf("--storage-dir: %w", err)
@@ -246,7 +251,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		o.Ready(listener.Addr())
 	}
 	log.Info("serving", "address", listener.Addr().String(), "storage", o.StorageDir)
-	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: serverTLS(o, servingCert, authentication), ShutdownTimeout: o.ShutdownTimeout})
+	return srv.Serve(ctx, apiserver.ServeOptions{Listener: listener, TLSConfig: serverTLS(o, serving, authentication), ShutdownTimeout: o.ShutdownTimeout})
 }
 
 // merge joins maps with disjoint keys.
@@ -532,7 +537,7 @@ func healthChecks(st *store.Store) []apiserver.HealthCheck {
 // certificates are requested but verified per request by the x509
 // authenticator, so that requests without one can still use a token; the
 // handshake lists the CAs it accepts.
-func serverTLS(o Options, cert *keypair.Pair, a *authentication) *tls.Config {
+func serverTLS(o Options, cert *keypair.SNI, a *authentication) *tls.Config {
 	minVersion, _ := tlsVersion(o.TLSMinVersion)
 	suites, _ := cipherSuites(o.TLSCipherSuites)
 	return a.clientCATLS(&tls.Config{

@@ -40,12 +40,18 @@ func (b *lockedBuffer) String() string {
 // from notBefore to notAfter.
 func issue(t *testing.T, serial int64, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
 	t.Helper()
+	return issueFor(t, serial, "kube-apiserver", []string{"localhost"}, notBefore, notAfter)
+}
+
+// issueFor makes a self-signed certificate for cn and dnsNames, and its key.
+func issueFor(t *testing.T, serial int64, cn string, dnsNames []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: notBefore, NotAfter: notAfter, DNSNames: []string{"localhost"}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+		NotBefore: notBefore, NotAfter: notAfter, DNSNames: dnsNames}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)

@@ -276,3 +276,68 @@ func TestServiceAccountKeyRotates(t *testing.T) {
 		t.Errorf("the retirement was not logged:\n%s", s.logs.String())
 	}
 }
+
+// A certificate given with --tls-sni-cert-key is served to clients asking
+// for its name, curl verifying it, while others get the default serving
+// certificate; replaced, it is served from the next connection, and a
+// broken replacement is refused with a log line.
+func TestSNICertificateServedAndReloaded(t *testing.T) {
+	requireTools(t, "openssl", "curl")
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "sni.crt"), filepath.Join(dir, "sni.key")
+	selfSigned := func(cn string) {
+		t.Helper()
+		must(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+			"-keyout", key+".new", "-out", crt+".new", "-days", "1", "-subj", "/CN="+cn, "-addext", "subjectAltName=DNS:sni.example.com")
+		os.Chmod(key+".new", 0o600)
+		os.Rename(key+".new", key)
+		os.Rename(crt+".new", crt)
+	}
+	selfSigned("first")
+	s := startServer(t, "--tls-sni-cert-key="+crt+","+key+":sni.example.com")
+	port := strconv.Itoa(s.port)
+	sniSubject := func() string {
+		t.Helper()
+		r := run(t, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--resolve", "sni.example.com:"+port+":127.0.0.1",
+			"--cacert", crt, "-v", "https://sni.example.com:"+port+"/readyz")
+		if r.code != 0 {
+			return "curl failed: " + r.stderr
+		}
+		for _, line := range strings.Split(r.stderr, "\n") {
+			if i := strings.Index(line, "subject: "); i >= 0 {
+				return strings.TrimSpace(line[i+len("subject: "):])
+			}
+		}
+		return "no subject in: " + r.stderr
+	}
+	if got := sniSubject(); got != "CN=first" && got != "CN = first" {
+		t.Fatalf("SNI sni.example.com served %q", got)
+	}
+	if serial := s.servingSerial(t); serial == "" {
+		t.Fatal("no default certificate")
+	}
+	if r := run(t, "curl", "-sS", "-o", "/dev/null", "--cacert", filepath.Join(s.dir, "pki", "ca.crt"), "https://localhost:"+port+"/readyz"); r.code != 0 {
+		t.Errorf("the default certificate for localhost: %s", r.stderr)
+	}
+
+	selfSigned("second")
+	if !waitFor(func() bool { got := sniSubject(); return got == "CN=second" || got == "CN = second" }) {
+		t.Fatalf("the replaced SNI certificate is not served: %s", sniSubject())
+	}
+	os.WriteFile(crt, []byte("not a certificate"), 0o644)
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), "reload failed") && strings.Contains(s.logs.String(), crt)
+	}) {
+		t.Errorf("a broken SNI certificate was not reported:\n%s", s.logs.String())
+	}
+	// The last good one stays in force (the client cannot verify it
+	// against the broken file, so it only reads what it is served).
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{ServerName: "sni.example.com", InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "second" {
+		t.Errorf("with a broken SNI file the server serves CN=%s, want the last good one", cn)
+	}
+}
