@@ -142,7 +142,7 @@ func (p *Proxy) podLog(w http.ResponseWriter, r *http.Request, t catalog.Connect
 		}
 	}
 	loc.RawQuery = out.Encode()
-	p.forward(w, r, p.kubelets, p.kubeletTLS, loc)
+	p.forward(w, r, p.kubelet(), loc)
 	return nil
 }
 
@@ -184,12 +184,13 @@ func (p *Proxy) podStream(kubeletPath string, withContainer bool) catalog.Connec
 // translated stream by stream, and port-forward's SPDY-over-WebSocket
 // tunnel is unwrapped.
 func (p *Proxy) streamHandler(kubeletPath string, loc *url.URL, q url.Values) http.Handler {
-	direct := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.forward(w, r, p.kubelets, p.kubeletTLS, loc) })
+	kubelet := p.kubelet()
+	direct := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.forward(w, r, kubelet, loc) })
 	if kubeletPath == "portForward" {
 		return streamproxy.NewTranslatingHandler(direct, streamproxy.NewTunnelingHandler(direct), wsstream.IsWebSocketRequestWithTunnelingProtocol)
 	}
 	opts := streamproxy.Options{Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), Tty: isTrue(q.Get("tty"))}
-	translator := streamproxy.NewStreamTranslatorHandler(loc, p.kubelets, 0, opts)
+	translator := streamproxy.NewStreamTranslatorHandler(loc, kubelet.transport, 0, opts)
 	return streamproxy.NewTranslatingHandler(direct, translator, wsstream.IsWebSocketRequestWithStreamCloseProtocol)
 }
 
@@ -260,7 +261,7 @@ func (p *Proxy) podProxy(w http.ResponseWriter, r *http.Request, t catalog.Conne
 	if port != "" {
 		host = net.JoinHostPort(host, port)
 	}
-	p.forward(w, r, p.direct, p.directTLS, &url.URL{Scheme: scheme, Host: host, Path: withSlash(t.Path), RawQuery: r.URL.RawQuery})
+	p.forward(w, r, p.direct, &url.URL{Scheme: scheme, Host: host, Path: withSlash(t.Path), RawQuery: r.URL.RawQuery})
 	return nil
 }
 
@@ -279,7 +280,7 @@ func (p *Proxy) nodeProxy(w http.ResponseWriter, r *http.Request, t catalog.Conn
 		loc.Host = net.JoinHostPort(host, port)
 	}
 	loc.Path, loc.RawQuery = withSlash(t.Path), r.URL.RawQuery
-	p.forward(w, r, p.kubelets, p.kubeletTLS, loc)
+	p.forward(w, r, p.kubelet(), loc)
 	return nil
 }
 
@@ -337,7 +338,7 @@ func (p *Proxy) serviceProxy(w http.ResponseWriter, r *http.Request, t catalog.C
 	if scheme == "" {
 		scheme = "http"
 	}
-	p.forward(w, r, p.direct, p.directTLS, &url.URL{Scheme: scheme, Host: hosts[rand.IntN(len(hosts))], Path: withSlash(t.Path), RawQuery: r.URL.RawQuery})
+	p.forward(w, r, p.direct, &url.URL{Scheme: scheme, Host: hosts[rand.IntN(len(hosts))], Path: withSlash(t.Path), RawQuery: r.URL.RawQuery})
 	return nil
 }
 

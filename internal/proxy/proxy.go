@@ -27,9 +27,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +38,7 @@ import (
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/keypair"
+	"github.com/sekisho/sekisho/internal/reload"
 )
 
 // DefaultPreferredAddressTypes is kube-apiserver's default for
@@ -70,18 +71,30 @@ type Config struct {
 
 // Proxy serves the connect subresources.
 type Proxy struct {
-	cfg      Config
-	kubelets *http.Transport
-	direct   *http.Transport
-	// kubeletTLS and directTLS are the transports' TLS settings, for the
-	// connections an upgrade dials itself.
-	kubeletTLS, directTLS *tls.Config
-	pods, nodes           *catalog.Resource
-	services, slice       *catalog.Resource
+	cfg Config
+	// kubelets is the client to kubelets in force, replaced whole when
+	// the CA bundle that verifies them changes.
+	kubelets        atomic.Pointer[client]
+	direct          *client
+	pods, nodes     *catalog.Resource
+	services, slice *catalog.Resource
 }
 
-// New builds the proxy; the client certificate's files are watched until
-// ctx ends.
+// client is a transport and its TLS settings, for the connections an
+// upgrade dials itself. Both carry the trust roots, since the stream
+// translator builds its own connections from the transport's TLS settings.
+type client struct {
+	transport *http.Transport
+	tls       *tls.Config
+}
+
+func newClient(c *tls.Config) *client { return &client{transport: newTransport(c), tls: c} }
+
+// kubelet is the client to kubelets in force.
+func (p *Proxy) kubelet() *client { return p.kubelets.Load() }
+
+// New builds the proxy; the client certificate's files and the kubelet CA
+// bundle are watched until ctx ends.
 func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -90,17 +103,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		cfg.PreferredAddressTypes = DefaultPreferredAddressTypes
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("--kubelet-certificate-authority: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--kubelet-certificate-authority %s: no PEM certificate in it", cfg.CAFile)
-		}
-		tlsConfig.RootCAs = pool
-	} else {
+	if cfg.CAFile == "" {
 		tlsConfig.InsecureSkipVerify = true // kube-apiserver's default: see Config.CAFile
 	}
 	if (cfg.ClientCertFile == "") != (cfg.ClientKeyFile == "") {
@@ -116,7 +119,30 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		tlsConfig.GetClientCertificate = certs.GetClientCertificate
 	}
 	directTLS := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // pods' own certificates name no one we know
-	p := &Proxy{cfg: cfg, kubelets: newTransport(tlsConfig), direct: newTransport(directTLS), kubeletTLS: tlsConfig, directTLS: directTLS}
+	p := &Proxy{cfg: cfg, direct: newClient(directTLS)}
+	if cfg.CAFile == "" {
+		p.kubelets.Store(newClient(tlsConfig))
+	} else {
+		// Each new bundle gets a new transport: connections open to
+		// kubelets (streams, logs followed) finish on the old one, whose
+		// idle connections are closed; new ones verify against the new
+		// bundle. A bundle that does not load is refused, the old kept.
+		ca := &reload.File{Path: cfg.CAFile, Log: cfg.Log, Load: func(data []byte, _ bool) error {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(data) {
+				return fmt.Errorf("%s: no PEM certificate in it", cfg.CAFile)
+			}
+			next := tlsConfig.Clone()
+			next.RootCAs = pool
+			if old := p.kubelets.Swap(newClient(next)); old != nil {
+				old.transport.CloseIdleConnections()
+			}
+			return nil
+		}}
+		if err := ca.Start(ctx); err != nil {
+			return nil, fmt.Errorf("--kubelet-certificate-authority: %w", err)
+		}
+	}
 	for _, want := range []struct {
 		into *(*catalog.Resource)
 		gvr  schema.GroupVersionResource
@@ -188,13 +214,13 @@ func (p *Proxy) kubeletLocation(ctx context.Context, nodeName string) (*url.URL,
 // forward proxies r to target (scheme and host; path and query as given)
 // over transport, or, for an upgrade, over a connection dialed with
 // tlsConfig; see upgrade.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.RoundTripper, tlsConfig *tls.Config, target *url.URL) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c *client, target *url.URL) {
 	if isUpgrade(r) {
-		p.upgrade(w, r, tlsConfig, target)
+		p.upgrade(w, r, c.tls, target)
 		return
 	}
 	rp := &httputil.ReverseProxy{
-		Transport:     transport,
+		Transport:     c.transport,
 		FlushInterval: -1, // logs and streams go out as they come
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target

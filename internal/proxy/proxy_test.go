@@ -3,13 +3,21 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +65,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s %s", r.Method, r.URL.RequestURI())
 }
 
-func testProxy(t *testing.T, kubelet *httptest.Server) (*Proxy, *httptest.Server) {
+func testProxy(t *testing.T, kubelet *httptest.Server, options ...func(*Config)) (*Proxy, *httptest.Server) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(kubelet.Listener.Addr().String())
 	var p int32
@@ -67,8 +75,14 @@ func testProxy(t *testing.T, kubelet *httptest.Server) (*Proxy, *httptest.Server
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = p
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: corev1.PodSpec{NodeName: "n1",
 		Containers: []corev1.Container{{Name: "app"}, {Name: "sidecar"}}}}
-	px, err := New(context.Background(), Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
-		PreferredAddressTypes: []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName}})
+	cfg := Config{Catalog: catalog.Builtin(), Objects: objects{"nodes//n1": node, "pods/ns/web": pod},
+		PreferredAddressTypes: []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName}}
+	for _, o := range options {
+		o(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	px, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,22 +191,66 @@ func TestLogsNeedAContainer(t *testing.T) {
 }
 
 // With --kubelet-certificate-authority, a kubelet whose certificate does
-// not verify is not talked to.
-func TestKubeletCertificateIsVerified(t *testing.T) {
+// not verify is not talked to; the bundle is watched, and a new one that
+// trusts the kubelet is used from the next request, while a broken one is
+// refused and the last good one kept.
+func TestKubeletCAVerifiesAndReloads(t *testing.T) {
 	b := &backend{}
 	kubelet := httptest.NewTLSServer(b)
 	defer kubelet.Close()
-	px, front := testProxy(t, kubelet)
-	px.kubeletTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: nil} // the system roots know no test CA
-	px.kubelets = newTransport(px.kubeletTLS)
-	resp, err := http.Get(front.URL + "/pods/web/log?container=app")
-	if err != nil {
-		t.Fatal(err)
+	caFile := filepath.Join(t.TempDir(), "kubelet-ca.crt")
+	writeCA := func(data []byte) {
+		t.Helper()
+		if err := os.WriteFile(caFile+".tmp", data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Rename(caFile+".tmp", caFile)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "certificate") || len(b.seen) != 0 {
-		t.Errorf("unverified kubelet: %d %s, kubelet saw %v", resp.StatusCode, body, b.seen)
+	certPEM := func(s *httptest.Server) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	}
+	// httptest serves every server the same certificate: another CA.
+	unrelatedCA := func(t *testing.T) []byte {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "unrelated"}, IsCA: true,
+			BasicConstraintsValid: true, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	writeCA(unrelatedCA(t))
+	_, front := testProxy(t, kubelet, func(c *Config) { c.CAFile = caFile })
+	get := func() (int, string) {
+		resp, err := http.Get(front.URL + "/pods/web/log?container=app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "certificate") || len(b.seen) != 0 {
+		t.Fatalf("unverified kubelet: %d %s, kubelet saw %v", code, body, b.seen)
+	}
+
+	writeCA(certPEM(kubelet))
+	deadline := time.Now().Add(5 * time.Second)
+	for code, body := get(); code != http.StatusOK; code, body = get() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the kubelet's CA was not taken: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	writeCA([]byte("not a certificate"))
+	time.Sleep(1500 * time.Millisecond) // past a check of the file
+	if code, body := get(); code != http.StatusOK {
+		t.Errorf("a broken bundle replaced the good one: %d %s", code, body)
 	}
 }
 
