@@ -38,13 +38,13 @@ func (b *lockedBuffer) String() string {
 
 // issue makes a self-signed certificate and its key, PEM-encoded, valid
 // from notBefore to notAfter.
-func issue(t *testing.T, serial int64, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+func issue(t testing.TB, serial int64, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
 	t.Helper()
 	return issueFor(t, serial, "kube-apiserver", []string{"localhost"}, notBefore, notAfter)
 }
 
 // issueFor makes a self-signed certificate for cn and dnsNames, and its key.
-func issueFor(t *testing.T, serial int64, cn string, dnsNames []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+func issueFor(t testing.TB, serial int64, cn string, dnsNames []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
