@@ -18,6 +18,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authn/tokenfile"
 	"github.com/sekisho/sekisho/internal/authn/webhook"
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
+	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/reload"
 )
 
@@ -154,6 +155,17 @@ var reloadInterval = 500 * time.Millisecond
 
 // webhookTimeout bounds one call to an authentication or authorization webhook.
 const webhookTimeout = 5 * time.Second
+
+// rootCA is the CA bundle published to pods (kube-root-ca.crt), token
+// Secrets and joining nodes: the client CAs in force, which in kubeadm's
+// layout are the cluster CA that also signs the serving certificate, as
+// kube-controller-manager's --root-ca-file is. It follows reloads.
+func (a *authentication) rootCA() []byte {
+	if a.clientCAs == nil {
+		return nil
+	}
+	return pki.EncodeCertificates(a.clientCAs.Certificates()...)
+}
 
 // clientCATLS returns base with a handshake that advertises the current
 // client CAs and front-proxy CAs, following reloads of --client-ca-file and

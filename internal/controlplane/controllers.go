@@ -20,6 +20,7 @@ const (
 	bootstrapSignerController     = "bootstrap-signer-controller"
 	tokenCleanerController        = "token-cleaner-controller"
 	resourceQuotaController       = "resourcequota-controller"
+	rootCAPublisherController     = "root-ca-certificate-publisher-controller"
 	// sekisho's own: Kubernetes ships no approver for kubelet serving requests.
 	kubeletServingApprover = "kubelet-serving-approving-controller"
 )
@@ -36,13 +37,14 @@ var controllerAliases = map[string]string{
 	"bootstrapsigner":         bootstrapSignerController,
 	"tokencleaner":            tokenCleanerController,
 	"resourcequota":           resourceQuotaController,
+	"root-ca-cert-publisher":  rootCAPublisherController,
 }
 
 // ControllerNames lists the controllers --controllers can name.
 func ControllerNames() []string {
 	return []string{namespaceController, serviceAccountController, serviceAccountTokenController,
 		csrSigningController, csrApprovingController, csrCleanerController, clusterRoleAggregation,
-		bootstrapSignerController, tokenCleanerController, resourceQuotaController, kubeletServingApprover}
+		bootstrapSignerController, tokenCleanerController, resourceQuotaController, rootCAPublisherController, kubeletServingApprover}
 }
 
 // controllerSelection says which of sekisho's controllers run. As in

@@ -45,6 +45,7 @@ import (
 	"github.com/sekisho/sekisho/internal/controllers/csrsigning"
 	namespacecontroller "github.com/sekisho/sekisho/internal/controllers/namespace"
 	rqcontroller "github.com/sekisho/sekisho/internal/controllers/resourcequota"
+	"github.com/sekisho/sekisho/internal/controllers/rootcapublisher"
 	sacontroller "github.com/sekisho/sekisho/internal/controllers/serviceaccount"
 	"github.com/sekisho/sekisho/internal/events"
 	"github.com/sekisho/sekisho/internal/eviction"
@@ -236,7 +237,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if o.EncryptionProviderConfig != "" {
 		groups.run(encryptionLease, rewriter.Run)
 	}
-	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, "https://"+externalAddress, groups)
+	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, authentication.rootCA, "https://"+externalAddress, groups)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -409,7 +410,7 @@ func objectGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr s
 // startControllers starts the informers and the controllers that use
 // them, the controllers in their leader-elected groups.
 func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer,
-	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, externalURL string, groups *controllerGroups) {
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, rootCA func() []byte, externalURL string, groups *controllerGroups) {
 	core := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -422,6 +423,12 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	if on.enabled(resourceQuotaController) {
 		namespaces = append(namespaces, (&rqcontroller.Controller{Catalog: reg, Store: st, Log: log}).Run)
 	}
+	if on.enabled(rootCAPublisherController) {
+		publisher := &rootcapublisher.Controller{Store: st, ConfigMaps: core("configmaps"), Namespaces: inf.namespaces, Maps: inf.configMaps,
+			RootCA: rootCA, Resync: reloadInterval * 2, Log: log}
+		publisher.Register() // before the informers start
+		namespaces = append(namespaces, publisher.Run)
+	}
 	groups.run(namespacesLease, namespaces...)
 	// Every server repairs: an allocation is a key created only if absent,
 	// so repairs on two servers cannot undo each other's allocations.
@@ -430,10 +437,6 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	var legacySigner sacontroller.LegacySigner // nil unless a signing key is configured
 	if signer, _, _ := accounts.issuing(); signer != nil && on.enabled(serviceAccountTokenController) {
 		legacySigner = signer
-	}
-	var rootCA []byte
-	if o.ClientCAFile != "" {
-		rootCA, _ = os.ReadFile(o.ClientCAFile)
 	}
 	sac := &sacontroller.Controller{Store: st, Namespaces: inf.namespaces, ServiceAccounts: inf.serviceAccounts, Secrets: inf.secrets,
 		Signer: legacySigner, RootCA: rootCA, DefaultAccounts: on.enabled(serviceAccountController), Log: log}

@@ -31,7 +31,15 @@ func CAFromPEM(certName string, certPEM []byte, keyName string, keyPEM []byte) (
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("%s: no certificate", certName)
 	}
-	ca := &CA{Cert: certs[0], Chain: certs[1:]}
+	// The chain is the run of certificates each of which signed the one
+	// before it (an intermediate CA's issuers). What follows is other CAs
+	// in the same bundle, such as the new CA during a rotation, which
+	// trust but do not sign.
+	n := 1
+	for n < len(certs) && certs[n-1].CheckSignatureFrom(certs[n]) == nil {
+		n++
+	}
+	ca := &CA{Cert: certs[0], Chain: certs[1:n]}
 	if err := CheckCA(ca.Cert); err != nil {
 		return nil, fmt.Errorf("%s: %w", certName, err)
 	}

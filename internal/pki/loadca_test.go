@@ -49,3 +49,31 @@ func TestCAFromPEM(t *testing.T) {
 		}
 	}
 }
+
+// A bundle holds the CA, the chain above it, and then other CAs (a
+// rotation's new CA): only the certificates that signed one another are
+// the chain issued certificates carry.
+func TestCAFromPEMChainStopsAtOtherCAs(t *testing.T) {
+	root := mustCA(t, ECDSAP256)
+	key, err := ECDSAP256.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	intermediate, err := root.IssueCA("intermediate", key, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unrelated := mustCA(t, ECDSAP256)
+	keyPEM, _ := EncodePrivateKey(key)
+	ca, err := CAFromPEM("ca.crt", EncodeCertificates(intermediate.Cert, root.Cert, unrelated.Cert), "ca.key", keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ca.Chain) != 1 || !ca.Chain[0].Equal(root.Cert) {
+		t.Errorf("chain of %d certificates, want the root alone", len(ca.Chain))
+	}
+	ca, err = CAFromPEM("ca.crt", EncodeCertificates(root.Cert, unrelated.Cert), "ca.key", nil)
+	if err != nil || len(ca.Chain) != 0 {
+		t.Errorf("a root followed by another CA: chain %d, %v", len(ca.Chain), err)
+	}
+}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +171,77 @@ type: kubernetes.io/service-account-token
 		if resp.StatusCode != 401 || time.Since(start) > 2*time.Second {
 			t.Errorf("%s: %d after %s", name, resp.StatusCode, time.Since(start))
 		}
+	}
+}
+
+// Every namespace gets kube-root-ca.crt with the cluster CA, kept as it
+// should be when edited or deleted; when the CA file gains a CA (as in a
+// rotation), that ConfigMap, extension-apiserver-authentication and
+// cluster-info all carry both within seconds.
+func TestRootCAPublished(t *testing.T) {
+	requireTools(t, "kubectl", "openssl")
+	s := startServer(t)
+	caFile := filepath.Join(s.dir, "pki", "ca.crt")
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := func(ns string) string {
+		r := s.kubectl("-n", ns, "get", "configmap", "kube-root-ca.crt", "-o", "jsonpath={.data.ca\\.crt}")
+		return strings.TrimSpace(r.stdout)
+	}
+	s.mustKubectl("create", "namespace", "team")
+	if !waitFor(func() bool { return published("team") == strings.TrimSpace(string(ca)) }) {
+		t.Fatalf("kube-root-ca.crt in a new namespace: %q", published("team"))
+	}
+	if d := s.mustKubectl("-n", "team", "get", "configmap", "kube-root-ca.crt", "-o", "jsonpath={.metadata.annotations.kubernetes\\.io/description}"); !strings.HasPrefix(d, "Contains a CA bundle") {
+		t.Errorf("description annotation: %q", d)
+	}
+	s.mustKubectl("-n", "team", "patch", "configmap", "kube-root-ca.crt", "--type=merge", "-p", `{"data":{"ca.crt":"tampered"}}`)
+	if !waitFor(func() bool { return published("team") == strings.TrimSpace(string(ca)) }) {
+		t.Errorf("an edited kube-root-ca.crt was not put back: %q", published("team"))
+	}
+	s.mustKubectl("-n", "team", "delete", "configmap", "kube-root-ca.crt")
+	if !waitFor(func() bool { return published("team") == strings.TrimSpace(string(ca)) }) {
+		t.Errorf("a deleted kube-root-ca.crt was not recreated")
+	}
+
+	// A second CA joins the bundle.
+	dir := t.TempDir()
+	must(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+		"-keyout", filepath.Join(dir, "new.key"), "-out", filepath.Join(dir, "new.crt"), "-days", "1", "-subj", "/CN=next-ca")
+	next, _ := os.ReadFile(filepath.Join(dir, "new.crt"))
+	both := append(append([]byte{}, ca...), next...)
+	if err := os.WriteFile(caFile+".tmp", both, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(caFile+".tmp", caFile)
+	nextBody := strings.TrimSpace(strings.Split(strings.Split(string(next), "-----BEGIN CERTIFICATE-----")[1], "-----END")[0])
+	has := func(text string) bool {
+		return strings.Contains(strings.ReplaceAll(text, "\n", ""), strings.ReplaceAll(nextBody, "\n", ""))
+	}
+	for _, ns := range []string{"default", "team", "kube-system"} {
+		if !waitFor(func() bool { return has(published(ns)) }) {
+			t.Errorf("kube-root-ca.crt in %s does not carry the new CA", ns)
+		}
+	}
+	if !waitFor(func() bool {
+		return has(s.mustKubectl("-n", "kube-system", "get", "configmap", "extension-apiserver-authentication", "-o", "jsonpath={.data.client-ca-file}"))
+	}) {
+		t.Error("extension-apiserver-authentication does not carry the new CA")
+	}
+	clusterInfoCA := func() string {
+		kc := s.mustKubectl("-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}")
+		_, b64, _ := strings.Cut(kc, "certificate-authority-data: ")
+		b64, _, _ = strings.Cut(b64, "\n")
+		data, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+		return string(data)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !has(clusterInfoCA()) {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster-info does not carry the new CA")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

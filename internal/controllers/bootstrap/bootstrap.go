@@ -30,9 +30,10 @@ type Controller struct {
 	Store      *store.Writer
 	Secrets    *informer.Informer
 	ConfigMaps *informer.Informer
-	// Server and CAPEM go into the cluster-info kubeconfig.
+	// Server and the CA bundle in force go into the cluster-info
+	// kubeconfig; CAPEM is read at each pass, so a reloaded CA reaches it.
 	Server string
-	CAPEM  []byte
+	CAPEM  func() []byte
 	Log    *slog.Logger
 	Now    func() time.Time
 	// Clean and Sign choose the work: kube-controller-manager's
@@ -65,8 +66,9 @@ func (c *Controller) Register(secrets, configMaps *catalog.Resource) {
 	})
 }
 
-// Run works until ctx ends: on every change, and at least every minute so
-// that tokens are removed soon after they expire.
+// Run works until ctx ends: on every change, and at least every ten
+// seconds, so that a reloaded CA reaches cluster-info and tokens are
+// removed soon after they expire.
 func (c *Controller) Run(ctx context.Context) {
 	if c.Now == nil {
 		c.Now = time.Now
@@ -81,8 +83,8 @@ func (c *Controller) Run(ctx context.Context) {
 		if c.Sign {
 			c.sign(ctx)
 		}
-		// Wake when the next token expires, or in a minute at the latest.
-		wait := time.Minute
+		// Wake when the next token expires, or in ten seconds at the latest.
+		wait := 10 * time.Second
 		valid, _ := c.tokens()
 		for _, tok := range valid {
 			if tok.Expiration != nil {
@@ -138,7 +140,11 @@ func (c *Controller) clean(ctx context.Context) {
 // sign keeps cluster-info current: its kubeconfig, and one detached JWS
 // per signing token.
 func (c *Controller) sign(ctx context.Context) {
-	content := renderClusterOnly(c.Server, c.CAPEM)
+	var ca []byte
+	if c.CAPEM != nil {
+		ca = c.CAPEM()
+	}
+	content := renderClusterOnly(c.Server, ca)
 	want := map[string]string{bootstraptoken.ClusterInfoKubeconfig: string(content)}
 	valid, _ := c.tokens()
 	for _, t := range valid {

@@ -30,8 +30,9 @@ type Controller struct {
 	Secrets         *informer.Informer
 	// Signer fills token Secrets; nil leaves them alone.
 	Signer LegacySigner
-	// RootCA is written to each token Secret as ca.crt.
-	RootCA []byte
+	// RootCA is the bundle written to each token Secret as ca.crt, read
+	// when the Secret is filled; nil writes none.
+	RootCA func() []byte
 	// DefaultAccounts makes a "default" ServiceAccount in every namespace
 	// (kube-controller-manager's serviceaccount-controller); the token
 	// filling is its serviceaccount-token-controller, on when Signer is set.
@@ -175,8 +176,10 @@ func (c *Controller) fillToken(ctx context.Context, namespace, name string) {
 		}
 		s.Data[corev1.ServiceAccountTokenKey] = []byte(token)
 		s.Data[corev1.ServiceAccountNamespaceKey] = []byte(namespace)
-		if len(c.RootCA) > 0 {
-			s.Data[corev1.ServiceAccountRootCAKey] = c.RootCA
+		if c.RootCA != nil {
+			if root := c.RootCA(); len(root) > 0 {
+				s.Data[corev1.ServiceAccountRootCAKey] = root
+			}
 		}
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
