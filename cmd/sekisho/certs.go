@@ -34,6 +34,7 @@ func newCertsCommand() *cobra.Command {
 		newCertsRenewCommand(),
 		newCertsRevokeCommand(),
 		newCertsRotateSAKeyCommand(),
+		newCertsRotateCACommand(),
 		newCertsEtcdMemberCommand(),
 	)
 	return cmd

@@ -112,7 +112,16 @@ func (l Layout) loadCA(spec pki.CASpec) (*pki.CA, error) {
 	case !keyOK:
 		keyPEM = nil
 	}
-	return pki.CAFromPEM(l.Path(certRel), certPEM, l.Path(keyRel), keyPEM)
+	ca, err := pki.CAFromPEM(l.Path(certRel), certPEM, l.Path(keyRel), keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	// Once a rotation has the new CA signing, what it issues carries the
+	// cross-signed certificate, renewals included.
+	if rc, err := l.rotating(spec); err == nil && rc != nil && rc.state.done(PhaseReissued) && ca.Cert.Equal(rc.new.Cert) {
+		ca.CrossSigned = rc.cross
+	}
+	return ca, nil
 }
 
 // loadCAs reads every cluster CA that exists, keyed by name.
@@ -138,6 +147,9 @@ func issuedChain(leaf *x509.Certificate, ca *pki.CA) []*x509.Certificate {
 	if !pki.IsSelfSigned(ca.Cert) {
 		chain = append(chain, ca.Cert)
 		chain = append(chain, ca.Chain...)
+	}
+	if ca.CrossSigned != nil {
+		chain = append(chain, ca.CrossSigned)
 	}
 	return chain
 }

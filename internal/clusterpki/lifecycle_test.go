@@ -18,15 +18,7 @@ import (
 
 func readCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := pki.ParseCertificates(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certs[0]
+	return readChain(t, path)[0]
 }
 
 func kubeconfigCert(t *testing.T, path string) *x509.Certificate {

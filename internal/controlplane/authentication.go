@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -29,6 +31,10 @@ type authentication struct {
 	clientCAs *authnx509.DynamicPool
 	// proxyCAs is the front-proxy CA pool, nil without --requestheader-client-ca-file.
 	proxyCAs *authnx509.DynamicPool
+	// issuers records which CA issued the client certificates accepted,
+	// for a CA rotation (ClientCertificateIssuersPath); nil without
+	// --client-ca-file.
+	issuers *authnx509.IssuerUsage
 	// tokens are the bearer token authenticators, for TokenReview.
 	tokens       authn.TokenChain
 	apiAudiences []string
@@ -62,6 +68,8 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 			return nil, err
 		}
 		x := authnx509.New(a.clientCAs)
+		a.issuers = authnx509.NewIssuerUsage(time.Now())
+		x.Usage = a.issuers
 		if o.ClientCRLFile != "" {
 			crl := &authnx509.CRL{CAs: a.clientCAs.Certificates, Store: revocations, Log: log}
 			if err := crl.Restore(ctx); err != nil {
@@ -225,4 +233,26 @@ func separateProxyCA(proxy, client *authnx509.DynamicPool) error {
 		}
 	}
 	return nil
+}
+
+// ClientCertificateIssuersPath serves, as JSON, which CA issued the client
+// certificates this server accepted since it started, by user and when
+// last (authorized like any non-resource path: cluster-admin may read it).
+// sekisho certs rotate-ca reads it before it stops trusting the old CA.
+const ClientCertificateIssuersPath = "/sekisho/client-certificate-issuers"
+
+func (a *authentication) issuersHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "only GET", http.StatusMethodNotAllowed)
+			return
+		}
+		if a.issuers == nil {
+			http.Error(w, "client certificates are not enabled (no --client-ca-file)", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(a.issuers.Report())
+	})
 }

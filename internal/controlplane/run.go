@@ -193,6 +193,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		paths = map[string]http.Handler{}
 	}
 	paths[EncryptionStatusPath] = encryptionStatus(rewriter, log)
+	paths[ClientCertificateIssuersPath] = authentication.issuersHandler()
 	metricsRegistry := metrics.New()
 	paths["/metrics"] = metricsRegistry.Handler()
 	if o.EtcdCountMetricPollPeriod > 0 {

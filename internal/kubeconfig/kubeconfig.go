@@ -106,6 +106,23 @@ func current(cfg *clientcmdapi.Config) (Spec, error) {
 // SetClientCertificate replaces the client certificate and key of the
 // current context's user in an existing kubeconfig, keeping everything else.
 func SetClientCertificate(data, certPEM, keyPEM []byte) ([]byte, error) {
+	return editCurrent(data, func(_ *clientcmdapi.Cluster, user *clientcmdapi.AuthInfo) {
+		user.ClientCertificate, user.ClientKey = "", ""
+		user.ClientCertificateData, user.ClientKeyData = certPEM, keyPEM
+	})
+}
+
+// SetCertificateAuthority replaces the CA bundle of the current context's
+// cluster in an existing kubeconfig, keeping everything else.
+func SetCertificateAuthority(data, caPEM []byte) ([]byte, error) {
+	return editCurrent(data, func(cluster *clientcmdapi.Cluster, _ *clientcmdapi.AuthInfo) {
+		cluster.CertificateAuthority = ""
+		cluster.CertificateAuthorityData = caPEM
+	})
+}
+
+// editCurrent applies edit to the current context's cluster and user.
+func editCurrent(data []byte, edit func(*clientcmdapi.Cluster, *clientcmdapi.AuthInfo)) ([]byte, error) {
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid kubeconfig: %w", err)
@@ -118,7 +135,10 @@ func SetClientCertificate(data, certPEM, keyPEM []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("context %q names user %q, which is not defined", cfg.CurrentContext, ctx.AuthInfo)
 	}
-	user.ClientCertificate, user.ClientKey = "", ""
-	user.ClientCertificateData, user.ClientKeyData = certPEM, keyPEM
+	cluster, ok := cfg.Clusters[ctx.Cluster]
+	if !ok {
+		return nil, fmt.Errorf("context %q names cluster %q, which is not defined", cfg.CurrentContext, ctx.Cluster)
+	}
+	edit(cluster, user)
 	return clientcmd.Write(*cfg)
 }

@@ -119,6 +119,10 @@ type CA struct {
 	// nearest first, excluding the root. It is appended to issued leaves so
 	// a peer that trusts only the root can build the path.
 	Chain []*x509.Certificate
+	// CrossSigned, during a rotation of this CA, is its certificate signed
+	// by the CA it replaces. Issued leaves carry it, so that a peer still
+	// trusting only the old CA verifies them through it.
+	CrossSigned *x509.Certificate
 }
 
 // ErrExternalCA is returned when an externally managed CA is asked to sign.

@@ -38,7 +38,9 @@ type Authenticator struct {
 	// Revocations, when set, is consulted on every request, cached or not,
 	// so a revoked certificate stops working on connections already open.
 	Revocations Revocations
-	Now         func() time.Time
+	// Usage, when set, records which CA issued each accepted certificate.
+	Usage *IssuerUsage
+	Now   func() time.Time
 
 	mu    sync.RWMutex
 	cache map[string]cached
@@ -77,6 +79,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 	c, hit := a.cache[string(leaf.Raw)]
 	a.mu.RUnlock()
 	if hit && c.generation == gen && now.Before(c.notAfter) && c.chainKey == chainKey(chain) {
+		a.Usage.record(leaf, c.user.Name, now)
 		return c.user, true, nil
 	}
 
@@ -90,6 +93,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authn.User, bool, error)
 	}
 	a.cache[string(leaf.Raw)] = cached{user: user, generation: gen, notAfter: notAfter, chainKey: chainKey(chain)}
 	a.mu.Unlock()
+	a.Usage.record(leaf, user.Name, now)
 	return user, true, nil
 }
 

@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// kubeconfigTLS reads a kubeconfig's CA bundle and client certificate, as
+// a client does when it starts.
+func kubeconfigTLS(t *testing.T, path string) *tls.Config {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	user, cluster := cfg.AuthInfos[ctx.AuthInfo], cfg.Clusters[ctx.Cluster]
+	cert, err := tls.X509KeyPair(user.ClientCertificateData, user.ClientKeyData)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(cluster.CertificateAuthorityData)
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+// loadClient sends a request on a new TLS connection every 20 ms until
+// stopped, with the credentials of kubeconfig read anew for each one
+// (fresh) or once at the start (stale), and counts failures.
+type loadClient struct {
+	// stale is the configuration read at the start.
+	stale              *tls.Config
+	requests, failures atomic.Int64
+	firstErr           atomic.Value
+	stop               chan struct{}
+	stopOnce           sync.Once
+	done               sync.WaitGroup
+}
+
+func startLoad(t *testing.T, s *server, kubeconfig string, fresh bool) *loadClient {
+	return startLoadTrusting(t, s, kubeconfig, fresh, nil)
+}
+
+// startLoadTrusting is startLoad verifying the server against roots, fixed
+// at the start, instead of the kubeconfig's bundle when roots is set.
+func startLoadTrusting(t *testing.T, s *server, kubeconfig string, fresh bool, roots *x509.CertPool) *loadClient {
+	stale := kubeconfigTLS(t, kubeconfig)
+	l := &loadClient{stop: make(chan struct{}), stale: stale}
+	t.Cleanup(l.halt) // before the test ends, also when it fails early
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			cfg := stale
+			if fresh {
+				cfg = kubeconfigTLS(t, kubeconfig)
+			}
+			if roots != nil && cfg != nil {
+				cfg = cfg.Clone()
+				cfg.RootCAs = roots
+			}
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+			resp, err := client.Get(s.url("/api/v1/namespaces/default"))
+			l.requests.Add(1)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = errors.New(resp.Status)
+				}
+			}
+			if err != nil {
+				l.failures.Add(1)
+				l.firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}
+	}()
+	return l
+}
+
+func (l *loadClient) halt() { l.stopOnce.Do(func() { close(l.stop) }); l.done.Wait() }
+
+// rotateCA runs `sekisho certs rotate-ca`, killed with SIGKILL right after
+// step killAfter when it is not 0.
+func rotateCA(t *testing.T, dir string, killAfter int, args ...string) (out string, code int, killed bool) {
+	t.Helper()
+	cmd := exec.Command(sekishoBin, append([]string{"certs", "rotate-ca", "--dir", dir}, args...)...)
+	if killAfter > 0 {
+		cmd.Env = append(os.Environ(), "SEKISHO_ROTATE_CA_KILL_AFTER="+string(rune('0'+killAfter)))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			killed = true
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String() + stderr.String(), code, killed
+}
+
+// `sekisho certs rotate-ca` replaces the cluster CA of a running server
+// with zero failed requests: a load client opening a new TLS connection
+// every 20 ms with admin.conf as it stands, and kubectl, never fail. The
+// command is killed with SIGKILL after each of the first three steps and
+// resumes. It refuses to finish while a client still presents an old-CA
+// certificate, naming it; once that client stops, it finishes, the old
+// CA is trusted no more, and every published bundle holds the new CA.
+func TestRotateCAWithoutDowntime(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t)
+	admin := filepath.Join(s.dir, "admin.conf")
+	caFile := filepath.Join(s.dir, "pki", "ca.crt")
+	oldCA, _ := os.ReadFile(caFile)
+
+	fresh := startLoad(t, s, admin, true)
+	stale := startLoad(t, s, admin, false) // keeps the old CA's certificate
+	// One that trusts only the old CA, as a kubelet whose kubeconfig was
+	// written before the rotation: it verifies the new serving
+	// certificate through the cross-signed one.
+	oldRoots := x509.NewCertPool()
+	oldRoots.AppendCertsFromPEM(oldCA)
+	oldTrust := startLoadTrusting(t, s, admin, true, oldRoots)
+	var kubectlRuns, kubectlFailures atomic.Int64
+	stopKubectl := make(chan struct{})
+	var kubectlDone sync.WaitGroup
+	var stopOnce sync.Once
+	t.Cleanup(func() { stopOnce.Do(func() { close(stopKubectl) }); kubectlDone.Wait() })
+	kubectlDone.Add(1)
+	go func() {
+		defer kubectlDone.Done()
+		for {
+			select {
+			case <-stopKubectl:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			r := s.kubectlAs(admin, "get", "namespace", "default", "-o", "name")
+			kubectlRuns.Add(1)
+			if r.code != 0 {
+				kubectlFailures.Add(1)
+				t.Logf("kubectl failed: %s", r.stderr)
+			}
+		}
+	}()
+
+	start := time.Now()
+	for step := 1; step <= 3; step++ {
+		out, _, killed := rotateCA(t, s.dir, step, "--unused-for", "2s")
+		if !killed {
+			t.Fatalf("rotate-ca was to be killed after step %d:\n%s", step, out)
+		}
+		if want := "[" + string(rune('0'+step)) + "/4]"; !strings.Contains(out, want) {
+			t.Fatalf("killed after step %d, the output lacks %s:\n%s", step, want, out)
+		}
+		if step > 1 && !strings.Contains(out, "resuming the rotation") {
+			t.Errorf("the run after a kill did not resume:\n%s", out)
+		}
+	}
+	// The stale client still presents the old CA's certificate: refused,
+	// once the server has recorded for longer than --unused-for.
+	time.Sleep(3 * time.Second)
+	out, code, _ := rotateCA(t, s.dir, 0, "--unused-for", "2s")
+	if code != 3 || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "not finishing") {
+		t.Fatalf("with an old-CA client active, rotate-ca exited %d:\n%s", code, out)
+	}
+	stale.halt()
+	oldTrust.halt()
+	if n := oldTrust.failures.Load(); n > 0 || oldTrust.requests.Load() == 0 {
+		t.Errorf("a client trusting only the old CA failed %d of %d times before the old CA was dropped: %v", n, oldTrust.requests.Load(), oldTrust.firstErr.Load())
+	}
+	if n := stale.failures.Load(); n > 0 {
+		t.Errorf("the client holding an old-CA certificate failed %d times before the old CA was dropped: %v", n, stale.firstErr.Load())
+	}
+	out, code, _ = rotateCA(t, s.dir, 0, "--unused-for", "2s", "--wait", "30s")
+	if code != 0 || !strings.Contains(out, "[4/4]") {
+		t.Fatalf("rotate-ca did not finish (exit %d):\n%s", code, out)
+	}
+	t.Logf("rotation with three kills took %s", time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second) // the server reloads within half a second
+	fresh.halt()
+	stopOnce.Do(func() { close(stopKubectl) })
+	kubectlDone.Wait()
+	t.Logf("load: %d requests on new connections, %d failed; kubectl: %d runs, %d failed",
+		fresh.requests.Load(), fresh.failures.Load(), kubectlRuns.Load(), kubectlFailures.Load())
+	if n := fresh.failures.Load(); n > 0 {
+		t.Errorf("%d requests failed during the rotation; first: %v", n, fresh.firstErr.Load())
+	}
+	if kubectlFailures.Load() > 0 {
+		t.Errorf("kubectl failed %d times during the rotation", kubectlFailures.Load())
+	}
+
+	newCA, _ := os.ReadFile(caFile)
+	if bytes.Equal(newCA, oldCA) || bytes.Count(newCA, []byte("BEGIN CERTIFICATE")) != 1 {
+		t.Fatalf("ca.crt after the rotation:\n%s", newCA)
+	}
+	// The old CA's certificate is refused now (the server, verified
+	// against the new CA, is not what is checked here); the new
+	// credentials work.
+	oldCert := &tls.Config{InsecureSkipVerify: true, Certificates: stale.stale.Certificates, MinVersion: tls.VersionTLS12}
+	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: oldCert}}).Get(s.url("/api/v1/namespaces/default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an old-CA client certificate after the rotation: %s, want 401", resp.Status)
+	}
+	if r := s.kubectlAs(admin, "get", "namespace", "default"); r.code != 0 {
+		t.Errorf("kubectl with the rotated admin.conf: %s", r.stderr)
+	}
+	root := strings.TrimSpace(s.mustKubectl("-n", "default", "get", "configmap", "kube-root-ca.crt", "-o", "jsonpath={.data.ca\\.crt}"))
+	if root != strings.TrimSpace(string(newCA)) {
+		t.Errorf("kube-root-ca.crt does not hold the new CA alone:\n%s", root)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "pki", "ca-rotation")); !os.IsNotExist(err) {
+		t.Errorf("the rotation's files remain: %v", err)
+	}
+}
