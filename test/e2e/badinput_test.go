@@ -35,7 +35,7 @@ func parseStatus(t *testing.T, body string) status {
 // TestBadInput sends every kind of malformed request and checks the
 // status, the Status body, and that nothing was stored.
 func TestBadInput(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withoutRootCAConfigMaps)
 	const cms = "/api/v1/namespaces/default/configmaps"
 	code, body := s.do("POST", cms, "application/json", strings.NewReader(`{"metadata":{"name":"existing"},"data":{"a":"b"}}`))
 	if code != 201 {

@@ -111,7 +111,7 @@ func rvOf(t *testing.T, body string) int64 {
 // TestInformer runs a client-go informer over 1,000 updates and a server
 // restart, and checks it ends with exactly the server's state.
 func TestInformer(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withoutRootCAConfigMaps)
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig())
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func (s *server) create(t *testing.T, path, body string) string {
 // TestListSemantics covers limit/continue, resourceVersion and
 // resourceVersionMatch, and selectors.
 func TestListSemantics(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withoutRootCAConfigMaps)
 	const cms = "/api/v1/namespaces/default/configmaps"
 	for i := range 25 {
 		s.create(t, cms, fmt.Sprintf(`{"metadata":{"name":"cm-%02d","labels":{"parity":"%s"}},"data":{"i":"%d"}}`, i, []string{"even", "odd"}[i%2], i))
@@ -270,7 +270,7 @@ func TestWriteSemantics(t *testing.T) {
 // TestWatchSemantics covers resuming, bookmarks, timeouts, initial events,
 // selectors entering and leaving, and the clean end of watches on shutdown.
 func TestWatchSemantics(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withoutRootCAConfigMaps)
 	const cms = "/api/v1/namespaces/default/configmaps"
 	openWatch := func(query string) (*http.Response, <-chan string) {
 		t.Helper()

@@ -328,7 +328,7 @@ func TestCRLReplay(t *testing.T) {
 // Every way a string reaches the store is now refused with 400 and a
 // Status that says why, and nothing is stored.
 func TestInvalidUTF8Refused(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withoutRootCAConfigMaps)
 	const cms = "/api/v1/namespaces/default/configmaps"
 	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: "pb"}, Data: map[string]string{"k": "v\xff\xfe"}}

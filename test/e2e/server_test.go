@@ -65,6 +65,11 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// withoutRootCAConfigMaps turns off the kube-root-ca.crt publisher, for
+// tests that count or watch every ConfigMap of a namespace: it adds one
+// to each, as kube-controller-manager does.
+const withoutRootCAConfigMaps = "--controllers=*,-root-ca-certificate-publisher-controller"
+
 // startServer runs `sekisho up` in a fresh data directory and waits until
 // /readyz answers.
 func startServer(t *testing.T, extra ...string) *server {
