@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"os"
@@ -127,11 +129,12 @@ func rotateCA(t *testing.T, dir string, killAfter int, args ...string) (out stri
 // with zero failed requests: a load client opening a new TLS connection
 // every 20 ms with admin.conf as it stands, and kubectl, never fail. The
 // command is killed with SIGKILL after each of the first three steps and
-// resumes. It refuses to finish while a client still presents an old-CA
+// resumes. A certificate signed through the certificates API meanwhile
+// comes from the new CA. It refuses to finish while a client still presents an old-CA
 // certificate, naming it; once that client stops, it finishes, the old
 // CA is trusted no more, and every published bundle holds the new CA.
 func TestRotateCAWithoutDowntime(t *testing.T) {
-	requireTools(t, "kubectl")
+	requireTools(t, "kubectl", "openssl")
 	s := startServer(t)
 	admin := filepath.Join(s.dir, "admin.conf")
 	caFile := filepath.Join(s.dir, "pki", "ca.crt")
@@ -181,6 +184,30 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 			t.Errorf("the run after a kill did not resume:\n%s", out)
 		}
 	}
+	// A certificate signed through the certificates API now comes from
+	// the new CA: a kubelet renewing its client certificate moves to it.
+	key := filepath.Join(t.TempDir(), "user.key")
+	must(t, "openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+	request := must(t, "openssl", "req", "-new", "-key", key, "-subj", "/CN=rotated-user")
+	s.mustKubectl("create", "-f", writeFile(t, "csr.yaml", csrManifest("rotated-user", "kubernetes.io/kube-apiserver-client", []byte(request), 0, "client auth")))
+	s.mustKubectl("certificate", "approve", "rotated-user")
+	var issued []byte
+	if !waitFor(func() bool {
+		b64 := s.mustKubectl("get", "csr", "rotated-user", "-o", "jsonpath={.status.certificate}")
+		issued, _ = base64.StdEncoding.DecodeString(b64)
+		return len(issued) > 0
+	}) {
+		t.Fatal("the CSR was not signed during the rotation")
+	}
+	newRoots := x509.NewCertPool()
+	newRoots.AppendCertsFromPEM([]byte(rotatedCA(t, s.dir)))
+	block, _ := pem.Decode(issued)
+	if cert, err := x509.ParseCertificate(block.Bytes); err != nil {
+		t.Fatal(err)
+	} else if _, err := cert.Verify(x509.VerifyOptions{Roots: newRoots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("a certificate signed during the rotation does not come from the new CA: %v", err)
+	}
+
 	// The stale client still presents the old CA's certificate: refused,
 	// once the server has recorded for longer than --unused-for.
 	time.Sleep(3 * time.Second)
@@ -240,4 +267,14 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.dir, "pki", "ca-rotation")); !os.IsNotExist(err) {
 		t.Errorf("the rotation's files remain: %v", err)
 	}
+}
+
+// rotatedCA is the new CA of the rotation under way, as PEM.
+func rotatedCA(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "pki", "ca-rotation", "ca", "new.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
