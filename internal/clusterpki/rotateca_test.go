@@ -61,9 +61,19 @@ func TestRotateCAStepByStep(t *testing.T) {
 		t.Fatalf("start again made another CA: %v", err)
 	}
 
+	// up runs init at each start: a server restarted mid-rotation
+	// starts on the directory as the rotation left it.
+	initAgain := func(when string) {
+		t.Helper()
+		if _, err := Init(testOptions(dir)); err != nil {
+			t.Fatalf("init %s: %v", when, err)
+		}
+	}
+	initAgain("after the new CA is made")
 	if err := TrustBothCAs(o); err != nil {
 		t.Fatal(err)
 	}
+	initAgain("while both CAs are trusted")
 	if bundle := readChain(t, filepath.Join(dir, CertFile("ca"))); len(bundle) != 2 || !bundle[0].Equal(old) || !bundle[1].Equal(next) {
 		t.Fatalf("ca.crt while trusting both: %d certificates", len(bundle))
 	}
@@ -86,6 +96,7 @@ func TestRotateCAStepByStep(t *testing.T) {
 	if len(names) < 4 {
 		t.Errorf("re-issued %v", names)
 	}
+	initAgain("after the new CA re-issued")
 	// The new serving certificate verifies for a client trusting only the
 	// old CA (through the cross-signed certificate) and for one trusting
 	// only the new one.
