@@ -31,9 +31,8 @@ type authentication struct {
 	clientCAs *authnx509.DynamicPool
 	// proxyCAs is the front-proxy CA pool, nil without --requestheader-client-ca-file.
 	proxyCAs *authnx509.DynamicPool
-	// issuers records which CA issued the client certificates accepted,
-	// for a CA rotation (ClientCertificateIssuersPath); nil without
-	// --client-ca-file.
+	// issuers records which CA issued the client and proxy certificates
+	// accepted, for a CA rotation (ClientCertificateIssuersPath).
 	issuers *authnx509.IssuerUsage
 	// tokens are the bearer token authenticators, for TokenReview.
 	tokens       authn.TokenChain
@@ -45,7 +44,7 @@ type authentication struct {
 // bootstrap tokens, OIDC, the token webhook). Files are
 // watched and reloaded; a file that is bad at start stops the server.
 func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accounts *serviceAccounts, inf *informers, revocations authnx509.RevocationStore) (*authentication, error) {
-	a := &authentication{}
+	a := &authentication{issuers: authnx509.NewIssuerUsage(time.Now())}
 	var chain authn.Chain
 	if o.RequestHeaderClientCAFile != "" {
 		proxyCAs := &authnx509.DynamicPool{}
@@ -57,6 +56,7 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 			UsernameHeaders: o.RequestHeaderUsernameHeaders, UIDHeaders: o.RequestHeaderUIDHeaders,
 			GroupHeaders: o.RequestHeaderGroupHeaders, ExtraHeaderPrefixes: o.RequestHeaderExtraHeadersPrefix,
 			AllowedNames: o.RequestHeaderAllowedNames, AllowAnyName: o.RequestHeaderAllowAnyName,
+			Issuers: a.issuers,
 		}))
 	}
 	if o.ClientCAFile != "" {
@@ -68,7 +68,6 @@ func buildAuthentication(ctx context.Context, o Options, log *slog.Logger, accou
 			return nil, err
 		}
 		x := authnx509.New(a.clientCAs)
-		a.issuers = authnx509.NewIssuerUsage(time.Now())
 		x.Usage = a.issuers
 		if o.ClientCRLFile != "" {
 			crl := &authnx509.CRL{CAs: a.clientCAs.Certificates, Store: revocations, Log: log}
@@ -246,10 +245,6 @@ func (a *authentication) issuersHandler() http.Handler {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			http.Error(w, "only GET", http.StatusMethodNotAllowed)
-			return
-		}
-		if a.issuers == nil {
-			http.Error(w, "client certificates are not enabled (no --client-ca-file)", http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -277,4 +278,114 @@ func rotatedCA(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// proxyTLS is the front proxy's certificate as the files hold it now,
+// verifying the server against the cluster CA.
+func proxyTLS(t *testing.T, dir string) *tls.Config {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", "front-proxy-client.crt"), filepath.Join(dir, "pki", "front-proxy-client.key"))
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	roots := x509.NewCertPool()
+	ca, _ := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+	roots.AppendCertsFromPEM(ca)
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+// asProxy asks who the server takes the request to be, as an
+// authenticating proxy asserting alice.
+func asProxy(s *server, cfg *tls.Config) (int, string, error) {
+	req, _ := http.NewRequest("POST", s.url(selfSubjectReviewPath), strings.NewReader(selfSubjectReviewBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Remote-User", "alice")
+	req.Header.Set("X-Remote-Group", "team")
+	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), nil
+}
+
+// proxyLoad asserts alice through the authenticating proxy every 50 ms
+// until stopped, with the proxy certificate read anew each time (fresh)
+// or the one given, and counts failures.
+type proxyLoad struct {
+	requests, failures atomic.Int64
+	firstErr           atomic.Value
+	stop               chan struct{}
+	once               sync.Once
+	done               sync.WaitGroup
+}
+
+func startProxyLoad(t *testing.T, s *server, fixed *tls.Config) *proxyLoad {
+	l := &proxyLoad{stop: make(chan struct{})}
+	t.Cleanup(l.halt)
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			cfg := fixed
+			if cfg == nil {
+				cfg = proxyTLS(t, s.dir)
+			}
+			code, body, err := asProxy(s, cfg)
+			l.requests.Add(1)
+			if err != nil || code != 201 || !strings.Contains(body, `"username":"alice"`) {
+				l.failures.Add(1)
+				l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s %v", code, body, err))
+			}
+		}
+	}()
+	return l
+}
+
+func (l *proxyLoad) halt() { l.once.Do(func() { close(l.stop) }); l.done.Wait() }
+
+// The front-proxy CA rotates the same way: a proxy reading its
+// certificate files anew keeps asserting users throughout, one holding
+// the old certificate keeps working until the end and is named in the
+// refusal to finish, and after the rotation the old proxy certificate
+// asserts no one.
+func TestRotateFrontProxyCA(t *testing.T) {
+	s := startServer(t)
+	oldProxy := proxyTLS(t, s.dir)
+	fresh := startProxyLoad(t, s, nil)
+	stale := startProxyLoad(t, s, oldProxy)
+	time.Sleep(3 * time.Second) // the server records for longer than --unused-for
+	out, code, _ := rotateCA(t, s.dir, 0, "--ca", "front-proxy-ca", "--unused-for", "2s")
+	if code != 3 || !strings.Contains(out, "front-proxy-client") || !strings.Contains(out, "[3/4]") {
+		t.Fatalf("with the old proxy certificate in use, rotate-ca --ca front-proxy-ca exited %d:\n%s", code, out)
+	}
+	stale.halt()
+	if n := stale.failures.Load(); n > 0 || stale.requests.Load() == 0 {
+		t.Errorf("the proxy holding the old certificate failed %d of %d times before the end: %v", n, stale.requests.Load(), stale.firstErr.Load())
+	}
+	out, code, _ = rotateCA(t, s.dir, 0, "--ca", "front-proxy-ca", "--unused-for", "2s", "--wait", "30s")
+	if code != 0 || !strings.Contains(out, "[4/4]") {
+		t.Fatalf("rotate-ca --ca front-proxy-ca did not finish (exit %d):\n%s", code, out)
+	}
+	time.Sleep(time.Second) // the server reloads within half a second
+	fresh.halt()
+	t.Logf("proxy: %d requests, %d failed", fresh.requests.Load(), fresh.failures.Load())
+	if n := fresh.failures.Load(); n > 0 {
+		t.Errorf("%d proxied requests failed during the rotation; first: %v", n, fresh.firstErr.Load())
+	}
+	if code, body, err := asProxy(s, oldProxy); err != nil || strings.Contains(body, `"username":"alice"`) {
+		t.Errorf("the old proxy certificate still asserts users: %d %s %v", code, body, err)
+	}
+	published := s.mustKubectl("-n", "kube-system", "get", "configmap", "extension-apiserver-authentication", "-o", "jsonpath={.data.requestheader-client-ca-file}")
+	newCA, _ := os.ReadFile(filepath.Join(s.dir, "pki", "front-proxy-ca.crt"))
+	if strings.TrimSpace(published) != strings.TrimSpace(string(newCA)) || strings.Count(string(newCA), "BEGIN CERTIFICATE") != 1 {
+		t.Errorf("the published front-proxy CA is not the new one alone:\n%s", published)
+	}
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// which must be asked for explicitly (AllowAnyName).
 	AllowedNames []string
 	AllowAnyName bool
+	// Issuers, when set, records which CA issued each proxy certificate
+	// accepted (for a rotation of the front-proxy CA).
+	Issuers *authnx509.IssuerUsage
 }
 
 // Authenticator trusts headers only behind a verified proxy certificate.
@@ -34,7 +37,9 @@ type Authenticator struct {
 
 // New returns an authenticator whose proxies chain to cas.
 func New(cas authnx509.CAPool, o Options) *Authenticator {
-	return &Authenticator{Options: o, proxy: authnx509.New(cas)}
+	proxy := authnx509.New(cas)
+	proxy.Usage = o.Issuers
+	return &Authenticator{Options: o, proxy: proxy}
 }
 
 var _ authn.Authenticator = (*Authenticator)(nil)
