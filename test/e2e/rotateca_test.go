@@ -43,28 +43,17 @@ func kubeconfigTLS(t *testing.T, path string) *tls.Config {
 	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
-// loadClient sends a request on a new TLS connection every 20 ms until
-// stopped, with the credentials of kubeconfig read anew for each one
-// (fresh) or once at the start (stale), and counts failures.
-type loadClient struct {
-	// stale is the configuration read at the start.
-	stale              *tls.Config
+// loop calls try every interval until halted, and counts failures.
+type loop struct {
 	requests, failures atomic.Int64
 	firstErr           atomic.Value
 	stop               chan struct{}
-	stopOnce           sync.Once
+	once               sync.Once
 	done               sync.WaitGroup
 }
 
-func startLoad(t *testing.T, s *server, kubeconfig string, fresh bool) *loadClient {
-	return startLoadTrusting(t, s, kubeconfig, fresh, nil)
-}
-
-// startLoadTrusting is startLoad verifying the server against roots, fixed
-// at the start, instead of the kubeconfig's bundle when roots is set.
-func startLoadTrusting(t *testing.T, s *server, kubeconfig string, fresh bool, roots *x509.CertPool) *loadClient {
-	stale := kubeconfigTLS(t, kubeconfig)
-	l := &loadClient{stop: make(chan struct{}), stale: stale}
+func startLoop(t *testing.T, interval time.Duration, try func() error) *loop {
+	l := &loop{stop: make(chan struct{})}
 	t.Cleanup(l.halt) // before the test ends, also when it fails early
 	l.done.Add(1)
 	go func() {
@@ -73,26 +62,10 @@ func startLoadTrusting(t *testing.T, s *server, kubeconfig string, fresh bool, r
 			select {
 			case <-l.stop:
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(interval):
 			}
-			cfg := stale
-			if fresh {
-				cfg = kubeconfigTLS(t, kubeconfig)
-			}
-			if roots != nil && cfg != nil {
-				cfg = cfg.Clone()
-				cfg.RootCAs = roots
-			}
-			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
-			resp, err := client.Get(s.url("/api/v1/namespaces/default"))
 			l.requests.Add(1)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					err = errors.New(resp.Status)
-				}
-			}
-			if err != nil {
+			if err := try(); err != nil {
 				l.failures.Add(1)
 				l.firstErr.CompareAndSwap(nil, err.Error())
 			}
@@ -101,7 +74,35 @@ func startLoadTrusting(t *testing.T, s *server, kubeconfig string, fresh bool, r
 	return l
 }
 
-func (l *loadClient) halt() { l.stopOnce.Do(func() { close(l.stop) }); l.done.Wait() }
+func (l *loop) halt() { l.once.Do(func() { close(l.stop) }); l.done.Wait() }
+
+// startLoad sends a request on a new TLS connection every 20 ms with the
+// credentials of kubeconfig read anew for each one (fresh) or once at
+// the start (stale), verifying the server against roots instead of the
+// kubeconfig's bundle when roots is set.
+func startLoad(t *testing.T, s *server, kubeconfig string, fresh bool, roots *x509.CertPool) *loop {
+	stale := kubeconfigTLS(t, kubeconfig)
+	return startLoop(t, 20*time.Millisecond, func() error {
+		cfg := stale
+		if fresh {
+			cfg = kubeconfigTLS(t, kubeconfig)
+		}
+		if roots != nil && cfg != nil {
+			cfg = cfg.Clone()
+			cfg.RootCAs = roots
+		}
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+		resp, err := client.Get(s.url("/api/v1/namespaces/default"))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+}
 
 // rotateCA runs `sekisho certs rotate-ca`, killed with SIGKILL right after
 // step killAfter when it is not 0.
@@ -141,14 +142,15 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 	caFile := filepath.Join(s.dir, "pki", "ca.crt")
 	oldCA, _ := os.ReadFile(caFile)
 
-	fresh := startLoad(t, s, admin, true)
-	stale := startLoad(t, s, admin, false) // keeps the old CA's certificate
+	fresh := startLoad(t, s, admin, true, nil)
+	staleTLS := kubeconfigTLS(t, admin)
+	stale := startLoad(t, s, admin, false, nil) // keeps the old CA's certificate
 	// One that trusts only the old CA, as a kubelet whose kubeconfig was
 	// written before the rotation: it verifies the new serving
 	// certificate through the cross-signed one.
 	oldRoots := x509.NewCertPool()
 	oldRoots.AppendCertsFromPEM(oldCA)
-	oldTrust := startLoadTrusting(t, s, admin, true, oldRoots)
+	oldTrust := startLoad(t, s, admin, true, oldRoots)
 	var kubectlRuns, kubectlFailures atomic.Int64
 	stopKubectl := make(chan struct{})
 	var kubectlDone sync.WaitGroup
@@ -249,7 +251,7 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 	// The old CA's certificate is refused now (the server, verified
 	// against the new CA, is not what is checked here); the new
 	// credentials work.
-	oldCert := &tls.Config{InsecureSkipVerify: true, Certificates: stale.stale.Certificates, MinVersion: tls.VersionTLS12}
+	oldCert := &tls.Config{InsecureSkipVerify: true, Certificates: staleTLS.Certificates, MinVersion: tls.VersionTLS12}
 	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: oldCert}}).Get(s.url("/api/v1/namespaces/default"))
 	if err != nil {
 		t.Fatal(err)
@@ -311,45 +313,21 @@ func asProxy(s *server, cfg *tls.Config) (int, string, error) {
 	return resp.StatusCode, b.String(), nil
 }
 
-// proxyLoad asserts alice through the authenticating proxy every 50 ms
-// until stopped, with the proxy certificate read anew each time (fresh)
-// or the one given, and counts failures.
-type proxyLoad struct {
-	requests, failures atomic.Int64
-	firstErr           atomic.Value
-	stop               chan struct{}
-	once               sync.Once
-	done               sync.WaitGroup
-}
-
-func startProxyLoad(t *testing.T, s *server, fixed *tls.Config) *proxyLoad {
-	l := &proxyLoad{stop: make(chan struct{})}
-	t.Cleanup(l.halt)
-	l.done.Add(1)
-	go func() {
-		defer l.done.Done()
-		for {
-			select {
-			case <-l.stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			cfg := fixed
-			if cfg == nil {
-				cfg = proxyTLS(t, s.dir)
-			}
-			code, body, err := asProxy(s, cfg)
-			l.requests.Add(1)
-			if err != nil || code != 201 || !strings.Contains(body, `"username":"alice"`) {
-				l.failures.Add(1)
-				l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s %v", code, body, err))
-			}
+// startProxyLoad asserts alice through the authenticating proxy every
+// 50 ms, with the proxy certificate read anew each time, or fixed.
+func startProxyLoad(t *testing.T, s *server, fixed *tls.Config) *loop {
+	return startLoop(t, 50*time.Millisecond, func() error {
+		cfg := fixed
+		if cfg == nil {
+			cfg = proxyTLS(t, s.dir)
 		}
-	}()
-	return l
+		code, body, err := asProxy(s, cfg)
+		if err != nil || code != 201 || !strings.Contains(body, `"username":"alice"`) {
+			return fmt.Errorf("%d %s %v", code, body, err)
+		}
+		return nil
+	})
 }
-
-func (l *proxyLoad) halt() { l.once.Do(func() { close(l.stop) }); l.done.Wait() }
 
 // The front-proxy CA rotates the same way: a proxy reading its
 // certificate files anew keeps asserting users throughout, one holding
