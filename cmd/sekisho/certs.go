@@ -273,12 +273,22 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "bootstrap tokens not listed (%s): %v\n", kubeconfigPath, err)
 				}
 			}
+			var rotations []caRotationStatus
+			for _, ca := range []string{pki.CAKubernetes, pki.CAFrontProxy} {
+				if st, err := clusterpki.CARotationStatus(dir, ca); err == nil && st.Phase != clusterpki.PhaseNone {
+					rotations = append(rotations, caRotationStatus{CA: ca, Phase: st.Phase, Started: st.Started})
+				}
+			}
 			switch output {
 			case "", "table":
 				printExpiration(out, rep)
 				printRenewals(out, renewals)
 				printServiceAccountKeys(out, saKeys)
 				printBootstrapTokens(out, tokens)
+				for _, r := range rotations {
+					fmt.Fprintf(out, "\nCA ROTATION UNDER WAY: %s, at %q since %s; run `sekisho certs rotate-ca --dir %s --ca %s` to go on\n",
+						r.CA, r.Phase, r.Started.Format("Jan 02, 2006 15:04 MST"), dir, r.CA)
+				}
 			case "json":
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -296,7 +306,9 @@ func newCertsCheckExpirationCommand() *cobra.Command {
 					// BootstrapTokens: the live bootstrap tokens (ids only)
 					// of the cluster the kubeconfig reaches.
 					BootstrapTokens []bootstrapTokenExpiry `json:"bootstrapTokens,omitempty"`
-				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep, renewals, saKeys, tokens}); err != nil {
+					// CARotations are the CA rotations under way.
+					CARotations []caRotationStatus `json:"caRotations,omitempty"`
+				}{"CertificateExpirationInfo", "output.sekisho.io/v1alpha1", rep, renewals, saKeys, tokens, rotations}); err != nil {
 					return err
 				}
 			default:
@@ -375,6 +387,13 @@ func printServiceAccountKeys(w io.Writer, keys []clusterpki.SAKey) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, signs, retires)
 	}
 	tw.Flush()
+}
+
+// caRotationStatus is a CA rotation under way.
+type caRotationStatus struct {
+	CA      string    `json:"ca"`
+	Phase   string    `json:"phase"`
+	Started time.Time `json:"started"`
 }
 
 // bootstrapTokenExpiry is a live bootstrap token, by id: its secret half

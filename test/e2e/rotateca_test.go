@@ -211,6 +211,11 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 		t.Errorf("a certificate signed during the rotation does not come from the new CA: %v", err)
 	}
 
+	// check-expiration says a rotation is under way, and where.
+	if table := mustSekisho(t, "certs", "check-expiration", "--dir", s.dir); !strings.Contains(table, `CA ROTATION UNDER WAY: ca, at "reissued"`) {
+		t.Errorf("check-expiration during the rotation:\n%s", table)
+	}
+
 	// The stale client still presents the old CA's certificate: refused,
 	// once the server has recorded for longer than --unused-for.
 	time.Sleep(3 * time.Second)
