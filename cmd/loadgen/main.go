@@ -51,6 +51,7 @@ type options struct {
 	namespace   string
 	bindings    int
 	http2       bool
+	reconnect   bool
 	jsonOut     bool
 	resource    string
 	valueBytes  int
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.bindings, "bindings", 0, "RoleBindings the ssar scenario creates first (existing ones are kept)")
 	flag.StringVar(&o.namespace, "namespace", "loadgen", "namespace to work in (created if missing)")
 	flag.BoolVar(&o.http2, "http2", false, "multiplex over HTTP/2 instead of one HTTP/1.1 connection per worker")
+	flag.BoolVar(&o.reconnect, "reconnect", false, "open a new TLS connection for every request (a full handshake each)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.StringVar(&o.etcd.servers, "etcd-servers", "", "etcd endpoints, for the etcd scenarios")
 	flag.StringVar(&o.etcd.caFile, "etcd-cafile", "", "CA of the etcd servers")
@@ -118,6 +120,7 @@ func newClient(o options) (*client, error) {
 		MaxIdleConnsPerHost: o.concurrency + o.watchers,
 		MaxConnsPerHost:     0,
 		ForceAttemptHTTP2:   o.http2,
+		DisableKeepAlives:   o.reconnect,
 	}
 	if !o.http2 {
 		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
