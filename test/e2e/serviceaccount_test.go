@@ -176,8 +176,9 @@ type: kubernetes.io/service-account-token
 
 // Every namespace gets kube-root-ca.crt with the cluster CA, kept as it
 // should be when edited or deleted; when the CA file gains a CA (as in a
-// rotation), that ConfigMap, extension-apiserver-authentication and
-// cluster-info all carry both within seconds.
+// rotation), that ConfigMap, legacy token Secrets,
+// extension-apiserver-authentication and cluster-info all carry both
+// within seconds.
 func TestRootCAPublished(t *testing.T) {
 	requireTools(t, "kubectl", "openssl")
 	s := startServer(t)
@@ -206,6 +207,25 @@ func TestRootCAPublished(t *testing.T) {
 		t.Errorf("a deleted kube-root-ca.crt was not recreated")
 	}
 
+	// A legacy token Secret, filled with the CA in force.
+	s.mustKubectl("create", "-f", writeFile(t, "token.yaml", `apiVersion: v1
+kind: Secret
+metadata:
+  name: legacy
+  namespace: team
+  annotations:
+    kubernetes.io/service-account.name: default
+type: kubernetes.io/service-account-token
+`))
+	tokenCA := func() string {
+		b64 := s.mustKubectl("-n", "team", "get", "secret", "legacy", "-o", "jsonpath={.data.ca\\.crt}")
+		data, _ := base64.StdEncoding.DecodeString(b64)
+		return string(data)
+	}
+	if !waitFor(func() bool { return strings.TrimSpace(tokenCA()) == strings.TrimSpace(string(ca)) }) {
+		t.Fatalf("the legacy token Secret's ca.crt: %q", tokenCA())
+	}
+
 	// A second CA joins the bundle.
 	dir := t.TempDir()
 	must(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -224,6 +244,9 @@ func TestRootCAPublished(t *testing.T) {
 		if !waitFor(func() bool { return has(published(ns)) }) {
 			t.Errorf("kube-root-ca.crt in %s does not carry the new CA", ns)
 		}
+	}
+	if !waitFor(func() bool { return has(tokenCA()) }) {
+		t.Error("the legacy token Secret's ca.crt does not carry the new CA")
 	}
 	if !waitFor(func() bool {
 		return has(s.mustKubectl("-n", "kube-system", "get", "configmap", "extension-apiserver-authentication", "-o", "jsonpath={.data.client-ca-file}"))

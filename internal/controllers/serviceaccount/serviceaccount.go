@@ -4,9 +4,11 @@
 package serviceaccount
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -116,12 +118,59 @@ func (c *Controller) Run(ctx context.Context) {
 			}
 		}
 	}
+	// The CA bundle changes during a CA rotation: token Secrets follow
+	// it, as kube-controller-manager's tokens controller keeps their
+	// ca.crt equal to its root CA.
+	var published []byte
+	if c.Signer != nil && c.RootCA != nil {
+		published = c.RootCA()
+		c.refreshRootCA(ctx, published)
+	}
+	tick := time.NewTicker(rootCACheck)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case f := <-c.work:
 			f(ctx)
+		case <-tick.C:
+			if c.Signer == nil || c.RootCA == nil {
+				continue
+			}
+			if root := c.RootCA(); !bytes.Equal(root, published) {
+				published = root
+				c.refreshRootCA(ctx, root)
+			}
+		}
+	}
+}
+
+// rootCACheck is how often the CA bundle is compared with the one the
+// token Secrets were last brought to.
+const rootCACheck = time.Second
+
+// refreshRootCA sets ca.crt of every filled token Secret to root.
+func (c *Controller) refreshRootCA(ctx context.Context, root []byte) {
+	if len(root) == 0 {
+		return
+	}
+	for _, o := range c.Secrets.List() {
+		s := o.(*corev1.Secret)
+		if s.Type != corev1.SecretTypeServiceAccountToken || len(s.Data[corev1.ServiceAccountTokenKey]) == 0 ||
+			bytes.Equal(s.Data[corev1.ServiceAccountRootCAKey], root) {
+			continue
+		}
+		_, err := c.Store.Update(ctx, store.ObjectTarget(c.secretRes, s.Namespace, s.Name), store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
+			sec := cur.(*corev1.Secret)
+			if sec.Data == nil {
+				sec.Data = map[string][]byte{}
+			}
+			sec.Data[corev1.ServiceAccountRootCAKey] = root
+			return sec, nil
+		})
+		if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+			c.Log.Warn("serviceaccount controller: cannot update the CA of a token Secret", "secret", s.Namespace+"/"+s.Name, "err", err)
 		}
 	}
 }
