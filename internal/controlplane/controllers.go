@@ -21,7 +21,8 @@ const (
 	tokenCleanerController        = "token-cleaner-controller"
 	resourceQuotaController       = "resourcequota-controller"
 	rootCAPublisherController     = "root-ca-certificate-publisher-controller"
-	// sekisho's own: Kubernetes ships no approver for kubelet serving requests.
+	// sekisho's own: Kubernetes ships no approver for kubelet serving
+	// requests. Off unless named: a node writes its own addresses.
 	kubeletServingApprover = "kubelet-serving-approving-controller"
 )
 
@@ -50,8 +51,9 @@ func ControllerNames() []string {
 // controllerSelection says which of sekisho's controllers run. As in
 // kube-controller-manager, '*' turns on every controller, 'foo' turns foo
 // on and '-foo' turns it off; a list without '*' runs only what it names.
-// Unlike kube-controller-manager's, every sekisho controller is on under
-// '*' (the bootstrap-token pair also needs --enable-bootstrap-token-auth).
+// Unlike kube-controller-manager's, the bootstrap-token pair is on under
+// '*' (it also needs --enable-bootstrap-token-auth); the kubelet serving
+// approver is off unless named.
 type controllerSelection struct {
 	all bool
 	on  map[string]bool // name -> on (true) or off (false)
@@ -80,10 +82,14 @@ func parseControllers(list []string) (controllerSelection, error) {
 	return s, nil
 }
 
+// offByDefault are the controllers '*' leaves off, as
+// kube-controller-manager leaves some off: they run only when named.
+var offByDefault = []string{kubeletServingApprover}
+
 // enabled reports whether a controller runs.
 func (s controllerSelection) enabled(name string) bool {
 	if on, named := s.on[name]; named {
 		return on
 	}
-	return s.all
+	return s.all && !slices.Contains(offByDefault, name)
 }

@@ -238,7 +238,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if o.EncryptionProviderConfig != "" {
 		groups.run(encryptionLease, rewriter.Run)
 	}
-	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, authentication.rootCA, "https://"+externalAddress, groups)
+	// The API server's own names, which no node's serving certificate
+	// may carry: those of the serving certificate in force.
+	serverNames := func() ([]string, []net.IP) {
+		leaf := serving.Default.Current().Leaf
+		return leaf.DNSNames, leaf.IPAddresses
+	}
+	startControllers(self, o, log, cat, writer, inf, accounts, allocator, authorization, authentication.rootCA, serverNames, "https://"+externalAddress, groups)
 	// Serve only once RBAC has loaded every binding: before that, every
 	// request but system:masters' would be refused.
 	for _, i := range authorization.rbacInformers() {
@@ -411,7 +417,8 @@ func objectGetter[T catalog.Object](st *store.Store, reg *catalog.Catalog, gvr s
 // startControllers starts the informers and the controllers that use
 // them, the controllers in their leader-elected groups.
 func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Writer,
-	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, rootCA func() []byte, externalURL string, groups *controllerGroups) {
+	inf *informers, accounts *serviceAccounts, allocator *serviceip.Allocator, z *authorization, rootCA func() []byte,
+	serverNames func() ([]string, []net.IP), externalURL string, groups *controllerGroups) {
 	core := func(resource string) *catalog.Resource {
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return res
@@ -450,7 +457,14 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 		tokens = append(tokens, bc.Run)
 	}
 	groups.run(tokensLease, tokens...)
-	startCertificateControllers(ctx, o, on, log, reg, st, z, groups)
+	nodes := func() []*corev1.Node {
+		var out []*corev1.Node
+		for _, o := range inf.nodes.List() {
+			out = append(out, o.(*corev1.Node))
+		}
+		return out
+	}
+	startCertificateControllers(ctx, o, on, log, reg, st, z, nodes, serverNames, groups)
 	if on.enabled(clusterRoleAggregation) {
 		clusterRoles, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource("clusterroles"))
 		aggregation := &clusterroleaggregation.Controller{Store: st, Resource: clusterRoles, ClusterRoles: z.clusterRoles, Log: log}
@@ -557,7 +571,8 @@ func serverTLS(o Options, cert *keypair.SNI, a *authentication) *tls.Config {
 // CertificateSigningRequests, each unless switched off: the signer, the
 // kubelet client auto-approver and the cleaner; and sekisho's kubelet
 // serving approver.
-func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization, groups *controllerGroups) {
+func startCertificateControllers(ctx context.Context, o Options, on controllerSelection, log *slog.Logger, reg *catalog.Catalog, st *store.Writer, z *authorization,
+	nodes func() []*corev1.Node, serverNames func() ([]string, []net.IP), groups *controllerGroups) {
 	csrRes, _ := reg.Lookup(certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"))
 	eventsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("events"))
 	csrs := informer.New(st.Store, csrRes, log)
@@ -580,7 +595,7 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 	}
 	if on.enabled(kubeletServingApprover) {
 		serving := &csrapproving.ServingController{Store: st, Resource: csrRes, CSRs: csrs, Log: log,
-			Node: getter[*corev1.Node](st.Store, reg, "nodes")}
+			Node: getter[*corev1.Node](st.Store, reg, "nodes"), Nodes: nodes, ServerNames: serverNames}
 		serving.Register()
 		run = append(run, serving.Run)
 	}

@@ -56,15 +56,19 @@ func (s *server) csrState(t *testing.T, name string) (conditions map[string]stri
 	return conditions, csr.Status.Certificate != ""
 }
 
-// Kubelet serving requests are decided by sekisho's approver: the node's
-// own request for its recorded addresses is approved and signed; one made
-// by another node, one with a foreign SAN, and one with client usages are
+// Kubelet serving requests are decided by sekisho's approver, when named
+// in --controllers: the node's own request for its recorded addresses is
+// approved and signed; one made by another node, one with a foreign SAN,
+// one with client usages, one for a name of the API server and one for
+// another node's address (each claimed in the node's own status) are
 // denied with the reason; one for a node not registered, and one an
 // administrator made by hand, wait.
 func TestKubeletServingCSRApprover(t *testing.T) {
 	requireTools(t, "kubectl")
-	s := startServer(t)
+	// Off under '*': a node writes the addresses it is judged by.
+	s := startServer(t, "--controllers=*,kubelet-serving-approving-controller")
 	n1 := s.userKubeconfig(t, "system:node:n1", "system:nodes")
+	n4 := s.userKubeconfig(t, "system:node:n4", "system:nodes")
 	n2 := s.userKubeconfig(t, "system:node:n2", "system:nodes")
 	n3 := s.userKubeconfig(t, "system:node:n3", "system:nodes")
 	// The node registers itself with its addresses, as a kubelet does.
@@ -78,6 +82,20 @@ status:
     address: n1
   - type: InternalIP
     address: 10.0.0.5
+  - type: InternalDNS
+    address: kubernetes.default.svc
+  - type: ExternalIP
+    address: 10.0.0.9
+`))
+	// Another node claims one of n1's addresses in its own status.
+	s.mustKubectlAs(n4, "create", "-f", writeFile(t, "node4.yaml", `apiVersion: v1
+kind: Node
+metadata:
+  name: n4
+status:
+  addresses:
+  - type: InternalIP
+    address: 10.0.0.9
 `))
 	serving := "kubernetes.io/kubelet-serving"
 	create := func(kubeconfig, name string, request []byte, usages ...string) {
@@ -86,7 +104,9 @@ status:
 	}
 	create(n1, "good", nodeRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
 	create(n2, "other-node", nodeRequest(t, "n1", []string{"n1"}, "10.0.0.5"), "digital signature", "server auth")
-	create(n1, "foreign-san", nodeRequest(t, "n1", []string{"n1", "kubernetes.default.svc"}, "10.0.0.5"), "digital signature", "server auth")
+	create(n1, "foreign-san", nodeRequest(t, "n1", []string{"n1", "evil.example.com"}, "10.0.0.5"), "digital signature", "server auth")
+	create(n1, "server-name", nodeRequest(t, "n1", []string{"n1", "kubernetes.default.svc"}), "digital signature", "server auth")
+	create(n4, "other-address", nodeRequest(t, "n4", nil, "10.0.0.9"), "digital signature", "server auth")
 	create(n1, "client-usages", nodeRequest(t, "n1", []string{"n1"}), "digital signature", "server auth", "client auth")
 	create(n3, "unregistered", nodeRequest(t, "n3", []string{"n3"}), "digital signature", "server auth")
 	admin := s.dir + "/admin.conf"
@@ -101,8 +121,10 @@ status:
 	}
 	for name, want := range map[string]string{
 		"other-node":    `requested by "system:node:n2", not by the node n1 itself`,
-		"foreign-san":   "kubernetes.default.svc not among node n1's addresses in its status (n1, 10.0.0.5)",
+		"foreign-san":   "evil.example.com not among node n1's addresses in its status (n1, kubernetes.default.svc, 10.0.0.5, 10.0.0.9)",
 		"client-usages": "client auth",
+		"server-name":   "kubernetes.default.svc is a name of the API server",
+		"other-address": "10.0.0.9 is an address of node n1",
 	} {
 		var c map[string]string
 		if !waitFor(func() bool { c, _ = s.csrState(t, name); return c["Denied"] != "" }) {
@@ -122,7 +144,7 @@ status:
 		}
 	}
 	// kubectl shows the decisions.
-	if out := s.mustKubectl("get", "csr"); !strings.Contains(out, "Approved,Issued") || strings.Count(out, "Denied") != 3 {
+	if out := s.mustKubectl("get", "csr"); !strings.Contains(out, "Approved,Issued") || strings.Count(out, "Denied") != 5 {
 		t.Errorf("kubectl get csr:\n%s", out)
 	}
 }

@@ -28,16 +28,23 @@ import (
 // A request a node makes (its requester is in system:nodes) is approved
 // only when the node asks for its own name, with exactly the serving
 // usages, and every subject alternative name is one of the addresses its
-// Node's status records; one that breaks a rule is denied with the rule
-// in the condition's message. One for a node not registered yet waits,
-// and so does one made by anyone else (an administrator's own, by hand).
+// Node's status records and none is the API server's or another node's
+// (a node writes its own status); one that breaks a rule is denied with
+// the rule in the condition's message. One for a node not registered yet
+// waits, and so does one made by anyone else (an administrator's own, by
+// hand). It runs only when named in --controllers.
 type ServingController struct {
 	Store    *store.Writer
 	Resource *catalog.Resource // certificatesigningrequests
 	CSRs     *informer.Informer
 	// Node reads a registered Node; a NotFound error means none.
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
-	Log  *slog.Logger
+	// Nodes lists every Node, whose addresses no other node may claim.
+	Nodes func() []*corev1.Node
+	// ServerNames are the API server's own names and addresses (its serving
+	// certificate's SANs), which no node may claim.
+	ServerNames func() ([]string, []net.IP)
+	Log         *slog.Logger
 
 	changes <-chan struct{}
 }
@@ -149,6 +156,35 @@ func (c *ServingController) Decide(ctx context.Context, csr *certificatesv1.Cert
 	if len(foreign) > 0 {
 		recorded := append(slices.Clone(names), ips...)
 		return deny("%s not among node %s's addresses in its status (%s)", strings.Join(foreign, ", "), node, strings.Join(recorded, ", "))
+	}
+	// A node writes its own status: addresses it claims that are the API
+	// server's, or another node's, are refused, or it could serve as them
+	// with a certificate every pod trusts.
+	if c.ServerNames != nil {
+		serverDNS, serverIPs := c.ServerNames()
+		for _, d := range cr.DNSNames {
+			if slices.ContainsFunc(serverDNS, func(s string) bool { return strings.EqualFold(s, d) }) {
+				return deny("%s is a name of the API server", d)
+			}
+		}
+		for _, ip := range cr.IPAddresses {
+			if slices.ContainsFunc(serverIPs, ip.Equal) {
+				return deny("%s is an address of the API server", ip)
+			}
+		}
+	}
+	if c.Nodes != nil {
+		for _, other := range c.Nodes() {
+			if other.Name == node {
+				continue
+			}
+			for _, a := range other.Status.Addresses {
+				if slices.ContainsFunc(cr.DNSNames, func(d string) bool { return strings.EqualFold(d, a.Address) }) ||
+					slices.ContainsFunc(cr.IPAddresses, func(ip net.IP) bool { return ip.String() == a.Address }) {
+					return deny("%s is an address of node %s", a.Address, other.Name)
+				}
+			}
+		}
 	}
 	return Decision{Verdict: Approve}
 }
