@@ -1,12 +1,14 @@
 package clusterpki
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,15 +58,31 @@ func Revoke(o RevokeOptions) (*big.Int, error) {
 		return nil, fmt.Errorf("cannot sign a CRL: CA %q is externally managed (%s is not present)", pki.CAKubernetes, l.Path(KeyFile("ca")))
 	}
 
+	// During a rotation of the cluster CA, certificates of the old CA and
+	// of the new one are both in use: each is revoked in the list of the CA
+	// that issued it, and a serial alone in both lists.
+	signers := []*pki.CA{ca}
+	if rc, err := l.rotating(spec); err != nil {
+		return nil, err
+	} else if rc != nil {
+		signers = []*pki.CA{rc.old, rc.new}
+	}
 	var serial *big.Int
 	if o.CertFile != "" {
 		cert, err := certFromFile(o.CertFile)
 		if err != nil {
 			return nil, err
 		}
-		if err := pki.SignedBy(cert, ca.Cert); err != nil {
-			return nil, fmt.Errorf("--cert %s: %v; only certificates of the cluster CA can be revoked here", o.CertFile, err)
+		var issuer *pki.CA
+		for _, s := range signers {
+			if pki.SignedBy(cert, s.Cert) == nil {
+				issuer = s
+			}
 		}
+		if issuer == nil {
+			return nil, fmt.Errorf("--cert %s: %v; only certificates of the cluster CA can be revoked here", o.CertFile, pki.SignedBy(cert, ca.Cert))
+		}
+		signers = []*pki.CA{issuer}
 		serial = cert.SerialNumber
 	} else {
 		s := strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(o.Serial), "0x"), ":", "")
@@ -79,23 +97,42 @@ func Revoke(o RevokeOptions) (*big.Int, error) {
 	if crlPath == "" {
 		crlPath = l.Path(CRLFile)
 	}
-	var prev *x509.RevocationList
+	var lists []*x509.RevocationList
 	if data, err := os.ReadFile(crlPath); err == nil {
-		if prev, err = pki.ParseCRL(data); err != nil {
-			return nil, fmt.Errorf("--crl %s: %v", crlPath, err)
+		if len(bytes.TrimSpace(data)) > 0 {
+			if lists, err = pki.ParseCRLs(data); err != nil {
+				return nil, fmt.Errorf("--crl %s: %v", crlPath, err)
+			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("--crl: %w", err)
 	}
-	nextUpdate := o.Now.Add(365 * 24 * time.Hour)
-	if ca.Cert.NotAfter.Before(nextUpdate) {
-		nextUpdate = ca.Cert.NotAfter
+	// One list per issuer: the signer's is replaced by a new one with the
+	// serial, the others are kept as they are.
+	var out []byte
+	for _, signer := range signers {
+		var prev *x509.RevocationList
+		lists = slices.DeleteFunc(lists, func(crl *x509.RevocationList) bool {
+			if string(crl.RawIssuer) == string(signer.Cert.RawSubject) && crl.CheckSignatureFrom(signer.Cert) == nil {
+				prev = crl
+				return true
+			}
+			return false
+		})
+		nextUpdate := o.Now.Add(365 * 24 * time.Hour)
+		if signer.Cert.NotAfter.Before(nextUpdate) {
+			nextUpdate = signer.Cert.NotAfter
+		}
+		pemCRL, err := signer.Revoke(prev, serial, reason, o.Now, nextUpdate)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pemCRL...)
 	}
-	pemCRL, err := ca.Revoke(prev, serial, reason, o.Now, nextUpdate)
-	if err != nil {
-		return nil, err
+	for _, crl := range lists {
+		out = append(out, pki.EncodeCRL(crl.Raw)...)
 	}
-	if err := atomicfile.WriteFile(crlPath, pemCRL, ModeCert); err != nil {
+	if err := atomicfile.WriteFile(crlPath, out, ModeCert); err != nil {
 		return nil, err
 	}
 	return serial, nil

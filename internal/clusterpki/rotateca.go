@@ -1,6 +1,7 @@
 package clusterpki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -371,7 +372,11 @@ func FinishCARotation(o RotateCAOptions) ([]string, error) {
 		return nil, errors.New("the rotation has not reached re-issuing from the new CA; run it again to resume in order")
 	}
 	bundle := []*x509.Certificate{rc.new.Cert}
-	files := bundleFiles(l, spec, bundle, nil)
+	crl, err := crlWithout(l, spec, rc.old.Cert)
+	if err != nil {
+		return nil, err
+	}
+	files := append(crl, bundleFiles(l, spec, bundle, nil)...)
 	leaves, names, err := reissue(l, spec, bundle, []*x509.Certificate{rc.old.Cert, rc.new.Cert}, rc.new, o)
 	if err != nil {
 		return nil, err
@@ -391,6 +396,31 @@ func FinishCARotation(o RotateCAOptions) ([]string, error) {
 	os.Remove(l.Path(r.dir))
 	os.Remove(filepath.Dir(l.Path(r.dir)))
 	return names, nil
+}
+
+// crlWithout rewrites the cluster CA's revocation list without the lists
+// old signed: once old is trusted no more, a server would refuse a file
+// holding a list it cannot verify (and not start).
+func crlWithout(l Layout, spec pki.CASpec, old *x509.Certificate) ([]atomicfile.File, error) {
+	if spec.Name != pki.CAKubernetes {
+		return nil, nil
+	}
+	data, ok, err := l.readOptional(CRLFile)
+	if err != nil || !ok || len(bytes.TrimSpace(data)) == 0 {
+		return nil, err
+	}
+	lists, err := pki.ParseCRLs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Path(CRLFile), err)
+	}
+	var out []byte
+	for _, crl := range lists {
+		if string(crl.RawIssuer) == string(old.RawSubject) && crl.CheckSignatureFrom(old) == nil {
+			continue
+		}
+		out = append(out, pki.EncodeCRL(crl.Raw)...)
+	}
+	return []atomicfile.File{{Path: l.Path(CRLFile), Data: out, Mode: ModeCert, Replace: true}}, nil
 }
 
 // reissue issues again, from signer, every leaf and kubeconfig client

@@ -50,6 +50,25 @@ func TestRotateCAStepByStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := readChain(t, filepath.Join(dir, CertFile("ca")))[0]
+	revoke := func(serial string) {
+		t.Helper()
+		if _, err := Revoke(RevokeOptions{Dir: dir, Serial: serial, Reason: "keyCompromise", Now: testNow.Add(time.Minute)}); err != nil {
+			t.Fatalf("revoke %s: %v", serial, err)
+		}
+	}
+	crls := func() []*x509.RevocationList {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, CRLFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists, err := pki.ParseCRLs(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lists
+	}
+	revoke("0a") // a list of the old CA before the rotation
 	o := RotateCAOptions{Dir: dir, CA: pki.CAKubernetes, Now: testNow.Add(time.Minute)}
 	r, err := StartCARotation(o)
 	if err != nil || r.Phase != PhaseGenerated || r.New == nil || !r.Old.Equal(old) {
@@ -97,6 +116,11 @@ func TestRotateCAStepByStep(t *testing.T) {
 		t.Errorf("re-issued %v", names)
 	}
 	initAgain("after the new CA re-issued")
+	// During the overlap a serial is revoked under both CAs.
+	revoke("0b")
+	if lists := crls(); len(lists) != 2 || lists[0].CheckSignatureFrom(old) != nil || lists[1].CheckSignatureFrom(next) != nil {
+		t.Fatalf("CRLs during the rotation: %d lists", len(lists))
+	}
 	// The new serving certificate verifies for a client trusting only the
 	// old CA (through the cross-signed certificate) and for one trusting
 	// only the new one.
@@ -124,6 +148,11 @@ func TestRotateCAStepByStep(t *testing.T) {
 	}
 	if bundle := readChain(t, filepath.Join(dir, CertFile("ca"))); len(bundle) != 1 || !bundle[0].Equal(next) {
 		t.Fatalf("ca.crt after the rotation: %d certificates", len(bundle))
+	}
+	// The old CA's list goes with it: a server would not load a list it
+	// cannot verify.
+	if lists := crls(); len(lists) != 1 || lists[0].CheckSignatureFrom(next) != nil || len(lists[0].RevokedCertificateEntries) != 1 {
+		t.Errorf("CRLs after the rotation: %d lists", len(lists))
 	}
 	if chain := readChain(t, filepath.Join(dir, CertFile("apiserver"))); len(chain) != 1 || !verifyChain(chain, x509.ExtKeyUsageServerAuth, next) {
 		t.Errorf("the serving certificate after the rotation: %d certificates", len(chain))

@@ -54,6 +54,11 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 	return parseBlocks(data, blockCRL, "CRL", x509.ParseRevocationList)
 }
 
+// EncodeCRL is a DER CRL as a PEM block.
+func EncodeCRL(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: blockCRL, Bytes: der})
+}
+
 // ParseCRL decodes a PEM CRL.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
 	block, _ := pem.Decode(data)
