@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +25,7 @@ import (
 	authnx509 "github.com/sekisho/sekisho/internal/authn/x509"
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/controlplane"
+	"github.com/sekisho/sekisho/internal/kubeconfig"
 	"github.com/sekisho/sekisho/internal/pki"
 )
 
@@ -220,8 +223,12 @@ func (r *caRotation) waitServing(ctx context.Context, next *x509.Certificate) er
 	if err != nil {
 		return err
 	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
 	err = poll(ctx, time.Minute, func() (bool, error) {
-		conn, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // only reads what is served
+		conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // only reads what is served
 		if err != nil {
 			return false, err
 		}
@@ -242,7 +249,19 @@ func (r *caRotation) checkUnused(ctx context.Context, old *x509.Certificate, unu
 	if err != nil {
 		return err
 	}
-	oldID := hex.EncodeToString(old.SubjectKeyId)
+	// A leaf names its issuer by the CA's key identifier, or by name when
+	// it carries none (authnx509.IssuerID): either is the old CA.
+	oldIDs := []string{"name:" + old.Subject.String()}
+	if len(old.SubjectKeyId) > 0 {
+		oldIDs = append(oldIDs, hex.EncodeToString(old.SubjectKeyId))
+	}
+	// The command's own certificate must not be one of the old CA's, or
+	// its checks would keep the old CA in use.
+	if kc, err := kubeconfig.LoadFile(r.kubeconfig); err == nil && len(kc.CertPEM) > 0 {
+		if certs, err := pki.ParseCertificates(kc.CertPEM); err == nil && len(certs) > 0 && pki.SignedBy(certs[0], old) == nil {
+			return fmt.Errorf("%s presents a certificate of the old CA, which would keep it in use: use a kubeconfig the rotation issued again (DIR/admin.conf)", r.kubeconfig)
+		}
+	}
 	var why string
 	err = poll(ctx, wait, func() (bool, error) {
 		var rep authnx509.UsageReport
@@ -255,9 +274,13 @@ func (r *caRotation) checkUnused(ctx context.Context, old *x509.Certificate, unu
 			why = fmt.Sprintf("the server has recorded client certificates for %s only; it must have for --unused-for %s", watched.Round(time.Second), unusedFor)
 			return false, errors.New(why)
 		}
+		if rep.Truncated {
+			why = "the server's record of client certificates is full, so it cannot tell who still presents old-CA certificates; restart it after clients have moved, and wait --unused-for"
+			return false, errors.New(why)
+		}
 		var still []string
 		for _, iu := range rep.Issuers {
-			if iu.ID != oldID {
+			if !slices.Contains(oldIDs, iu.ID) {
 				continue
 			}
 			for _, u := range iu.Users {

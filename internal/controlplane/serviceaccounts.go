@@ -197,14 +197,16 @@ func (s *serviceAccounts) reload(log *slog.Logger) error {
 	if len(keys) == 0 {
 		return errors.New("no service-account key left in the files; keeping the keys in force")
 	}
+	// The verifying keys first: a token signed with a new key the moment
+	// the signer takes it verifies.
+	old := *s.keys.Load()
+	s.authenticator.SetKeys(keys)
+	s.keys.Store(&keys)
 	if signing != nil && s.signer != nil {
 		if err := s.signer.SetKey(signing); err != nil {
 			return fmt.Errorf("--service-account-signing-key-file %s: %w", s.signingFile, err)
 		}
 	}
-	old := *s.keys.Load()
-	s.authenticator.SetKeys(keys)
-	s.keys.Store(&keys)
 	if !slices.EqualFunc(old, keys, func(a, b crypto.PublicKey) bool { return keyIDOf(a) == keyIDOf(b) }) {
 		var ids []string
 		for _, k := range keys {

@@ -120,11 +120,10 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 	// The CA bundle changes during a CA rotation: token Secrets follow
 	// it, as kube-controller-manager's tokens controller keeps their
-	// ca.crt equal to its root CA.
-	var published []byte
+	// ca.crt equal to its root CA. Each check compares every Secret (in
+	// memory), so one whose update failed is tried again.
 	if c.Signer != nil && c.RootCA != nil {
-		published = c.RootCA()
-		c.refreshRootCA(ctx, published)
+		c.refreshRootCA(ctx, c.RootCA())
 	}
 	tick := time.NewTicker(rootCACheck)
 	defer tick.Stop()
@@ -138,16 +137,13 @@ func (c *Controller) Run(ctx context.Context) {
 			if c.Signer == nil || c.RootCA == nil {
 				continue
 			}
-			if root := c.RootCA(); !bytes.Equal(root, published) {
-				published = root
-				c.refreshRootCA(ctx, root)
-			}
+			c.refreshRootCA(ctx, c.RootCA())
 		}
 	}
 }
 
-// rootCACheck is how often the CA bundle is compared with the one the
-// token Secrets were last brought to.
+// rootCACheck is how often the token Secrets are compared with the CA
+// bundle in force.
 const rootCACheck = time.Second
 
 // refreshRootCA sets ca.crt of every filled token Secret to root.
