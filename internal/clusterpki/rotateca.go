@@ -53,6 +53,10 @@ const (
 // RotationDir is where the rotation of CA keeps its files.
 func RotationDir(ca string) string { return filepath.Join(PKIDir, "ca-rotation", ca) }
 
+// CrossSignedFile is where, relative to the data directory, a rotation of
+// ca keeps the new CA's certificate signed by the old one.
+func CrossSignedFile(ca string) string { return rotationFiles{RotationDir(ca)}.cross() }
+
 type rotationFiles struct{ dir string }
 
 func rotationOf(spec pki.CASpec) rotationFiles { return rotationFiles{RotationDir(spec.Name)} }

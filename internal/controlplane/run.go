@@ -37,6 +37,7 @@ import (
 	"github.com/sekisho/sekisho/internal/authnapi"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/certrenewal"
+	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/componentstatus"
 	bootstrapcontroller "github.com/sekisho/sekisho/internal/controllers/bootstrap"
 	"github.com/sekisho/sekisho/internal/controllers/clusterroleaggregation"
@@ -53,6 +54,7 @@ import (
 	"github.com/sekisho/sekisho/internal/keypair"
 	"github.com/sekisho/sekisho/internal/metrics"
 	"github.com/sekisho/sekisho/internal/openapi"
+	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/proxy"
 	"github.com/sekisho/sekisho/internal/serviceip"
 	"github.com/sekisho/sekisho/internal/storage"
@@ -578,7 +580,8 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 	csrs := informer.New(st.Store, csrRes, log)
 	signer := &csrsigning.Controller{
 		Store: st, Resource: csrRes, CSRs: csrs, Duration: o.ClusterSigningDuration, Log: log,
-		CA:     csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile},
+		CA: csrsigning.CAFiles{CertFile: o.ClusterSigningCertFile, KeyFile: o.ClusterSigningKeyFile,
+			CrossSignedFile: crossSignedFile(o.ClusterSigningCertFile)},
 		Events: &events.Recorder{Store: st, Resource: eventsRes, Component: "csrsigning-controller", Log: log},
 	}
 	secretsRes, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
@@ -604,6 +607,17 @@ func startCertificateControllers(ctx context.Context, o Options, on controllerSe
 	}
 	groups.run(certificatesLease, run...)
 	go csrs.Run(ctx)
+}
+
+// crossSignedFile is where a rotation of the CA whose certificate is
+// caFile keeps the new CA cross-signed by the old, in the layout up
+// writes (pki/ca.crt); "" for a CA file elsewhere.
+func crossSignedFile(caFile string) string {
+	dir := filepath.Dir(caFile)
+	if caFile == "" || filepath.Base(caFile) != "ca.crt" || filepath.Base(dir) != "pki" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(dir), clusterpki.CrossSignedFile(pki.CAKubernetes))
 }
 
 // kubeletProxy builds the proxy to kubelets, pods and services.

@@ -379,5 +379,8 @@ func (ca *CA) SignRequest(cr *x509.CertificateRequest, keyUsage x509.KeyUsage, e
 		chain = append(chain, ca.Cert)
 		chain = append(chain, ca.Chain...)
 	}
+	if ca.CrossSigned != nil {
+		chain = append(chain, ca.CrossSigned)
+	}
 	return chain, nil
 }

@@ -202,13 +202,31 @@ func TestRotateCAWithoutDowntime(t *testing.T) {
 	}) {
 		t.Fatal("the CSR was not signed during the rotation")
 	}
+	// It comes from the new CA, and carries the cross-signed certificate
+	// for peers that trust only the old one.
 	newRoots := x509.NewCertPool()
 	newRoots.AppendCertsFromPEM([]byte(rotatedCA(t, s.dir)))
-	block, _ := pem.Decode(issued)
-	if cert, err := x509.ParseCertificate(block.Bytes); err != nil {
-		t.Fatal(err)
-	} else if _, err := cert.Verify(x509.VerifyOptions{Roots: newRoots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	var chain []*x509.Certificate
+	for rest := issued; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: newRoots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("a certificate signed during the rotation does not come from the new CA: %v", err)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: oldRoots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("a certificate signed during the rotation does not verify for a peer trusting the old CA alone: %v", err)
 	}
 
 	// check-expiration says a rotation is under way, and where.

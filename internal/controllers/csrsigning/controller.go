@@ -33,6 +33,10 @@ import (
 // file means the CA is managed outside sekisho: nothing is signed.
 type CAFiles struct {
 	CertFile, KeyFile string
+	// CrossSignedFile, when it exists and holds the CA's certificate
+	// signed by another CA (during a CA rotation), is appended to what is
+	// signed, so that a peer still trusting only the old CA verifies it.
+	CrossSignedFile string
 }
 
 // ErrNoKey says signing is off because the CA's key is not present.
@@ -54,7 +58,17 @@ func (f CAFiles) Load() (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-signing-key-file: %w", err)
 	}
-	return pki.CAFromPEM("--cluster-signing-cert-file "+f.CertFile, certPEM, "--cluster-signing-key-file "+f.KeyFile, keyPEM)
+	ca, err := pki.CAFromPEM("--cluster-signing-cert-file "+f.CertFile, certPEM, "--cluster-signing-key-file "+f.KeyFile, keyPEM)
+	if err != nil || f.CrossSignedFile == "" {
+		return ca, err
+	}
+	if data, err := os.ReadFile(f.CrossSignedFile); err == nil {
+		if certs, err := pki.ParseCertificates(data); err == nil && len(certs) > 0 &&
+			string(certs[0].RawSubject) == string(ca.Cert.RawSubject) && pki.KeyMatches(ca.Key, certs[0].PublicKey) {
+			ca.CrossSigned = certs[0]
+		}
+	}
+	return ca, nil
 }
 
 // Controller signs approved requests.
