@@ -64,7 +64,9 @@ Until step 4 the command refuses to finish and names the identities still presen
 old-CA certificates (exit status 3); run it again, or give --wait. Kubelets with client
 certificate rotation move by themselves when they renew through a CSR, which the new CA
 signs. Components that read their kubeconfig only at start (kube-controller-manager,
-kube-scheduler) move when restarted.`,
+kube-scheduler) move when restarted. Step 4 ends the cross-signed path: before it, give
+the new ca.crt to every client that verifies the server and that this machine does not
+hold (kubeconfigs and kubelet CA files on other machines); the command cannot see them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
