@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -34,6 +36,35 @@ type SAKey struct {
 // saRotation is SARotationFile's content.
 type saRotation struct {
 	Retiring []SAKey `json:"retiring"`
+}
+
+// saLockFile serializes the read-modify-write of sa.pub and
+// sa-rotation.json between the command and a server pruning them.
+var saLockFile = filepath.Join(PKIDir, ".sa-rotation.lock")
+
+// lockSAKeys takes the lock, waiting up to ten seconds; a lock older than a
+// minute was left by a process that died holding it, and is taken over.
+func lockSAKeys(l Layout) (unlock func(), err error) {
+	path := l.Path(saLockFile)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, ModeKey)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if info, err := os.Stat(path); err == nil && time.Since(info.ModTime()) > time.Minute {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: another rotation of the service-account keys is under way (remove the file if none is)", path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // saKeys is the service-account key material of a data directory.
@@ -166,6 +197,11 @@ func RotateServiceAccountKey(dir string, keyType pki.KeyType, overlap time.Durat
 	if overlap <= 0 {
 		return SAKeyRotation{}, errors.New("--overlap must be positive")
 	}
+	unlock, err := lockSAKeys(Layout{Dir: dir})
+	if err != nil {
+		return SAKeyRotation{}, err
+	}
+	defer unlock()
 	s, err := readSAKeys(dir)
 	if err != nil {
 		return SAKeyRotation{}, err
@@ -203,6 +239,11 @@ func RotateServiceAccountKey(dir string, keyType pki.KeyType, overlap time.Durat
 // PruneServiceAccountKeys removes from sa.pub the keys whose overlap has
 // ended. It returns them, and when the next one is due (zero if none).
 func PruneServiceAccountKeys(dir string, now time.Time) (removed []SAKey, next time.Time, err error) {
+	unlock, err := lockSAKeys(Layout{Dir: dir})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer unlock()
 	s, err := readSAKeys(dir)
 	if err != nil {
 		return nil, time.Time{}, err

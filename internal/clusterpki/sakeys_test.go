@@ -106,3 +106,40 @@ func TestRotateServiceAccountKeyRefuses(t *testing.T) {
 		t.Error("a refused rotation changed sa.pub")
 	}
 }
+
+// A rotation waits for a prune under way (and the reverse): the lock
+// serializes their read-modify-write of sa.pub; a lock left by a dead
+// process is taken over after a minute.
+func TestServiceAccountKeyLock(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Init(testOptions(dir)); err != nil {
+		t.Fatal(err)
+	}
+	l := Layout{Dir: dir}
+	unlock, err := lockSAKeys(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := RotateServiceAccountKey(dir, "", time.Hour, testNow); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("the rotation did not wait for the lock: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A stale lock.
+	stale := l.Path(saLockFile)
+	os.WriteFile(stale, nil, 0o600)
+	old := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(stale, old, old)
+	if _, _, err := PruneServiceAccountKeys(dir, testNow); err != nil {
+		t.Errorf("a stale lock was not taken over: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the lock remains after use: %v", err)
+	}
+}
