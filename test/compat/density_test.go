@@ -167,17 +167,9 @@ func runDensity(b *testing.B, target string, nodes, podsPerNode int, etcdBin str
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { rec.next = rt; return rec }
 	client := kubernetes.NewForConfigOrDie(cfg)
 	eventually(b, 5*time.Minute, fmt.Sprintf("%d hollow nodes Ready", nodes), func() (bool, string) {
-		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready, _, err := readyNodes(ctx, client)
 		if err != nil {
 			return false, err.Error()
-		}
-		ready := 0
-		for _, n := range list.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
 		}
 		return ready == nodes, fmt.Sprintf("%d ready", ready)
 	})

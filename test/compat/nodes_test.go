@@ -75,6 +75,27 @@ func (c *cluster) startHollowNode(name, bootstrapConfig string, extra ...string)
 	}, extra...)...)
 }
 
+// readyNodes counts the Nodes whose Ready condition is True, and says
+// each node's.
+func readyNodes(ctx context.Context, client kubernetes.Interface) (int, string, error) {
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, "", err
+	}
+	ready, state := 0, ""
+	for _, n := range list.Items {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				state += n.Name + "=" + string(cond.Status) + " "
+				if cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+	}
+	return ready, state, nil
+}
+
 // TestHollowNodesJoinAndRunPods joins five hollow kubelets the way seed
 // 000 describes: a bootstrap token, TLS bootstrap through a CSR that the
 // controller-manager approves and signs, and a node client certificate.
@@ -96,20 +117,9 @@ func TestHollowNodesJoinAndRunPods(t *testing.T) {
 	defer cancel()
 
 	eventually(t, 3*time.Minute, "five hollow nodes Ready", func() (bool, string) {
-		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready, state, err := readyNodes(ctx, client)
 		if err != nil {
 			return false, err.Error()
-		}
-		ready, state := 0, ""
-		for _, n := range list.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady {
-					state += n.Name + "=" + string(cond.Status) + " "
-					if cond.Status == corev1.ConditionTrue {
-						ready++
-					}
-				}
-			}
 		}
 		return ready == nodes, state
 	})

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -37,24 +36,7 @@ func TestRotateCAWithHollowNodes(t *testing.T) {
 	client := c.clientset(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	readyCount := func() (int, string, error) {
-		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return 0, "", err
-		}
-		ready, state := 0, ""
-		for _, n := range list.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady {
-					state += n.Name + "=" + string(cond.Status) + " "
-					if cond.Status == corev1.ConditionTrue {
-						ready++
-					}
-				}
-			}
-		}
-		return ready, state, nil
-	}
+	readyCount := func() (int, string, error) { return readyNodes(ctx, client) }
 	eventually(t, 3*time.Minute, "three hollow nodes Ready", func() (bool, string) {
 		n, state, err := readyCount()
 		if err != nil {
