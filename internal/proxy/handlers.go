@@ -23,7 +23,8 @@ import (
 	"github.com/sekisho/sekisho/internal/catalog"
 )
 
-func writeStatus(w http.ResponseWriter, st metav1.Status) {
+// WriteStatus answers with a failure Status.
+func WriteStatus(w http.ResponseWriter, st metav1.Status) {
 	st.Kind, st.APIVersion, st.Status = "Status", "v1", metav1.StatusFailure
 	data, _ := json.Marshal(st)
 	w.Header().Set("Content-Type", "application/json")

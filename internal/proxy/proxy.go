@@ -16,9 +16,11 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +36,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sekisho/sekisho/internal/catalog"
@@ -74,24 +77,33 @@ type Proxy struct {
 	cfg Config
 	// kubelets is the client to kubelets in force, replaced whole when
 	// the CA bundle that verifies them changes.
-	kubelets        atomic.Pointer[client]
-	direct          *client
+	kubelets        atomic.Pointer[Client]
+	direct          *Client
 	pods, nodes     *catalog.Resource
 	services, slice *catalog.Resource
 }
 
-// client is a transport and its TLS settings, for the connections an
+// Client is a transport and its TLS settings, for the connections an
 // upgrade dials itself. Both carry the trust roots, since the stream
 // translator builds its own connections from the transport's TLS settings.
-type client struct {
+type Client struct {
 	transport *http.Transport
 	tls       *tls.Config
 }
 
-func newClient(c *tls.Config) *client { return &client{transport: newTransport(c), tls: c} }
+// NewClient builds a Client that dials with c: straight to the backend,
+// never through an HTTP proxy.
+func NewClient(c *tls.Config) *Client { return &Client{transport: newTransport(c), tls: c} }
+
+// CloseIdleConnections closes the client's idle connections; requests
+// under way finish.
+func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+
+// Do sends a plain request over the client's transport.
+func (c *Client) Do(r *http.Request) (*http.Response, error) { return c.transport.RoundTrip(r) }
 
 // kubelet is the client to kubelets in force.
-func (p *Proxy) kubelet() *client { return p.kubelets.Load() }
+func (p *Proxy) kubelet() *Client { return p.kubelets.Load() }
 
 // New builds the proxy; the client certificate's files and the kubelet CA
 // bundle are watched until ctx ends.
@@ -119,9 +131,9 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		tlsConfig.GetClientCertificate = certs.GetClientCertificate
 	}
 	directTLS := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // pods' own certificates name no one we know
-	p := &Proxy{cfg: cfg, direct: newClient(directTLS)}
+	p := &Proxy{cfg: cfg, direct: NewClient(directTLS)}
 	if cfg.CAFile == "" {
-		p.kubelets.Store(newClient(tlsConfig))
+		p.kubelets.Store(NewClient(tlsConfig))
 	} else {
 		// Each new bundle gets a new transport: connections open to
 		// kubelets (streams, logs followed) finish on the old one, whose
@@ -134,8 +146,8 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 			}
 			next := tlsConfig.Clone()
 			next.RootCAs = pool
-			if old := p.kubelets.Swap(newClient(next)); old != nil {
-				old.transport.CloseIdleConnections()
+			if old := p.kubelets.Swap(NewClient(next)); old != nil {
+				old.CloseIdleConnections()
 			}
 			return nil
 		}}
@@ -211,12 +223,27 @@ func (p *Proxy) kubeletLocation(ctx context.Context, nodeName string) (*url.URL,
 	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no preferred addresses found; known addresses: %v", node.Status.Addresses))
 }
 
-// forward proxies r to target (scheme and host; path and query as given)
-// over transport, or, for an upgrade, over a connection dialed with
-// tlsConfig; see upgrade.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c *client, target *url.URL) {
+// ForwardOptions adjust how Forward carries a request.
+type ForwardOptions struct {
+	Log *slog.Logger
+	// SetHeaders adds headers to the request the backend receives, after
+	// the client's credentials are removed from it.
+	SetHeaders func(http.Header)
+	// RejectRedirects answers 502 instead of passing on a redirect from
+	// the backend, which the client would follow with its credentials.
+	RejectRedirects bool
+}
+
+// Forward proxies r to target (scheme and host; path and query as given)
+// over c's transport or, for an upgrade, over a connection dialed with
+// c's TLS settings; see upgrade. The client's credentials
+// (Authorization, Impersonate-*, X-Remote-*) never reach the backend.
+func Forward(w http.ResponseWriter, r *http.Request, c *Client, target *url.URL, o ForwardOptions) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	if isUpgrade(r) {
-		p.upgrade(w, r, c.tls, target)
+		upgrade(w, r, c.tls, target, o)
 		return
 	}
 	rp := &httputil.ReverseProxy{
@@ -225,18 +252,56 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c *client, targe
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
 			pr.Out.Host = target.Host
-			stripCredentials(pr.Out.Header)
+			outgoingHeaders(pr.Out.Header, o)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.unreachable(w, target, err)
+			unreachable(o.Log, w, target, err)
 		},
+	}
+	if o.RejectRedirects {
+		rp.ModifyResponse = rejectRedirect
 	}
 	rp.ServeHTTP(w, r)
 }
 
-func (p *Proxy) unreachable(w http.ResponseWriter, target *url.URL, err error) {
-	p.cfg.Log.Warn("proxy: backend unreachable", "target", target.Host, "err", err)
-	writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach service: %v", dialError(err))).ErrStatus)
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c *Client, target *url.URL) {
+	Forward(w, r, c, target, ForwardOptions{Log: p.cfg.Log})
+}
+
+func outgoingHeaders(h http.Header, o ForwardOptions) {
+	stripCredentials(h)
+	if o.SetHeaders != nil {
+		o.SetHeaders(h)
+	}
+}
+
+// rejectRedirect replaces a redirect with a 502, as kube-apiserver's
+// aggregator does (--aggregator-reject-forwarding-redirect).
+func rejectRedirect(resp *http.Response) error {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {
+		return nil
+	}
+	resp.Body.Close()
+	body, _ := json.Marshal(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+		Code: http.StatusBadGateway, Reason: metav1.StatusReasonInternalError,
+		Message: "the backend attempted to redirect this request, which is not permitted",
+	})
+	*resp = http.Response{
+		StatusCode: http.StatusBadGateway,
+		Status:     "502 Bad Gateway",
+		Proto:      resp.Proto, ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       resp.Request,
+	}
+	return nil
+}
+
+func unreachable(log *slog.Logger, w http.ResponseWriter, target *url.URL, err error) {
+	log.Warn("proxy: backend unreachable", "target", target.Host, "err", err)
+	WriteStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach service: %v", dialError(err))).ErrStatus)
 }
 
 // upgrade proxies a request to switch protocols (SPDY or WebSocket). The
@@ -244,26 +309,26 @@ func (p *Proxy) unreachable(w http.ResponseWriter, target *url.URL, err error) {
 // decides: 101 joins the two connections; anything else goes back as a
 // response after which the client's connection is closed, so nothing the
 // client sends next is read as a stream, forwarded, or served.
-func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.Config, target *url.URL) {
+func upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.Config, target *url.URL, o ForwardOptions) {
 	ctx := r.Context()
 	backend, err := dial(ctx, target, tlsConfig)
 	if err != nil {
-		p.unreachable(w, target, err)
+		unreachable(o.Log, w, target, err)
 		return
 	}
 	defer backend.Close()
 	out := r.Clone(ctx)
 	out.URL, out.Host, out.RequestURI = target, target.Host, ""
-	stripCredentials(out.Header)
+	outgoingHeaders(out.Header, o)
 	backend.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := out.Write(backend); err != nil {
-		p.unreachable(w, target, err)
+		unreachable(o.Log, w, target, err)
 		return
 	}
 	fromBackend := bufio.NewReader(backend)
 	resp, err := http.ReadResponse(fromBackend, out)
 	if err != nil {
-		p.unreachable(w, target, err)
+		unreachable(o.Log, w, target, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -279,8 +344,8 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.C
 	backend.SetDeadline(time.Time{})
 	client, clientBuf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		p.cfg.Log.Warn("proxy: cannot take over the client's connection for an upgrade", "err", err)
-		writeStatus(w, apierrors.NewInternalError(errors.New("the connection cannot be upgraded")).ErrStatus)
+		o.Log.Warn("proxy: cannot take over the client's connection for an upgrade", "err", err)
+		WriteStatus(w, apierrors.NewInternalError(errors.New("the connection cannot be upgraded")).ErrStatus)
 		return
 	}
 	defer client.Close()
