@@ -175,6 +175,10 @@ overrides up's default. Ctrl-C shuts down gracefully.`,
 				defSlice("requestheader-group-headers", &o.RequestHeaderGroupHeaders, "X-Remote-Group")
 				defSlice("requestheader-extra-headers-prefix", &o.RequestHeaderExtraHeadersPrefix, "X-Remote-Extra-")
 			}
+			// Aggregated API servers see the front-proxy client, as kubeadm
+			// configures kube-apiserver.
+			def("proxy-client-cert-file", &o.ProxyClientCertFile, filepath.Join(dataDir, clusterpki.CertFile("front-proxy-client")))
+			def("proxy-client-key-file", &o.ProxyClientKeyFile, filepath.Join(dataDir, clusterpki.KeyFile("front-proxy-client")))
 			if !flags.Changed("enable-bootstrap-token-auth") {
 				o.EnableBootstrapTokenAuth = true
 			}

@@ -1,37 +1,49 @@
 package apiserver
 
 import (
+	"cmp"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/sekisho/sekisho/internal/aggregator"
 	"github.com/sekisho/sekisho/internal/catalog"
 )
 
-// The verbs every served resource supports.
+// discoveryBase is what the catalog serves, fixed while the server runs.
+type discoveryBase struct {
+	apiVersions []byte // /api
+	groupList   metav1.APIGroupList
+	groups      map[string][]byte
+	resources   map[schema.GroupVersion][]byte
+	coreDisc    apidiscoveryv2.APIGroupDiscoveryList
+	groupsDisc  apidiscoveryv2.APIGroupDiscoveryList
+}
 
-// discovery holds the pre-encoded discovery documents: they only change
-// when the catalog does, which is never while the server runs.
+// discovery holds the pre-encoded discovery documents: the catalog's,
+// merged with the aggregated versions of one generation.
 type discovery struct {
-	apiVersions  []byte // /api
+	*discoveryBase
+	generation   uint64
 	apiGroups    []byte // /apis
 	groups       map[string][]byte
-	resources    map[schema.GroupVersion][]byte
 	aggregated   map[string][]byte // "api" and "apis": apidiscovery.k8s.io/v2
 	aggregatedET map[string]string
 }
 
-func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error) {
-	d := &discovery{
-		groups:       map[string][]byte{},
-		resources:    map[schema.GroupVersion][]byte{},
-		aggregated:   map[string][]byte{},
-		aggregatedET: map[string]string{},
+func newDiscoveryBase(reg *catalog.Catalog, serverAddress string) (*discoveryBase, error) {
+	d := &discoveryBase{
+		groups:    map[string][]byte{},
+		resources: map[schema.GroupVersion][]byte{},
 	}
 	var err error
 	d.apiVersions, err = json.Marshal(metav1.APIVersions{
@@ -44,9 +56,9 @@ func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error
 	if err != nil {
 		return nil, err
 	}
-	groupList := metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
-	coreDisc := apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"}}
-	groupsDisc := coreDisc
+	d.groupList = metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
+	d.coreDisc = apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"}}
+	d.groupsDisc = d.coreDisc
 	for _, gv := range reg.GroupVersions() {
 		var list metav1.APIResourceList
 		list.Kind, list.APIVersion, list.GroupVersion = "APIResourceList", "v1", gv.String()
@@ -66,7 +78,7 @@ func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error
 		}
 		version := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Resources: discResources, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
 		if gv.Group == "" {
-			coreDisc.Items = append(coreDisc.Items, apidiscoveryv2.APIGroupDiscovery{Versions: []apidiscoveryv2.APIVersionDiscovery{version}})
+			d.coreDisc.Items = append(d.coreDisc.Items, apidiscoveryv2.APIGroupDiscovery{Versions: []apidiscoveryv2.APIVersionDiscovery{version}})
 			continue
 		}
 		gvd := metav1.GroupVersionForDiscovery{GroupVersion: gv.String(), Version: gv.Version}
@@ -76,18 +88,93 @@ func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error
 			Versions:         []metav1.GroupVersionForDiscovery{gvd},
 			PreferredVersion: gvd,
 		}
-		groupList.Groups = append(groupList.Groups, group)
+		d.groupList.Groups = append(d.groupList.Groups, group)
 		if d.groups[gv.Group], err = json.Marshal(group); err != nil {
 			return nil, err
 		}
 		item := apidiscoveryv2.APIGroupDiscovery{Versions: []apidiscoveryv2.APIVersionDiscovery{version}}
 		item.Name = gv.Group
-		groupsDisc.Items = append(groupsDisc.Items, item)
+		d.groupsDisc.Items = append(d.groupsDisc.Items, item)
 	}
+	return d, nil
+}
+
+// merge builds the documents with the aggregated versions added: a
+// version of a group the catalog serves joins that group after its own
+// versions; other groups follow the catalog's, ordered as kube-aggregator
+// orders them (group priority, then name; version priority, then
+// Kubernetes' version order). In aggregated discovery a version appears
+// once its server's resources have been read, stale while it is
+// unavailable.
+func (b *discoveryBase) merge(generation uint64, versions []aggregator.Version) (*discovery, error) {
+	d := &discovery{discoveryBase: b, generation: generation, groups: b.groups,
+		aggregated: map[string][]byte{}, aggregatedET: map[string]string{}}
+	groupList := b.groupList
+	groupsDisc := b.groupsDisc
+	if len(versions) > 0 {
+		versions = slices.Clone(versions)
+		slices.SortStableFunc(versions, func(x, y aggregator.Version) int {
+			if x.GroupPriorityMinimum != y.GroupPriorityMinimum {
+				return cmp.Compare(y.GroupPriorityMinimum, x.GroupPriorityMinimum)
+			}
+			if x.Group != y.Group {
+				return strings.Compare(x.Group, y.Group)
+			}
+			if x.VersionPriority != y.VersionPriority {
+				return cmp.Compare(y.VersionPriority, x.VersionPriority)
+			}
+			return -version.CompareKubeAwareVersionStrings(x.Version, y.Version)
+		})
+		groupList.Groups = slices.Clone(b.groupList.Groups)
+		groupsDisc.Items = slices.Clone(b.groupsDisc.Items)
+		d.groups = maps.Clone(b.groups)
+		changed := map[string]bool{}
+		for _, v := range versions {
+			gvd := metav1.GroupVersionForDiscovery{GroupVersion: v.Group + "/" + v.Version, Version: v.Version}
+			i := slices.IndexFunc(groupList.Groups, func(g metav1.APIGroup) bool { return g.Name == v.Group })
+			if i < 0 {
+				groupList.Groups = append(groupList.Groups, metav1.APIGroup{
+					TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
+					Name:     v.Group, PreferredVersion: gvd,
+				})
+				i = len(groupList.Groups) - 1
+			}
+			g := &groupList.Groups[i]
+			g.Versions = append(slices.Clip(g.Versions), gvd)
+			changed[v.Group] = true
+			if v.Resources == nil {
+				continue
+			}
+			freshness := apidiscoveryv2.DiscoveryFreshnessCurrent
+			if !v.Available {
+				freshness = apidiscoveryv2.DiscoveryFreshnessStale
+			}
+			vd := apidiscoveryv2.APIVersionDiscovery{Version: v.Version, Resources: resourcesForDiscovery(v.Resources), Freshness: freshness}
+			j := slices.IndexFunc(groupsDisc.Items, func(g apidiscoveryv2.APIGroupDiscovery) bool { return g.Name == v.Group })
+			if j < 0 {
+				item := apidiscoveryv2.APIGroupDiscovery{}
+				item.Name = v.Group
+				groupsDisc.Items = append(groupsDisc.Items, item)
+				j = len(groupsDisc.Items) - 1
+			}
+			groupsDisc.Items[j].Versions = append(slices.Clip(groupsDisc.Items[j].Versions), vd)
+		}
+		for _, g := range groupList.Groups {
+			if !changed[g.Name] {
+				continue
+			}
+			data, err := json.Marshal(g)
+			if err != nil {
+				return nil, err
+			}
+			d.groups[g.Name] = data
+		}
+	}
+	var err error
 	if d.apiGroups, err = json.Marshal(groupList); err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]any{"api": coreDisc, "apis": groupsDisc} {
+	for name, v := range map[string]any{"api": b.coreDisc, "apis": groupsDisc} {
 		data, err := json.Marshal(v)
 		if err != nil {
 			return nil, err
@@ -96,6 +183,71 @@ func newDiscovery(reg *catalog.Catalog, serverAddress string) (*discovery, error
 		d.aggregatedET[name] = fmt.Sprintf("%q", fmt.Sprintf("%X", sha512.Sum512(data)))
 	}
 	return d, nil
+}
+
+// resourcesForDiscovery turns a server's APIResourceList into aggregated
+// discovery's form: each resource with its subresources under it.
+func resourcesForDiscovery(list *metav1.APIResourceList) []apidiscoveryv2.APIResourceDiscovery {
+	var out []apidiscoveryv2.APIResourceDiscovery
+	index := map[string]int{}
+	// As kube-aggregator converts it: the kind's group and version are
+	// the resource's own, empty (the version's) unless it names them.
+	kindOf := func(r metav1.APIResource) *metav1.GroupVersionKind {
+		return &metav1.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+	}
+	for _, r := range list.APIResources {
+		if strings.Contains(r.Name, "/") {
+			continue
+		}
+		scope := apidiscoveryv2.ScopeCluster
+		if r.Namespaced {
+			scope = apidiscoveryv2.ScopeNamespace
+		}
+		index[r.Name] = len(out)
+		out = append(out, apidiscoveryv2.APIResourceDiscovery{
+			Resource: r.Name, ResponseKind: kindOf(r), Scope: scope, SingularResource: r.SingularName,
+			Verbs: r.Verbs, ShortNames: r.ShortNames, Categories: r.Categories,
+		})
+	}
+	for _, r := range list.APIResources {
+		parent, sub, ok := strings.Cut(r.Name, "/")
+		if !ok {
+			continue
+		}
+		i, found := index[parent]
+		if !found {
+			continue
+		}
+		out[i].Subresources = append(out[i].Subresources, apidiscoveryv2.APISubresourceDiscovery{
+			Subresource: sub, ResponseKind: kindOf(r), Verbs: r.Verbs,
+		})
+	}
+	return out
+}
+
+// currentDiscovery returns the documents of the aggregated versions in
+// force, building them when those have changed.
+func (s *Server) currentDiscovery() *discovery {
+	d := s.discovery.Load()
+	if s.cfg.Aggregator == nil {
+		return d
+	}
+	gen, versions := s.cfg.Aggregator.Versions()
+	if d.generation == gen {
+		return d
+	}
+	s.discoveryMu.Lock()
+	defer s.discoveryMu.Unlock()
+	if d = s.discovery.Load(); d.generation == gen {
+		return d
+	}
+	next, err := d.discoveryBase.merge(gen, versions)
+	if err != nil {
+		s.log.Error("discovery: cannot merge the aggregated API versions", "err", err)
+		return d
+	}
+	s.discovery.Store(next)
+	return next
 }
 
 func apiResource(res *catalog.Resource, sub string) metav1.APIResource {
@@ -159,7 +311,7 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
 		s.writeError(w, r, errNotFoundPath())
 		return true
 	}
-	d := s.discovery
+	d := s.currentDiscovery()
 	switch {
 	case len(parts) == 1:
 		neg, err := negotiate(r, false, true)

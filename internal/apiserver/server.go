@@ -16,10 +16,12 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/sekisho/sekisho/internal/aggregator"
 	"github.com/sekisho/sekisho/internal/audit"
 	"github.com/sekisho/sekisho/internal/authn"
 	"github.com/sekisho/sekisho/internal/authz"
@@ -45,6 +47,9 @@ type Config struct {
 	Connects map[catalog.ActionKey]catalog.ConnectFunc
 	// Auditor records requests by its audit policy; nil records nothing.
 	Auditor *audit.Auditor
+	// Aggregator hands the API versions of APIServices with a service to
+	// their servers, after authorization; nil hands none.
+	Aggregator *aggregator.Aggregator
 
 	HealthChecks []HealthCheck
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil leaves them unserved.
@@ -93,12 +98,13 @@ func (c *Config) defaults() {
 
 // Server is the API server's HTTP handler and lifecycle.
 type Server struct {
-	cfg       Config
-	objects   *store.Writer
-	log       *slog.Logger
-	discovery *discovery
-	checks    []HealthCheck
-	handler   http.Handler
+	cfg         Config
+	objects     *store.Writer
+	log         *slog.Logger
+	discovery   atomic.Pointer[discovery]
+	discoveryMu sync.Mutex
+	checks      []HealthCheck
+	handler     http.Handler
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -116,11 +122,16 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.checkAnswers(); err != nil {
 		return nil, err
 	}
-	d, err := newDiscovery(cfg.Catalog, cfg.ExternalAddress)
+	base, err := newDiscoveryBase(cfg.Catalog, cfg.ExternalAddress)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, objects: cfg.Writer, log: cfg.Logger, discovery: d, stopping: make(chan struct{}), failures: newFailureLog()}
+	d, err := base.merge(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, objects: cfg.Writer, log: cfg.Logger, stopping: make(chan struct{}), failures: newFailureLog()}
+	s.discovery.Store(d)
 	s.checks = append(s.checks, cfg.HealthChecks...)
 	s.checks = append(s.checks, HealthCheck{
 		Name: "shutdown", ReadyOnly: true,
@@ -150,6 +161,10 @@ func (s *Server) BeginShutdown() {
 // route dispatches an authenticated, authorized request.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	ri := RequestInfoFrom(r.Context())
+	if h := s.aggregated(ri); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	switch {
 	case ri.IsResourceRequest:
 		s.serveResource(w, r, ri)
@@ -169,6 +184,25 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, r, errNotFoundPath())
 	}
+}
+
+// aggregated returns the handler of an aggregated API version the request
+// is for, or nil.
+func (s *Server) aggregated(ri *RequestInfo) http.Handler {
+	if s.cfg.Aggregator == nil {
+		return nil
+	}
+	if ri.IsResourceRequest {
+		if ri.APIPrefix != "apis" {
+			return nil
+		}
+		return s.cfg.Aggregator.Handler(ri.APIGroup, ri.APIVersion)
+	}
+	parts := splitPath(ri.Path)
+	if len(parts) < 3 || parts[0] != "apis" {
+		return nil
+	}
+	return s.cfg.Aggregator.Handler(parts[1], parts[2])
 }
 
 // ServeOptions configure how the server listens.

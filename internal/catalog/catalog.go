@@ -328,6 +328,16 @@ func (r *Catalog) GroupVersions() []schema.GroupVersion {
 	return out
 }
 
+// ServesGroupVersion reports whether the catalog serves any resource of gv.
+func (r *Catalog) ServesGroupVersion(gv schema.GroupVersion) bool {
+	for _, res := range r.list {
+		if res.GroupVersion == gv {
+			return true
+		}
+	}
+	return false
+}
+
 // ByKind returns the resource whose type is gvk.
 func (r *Catalog) ByKind(gvk schema.GroupVersionKind) (*Resource, bool) {
 	for _, res := range r.list {

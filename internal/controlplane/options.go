@@ -111,6 +111,13 @@ type Options struct {
 	KubeletCertificateAuthority  string
 	KubeletPreferredAddressTypes []string
 
+	// The aggregation layer: the front-proxy client certificate presented
+	// to the servers of APIServices, and whether to reach them at an
+	// endpoint of their service rather than its cluster IP.
+	ProxyClientCertFile     string
+	ProxyClientKeyFile      string
+	EnableAggregatorRouting bool
+
 	// EnableAdmissionPlugins and DisableAdmissionPlugins change
 	// kube-apiserver's default admission plugins (see plugins.Select).
 	EnableAdmissionPlugins  []string
@@ -262,6 +269,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := plugins.Select(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, plugins.Implemented()); err != nil {
 		errs = append(errs, fmt.Errorf("--enable-admission-plugins/--disable-admission-plugins: %w", err))
+	}
+	if (o.ProxyClientCertFile == "") != (o.ProxyClientKeyFile == "") {
+		errs = append(errs, errors.New("--proxy-client-cert-file and --proxy-client-key-file go together"))
 	}
 	if o.ClientCRLFile != "" && o.ClientCAFile == "" {
 		errs = append(errs, errors.New("--client-crl-file requires --client-ca-file"))

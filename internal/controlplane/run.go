@@ -25,11 +25,13 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
 	"github.com/sekisho/sekisho/internal/accessreview"
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
+	"github.com/sekisho/sekisho/internal/aggregator"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/apiserverendpoints"
 	"github.com/sekisho/sekisho/internal/audit"
@@ -213,7 +215,12 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if auditor != nil {
 		defer auditor.Close()
 	}
+	aggregated, err := startAggregator(ctx, o, log, cat, st, writer)
+	if err != nil {
+		return err
+	}
 	srv, err := apiserver.New(apiserver.Config{
+		Aggregator:                  aggregated,
 		Auditor:                     auditor,
 		Catalog:                     cat,
 		Writer:                      writer,
@@ -634,6 +641,47 @@ func kubeletProxy(ctx context.Context, o Options, cat *catalog.Catalog, st *stor
 		ClientCertFile: o.KubeletClientCertificate, ClientKeyFile: o.KubeletClientKey,
 		CAFile: o.KubeletCertificateAuthority, PreferredAddressTypes: types,
 	})
+}
+
+// startAggregator starts the aggregation layer: its own caches of
+// APIServices, Services and EndpointSlices, the front-proxy client
+// certificate (watched until ctx ends), and the passes that check each
+// APIService and keep its Available condition.
+func startAggregator(ctx context.Context, o Options, log *slog.Logger, cat *catalog.Catalog, st *store.Store, writer *store.Writer) (*aggregator.Aggregator, error) {
+	lookup := func(gvr schema.GroupVersionResource) *informer.Informer {
+		res, _ := cat.Lookup(gvr)
+		return informer.New(st, res, log)
+	}
+	apiServicesRes, _ := cat.Lookup(apiregistrationv1.SchemeGroupVersion.WithResource("apiservices"))
+	cfg := aggregator.Config{
+		APIServices:     informer.New(st, apiServicesRes, log),
+		Services:        lookup(corev1.SchemeGroupVersion.WithResource("services")),
+		EndpointSlices:  lookup(discoveryv1.SchemeGroupVersion.WithResource("endpointslices")),
+		Writer:          writer,
+		Resource:        apiServicesRes,
+		EndpointRouting: o.EnableAggregatorRouting,
+		// The custom resource definitions' path is answered here too
+		// (empty), so no service may take it.
+		Local: func(gv schema.GroupVersion) bool {
+			return cat.ServesGroupVersion(gv) || gv.Group == "apiextensions.k8s.io"
+		},
+		Log: log,
+	}
+	if o.ProxyClientCertFile != "" {
+		pair := &keypair.Pair{CertFile: o.ProxyClientCertFile, KeyFile: o.ProxyClientKeyFile, Log: log, Interval: reloadInterval}
+		if err := pair.Start(ctx); err != nil {
+			return nil, fmt.Errorf("--proxy-client-cert-file/--proxy-client-key-file: %w", err)
+		}
+		cfg.ClientCertificate = pair.GetClientCertificate
+	} else {
+		log.Info("aggregated API servers will see no client certificate: set --proxy-client-cert-file and --proxy-client-key-file")
+	}
+	a := aggregator.New(cfg)
+	for _, i := range []*informer.Informer{cfg.APIServices, cfg.Services, cfg.EndpointSlices} {
+		go i.Run(ctx)
+	}
+	go a.Run(authn.AsAPIServer(ctx)) // its status writes are the API server's
+	return a, nil
 }
 
 // startAudit opens the audit log and puts the policy file in force,

@@ -1,0 +1,552 @@
+// Package aggregator serves the API versions other servers provide, as
+// kube-apiserver's aggregation layer does: an APIService whose spec names
+// a service hands /apis/<group>/<version> to that service.
+//
+// A request reaches a backend only after this server has authenticated,
+// audited and authorized it. The backend sees the user in the
+// requestheader headers (X-Remote-User, X-Remote-Uid, X-Remote-Group,
+// X-Remote-Extra-*), never the client's own credentials, on a connection
+// that presents the front-proxy client certificate
+// (--proxy-client-cert-file, reloaded when renewed) and verifies the
+// backend's serving certificate against the APIService's caBundle for the
+// name <service>.<namespace>.svc.
+//
+// Each APIService's Available condition is kept as kube-aggregator keeps
+// it (Local, ServiceNotFound, ServicePortError, EndpointsNotFound,
+// MissingEndpoints, FailedDiscoveryCheck, Passed); the discovery check is
+// made with the caBundle verified, so a wrong bundle shows in the
+// condition rather than only in failed requests. A version this server
+// serves itself is never handed to another: such an APIService is
+// reported unavailable (ServedLocally) and the built-in API stays.
+package aggregator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+
+	"github.com/sekisho/sekisho/internal/authn"
+	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/informer"
+	"github.com/sekisho/sekisho/internal/proxy"
+	"github.com/sekisho/sekisho/internal/store"
+)
+
+// Manager is the field manager of the Available condition this server
+// writes.
+const Manager = "kube-apiserver"
+
+// discoveryTimeout bounds a discovery request to a backend, as
+// kube-apiserver bounds it: clients list every group's resources, and one
+// slow server must not hold them all up.
+const discoveryTimeout = 5 * time.Second
+
+// Config configures an Aggregator.
+type Config struct {
+	APIServices, Services, EndpointSlices *informer.Informer
+	// Writer writes the APIServices' status; nil writes none.
+	Writer   *store.Writer
+	Resource *catalog.Resource // apiservices
+	// ClientCertificate is the front-proxy client certificate in force;
+	// nil presents none, and backends that require one refuse.
+	ClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
+	// EndpointRouting sends requests to an endpoint of the service
+	// (--enable-aggregator-routing) instead of its cluster IP.
+	EndpointRouting bool
+	// Local reports the versions this server serves itself.
+	Local  func(schema.GroupVersion) bool
+	Resync time.Duration
+	Log    *slog.Logger
+}
+
+// Version is one aggregated API version, for discovery.
+type Version struct {
+	Group, Version                        string
+	GroupPriorityMinimum, VersionPriority int32
+	// Resources is the backend's last discovery document; nil until one
+	// has been read.
+	Resources *metav1.APIResourceList
+	Available bool
+}
+
+// Aggregator proxies aggregated API versions and keeps their APIServices'
+// Available condition.
+type Aggregator struct {
+	cfg    Config
+	routes atomic.Pointer[routes]
+
+	mu      sync.Mutex // one pass at a time; guards clients and fetched
+	clients map[clientKey]*proxy.Client
+	fetched map[string]*metav1.APIResourceList // by APIService name
+}
+
+type routes struct {
+	byVersion  map[schema.GroupVersion]*backend
+	versions   []Version
+	generation uint64
+}
+
+type clientKey struct {
+	caBundle   string
+	serverName string
+	insecure   bool
+}
+
+// backend is where one APIService's requests go.
+type backend struct {
+	a         *Aggregator
+	name      string
+	service   apiregistrationv1.ServiceReference
+	client    *proxy.Client
+	available bool
+	reason    string // why not available, for the log
+}
+
+// New builds an Aggregator; Run keeps it current.
+func New(cfg Config) *Aggregator {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Resync == 0 {
+		cfg.Resync = 10 * time.Second
+	}
+	a := &Aggregator{cfg: cfg, clients: map[clientKey]*proxy.Client{}, fetched: map[string]*metav1.APIResourceList{}}
+	a.routes.Store(&routes{})
+	return a
+}
+
+// Handler returns the handler of an aggregated version, or nil when no
+// APIService hands it to a service.
+func (a *Aggregator) Handler(group, version string) http.Handler {
+	rt := a.routes.Load()
+	if len(rt.byVersion) == 0 {
+		return nil
+	}
+	if b := rt.byVersion[schema.GroupVersion{Group: group, Version: version}]; b != nil {
+		return b
+	}
+	return nil
+}
+
+// Versions returns the aggregated versions and a generation that changes
+// whenever they do.
+func (a *Aggregator) Versions() (uint64, []Version) {
+	rt := a.routes.Load()
+	return rt.generation, rt.versions
+}
+
+// Run checks every APIService when any APIService, Service or
+// EndpointSlice changes, and every Resync, until ctx ends.
+func (a *Aggregator) Run(ctx context.Context) {
+	changes := make(chan struct{}, 1)
+	signal := func(string, catalog.Object, catalog.Object) {
+		select {
+		case changes <- struct{}{}:
+		default:
+		}
+	}
+	for _, i := range []*informer.Informer{a.cfg.APIServices, a.cfg.Services, a.cfg.EndpointSlices} {
+		i.AddHandler(signal)
+	}
+	for _, i := range []*informer.Informer{a.cfg.Services, a.cfg.EndpointSlices} {
+		if !i.WaitForSync(ctx) {
+			return
+		}
+	}
+	informer.RunOnChange(ctx, a.cfg.APIServices, changes, a.cfg.Resync, a.Sync)
+}
+
+// Sync checks every APIService once: it rebuilds the routes and writes
+// the conditions that changed.
+func (a *Aggregator) Sync(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var apiServices []*apiregistrationv1.APIService
+	for _, o := range a.cfg.APIServices.List() {
+		apiServices = append(apiServices, o.(*apiregistrationv1.APIService))
+	}
+	slices.SortFunc(apiServices, func(x, y *apiregistrationv1.APIService) int { return strings.Compare(x.Name, y.Name) })
+
+	next := &routes{byVersion: map[schema.GroupVersion]*backend{}}
+	usedClients := map[clientKey]bool{}
+	var firstErr error
+	for _, svc := range apiServices {
+		cond := a.check(ctx, svc, next, usedClients)
+		if err := a.writeCondition(ctx, svc, cond); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for k, c := range a.clients {
+		if !usedClients[k] {
+			c.CloseIdleConnections()
+			delete(a.clients, k)
+		}
+	}
+	for name := range a.fetched {
+		if o, ok := a.cfg.APIServices.Get("", name); !ok || o.(*apiregistrationv1.APIService).Spec.Service == nil {
+			delete(a.fetched, name)
+		}
+	}
+	prev := a.routes.Load()
+	next.generation = prev.generation
+	if !reflect.DeepEqual(prev.versions, next.versions) {
+		next.generation++
+	}
+	a.routes.Store(next)
+	return firstErr
+}
+
+// check decides one APIService's Available condition and, for one with a
+// service, adds its route.
+func (a *Aggregator) check(ctx context.Context, svc *apiregistrationv1.APIService, next *routes, usedClients map[clientKey]bool) apiregistrationv1.APIServiceCondition {
+	cond := func(status apiregistrationv1.ConditionStatus, reason, format string, args ...any) apiregistrationv1.APIServiceCondition {
+		return apiregistrationv1.APIServiceCondition{Type: apiregistrationv1.Available, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	ref := svc.Spec.Service
+	if ref == nil {
+		return cond(apiregistrationv1.ConditionTrue, "Local", "Local APIServices are always available")
+	}
+	gv := schema.GroupVersion{Group: svc.Spec.Group, Version: svc.Spec.Version}
+	if a.cfg.Local != nil && a.cfg.Local(gv) {
+		return cond(apiregistrationv1.ConditionFalse, "ServedLocally",
+			"%s is served by the API server itself, which does not hand a built-in API version to a service", gv)
+	}
+	port := int32(443)
+	if ref.Port != nil {
+		port = *ref.Port
+	}
+	key := clientKey{caBundle: string(svc.Spec.CABundle), serverName: ref.Name + "." + ref.Namespace + ".svc", insecure: svc.Spec.InsecureSkipTLSVerify}
+	client, err := a.client(key)
+	b := &backend{a: a, name: svc.Name, service: *ref, client: client}
+	b.service.Port = &port
+	next.byVersion[gv] = b
+	usedClients[key] = true
+	version := Version{Group: gv.Group, Version: gv.Version, GroupPriorityMinimum: svc.Spec.GroupPriorityMinimum, VersionPriority: svc.Spec.VersionPriority}
+	defer func() {
+		version.Available = b.available
+		version.Resources = a.fetched[svc.Name]
+		next.versions = append(next.versions, version)
+	}()
+	unavailable := func(reason, format string, args ...any) apiregistrationv1.APIServiceCondition {
+		c := cond(apiregistrationv1.ConditionFalse, reason, format, args...)
+		b.reason = c.Message
+		return c
+	}
+	if err != nil {
+		return unavailable("FailedDiscoveryCheck", "spec.caBundle: %v", err)
+	}
+	o, ok := a.cfg.Services.Get(ref.Namespace, ref.Name)
+	if !ok {
+		return unavailable("ServiceNotFound", "service/%s in %q is not present", ref.Name, ref.Namespace)
+	}
+	service := o.(*corev1.Service)
+	if service.Spec.Type == corev1.ServiceTypeClusterIP {
+		sp, ok := servicePort(service, port)
+		if !ok {
+			return unavailable("ServicePortError", "service/%s in %q is not listening on port %d", ref.Name, ref.Namespace, port)
+		}
+		endpointSlices := a.endpointSlices(ref.Namespace, ref.Name)
+		if len(endpointSlices) == 0 {
+			return unavailable("EndpointsNotFound", "cannot find endpointslices for service/%s in %q", ref.Name, ref.Namespace)
+		}
+		if _, err := readyEndpoint(endpointSlices, sp.Name); err != nil {
+			return unavailable("MissingEndpoints", "endpointslices for service/%s in %q have no addresses with port name %q", ref.Name, ref.Namespace, sp.Name)
+		}
+	}
+	resources, err := a.discover(ctx, b, gv)
+	if err != nil {
+		return unavailable("FailedDiscoveryCheck", "%v", err)
+	}
+	a.fetched[svc.Name] = resources
+	b.available = true
+	return cond(apiregistrationv1.ConditionTrue, "Passed", "all checks passed")
+}
+
+// client returns the transport for backends verified by one CA bundle
+// and name; a bundle with no certificate in it is an error.
+func (a *Aggregator) client(k clientKey) (*proxy.Client, error) {
+	if c := a.clients[k]; c != nil {
+		return c, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: k.serverName, GetClientCertificate: a.cfg.ClientCertificate}
+	switch {
+	case k.insecure:
+		cfg.InsecureSkipVerify = true
+	case k.caBundle != "":
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(k.caBundle)) {
+			return nil, errors.New("no PEM certificate in it")
+		}
+		cfg.RootCAs = pool
+	}
+	c := proxy.NewClient(cfg)
+	a.clients[k] = c
+	return c, nil
+}
+
+// discover reads the backend's discovery document of gv, as
+// kube-aggregator's availability check does: as system:kube-aggregator in
+// system:masters, within five seconds.
+func (a *Aggregator) discover(ctx context.Context, b *backend, gv schema.GroupVersion) (*metav1.APIResourceList, error) {
+	loc, err := a.location(b.service)
+	if err != nil {
+		return nil, err
+	}
+	loc.Path = "/apis/" + gv.Group + "/" + gv.Version
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
+	resp, err := b.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("failing or missing response from %s: %w", loc, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("bad status from %s: %d", loc, resp.StatusCode)
+	}
+	var list metav1.APIResourceList
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err == nil {
+		err = json.Unmarshal(data, &list)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unreadable discovery document from %s: %w", loc, err)
+	}
+	if list.GroupVersion != "" && list.GroupVersion != gv.String() {
+		return nil, fmt.Errorf("discovery document from %s is for %s, not %s", loc, list.GroupVersion, gv)
+	}
+	return &list, nil
+}
+
+// writeCondition records cond on the APIService if it changed.
+func (a *Aggregator) writeCondition(ctx context.Context, svc *apiregistrationv1.APIService, cond apiregistrationv1.APIServiceCondition) error {
+	if a.cfg.Writer == nil || a.cfg.Resource == nil {
+		return nil
+	}
+	if old := condition(svc); old != nil && old.Status == cond.Status && old.Reason == cond.Reason && old.Message == cond.Message {
+		return nil
+	}
+	t := store.Target{Resource: a.cfg.Resource, Subresource: a.cfg.Resource.Subresource("status"), Name: svc.Name}
+	_, err := a.cfg.Writer.Update(ctx, t, store.Options{Manager: Manager}, func(cur catalog.Object) (catalog.Object, error) {
+		next := cur.(*apiregistrationv1.APIService)
+		next.ResourceVersion = svc.ResourceVersion // the object checked, or a Conflict and another pass
+		setCondition(next, cond, metav1.Now())
+		return next, nil
+	})
+	if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		a.cfg.Log.Warn("aggregator: cannot record an APIService's availability", "apiservice", svc.Name, "err", err)
+		return err
+	}
+	if old := condition(svc); old == nil || old.Status != cond.Status {
+		a.cfg.Log.Info("APIService availability changed", "apiservice", svc.Name, "available", cond.Status, "reason", cond.Reason, "message", cond.Message)
+	}
+	return nil
+}
+
+func condition(svc *apiregistrationv1.APIService) *apiregistrationv1.APIServiceCondition {
+	for i := range svc.Status.Conditions {
+		if svc.Status.Conditions[i].Type == apiregistrationv1.Available {
+			return &svc.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// setCondition sets cond, moving its transition time only when its status
+// changes.
+func setCondition(svc *apiregistrationv1.APIService, cond apiregistrationv1.APIServiceCondition, now metav1.Time) {
+	old := condition(svc)
+	if old == nil {
+		cond.LastTransitionTime = now
+		svc.Status.Conditions = append(svc.Status.Conditions, cond)
+		return
+	}
+	if old.Status != cond.Status {
+		old.Status, old.LastTransitionTime = cond.Status, now
+	}
+	old.Reason, old.Message = cond.Reason, cond.Message
+}
+
+// location is where a service's requests go: an endpoint with
+// EndpointRouting, otherwise its cluster IP, or its external name.
+func (a *Aggregator) location(ref apiregistrationv1.ServiceReference) (*url.URL, error) {
+	port := *ref.Port
+	o, ok := a.cfg.Services.Get(ref.Namespace, ref.Name)
+	if !ok {
+		return nil, fmt.Errorf("service/%s in %q is not present", ref.Name, ref.Namespace)
+	}
+	svc := o.(*corev1.Service)
+	switch svc.Spec.Type {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+	case corev1.ServiceTypeExternalName:
+		if !a.cfg.EndpointRouting {
+			return &url.URL{Scheme: "https", Host: net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))}, nil
+		}
+		fallthrough
+	default:
+		return nil, fmt.Errorf("unsupported service type %q", svc.Spec.Type)
+	}
+	sp, ok := servicePort(svc, port)
+	if !ok {
+		return nil, fmt.Errorf("no service port %d found for service %q", port, svc.Name)
+	}
+	if !a.cfg.EndpointRouting {
+		if svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Spec.ClusterIP == "" {
+			return nil, fmt.Errorf("cannot route to service with ClusterIP %q", svc.Spec.ClusterIP)
+		}
+		return &url.URL{Scheme: "https", Host: net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(sp.Port)))}, nil
+	}
+	host, err := readyEndpoint(a.endpointSlices(ref.Namespace, ref.Name), sp.Name)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+	}
+	return &url.URL{Scheme: "https", Host: host}, nil
+}
+
+func servicePort(svc *corev1.Service, port int32) (corev1.ServicePort, bool) {
+	for _, p := range svc.Spec.Ports {
+		if p.Port == port {
+			return p, true
+		}
+	}
+	return corev1.ServicePort{}, false
+}
+
+func (a *Aggregator) endpointSlices(namespace, service string) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, o := range a.cfg.EndpointSlices.List() {
+		s := o.(*discoveryv1.EndpointSlice)
+		if s.Namespace == namespace && s.Labels[discoveryv1.LabelServiceName] == service {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// readyEndpoint picks, at random, a ready endpoint's first address with
+// the port named portName.
+func readyEndpoint(endpointSlices []*discoveryv1.EndpointSlice, portName string) (string, error) {
+	var hosts []string
+	for _, s := range endpointSlices {
+		for _, p := range s.Ports {
+			if p.Port == nil || p.Name == nil || *p.Name != portName {
+				continue
+			}
+			for _, e := range s.Endpoints {
+				if (e.Conditions.Ready != nil && !*e.Conditions.Ready) || len(e.Addresses) == 0 {
+					continue
+				}
+				hosts = append(hosts, net.JoinHostPort(e.Addresses[0], strconv.Itoa(int(*p.Port))))
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		return "", errors.New("no endpoints available")
+	}
+	return hosts[rand.IntN(len(hosts))], nil
+}
+
+// ServeHTTP proxies one authorized request to the backend.
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := b.a.cfg.Log
+	if !b.available {
+		log.Info("aggregator: APIService unavailable", "apiservice", b.name, "path", r.URL.Path, "reason", b.reason)
+		proxy.WriteStatus(w, apierrors.NewServiceUnavailable("service unavailable").ErrStatus)
+		return
+	}
+	u := authn.UserFrom(r.Context())
+	if u == nil {
+		proxy.WriteStatus(w, apierrors.NewInternalError(errors.New("missing user")).ErrStatus)
+		return
+	}
+	loc, err := b.a.location(b.service)
+	if err != nil {
+		log.Warn("aggregator: cannot resolve the APIService's service", "apiservice", b.name, "err", err)
+		proxy.WriteStatus(w, apierrors.NewServiceUnavailable("service unavailable").ErrStatus)
+		return
+	}
+	loc.Path, loc.RawPath, loc.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
+	if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 3 {
+		ctx, cancel := context.WithTimeout(r.Context(), discoveryTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	proxy.Forward(w, r, b.client, loc, proxy.ForwardOptions{
+		Log:             log,
+		SetHeaders:      func(h http.Header) { setUserHeaders(h, u) },
+		RejectRedirects: true,
+	})
+}
+
+// setUserHeaders names the user to the backend in the requestheader
+// headers kube-apiserver sends.
+func setUserHeaders(h http.Header, u *authn.User) {
+	h.Set("X-Remote-User", u.Name)
+	if u.UID != "" {
+		h.Set("X-Remote-Uid", u.UID)
+	}
+	for _, g := range u.Groups {
+		h.Add("X-Remote-Group", g)
+	}
+	for k, vs := range u.Extra {
+		for _, v := range vs {
+			h.Add("X-Remote-Extra-"+escapeExtraKey(k), v)
+		}
+	}
+}
+
+// escapeExtraKey percent-encodes every byte of an extra key that may not
+// appear in a header name, and '%' itself, as client-go does; the
+// requestheader authenticator unescapes it.
+func escapeExtraKey(k string) string {
+	var sb strings.Builder
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c != '%' && isTokenChar(c) {
+			sb.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&sb, "%%%02X", c)
+	}
+	return sb.String()
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$&'*+-.^_`|~", c) >= 0
+}
