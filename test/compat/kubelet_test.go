@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"k8s.io/client-go/util/exec"
@@ -51,10 +52,12 @@ func (k *testKubelet) seen() []string {
 // startTestKubelet serves on 127.0.0.1 with a certificate from its own CA
 // (written to caFile for --kubelet-certificate-authority), trusting client
 // certificates of the cluster CA with the API server's kubelet client name.
-func (c *cluster) startTestKubelet() *testKubelet {
-	t := c.t
+// testServingCert issues, from a new CA, a serving certificate for the
+// names and addresses given; it returns the CA in PEM.
+func testServingCert(t testing.TB, caName, cn string, dnsNames []string, ips []net.IP) ([]byte, tls.Certificate) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-kubelet-ca"}, IsCA: true, BasicConstraintsValid: true,
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: caName}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
@@ -62,15 +65,21 @@ func (c *cluster) startTestKubelet() *testKubelet {
 	}
 	caCert, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test-kubelet"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn}, DNSNames: dnsNames, IPAddresses: ips,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func (c *cluster) startTestKubelet() *testKubelet {
+	t := c.t
+	caPEM, serving := testServingCert(t, "test-kubelet-ca", "test-kubelet", nil, []net.IP{net.ParseIP("127.0.0.1")})
 	caFile := filepath.Join(c.dir, "test-kubelet-ca.crt")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	clusterCA, err := os.ReadFile(c.pki("ca.crt"))
@@ -81,7 +90,7 @@ func (c *cluster) startTestKubelet() *testKubelet {
 	clients.AppendCertsFromPEM(clusterCA)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		Certificates: []tls.Certificate{serving},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    clients,
 		NextProtos:   []string{"http/1.1"},
