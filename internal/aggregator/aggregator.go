@@ -97,10 +97,14 @@ type Version struct {
 type Aggregator struct {
 	cfg    Config
 	routes atomic.Pointer[routes]
+	// services are the services APIServices name, "namespace/name", as of
+	// the last pass: changes to others start no pass.
+	services atomic.Pointer[map[string]bool]
 
-	mu      sync.Mutex // one pass at a time; guards clients and fetched
-	clients map[clientKey]*proxy.Client
-	fetched map[string]*metav1.APIResourceList // by APIService name
+	mu             sync.Mutex // one pass at a time; guards the maps below
+	clients        map[clientKey]*proxy.Client
+	fetched        map[string]*metav1.APIResourceList // by APIService name
+	messageWritten map[string]time.Time               // by APIService name
 }
 
 type routes struct {
@@ -133,7 +137,7 @@ func New(cfg Config) *Aggregator {
 	if cfg.Resync == 0 {
 		cfg.Resync = 10 * time.Second
 	}
-	a := &Aggregator{cfg: cfg, clients: map[clientKey]*proxy.Client{}, fetched: map[string]*metav1.APIResourceList{}}
+	a := &Aggregator{cfg: cfg, clients: map[clientKey]*proxy.Client{}, fetched: map[string]*metav1.APIResourceList{}, messageWritten: map[string]time.Time{}}
 	a.routes.Store(&routes{})
 	return a
 }
@@ -158,19 +162,28 @@ func (a *Aggregator) Versions() (uint64, []Version) {
 	return rt.generation, rt.versions
 }
 
-// Run checks every APIService when any APIService, Service or
-// EndpointSlice changes, and every Resync, until ctx ends.
+// Run checks every APIService when any APIService changes, or a Service
+// or EndpointSlice of a service one names, and every Resync, until ctx
+// ends.
 func (a *Aggregator) Run(ctx context.Context) {
 	changes := make(chan struct{}, 1)
-	signal := func(string, catalog.Object, catalog.Object) {
+	signal := func() {
 		select {
 		case changes <- struct{}{}:
 		default:
 		}
 	}
-	for _, i := range []*informer.Informer{a.cfg.APIServices, a.cfg.Services, a.cfg.EndpointSlices} {
-		i.AddHandler(signal)
-	}
+	a.cfg.APIServices.AddHandler(func(string, catalog.Object, catalog.Object) { signal() })
+	a.cfg.Services.AddHandler(func(_ string, obj, _ catalog.Object) {
+		if a.referenced(obj.GetNamespace(), obj.GetName()) {
+			signal()
+		}
+	})
+	a.cfg.EndpointSlices.AddHandler(func(_ string, obj, _ catalog.Object) {
+		if a.referenced(obj.GetNamespace(), obj.GetLabels()[discoveryv1.LabelServiceName]) {
+			signal()
+		}
+	})
 	for _, i := range []*informer.Informer{a.cfg.Services, a.cfg.EndpointSlices} {
 		if !i.WaitForSync(ctx) {
 			return
@@ -179,8 +192,30 @@ func (a *Aggregator) Run(ctx context.Context) {
 	informer.RunOnChange(ctx, a.cfg.APIServices, changes, a.cfg.Resync, a.Sync)
 }
 
-// Sync checks every APIService once: it rebuilds the routes and writes
-// the conditions that changed.
+// referenced reports whether an APIService names the service; before the
+// first pass, every service counts.
+func (a *Aggregator) referenced(namespace, name string) bool {
+	refs := a.services.Load()
+	return refs == nil || (*refs)[namespace+"/"+name]
+}
+
+// maxConcurrentChecks bounds the discovery requests of one pass.
+const maxConcurrentChecks = 16
+
+// check is one APIService's part of a pass: its condition, decided at once
+// or by the discovery request to its server.
+type check struct {
+	svc       *apiregistrationv1.APIService
+	gv        schema.GroupVersion
+	b         *backend // nil when nothing is proxied
+	cond      apiregistrationv1.APIServiceCondition
+	discover  bool
+	resources *metav1.APIResourceList
+	err       error
+}
+
+// Sync checks every APIService once, the discovery requests concurrently:
+// it rebuilds the routes and writes the conditions that changed.
 func (a *Aggregator) Sync(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -192,10 +227,55 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 
 	next := &routes{byVersion: map[schema.GroupVersion]*backend{}}
 	usedClients := map[clientKey]bool{}
-	var firstErr error
+	refs := map[string]bool{}
+	checks := make([]*check, 0, len(apiServices))
 	for _, svc := range apiServices {
-		cond := a.check(ctx, svc, next, usedClients)
-		if err := a.writeCondition(ctx, svc, cond); err != nil && firstErr == nil {
+		c := a.prepare(svc, usedClients)
+		if c.b != nil {
+			next.byVersion[c.gv] = c.b
+			refs[c.b.service.Namespace+"/"+c.b.service.Name] = true
+		}
+		checks = append(checks, c)
+	}
+	a.services.Store(&refs)
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, maxConcurrentChecks)
+	for _, c := range checks {
+		if !c.discover {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			c.resources, c.err = a.discover(ctx, c.b, c.gv)
+		}()
+	}
+	wg.Wait()
+
+	var firstErr error
+	for _, c := range checks {
+		if c.discover {
+			if c.err != nil {
+				c.cond = condition(apiregistrationv1.ConditionFalse, "FailedDiscoveryCheck", "%v", c.err)
+				c.b.reason = c.cond.Message
+			} else {
+				if c.resources != nil {
+					a.fetched[c.svc.Name] = c.resources
+				}
+				c.b.available = true
+				c.cond = condition(apiregistrationv1.ConditionTrue, "Passed", "all checks passed")
+			}
+		}
+		if c.b != nil {
+			next.versions = append(next.versions, Version{
+				Group: c.gv.Group, Version: c.gv.Version,
+				GroupPriorityMinimum: c.svc.Spec.GroupPriorityMinimum, VersionPriority: c.svc.Spec.VersionPriority,
+				Available: c.b.available, Resources: a.fetched[c.svc.Name],
+			})
+		}
+		if err := a.writeCondition(ctx, c.svc, c.cond); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -210,6 +290,11 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 			delete(a.fetched, name)
 		}
 	}
+	for name := range a.messageWritten {
+		if _, ok := a.cfg.APIServices.Get("", name); !ok {
+			delete(a.messageWritten, name)
+		}
+	}
 	prev := a.routes.Load()
 	next.generation = prev.generation
 	if !reflect.DeepEqual(prev.versions, next.versions) {
@@ -219,20 +304,25 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 	return firstErr
 }
 
-// check decides one APIService's Available condition and, for one with a
-// service, adds its route.
-func (a *Aggregator) check(ctx context.Context, svc *apiregistrationv1.APIService, next *routes, usedClients map[clientKey]bool) apiregistrationv1.APIServiceCondition {
-	cond := func(status apiregistrationv1.ConditionStatus, reason, format string, args ...any) apiregistrationv1.APIServiceCondition {
-		return apiregistrationv1.APIServiceCondition{Type: apiregistrationv1.Available, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
-	}
+func condition(status apiregistrationv1.ConditionStatus, reason, format string, args ...any) apiregistrationv1.APIServiceCondition {
+	return apiregistrationv1.APIServiceCondition{Type: apiregistrationv1.Available, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// prepare decides what it can of one APIService's condition from the
+// objects cached: everything but the discovery request, which it marks
+// as due. An APIService with a service gets a backend, unavailable until
+// its check passes.
+func (a *Aggregator) prepare(svc *apiregistrationv1.APIService, usedClients map[clientKey]bool) *check {
+	c := &check{svc: svc, gv: schema.GroupVersion{Group: svc.Spec.Group, Version: svc.Spec.Version}}
 	ref := svc.Spec.Service
 	if ref == nil {
-		return cond(apiregistrationv1.ConditionTrue, "Local", "Local APIServices are always available")
+		c.cond = condition(apiregistrationv1.ConditionTrue, "Local", "Local APIServices are always available")
+		return c
 	}
-	gv := schema.GroupVersion{Group: svc.Spec.Group, Version: svc.Spec.Version}
-	if a.cfg.Local != nil && a.cfg.Local(gv) {
-		return cond(apiregistrationv1.ConditionFalse, "ServedLocally",
-			"%s is served by the API server itself, which does not hand a built-in API version to a service", gv)
+	if a.cfg.Local != nil && a.cfg.Local(c.gv) {
+		c.cond = condition(apiregistrationv1.ConditionFalse, "ServedLocally",
+			"%s is served by the API server itself, which does not hand a built-in API version to a service", c.gv)
+		return c
 	}
 	port := int32(443)
 	if ref.Port != nil {
@@ -240,19 +330,12 @@ func (a *Aggregator) check(ctx context.Context, svc *apiregistrationv1.APIServic
 	}
 	key := clientKey{caBundle: string(svc.Spec.CABundle), serverName: ref.Name + "." + ref.Namespace + ".svc", insecure: svc.Spec.InsecureSkipTLSVerify}
 	client, err := a.client(key)
-	b := &backend{a: a, name: svc.Name, service: *ref, client: client}
-	b.service.Port = &port
-	next.byVersion[gv] = b
+	c.b = &backend{a: a, name: svc.Name, service: *ref, client: client}
+	c.b.service.Port = &port
 	usedClients[key] = true
-	version := Version{Group: gv.Group, Version: gv.Version, GroupPriorityMinimum: svc.Spec.GroupPriorityMinimum, VersionPriority: svc.Spec.VersionPriority}
-	defer func() {
-		version.Available = b.available
-		version.Resources = a.fetched[svc.Name]
-		next.versions = append(next.versions, version)
-	}()
-	unavailable := func(reason, format string, args ...any) apiregistrationv1.APIServiceCondition {
-		c := cond(apiregistrationv1.ConditionFalse, reason, format, args...)
-		b.reason = c.Message
+	unavailable := func(reason, format string, args ...any) *check {
+		c.cond = condition(apiregistrationv1.ConditionFalse, reason, format, args...)
+		c.b.reason = c.cond.Message
 		return c
 	}
 	if err != nil {
@@ -276,13 +359,8 @@ func (a *Aggregator) check(ctx context.Context, svc *apiregistrationv1.APIServic
 			return unavailable("MissingEndpoints", "endpointslices for service/%s in %q have no addresses with port name %q", ref.Name, ref.Namespace, sp.Name)
 		}
 	}
-	resources, err := a.discover(ctx, b, gv)
-	if err != nil {
-		return unavailable("FailedDiscoveryCheck", "%v", err)
-	}
-	a.fetched[svc.Name] = resources
-	b.available = true
-	return cond(apiregistrationv1.ConditionTrue, "Passed", "all checks passed")
+	c.discover = true
+	return c
 }
 
 // client returns the transport for backends verified by one CA bundle
@@ -333,19 +411,22 @@ func (a *Aggregator) discover(ctx context.Context, b *backend, gv schema.GroupVe
 		return nil, fmt.Errorf("failing or missing response from %s: %w", loc, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	// As in kube-aggregator, any 2xx or 3xx passes; the resources are
+	// read from a 2xx JSON answer, else the last ones read stay.
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
 		return nil, fmt.Errorf("bad status from %s: %d", loc, resp.StatusCode)
+	}
+	if resp.StatusCode > 299 {
+		return nil, nil
 	}
 	var list metav1.APIResourceList
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err == nil {
 		err = json.Unmarshal(data, &list)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("unreadable discovery document from %s: %w", loc, err)
-	}
-	if list.GroupVersion != "" && list.GroupVersion != gv.String() {
-		return nil, fmt.Errorf("discovery document from %s is for %s, not %s", loc, list.GroupVersion, gv)
+	if err != nil || (list.GroupVersion != "" && list.GroupVersion != gv.String()) {
+		a.cfg.Log.Warn("aggregator: the discovery document of an APIService's server is not this version's resource list", "groupVersion", gv.String(), "url", loc.String(), "err", err)
+		return nil, nil
 	}
 	return &list, nil
 }
@@ -355,9 +436,15 @@ func (a *Aggregator) writeCondition(ctx context.Context, svc *apiregistrationv1.
 	if a.cfg.Writer == nil || a.cfg.Resource == nil {
 		return nil
 	}
-	if old := condition(svc); old != nil && old.Status == cond.Status && old.Reason == cond.Reason && old.Message == cond.Message {
-		return nil
+	if old := availableCondition(svc); old != nil && old.Status == cond.Status && old.Reason == cond.Reason {
+		// A message alone (a failing endpoint picked at random, say)
+		// is rewritten at most once a minute: every write starts a pass
+		// on every server.
+		if old.Message == cond.Message || time.Since(a.messageWritten[svc.Name]) < time.Minute {
+			return nil
+		}
 	}
+	a.messageWritten[svc.Name] = time.Now()
 	t := store.Target{Resource: a.cfg.Resource, Subresource: a.cfg.Resource.Subresource("status"), Name: svc.Name}
 	_, err := a.cfg.Writer.Update(ctx, t, store.Options{Manager: Manager}, func(cur catalog.Object) (catalog.Object, error) {
 		next := cur.(*apiregistrationv1.APIService)
@@ -369,13 +456,14 @@ func (a *Aggregator) writeCondition(ctx context.Context, svc *apiregistrationv1.
 		a.cfg.Log.Warn("aggregator: cannot record an APIService's availability", "apiservice", svc.Name, "err", err)
 		return err
 	}
-	if old := condition(svc); old == nil || old.Status != cond.Status {
+	if old := availableCondition(svc); old == nil || old.Status != cond.Status {
 		a.cfg.Log.Info("APIService availability changed", "apiservice", svc.Name, "available", cond.Status, "reason", cond.Reason, "message", cond.Message)
 	}
 	return nil
 }
 
-func condition(svc *apiregistrationv1.APIService) *apiregistrationv1.APIServiceCondition {
+// availableCondition returns the APIService's Available condition, or nil.
+func availableCondition(svc *apiregistrationv1.APIService) *apiregistrationv1.APIServiceCondition {
 	for i := range svc.Status.Conditions {
 		if svc.Status.Conditions[i].Type == apiregistrationv1.Available {
 			return &svc.Status.Conditions[i]
@@ -387,7 +475,7 @@ func condition(svc *apiregistrationv1.APIService) *apiregistrationv1.APIServiceC
 // setCondition sets cond, moving its transition time only when its status
 // changes.
 func setCondition(svc *apiregistrationv1.APIService, cond apiregistrationv1.APIServiceCondition, now metav1.Time) {
-	old := condition(svc)
+	old := availableCondition(svc)
 	if old == nil {
 		cond.LastTransitionTime = now
 		svc.Status.Conditions = append(svc.Status.Conditions, cond)
@@ -497,15 +585,24 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		proxy.WriteStatus(w, apierrors.NewServiceUnavailable("service unavailable").ErrStatus)
 		return
 	}
-	loc.Path, loc.RawPath, loc.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
+	// The path and query as they were authorized: decoded, the query
+	// encoded again, as kube-aggregator sends them, so that a backend
+	// cannot read another resource or verb out of the raw forms.
+	loc.Path, loc.RawQuery = r.URL.Path, r.URL.Query().Encode()
+	auditID := w.Header().Get("Audit-Id")
 	if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 3 {
 		ctx, cancel := context.WithTimeout(r.Context(), discoveryTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
 	proxy.Forward(w, r, b.client, loc, proxy.ForwardOptions{
-		Log:             log,
-		SetHeaders:      func(h http.Header) { setUserHeaders(h, u) },
+		Log: log,
+		SetHeaders: func(h http.Header) {
+			setUserHeaders(h, u)
+			if auditID != "" {
+				h.Set("Audit-Id", auditID) // one ID for the request in both servers' audit logs
+			}
+		},
 		RejectRedirects: true,
 	})
 }

@@ -190,7 +190,7 @@ func (f *fixture) sync(name string) apiregistrationv1.APIServiceCondition {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if o, ok := f.agg.cfg.APIServices.Get("", name); ok {
-			if c := condition(o.(*apiregistrationv1.APIService)); c != nil {
+			if c := availableCondition(o.(*apiregistrationv1.APIService)); c != nil {
 				got = *c
 				return got
 			}
@@ -247,7 +247,7 @@ func TestProxiesAsTheUserWithTheFrontProxyCertificate(t *testing.T) {
 	if f.agg.Handler("widgets.example.com", "v2") != nil || f.agg.Handler("apps", "v1") != nil {
 		t.Fatal("a handler for a version no APIService hands to a service")
 	}
-	req := httptest.NewRequest("GET", "/apis/widgets.example.com/v1/namespaces/default/widgets?limit=5", nil)
+	req := httptest.NewRequest("GET", "/apis/widgets.example.com/v1/namespaces/default/widgets/a%2Fb?limit=5&b=1", nil)
 	req.Header.Set("Authorization", "Bearer the-users-token")
 	req.Header.Set("Impersonate-User", "root")
 	req.Header.Set("X-Remote-User", "mallory")
@@ -257,6 +257,7 @@ func TestProxiesAsTheUserWithTheFrontProxyCertificate(t *testing.T) {
 		Extra: map[string][]string{"example.org/team%": {"blue"}},
 	}))
 	rec := httptest.NewRecorder()
+	rec.Header().Set("Audit-Id", "audit-1") // as the API server's filters set it
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "WidgetList") {
 		t.Fatalf("proxied request: %d %s", rec.Code, rec.Body)
@@ -277,8 +278,13 @@ func TestProxiesAsTheUserWithTheFrontProxyCertificate(t *testing.T) {
 			t.Errorf("backend saw %s = %q, want %q", k, g, want)
 		}
 	}
-	if got.URL.Path != "/apis/widgets.example.com/v1/namespaces/default/widgets" || got.URL.RawQuery != "limit=5" {
-		t.Errorf("backend saw %s?%s", got.URL.Path, got.URL.RawQuery)
+	// The path and query as authorized: decoded, the query encoded anew.
+	if got.URL.Path != "/apis/widgets.example.com/v1/namespaces/default/widgets/a/b" || got.URL.RawPath != "" || got.URL.RawQuery != "b=1&limit=5" {
+		t.Errorf("backend saw %s (raw %q) ? %s", got.URL.Path, got.URL.RawPath, got.URL.RawQuery)
+	}
+	// One audit ID for the request, in both servers.
+	if got.Header.Get("Audit-Id") != "audit-1" || len(rec.Header().Values("Audit-Id")) != 1 {
+		t.Errorf("audit ID: backend saw %q, client got %q", got.Header.Get("Audit-Id"), rec.Header().Values("Audit-Id"))
 	}
 
 	// A redirect is not passed on: the client would follow it with its
@@ -288,6 +294,15 @@ func TestProxiesAsTheUserWithTheFrontProxyCertificate(t *testing.T) {
 	h.ServeHTTP(rec, req.WithContext(authn.WithUser(req.Context(), &authn.User{Name: "alice"})))
 	if rec.Code != http.StatusBadGateway || rec.Header().Get("Location") != "" {
 		t.Errorf("redirect: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	// Nor on an upgrade the backend refuses with a redirect.
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest("GET", "/apis/widgets.example.com/v1/redirect", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	h.ServeHTTP(rec, req.WithContext(authn.WithUser(req.Context(), &authn.User{Name: "alice"})))
+	if rec.Code != http.StatusBadGateway || rec.Header().Get("Location") != "" {
+		t.Errorf("redirect of an upgrade: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 }
 

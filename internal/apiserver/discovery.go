@@ -102,7 +102,7 @@ func newDiscoveryBase(reg *catalog.Catalog, serverAddress string) (*discoveryBas
 // merge builds the documents with the aggregated versions added: a
 // version of a group the catalog serves joins that group after its own
 // versions; other groups follow the catalog's, ordered as kube-aggregator
-// orders them (group priority, then name; version priority, then
+// orders them (a group's highest priority, then name; version priority, then
 // Kubernetes' version order). In aggregated discovery a version appears
 // once its server's resources have been read, stale while it is
 // unavailable.
@@ -112,10 +112,18 @@ func (b *discoveryBase) merge(generation uint64, versions []aggregator.Version) 
 	groupList := b.groupList
 	groupsDisc := b.groupsDisc
 	if len(versions) > 0 {
+		// A group ranks by the highest groupPriorityMinimum of its
+		// versions, as kube-aggregator ranks it.
+		groupPriority := map[string]int32{}
+		for _, v := range versions {
+			if p, ok := groupPriority[v.Group]; !ok || v.GroupPriorityMinimum > p {
+				groupPriority[v.Group] = v.GroupPriorityMinimum
+			}
+		}
 		versions = slices.Clone(versions)
 		slices.SortStableFunc(versions, func(x, y aggregator.Version) int {
-			if x.GroupPriorityMinimum != y.GroupPriorityMinimum {
-				return cmp.Compare(y.GroupPriorityMinimum, x.GroupPriorityMinimum)
+			if px, py := groupPriority[x.Group], groupPriority[y.Group]; px != py {
+				return cmp.Compare(py, px)
 			}
 			if x.Group != y.Group {
 				return strings.Compare(x.Group, y.Group)
@@ -238,6 +246,9 @@ func (s *Server) currentDiscovery() *discovery {
 	}
 	s.discoveryMu.Lock()
 	defer s.discoveryMu.Unlock()
+	// Read again under the lock: a merge that waited must not replace a
+	// newer one with the versions it read before.
+	gen, versions = s.cfg.Aggregator.Versions()
 	if d = s.discovery.Load(); d.generation == gen {
 		return d
 	}

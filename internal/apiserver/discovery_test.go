@@ -22,7 +22,9 @@ func TestDiscoveryMergesAggregatedVersions(t *testing.T) {
 	}}
 	d, err := base.merge(3, []aggregator.Version{
 		{Group: "widgets.example.com", Version: "v1", GroupPriorityMinimum: 100, VersionPriority: 10, Resources: widgets, Available: true},
-		{Group: "widgets.example.com", Version: "v2beta1", GroupPriorityMinimum: 100, VersionPriority: 20},
+		// A version's lower group priority does not reorder the group's
+		// versions: versionPriority does.
+		{Group: "widgets.example.com", Version: "v2beta1", GroupPriorityMinimum: 50, VersionPriority: 20},
 		{Group: "metrics.k8s.io", Version: "v1beta1", GroupPriorityMinimum: 100, VersionPriority: 100,
 			Resources: &metav1.APIResourceList{APIResources: []metav1.APIResource{{Name: "nodes", Kind: "NodeMetrics", Verbs: []string{"get", "list"}}}}},
 		{Group: "apps", Version: "v2", GroupPriorityMinimum: 100, VersionPriority: 1},

@@ -198,8 +198,11 @@ func (s *Server) aggregated(ri *RequestInfo) http.Handler {
 		}
 		return s.cfg.Aggregator.Handler(ri.APIGroup, ri.APIVersion)
 	}
+	// Of the non-resource paths only discovery, /apis/<group>/<version>,
+	// goes to a backend: a longer one (an empty segment, say) was not
+	// authorized as the resource request the backend would read it as.
 	parts := splitPath(ri.Path)
-	if len(parts) < 3 || parts[0] != "apis" {
+	if len(parts) != 3 || parts[0] != "apis" || parts[1] == "" || parts[2] == "" {
 		return nil
 	}
 	return s.cfg.Aggregator.Handler(parts[1], parts[2])

@@ -258,8 +258,15 @@ func Forward(w http.ResponseWriter, r *http.Request, c *Client, target *url.URL,
 			unreachable(o.Log, w, target, err)
 		},
 	}
-	if o.RejectRedirects {
-		rp.ModifyResponse = rejectRedirect
+	ownAuditID := w.Header().Get("Audit-Id") != ""
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if ownAuditID {
+			resp.Header.Del("Audit-Id") // the API server's stands, not a second one
+		}
+		if o.RejectRedirects {
+			return rejectRedirect(resp)
+		}
+		return nil
 	}
 	rp.ServeHTTP(w, r)
 }
@@ -333,6 +340,9 @@ func upgrade(w http.ResponseWriter, r *http.Request, tlsConfig *tls.Config, targ
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
+		if o.RejectRedirects {
+			rejectRedirect(resp)
+		}
 		for k, v := range resp.Header {
 			w.Header()[k] = v
 		}

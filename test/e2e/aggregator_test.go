@@ -184,6 +184,18 @@ spec:
 	if r := s.kubectl("--as", "mallory", "get", "widgets"); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
 		t.Errorf("mallory: %d %s", r.code, r.stderr)
 	}
+	// Nor does a path that is not a resource request to sekisho (an
+	// empty segment, the old watch prefix): discovery is everyone's, but
+	// only /apis/<group>/<version> itself is discovery.
+	for _, path := range []string{
+		"/apis/widgets.example.com/v1//namespaces/default/widgets",
+		"/apis/widgets.example.com/v1/watch/namespaces/default/widgets",
+		"/apis/widgets.example.com/v1/namespaces/default/widgets/",
+	} {
+		if r := s.kubectl("--as", "mallory", "get", "--raw", path); r.code == 0 {
+			t.Errorf("mallory read %s: %s", path, r.stdout)
+		}
+	}
 	if after := ext.requests(); after != before {
 		t.Errorf("a refused request reached the extension (%d -> %d requests)", before, after)
 	}
