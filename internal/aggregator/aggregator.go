@@ -21,6 +21,7 @@
 package aggregator
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -29,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -105,13 +107,31 @@ type Aggregator struct {
 	clients        map[clientKey]*proxy.Client
 	fetched        map[string]*metav1.APIResourceList // by APIService name
 	messageWritten map[string]time.Time               // by APIService name
+	openAPI        map[string]*openAPIDoc             // by APIService name
 }
 
 type routes struct {
 	byVersion  map[schema.GroupVersion]*backend
 	versions   []Version
 	generation uint64
+	// openAPI are the backends' OpenAPI v3 documents by path
+	// ("apis/<group>/<version>"), changing with openAPIGeneration.
+	openAPI           map[string][]byte
+	openAPIGeneration uint64
 }
+
+// openAPIDoc is a backend's OpenAPI v3 document of its version, as last
+// read.
+type openAPIDoc struct {
+	data    []byte
+	etag    string
+	read    time.Time
+	backend clientKey // the server it was read from
+}
+
+// openAPIRefresh is how often a backend's OpenAPI document is read again
+// (conditionally, by its ETag), as kube-aggregator's controller does.
+const openAPIRefresh = time.Minute
 
 type clientKey struct {
 	caBundle   string
@@ -125,6 +145,7 @@ type backend struct {
 	name      string
 	service   apiregistrationv1.ServiceReference
 	client    *proxy.Client
+	key       clientKey
 	available bool
 	reason    string // why not available, for the log
 }
@@ -137,7 +158,7 @@ func New(cfg Config) *Aggregator {
 	if cfg.Resync == 0 {
 		cfg.Resync = 10 * time.Second
 	}
-	a := &Aggregator{cfg: cfg, clients: map[clientKey]*proxy.Client{}, fetched: map[string]*metav1.APIResourceList{}, messageWritten: map[string]time.Time{}}
+	a := &Aggregator{cfg: cfg, clients: map[clientKey]*proxy.Client{}, fetched: map[string]*metav1.APIResourceList{}, messageWritten: map[string]time.Time{}, openAPI: map[string]*openAPIDoc{}}
 	a.routes.Store(&routes{})
 	return a
 }
@@ -160,6 +181,56 @@ func (a *Aggregator) Handler(group, version string) http.Handler {
 func (a *Aggregator) Versions() (uint64, []Version) {
 	rt := a.routes.Load()
 	return rt.generation, rt.versions
+}
+
+// OpenAPIV3 returns the backends' OpenAPI v3 documents by path
+// ("apis/<group>/<version>"), and a generation that changes whenever
+// they do.
+func (a *Aggregator) OpenAPIV3() (uint64, map[string][]byte) {
+	rt := a.routes.Load()
+	return rt.openAPIGeneration, rt.openAPI
+}
+
+// readOpenAPI reads the backend's OpenAPI v3 document of gv, conditionally
+// on the one read before. A server that has none (404) or cannot answer
+// leaves none, or keeps the last one on a failure of the request.
+func (a *Aggregator) readOpenAPI(ctx context.Context, b *backend, gv schema.GroupVersion, prev *openAPIDoc) *openAPIDoc {
+	loc, err := a.location(b.service)
+	if err != nil {
+		return prev
+	}
+	loc.Path = "/openapi/v3/apis/" + gv.Group + "/" + gv.Version
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	if err != nil {
+		return prev
+	}
+	req.Header.Set("Accept", "application/json")
+	if prev != nil && prev.backend == b.key && prev.etag != "" {
+		req.Header.Set("If-None-Match", prev.etag)
+	}
+	setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
+	resp, err := b.client.Do(req)
+	if err != nil {
+		a.cfg.Log.Info("aggregator: cannot read an APIService's OpenAPI document", "groupVersion", gv.String(), "err", err)
+		return prev
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && prev != nil:
+		kept := *prev
+		kept.read = time.Now()
+		return &kept
+	case resp.StatusCode != http.StatusOK:
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil || !json.Valid(data) {
+		a.cfg.Log.Info("aggregator: an APIService's OpenAPI document is not JSON", "groupVersion", gv.String(), "err", err)
+		return prev
+	}
+	return &openAPIDoc{data: data, etag: resp.Header.Get("ETag"), read: time.Now(), backend: b.key}
 }
 
 // Run checks every APIService when any APIService changes, or a Service
@@ -212,6 +283,10 @@ type check struct {
 	discover  bool
 	resources *metav1.APIResourceList
 	err       error
+	// openAPIDue asks for the backend's OpenAPI document, openAPIPrev
+	// the one read before (for its ETag); openAPI is what the read left.
+	openAPIDue           bool
+	openAPIPrev, openAPI *openAPIDoc
 }
 
 // Sync checks every APIService once, the discovery requests concurrently:
@@ -238,6 +313,13 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 		checks = append(checks, c)
 	}
 	a.services.Store(&refs)
+	for _, c := range checks {
+		if c.discover {
+			prev := a.openAPI[c.svc.Name]
+			c.openAPIPrev = prev
+			c.openAPIDue = prev == nil || prev.backend != c.b.key || time.Since(prev.read) >= openAPIRefresh
+		}
+	}
 	var wg sync.WaitGroup
 	limit := make(chan struct{}, maxConcurrentChecks)
 	for _, c := range checks {
@@ -250,6 +332,9 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 			limit <- struct{}{}
 			defer func() { <-limit }()
 			c.resources, c.err = a.discover(ctx, c.b, c.gv)
+			if c.err == nil && c.openAPIDue {
+				c.openAPI = a.readOpenAPI(ctx, c.b, c.gv, c.openAPIPrev)
+			}
 		}()
 	}
 	wg.Wait()
@@ -268,7 +353,20 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 				c.cond = condition(apiregistrationv1.ConditionTrue, "Passed", "all checks passed")
 			}
 		}
+		if c.openAPIDue {
+			if c.openAPI == nil {
+				delete(a.openAPI, c.svc.Name)
+			} else {
+				a.openAPI[c.svc.Name] = c.openAPI
+			}
+		}
 		if c.b != nil {
+			if doc := a.openAPI[c.svc.Name]; doc != nil {
+				if next.openAPI == nil {
+					next.openAPI = map[string][]byte{}
+				}
+				next.openAPI["apis/"+c.gv.Group+"/"+c.gv.Version] = doc.data
+			}
 			next.versions = append(next.versions, Version{
 				Group: c.gv.Group, Version: c.gv.Version,
 				GroupPriorityMinimum: c.svc.Spec.GroupPriorityMinimum, VersionPriority: c.svc.Spec.VersionPriority,
@@ -295,10 +393,18 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 			delete(a.messageWritten, name)
 		}
 	}
+	for name := range a.openAPI {
+		if o, ok := a.cfg.APIServices.Get("", name); !ok || o.(*apiregistrationv1.APIService).Spec.Service == nil {
+			delete(a.openAPI, name)
+		}
+	}
 	prev := a.routes.Load()
-	next.generation = prev.generation
+	next.generation, next.openAPIGeneration = prev.generation, prev.openAPIGeneration
 	if !reflect.DeepEqual(prev.versions, next.versions) {
 		next.generation++
+	}
+	if !maps.EqualFunc(prev.openAPI, next.openAPI, bytes.Equal) {
+		next.openAPIGeneration++
 	}
 	a.routes.Store(next)
 	return firstErr
@@ -330,7 +436,7 @@ func (a *Aggregator) prepare(svc *apiregistrationv1.APIService, usedClients map[
 	}
 	key := clientKey{caBundle: string(svc.Spec.CABundle), serverName: ref.Name + "." + ref.Namespace + ".svc", insecure: svc.Spec.InsecureSkipTLSVerify}
 	client, err := a.client(key)
-	c.b = &backend{a: a, name: svc.Name, service: *ref, client: client}
+	c.b = &backend{a: a, name: svc.Name, service: *ref, client: client, key: key}
 	c.b.service.Port = &port
 	usedClients[key] = true
 	unavailable := func(reason, format string, args ...any) *check {

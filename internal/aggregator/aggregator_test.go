@@ -71,6 +71,13 @@ func newExtension(t *testing.T, frontProxyCA *pki.CA) *extension {
 					{Name: "widgets/status", Namespaced: true, Kind: "Widget", Verbs: []string{"get"}},
 				},
 			})
+		case "/openapi/v3/apis/widgets.example.com/v1":
+			if r.Header.Get("If-None-Match") == `"doc-1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("ETag", `"doc-1"`)
+			io.WriteString(w, `{"openapi":"3.0.0","info":{"title":"widgets"}}`)
 		case "/apis/broken.example.com/v1":
 			http.Error(w, "broken", http.StatusInternalServerError)
 		case "/apis/widgets.example.com/v1/redirect":
@@ -409,5 +416,48 @@ func TestEscapeExtraKey(t *testing.T) {
 		if got := escapeExtraKey(in); got != want {
 			t.Errorf("escapeExtraKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOpenAPIDocumentsRead checks that a backend's OpenAPI document is
+// read with the first check, not again within a minute, and then
+// conditionally on its ETag.
+func TestOpenAPIDocumentsRead(t *testing.T) {
+	frontProxy := newCA(t, "front-proxy-ca")
+	ext := newExtension(t, frontProxy)
+	f := newFixture(t, Config{ClientCertificate: clientCert(t, frontProxy)})
+	f.create(f.services, externalService("widgets", "127.0.0.1"))
+	f.create(f.apiServices, apiService("widgets.example.com", "v1", ref("widgets", ext.port()), ext.caPEM))
+	f.sync("v1.widgets.example.com")
+	openAPIReads := func() (n int, conditional int) {
+		ext.mu.Lock()
+		defer ext.mu.Unlock()
+		for _, r := range ext.requests {
+			if strings.HasPrefix(r.URL.Path, "/openapi/") {
+				n++
+				if r.Header.Get("If-None-Match") != "" {
+					conditional++
+				}
+			}
+		}
+		return n, conditional
+	}
+	gen, docs := f.agg.OpenAPIV3()
+	if string(docs["apis/widgets.example.com/v1"]) != `{"openapi":"3.0.0","info":{"title":"widgets"}}` {
+		t.Fatalf("documents = %q", docs)
+	}
+	f.sync("v1.widgets.example.com")
+	if n, _ := openAPIReads(); n != 1 {
+		t.Errorf("%d reads of the OpenAPI document within a minute, want 1", n)
+	}
+	f.agg.mu.Lock()
+	f.agg.openAPI["v1.widgets.example.com"].read = time.Now().Add(-2 * time.Minute)
+	f.agg.mu.Unlock()
+	f.sync("v1.widgets.example.com")
+	if n, conditional := openAPIReads(); n != 2 || conditional != 1 {
+		t.Errorf("after a minute: %d reads, %d conditional; want 2, 1", n, conditional)
+	}
+	if gen2, docs2 := f.agg.OpenAPIV3(); gen2 != gen || len(docs2) != 1 {
+		t.Errorf("an unchanged document changed the generation (%d -> %d) or went (%d)", gen, gen2, len(docs2))
 	}
 }

@@ -233,7 +233,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		HealthChecks:                healthChecks(st),
 		Profiling:                   o.Profiling,
 		Paths:                       paths,
-		OpenAPI:                     &openapi.Handler{Catalog: cat, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch},
+		OpenAPI:                     &openapi.Handler{Catalog: cat, Version: "v" + apiserver.KubernetesVersion.Major + "." + apiserver.KubernetesVersion.Minor + "." + apiserver.KubernetesVersion.Patch, Aggregated: aggregated.OpenAPIV3},
 		MaxRequestsInFlight:         o.MaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: o.MaxMutatingRequestsInFlight,
 		RequestTimeout:              o.RequestTimeout,

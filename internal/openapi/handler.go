@@ -4,11 +4,13 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"google.golang.org/protobuf/proto"
@@ -30,12 +32,21 @@ type Handler struct {
 	Catalog *catalog.Catalog
 	// Version is the API version reported in info.version.
 	Version string
+	// Aggregated returns the OpenAPI v3 documents of other servers'
+	// versions by path ("apis/<group>/<version>"), and a generation that
+	// changes with them; nil serves none. The index lists them beside the
+	// catalog's own, which win on a clash.
+	Aggregated func() (uint64, map[string][]byte)
 
 	v3Once sync.Once
 	v3Err  error
 	v3     map[string][]byte // "api/v1" or "apis/{group}/{version}"
 	hash   map[string]string
 	idx    []byte
+	index  map[string]any
+
+	aggMu sync.Mutex
+	agg   atomic.Pointer[aggregatedV3]
 
 	v2Once sync.Once
 	v2Err  error
@@ -82,6 +93,7 @@ func (h *Handler) buildV3() {
 		h.hash[p] = fmt.Sprintf("%X", sha512.Sum512(data))
 		index[p] = map[string]any{"serverRelativeURL": "/openapi/v3/" + p + "?hash=" + h.hash[p]}
 	}
+	h.index = index
 	h.idx, h.v3Err = json.Marshal(map[string]any{"paths": index})
 	releaseMemory()
 }
@@ -126,19 +138,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the OpenAPI document could not be built", http.StatusInternalServerError)
 		return
 	}
+	agg := h.aggregated()
 	switch {
 	case path == "/openapi/v3":
-		serveDoc(w, r, h.idx, fmt.Sprintf("%X", sha512.Sum512(h.idx)), false)
+		idx := h.idx
+		if agg != nil {
+			idx = agg.idx
+		}
+		serveDoc(w, r, idx, fmt.Sprintf("%X", sha512.Sum512(idx)), false)
 	case strings.HasPrefix(path, "/openapi/v3/"):
 		p := strings.TrimPrefix(path, "/openapi/v3/")
 		data, ok := h.v3[p]
+		hash := h.hash[p]
+		if !ok && agg != nil {
+			data, ok = agg.docs[p]
+			hash = agg.hash[p]
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		if q := r.URL.Query().Get("hash"); q != "" && q != h.hash[p] {
+		if q := r.URL.Query().Get("hash"); q != "" && q != hash {
 			// The content changed since the client's index: send it to the current one.
-			w.Header().Set("Location", "/openapi/v3/"+p+"?hash="+h.hash[p])
+			w.Header().Set("Location", "/openapi/v3/"+p+"?hash="+hash)
 			w.WriteHeader(http.StatusMovedPermanently)
 			return
 		}
@@ -146,10 +168,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "only application/json is served", http.StatusNotAcceptable)
 			return
 		}
-		serveDoc(w, r, data, h.hash[p], r.URL.Query().Get("hash") != "")
+		serveDoc(w, r, data, hash, r.URL.Query().Get("hash") != "")
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// aggregatedV3 is the index with other servers' documents in it, for one
+// generation of them.
+type aggregatedV3 struct {
+	generation uint64
+	docs       map[string][]byte
+	hash       map[string]string
+	idx        []byte
+}
+
+// aggregated returns the documents of other servers in force, hashing
+// them and building the index when their generation has changed; nil
+// when there are none.
+func (h *Handler) aggregated() *aggregatedV3 {
+	if h.Aggregated == nil {
+		return nil
+	}
+	gen, _ := h.Aggregated()
+	if cur := h.agg.Load(); cur != nil && cur.generation == gen {
+		return cur
+	}
+	h.aggMu.Lock()
+	defer h.aggMu.Unlock()
+	gen, docs := h.Aggregated()
+	if cur := h.agg.Load(); cur != nil && cur.generation == gen {
+		return cur
+	}
+	next := &aggregatedV3{generation: gen, docs: map[string][]byte{}, hash: map[string]string{}}
+	index := maps.Clone(h.index)
+	for p, data := range docs {
+		if _, local := h.v3[p]; local {
+			continue
+		}
+		next.docs[p] = data
+		next.hash[p] = fmt.Sprintf("%X", sha512.Sum512(data))
+		index[p] = map[string]any{"serverRelativeURL": "/openapi/v3/" + p + "?hash=" + next.hash[p]}
+	}
+	idx, err := json.Marshal(map[string]any{"paths": index})
+	if err != nil {
+		return h.agg.Load()
+	}
+	next.idx = idx
+	h.agg.Store(next)
+	return next
 }
 
 func (h *Handler) serveV2(w http.ResponseWriter, r *http.Request) {

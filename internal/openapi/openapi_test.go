@@ -118,3 +118,49 @@ func TestV2Protobuf(t *testing.T) {
 		t.Error("v2 document lacks ConfigMap")
 	}
 }
+
+// TestV3IndexListsAggregatedDocuments checks other servers' documents:
+// listed in the index with their hash, served, replaced when their
+// generation changes, and never in place of the catalog's own.
+func TestV3IndexListsAggregatedDocuments(t *testing.T) {
+	gen, docs := uint64(1), map[string][]byte{
+		"apis/widgets.example.com/v1": []byte(`{"openapi":"3.0.0","info":{"title":"widgets"}}`),
+		"api/v1":                      []byte(`{"openapi":"3.0.0","info":{"title":"impostor"}}`),
+	}
+	h := &Handler{Catalog: catalog.Builtin(), Version: "v1.37.2", Aggregated: func() (uint64, map[string][]byte) { return gen, docs }}
+	index := func() map[string]string {
+		_, body, _ := get(t, h, "/openapi/v3", "")
+		var idx struct {
+			Paths map[string]struct{ ServerRelativeURL string }
+		}
+		if err := json.Unmarshal(body, &idx); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for p, v := range idx.Paths {
+			out[p] = v.ServerRelativeURL
+		}
+		return out
+	}
+	url := index()["apis/widgets.example.com/v1"]
+	if !strings.HasPrefix(url, "/openapi/v3/apis/widgets.example.com/v1?hash=") {
+		t.Fatalf("index entry of the aggregated version: %q", url)
+	}
+	if code, body, _ := get(t, h, url, "application/json"); code != 200 || !strings.Contains(string(body), "widgets") {
+		t.Errorf("aggregated document: %d %s", code, body)
+	}
+	if _, body, _ := get(t, h, "/openapi/v3/api/v1", "application/json"); strings.Contains(string(body), "impostor") {
+		t.Error("another server's document replaced the catalog's api/v1")
+	}
+	gen, docs = 2, map[string][]byte{"apis/widgets.example.com/v1": []byte(`{"openapi":"3.0.0","info":{"title":"widgets v2"}}`)}
+	if next := index()["apis/widgets.example.com/v1"]; next == url || next == "" {
+		t.Errorf("the index did not follow a changed document: %q then %q", url, next)
+	}
+	if code, _, _ := get(t, h, url, "application/json"); code != 301 {
+		t.Errorf("the old hash: %d, want 301 to the current one", code)
+	}
+	gen, docs = 3, nil
+	if _, ok := index()["apis/widgets.example.com/v1"]; ok {
+		t.Error("a removed document stays in the index")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -68,6 +70,13 @@ func startExtensionServer(t *testing.T, frontProxyCA []byte) *extensionServer {
 		case "/apis/widgets.example.com/v1":
 			fmt.Fprint(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"widgets.example.com/v1","resources":[`+
 				`{"name":"widgets","singularName":"widget","namespaced":true,"kind":"Widget","verbs":["get","list"],"shortNames":["wd"]}]}`)
+		case "/openapi/v3/apis/widgets.example.com/v1":
+			fmt.Fprint(w, `{"openapi":"3.0.0","info":{"title":"widgets","version":"v1"},"paths":{"/apis/widgets.example.com/v1/namespaces/{namespace}/widgets/{name}":{"get":{`+
+				`"x-kubernetes-group-version-kind":{"group":"widgets.example.com","version":"v1","kind":"Widget"},"responses":{"200":{"description":"OK"}}}}},`+
+				`"components":{"schemas":{"com.example.widgets.v1.Widget":{`+
+				`"type":"object","description":"A Widget is what the extension serves.","properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},`+
+				`"spec":{"type":"object","properties":{"size":{"type":"integer","description":"How big the widget is."}}}},`+
+				`"x-kubernetes-group-version-kind":[{"group":"widgets.example.com","version":"v1","kind":"Widget"}]}}}}`)
 		case "/apis/widgets.example.com/v1/namespaces/default/widgets":
 			// One widget, named after the user the API server vouched for.
 			fmt.Fprintf(w, `{"kind":"WidgetList","apiVersion":"widgets.example.com/v1","metadata":{"resourceVersion":"1"},"items":[`+
@@ -76,7 +85,8 @@ func startExtensionServer(t *testing.T, frontProxyCA []byte) *extensionServer {
 			http.NotFound(w, r)
 		}
 	}))
-	e.srv.Config.SetKeepAlivesEnabled(false) // each request shows the certificate in force
+	e.srv.Config.SetKeepAlivesEnabled(false)           // each request shows the certificate in force
+	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the wrong-caBundle step fails handshakes on purpose
 	e.srv.TLS = &tls.Config{
 		Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: leafKey}},
 		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12,
@@ -166,6 +176,16 @@ spec:
 	}
 	if err := json.Unmarshal([]byte(s.mustKubectl("get", "--raw", "/apis/widgets.example.com")), &group); err != nil || group.PreferredVersion.GroupVersion != "widgets.example.com/v1" {
 		t.Errorf("/apis/widgets.example.com: %+v %v", group, err)
+	}
+
+	// kubectl explain reads the extension's OpenAPI document through
+	// sekisho's /openapi/v3.
+	if !waitFor(func() bool {
+		r := s.kubectl("explain", "widgets.spec.size")
+		return r.code == 0 && strings.Contains(r.stdout, "How big the widget is.")
+	}) {
+		r := s.kubectl("explain", "widgets.spec.size")
+		t.Errorf("kubectl explain widgets.spec.size: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
 	// A read reaches the extension as the authenticated user.
