@@ -192,26 +192,62 @@ func (a *Aggregator) OpenAPIV3() (uint64, map[string][]byte) {
 }
 
 // readOpenAPI reads the backend's OpenAPI v3 document of gv, conditionally
-// on the one read before. A server that has none (404) or cannot answer
-// leaves none, or keeps the last one on a failure of the request.
+// on the one read before: at the address the backend's own index
+// (/openapi/v3) gives for gv, as kube-aggregator finds it, or at
+// /openapi/v3/apis/<group>/<version> for a server with no index. A server
+// whose index does not list gv, or that answers no document, leaves none;
+// one that cannot be reached keeps the last.
 func (a *Aggregator) readOpenAPI(ctx context.Context, b *backend, gv schema.GroupVersion, prev *openAPIDoc) *openAPIDoc {
 	loc, err := a.location(b.service)
 	if err != nil {
 		return prev
 	}
-	loc.Path = "/openapi/v3/apis/" + gv.Group + "/" + gv.Version
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	get := func(path string, header http.Header) (*http.Response, error) {
+		u := *loc
+		u.Path, u.RawQuery, _ = strings.Cut(path, "?")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Accept", "application/json")
+		setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
+		return b.client.Do(req)
+	}
+	key := "apis/" + gv.Group + "/" + gv.Version
+	docPath := "/openapi/v3/" + key
+	resp, err := get("/openapi/v3", nil)
 	if err != nil {
+		a.cfg.Log.Info("aggregator: cannot read an APIService's OpenAPI index", "groupVersion", gv.String(), "err", err)
 		return prev
 	}
-	req.Header.Set("Accept", "application/json")
-	if prev != nil && prev.backend == b.key && prev.etag != "" {
-		req.Header.Set("If-None-Match", prev.etag)
+	if resp.StatusCode == http.StatusOK {
+		var index struct {
+			Paths map[string]struct {
+				ServerRelativeURL string `json:"serverRelativeURL"`
+			} `json:"paths"`
+		}
+		err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&index)
+		resp.Body.Close()
+		entry, listed := index.Paths[key]
+		if err != nil || !listed {
+			return nil
+		}
+		if strings.HasPrefix(entry.ServerRelativeURL, "/openapi/v3/") {
+			docPath = entry.ServerRelativeURL
+		}
+	} else {
+		resp.Body.Close()
 	}
-	setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
-	resp, err := b.client.Do(req)
+	header := http.Header{}
+	if prev != nil && prev.backend == b.key && prev.etag != "" {
+		header.Set("If-None-Match", prev.etag)
+	}
+	resp, err = get(docPath, header)
 	if err != nil {
 		a.cfg.Log.Info("aggregator: cannot read an APIService's OpenAPI document", "groupVersion", gv.String(), "err", err)
 		return prev

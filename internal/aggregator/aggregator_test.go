@@ -71,6 +71,8 @@ func newExtension(t *testing.T, frontProxyCA *pki.CA) *extension {
 					{Name: "widgets/status", Namespaced: true, Kind: "Widget", Verbs: []string{"get"}},
 				},
 			})
+		case "/openapi/v3":
+			io.WriteString(w, `{"paths":{"apis/widgets.example.com/v1":{"serverRelativeURL":"/openapi/v3/apis/widgets.example.com/v1?hash=ABC"}}}`)
 		case "/openapi/v3/apis/widgets.example.com/v1":
 			if r.Header.Get("If-None-Match") == `"doc-1"` {
 				w.WriteHeader(http.StatusNotModified)
@@ -420,8 +422,8 @@ func TestEscapeExtraKey(t *testing.T) {
 }
 
 // TestOpenAPIDocumentsRead checks that a backend's OpenAPI document is
-// read with the first check, not again within a minute, and then
-// conditionally on its ETag.
+// read, where the backend's index says, with the first check, not again
+// within a minute, and then conditionally on its ETag.
 func TestOpenAPIDocumentsRead(t *testing.T) {
 	frontProxy := newCA(t, "front-proxy-ca")
 	ext := newExtension(t, frontProxy)
@@ -433,7 +435,10 @@ func TestOpenAPIDocumentsRead(t *testing.T) {
 		ext.mu.Lock()
 		defer ext.mu.Unlock()
 		for _, r := range ext.requests {
-			if strings.HasPrefix(r.URL.Path, "/openapi/") {
+			if r.URL.Path == "/openapi/v3/apis/widgets.example.com/v1" {
+				if r.URL.RawQuery != "hash=ABC" {
+					t.Errorf("the document was read at %s, not where the backend's index says", r.URL)
+				}
 				n++
 				if r.Header.Get("If-None-Match") != "" {
 					conditional++

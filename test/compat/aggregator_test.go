@@ -60,6 +60,14 @@ func startExtension(t *testing.T, c *cluster) *extension {
 				`{"name":"widgets/status","singularName":"","namespaced":true,"kind":"Widget","verbs":["get"]}]}`)
 			return
 		}
+		if r.URL.Path == "/openapi/v3" {
+			fmt.Fprint(w, `{"paths":{"apis/widgets.example.com/v1":{"serverRelativeURL":"/openapi/v3/apis/widgets.example.com/v1?hash=0123"}}}`)
+			return
+		}
+		if r.URL.Path == "/openapi/v3/apis/widgets.example.com/v1" {
+			fmt.Fprint(w, `{"openapi":"3.0.0","info":{"title":"widgets","version":"v1"},"paths":{},"components":{"schemas":{"com.example.widgets.v1.Widget":{"type":"object"}}}}`)
+			return
+		}
 		if parts := strings.Split(r.URL.Path, "/"); len(parts) > 5 && parts[4] == "namespaces" {
 			e.mu.Lock()
 			e.seen[parts[5]] = r.Header.Clone()
@@ -173,6 +181,32 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 	}
 	if k, s := aggregated(kube), aggregated(sekisho); k != s {
 		t.Errorf("aggregated discovery of widgets.example.com\n kube-apiserver %s\n sekisho        %s", k, s)
+	}
+
+	// OpenAPI v3: both list the extension's document in their index and
+	// serve it.
+	for _, s := range []*server{kube, sekisho} {
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			var index struct {
+				Paths map[string]struct{ ServerRelativeURL string }
+			}
+			s.get(t, "/openapi/v3", "application/json", &index)
+			if entry, ok := index.Paths["apis/widgets.example.com/v1"]; ok {
+				var doc struct {
+					Components struct{ Schemas map[string]any }
+				}
+				if code := s.get(t, entry.ServerRelativeURL, "application/json", &doc); code != http.StatusOK || doc.Components.Schemas["com.example.widgets.v1.Widget"] == nil {
+					t.Errorf("%s: %s: %d %+v", s.name, entry.ServerRelativeURL, code, doc)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: /openapi/v3 does not list apis/widgets.example.com/v1", s.name)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 
 	// The same impersonated request: the extension must see the same
