@@ -39,10 +39,14 @@ const kubeVersion = "v1.37.2"
 // helmVersion is the helm the suite installs a chart with.
 const helmVersion = "v4.3.1"
 
+const metricsServerVersion = "v0.8.0"
+
 var (
 	sekishoBin string
 	kubeBinDir string
 	helmBin    string
+	// metricsServerBin is metrics-server, a real aggregated API server.
+	metricsServerBin string
 )
 
 func TestMain(m *testing.M) {
@@ -88,6 +92,13 @@ func setUp(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("building helm %s: %w", helmVersion, err)
 	}
 	helmBin = filepath.Join(helmDir, "helm")
+	msDir := filepath.Join(filepath.Dir(kubeBinDir), "metrics-server-"+metricsServerVersion)
+	ms := exec.Command("./build-metrics-server.sh", metricsServerVersion, msDir)
+	ms.Stdout, ms.Stderr = os.Stderr, os.Stderr
+	if err := ms.Run(); err != nil {
+		return 0, fmt.Errorf("building metrics-server %s: %w", metricsServerVersion, err)
+	}
+	metricsServerBin = filepath.Join(msDir, "metrics-server")
 	return m.Run(), nil
 }
 
