@@ -138,8 +138,11 @@ func (r *caRotation) run(ctx context.Context, unusedFor, wait time.Duration) err
 	if err := r.waitServing(ctx, st.New); err != nil {
 		return err
 	}
+	if err := r.waitClientCertificates(ctx, st.Old); err != nil {
+		return err
+	}
 	if len(names) > 0 {
-		r.step(3, "issued again by the new CA: %s; the server serves the new certificate", strings.Join(names, ", "))
+		r.step(3, "issued again by the new CA: %s; the server serves and presents the new certificates", strings.Join(names, ", "))
 	} else {
 		r.step(3, "the new CA signs; the server serves its certificate")
 	}
@@ -240,6 +243,38 @@ func (r *caRotation) waitServing(ctx context.Context, next *x509.Certificate) er
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for the server's new certificate: %v. Run again to resume", err)
+	}
+	return nil
+}
+
+// waitClientCertificates waits until no certificate the server presents
+// as a client (to kubelets, to aggregated API servers) is the old CA's:
+// those who verify them stop trusting the old CA at the next step, so the
+// server must have loaded the ones issued again first.
+func (r *caRotation) waitClientCertificates(ctx context.Context, old *x509.Certificate) error {
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	oldKeyID := hex.EncodeToString(old.SubjectKeyId)
+	err = poll(ctx, time.Minute, func() (bool, error) {
+		var rep controlplane.IssuersReport
+		if err := c.Do(ctx, "GET", controlplane.ClientCertificateIssuersPath, nil, &rep); err != nil {
+			return false, err
+		}
+		var still []string
+		for _, sc := range rep.ServerClientCertificates {
+			if (sc.AuthorityKeyID != "" && sc.AuthorityKeyID == oldKeyID) || (sc.AuthorityKeyID == "" && sc.Issuer == old.Subject.String()) {
+				still = append(still, sc.Name)
+			}
+		}
+		if len(still) > 0 {
+			return false, fmt.Errorf("the server still presents the old CA's %s", strings.Join(still, ", "))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the server's new client certificates: %v. Run again to resume", err)
 	}
 	return nil
 }

@@ -163,6 +163,31 @@ func New(cfg Config) *Aggregator {
 	return a
 }
 
+// ClientCertificate is the front-proxy client certificate in force; nil
+// without one.
+func (a *Aggregator) ClientCertificate() *tls.Certificate {
+	if a.cfg.ClientCertificate == nil {
+		return nil
+	}
+	c, err := a.cfg.ClientCertificate(&tls.CertificateRequestInfo{})
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// CloseIdleConnections closes the idle connections to every backend:
+// after the front-proxy client certificate changes, the next request
+// opens a connection that presents the new one. Requests under way
+// finish on theirs.
+func (a *Aggregator) CloseIdleConnections() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.clients {
+		c.CloseIdleConnections()
+	}
+}
+
 // Handler returns the handler of an aggregated version, or nil when no
 // APIService hands it to a service.
 func (a *Aggregator) Handler(group, version string) http.Handler {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -240,14 +242,49 @@ func separateProxyCA(proxy, client *authnx509.DynamicPool) error {
 // sekisho certs rotate-ca reads it before it stops trusting the old CA.
 const ClientCertificateIssuersPath = "/sekisho/client-certificate-issuers"
 
-func (a *authentication) issuersHandler() http.Handler {
+// IssuersReport is what ClientCertificateIssuersPath serves.
+type IssuersReport struct {
+	authnx509.UsageReport
+	// ServerClientCertificates are the certificates in force that this
+	// server presents as a client: rotate-ca waits until none is the old
+	// CA's before it stops trusting it.
+	ServerClientCertificates []ServerClientCertificate `json:"serverClientCertificates,omitempty"`
+}
+
+// ServerClientCertificate is one certificate the server presents as a
+// client, to kubelets or to aggregated API servers.
+type ServerClientCertificate struct {
+	Name           string `json:"name"`
+	Serial         string `json:"serial"`
+	Issuer         string `json:"issuer"`
+	AuthorityKeyID string `json:"authorityKeyId,omitempty"`
+}
+
+// issuersHandler serves the record of client certificates accepted, and
+// the server's own client certificates in force (own, by name; a nil
+// function or certificate is left out).
+func (a *authentication) issuersHandler(own map[string]func() *tls.Certificate) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			http.Error(w, "only GET", http.StatusMethodNotAllowed)
 			return
 		}
+		rep := IssuersReport{UsageReport: a.issuers.Report()}
+		for _, name := range slices.Sorted(maps.Keys(own)) {
+			if own[name] == nil {
+				continue
+			}
+			c := own[name]()
+			if c == nil || c.Leaf == nil {
+				continue
+			}
+			rep.ServerClientCertificates = append(rep.ServerClientCertificates, ServerClientCertificate{
+				Name: name, Serial: c.Leaf.SerialNumber.Text(16), Issuer: c.Leaf.Issuer.String(),
+				AuthorityKeyID: hex.EncodeToString(c.Leaf.AuthorityKeyId),
+			})
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(a.issuers.Report())
+		json.NewEncoder(w).Encode(rep)
 	})
 }

@@ -197,7 +197,6 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		paths = map[string]http.Handler{}
 	}
 	paths[EncryptionStatusPath] = encryptionStatus(rewriter, log)
-	paths[ClientCertificateIssuersPath] = authentication.issuersHandler()
 	metricsRegistry := metrics.New()
 	paths["/metrics"] = metricsRegistry.Handler()
 	if o.EtcdCountMetricPollPeriod > 0 {
@@ -219,6 +218,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	paths[ClientCertificateIssuersPath] = authentication.issuersHandler(map[string]func() *tls.Certificate{
+		"apiserver-kubelet-client": kubelets.ClientCertificate,
+		"front-proxy-client":       aggregated.ClientCertificate,
+	})
 	srv, err := apiserver.New(apiserver.Config{
 		Aggregator:                  aggregated,
 		Auditor:                     auditor,
@@ -667,16 +670,22 @@ func startAggregator(ctx context.Context, o Options, log *slog.Logger, cat *cata
 		},
 		Log: log,
 	}
+	var pair *keypair.Pair
 	if o.ProxyClientCertFile != "" {
-		pair := &keypair.Pair{CertFile: o.ProxyClientCertFile, KeyFile: o.ProxyClientKeyFile, Log: log, Interval: reloadInterval}
-		if err := pair.Start(ctx); err != nil {
-			return nil, fmt.Errorf("--proxy-client-cert-file/--proxy-client-key-file: %w", err)
-		}
+		pair = &keypair.Pair{CertFile: o.ProxyClientCertFile, KeyFile: o.ProxyClientKeyFile, Log: log, Interval: reloadInterval}
 		cfg.ClientCertificate = pair.GetClientCertificate
 	} else {
 		log.Info("aggregated API servers will see no client certificate: set --proxy-client-cert-file and --proxy-client-key-file")
 	}
 	a := aggregator.New(cfg)
+	if pair != nil {
+		// A renewed certificate closes the idle connections to backends,
+		// so the next request presents it.
+		pair.OnChange = a.CloseIdleConnections
+		if err := pair.Start(ctx); err != nil {
+			return nil, fmt.Errorf("--proxy-client-cert-file/--proxy-client-key-file: %w", err)
+		}
+	}
 	for _, i := range []*informer.Informer{cfg.APIServices, cfg.Services, cfg.EndpointSlices} {
 		go i.Run(ctx)
 	}

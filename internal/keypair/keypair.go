@@ -57,6 +57,10 @@ type Pair struct {
 	Interval time.Duration
 	// Now is the clock expiry is checked against; time.Now when nil.
 	Now func() time.Time
+	// OnChange, when set, is called after a new pair is put in force (not
+	// after the first load): a client closes its idle connections, so
+	// that the next request presents the new certificate.
+	OnChange func()
 
 	mu  sync.Mutex // one load at a time: both files' watchers call it
 	cur atomic.Pointer[tls.Certificate]
@@ -103,6 +107,9 @@ func (p *Pair) load() error {
 	if prev != nil {
 		p.Log.Info("certificate reloaded", "file", p.CertFile, "subject", next.Leaf.Subject.String(),
 			"serial", next.Leaf.SerialNumber.Text(16), "notAfter", next.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		if p.OnChange != nil {
+			p.OnChange()
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,11 +87,16 @@ func TestReloadsAndRefusesBrokenPairs(t *testing.T) {
 	c1, k1 := issue(t, 1, now.Add(-time.Hour), now.Add(time.Hour))
 	write(c1, k1, 0o600)
 	logs := &lockedBuffer{}
-	p := &Pair{CertFile: certFile, KeyFile: keyFile, Interval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	var changes atomic.Int32
+	p := &Pair{CertFile: certFile, KeyFile: keyFile, Interval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		OnChange: func() { changes.Add(1) }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if n := changes.Load(); n != 0 {
+		t.Errorf("OnChange called %d times by the first load", n)
 	}
 	serial := func() int64 { return p.Current().Leaf.SerialNumber.Int64() }
 	waitSerial := func(want int64) {
@@ -107,6 +113,9 @@ func TestReloadsAndRefusesBrokenPairs(t *testing.T) {
 	c2, k2 := issue(t, 2, now.Add(-time.Hour), now.Add(time.Hour))
 	write(c2, k2, 0o600)
 	waitSerial(2)
+	if n := changes.Load(); n != 1 {
+		t.Errorf("OnChange called %d times for one new pair, want 1", n)
+	}
 
 	_, otherKey := issue(t, 3, now.Add(-time.Hour), now.Add(time.Hour))
 	expired, expiredKey := issue(t, 4, now.Add(-2*time.Hour), now.Add(-time.Hour))

@@ -78,6 +78,7 @@ type Proxy struct {
 	// kubelets is the client to kubelets in force, replaced whole when
 	// the CA bundle that verifies them changes.
 	kubelets        atomic.Pointer[Client]
+	clientCert      *keypair.Pair // nil without a client certificate
 	direct          *Client
 	pods, nodes     *catalog.Resource
 	services, slice *catalog.Resource
@@ -102,6 +103,15 @@ func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 // Do sends a plain request over the client's transport.
 func (c *Client) Do(r *http.Request) (*http.Response, error) { return c.transport.RoundTrip(r) }
 
+// ClientCertificate is the certificate in force that the proxy presents
+// to kubelets; nil without one.
+func (p *Proxy) ClientCertificate() *tls.Certificate {
+	if p.clientCert == nil {
+		return nil
+	}
+	return p.clientCert.Current()
+}
+
 // kubelet is the client to kubelets in force.
 func (p *Proxy) kubelet() *Client { return p.kubelets.Load() }
 
@@ -118,20 +128,30 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.CAFile == "" {
 		tlsConfig.InsecureSkipVerify = true // kube-apiserver's default: see Config.CAFile
 	}
+	var self atomic.Pointer[Proxy] // for the certificate's OnChange, set once built
+	var certs *keypair.Pair
 	if (cfg.ClientCertFile == "") != (cfg.ClientKeyFile == "") {
 		return nil, errors.New("--kubelet-client-certificate and --kubelet-client-key go together")
 	}
 	if cfg.ClientCertFile != "" {
 		// Renewed files are taken at once, a broken pair refused with a
 		// log line and the last good one kept (keypair).
-		certs := &keypair.Pair{CertFile: cfg.ClientCertFile, KeyFile: cfg.ClientKeyFile, Log: cfg.Log}
+		// A new certificate closes the idle connections to kubelets, so
+		// that the next request presents it.
+		certs = &keypair.Pair{CertFile: cfg.ClientCertFile, KeyFile: cfg.ClientKeyFile, Log: cfg.Log,
+			OnChange: func() {
+				if p := self.Load(); p != nil {
+					p.kubelet().CloseIdleConnections()
+				}
+			}}
 		if err := certs.Start(ctx); err != nil {
 			return nil, fmt.Errorf("--kubelet-client-certificate/--kubelet-client-key: %w", err)
 		}
 		tlsConfig.GetClientCertificate = certs.GetClientCertificate
 	}
 	directTLS := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // pods' own certificates name no one we know
-	p := &Proxy{cfg: cfg, direct: NewClient(directTLS)}
+	p := &Proxy{cfg: cfg, direct: NewClient(directTLS), clientCert: certs}
+	defer self.Store(p)
 	if cfg.CAFile == "" {
 		p.kubelets.Store(NewClient(tlsConfig))
 	} else {

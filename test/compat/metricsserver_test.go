@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -113,5 +115,76 @@ func TestMetricsServerMatchesKubeAPIServer(t *testing.T) {
 		if k != tc.want || s != k {
 			t.Errorf("%s: kube-apiserver %+v, sekisho %+v, want %+v", tc.what, k, s, tc.want)
 		}
+	}
+}
+
+// TestMetricsServerThroughFrontProxyCARotation rotates the front-proxy CA
+// of a running sekisho while a client reads metrics-server through it
+// without pause: sekisho's requests to metrics-server move to a client
+// certificate of the new CA, metrics-server follows the CA sekisho
+// publishes in extension-apiserver-authentication, and no read fails.
+// Nothing restarts.
+func TestMetricsServerThroughFrontProxyCARotation(t *testing.T) {
+	c := newCluster(t)
+	s := c.startSekisho()
+	kubeconfig := c.kubeconfigFor(s)
+	port := freePort(t)
+	c.run("metrics-server", metricsServerBin,
+		"--secure-port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--cert-dir="+t.TempDir(),
+		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--kubelet-insecure-tls")
+	for _, step := range []struct{ path, body string }{
+		{"/api/v1/namespaces/kube-system/services", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"metrics-server","namespace":"kube-system"},"spec":{"type":"ExternalName","externalName":"127.0.0.1"}}`},
+		{"/apis/apiregistration.k8s.io/v1/apiservices", fmt.Sprintf(`{"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},`+
+			`"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"insecureSkipTLSVerify":true,`+
+			`"service":{"namespace":"kube-system","name":"metrics-server","port":%d}}}`, port)},
+	} {
+		if code, out := s.do(t, "POST", step.path, step.body); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", step.path, code, out)
+		}
+	}
+	read := func() (int, string) { return s.do(t, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "") }
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if code, _ := read(); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			code, body := read()
+			t.Fatalf("metrics-server not reachable through sekisho: %d %s", code, body)
+		}
+	}
+	var requests, failures atomic.Int64
+	var firstFailure atomic.Value
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			code, body := read()
+			requests.Add(1)
+			if code != http.StatusOK {
+				if failures.Add(1) == 1 {
+					firstFailure.Store(fmt.Sprintf("%d %s", code, body))
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	cmd := exec.Command(sekishoBin, "certs", "rotate-ca", "--dir", c.dir, "--ca", "front-proxy-ca", "--unused-for", "2s", "--wait", "60s")
+	out, err := cmd.CombinedOutput()
+	time.Sleep(2 * time.Second) // reads after the last step, on new connections
+	close(stop)
+	<-done
+	if err != nil || !strings.Contains(string(out), "[4/4]") {
+		t.Fatalf("rotate-ca --ca front-proxy-ca: %v\n%s", err, out)
+	}
+	t.Logf("%d reads through the rotation, %d failed", requests.Load(), failures.Load())
+	if n := failures.Load(); n > 0 || requests.Load() < 10 {
+		t.Errorf("%d of %d reads of metrics-server failed during the rotation; first: %v", n, requests.Load(), firstFailure.Load())
 	}
 }
