@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -314,14 +315,14 @@ func TestLimitedResourcesMatchKubeAPIServer(t *testing.T) {
 	steps = append(steps,
 		step{what: "critical quota status", method: "PUT", path: ns + "/resourcequotas/critical/status", kube: 200,
 			body: `{"metadata":{"name":"critical"},"spec":{"hard":{"pods":"5"},"scopeSelector":{"matchExpressions":[{"scopeName":"PriorityClass","operator":"In","values":["system-cluster-critical"]}]}},"status":{"hard":{"pods":"5"},"used":{"pods":"0"}}}`},
-		step{what: "a critical pod under its quota", method: "POST", path: ns + "/pods", body: pod("crit", critical, `{}`), kube: 201},
+		step{what: "a critical pod under its quota", method: "POST", path: ns + "/pods", body: pod("crit", critical, `{}`), kube: 201, settle: time.Second},
 		step{what: "a node-critical pod", method: "POST", path: ns + "/pods", body: pod("node-crit", `"priorityClassName":"system-node-critical",`, `{}`), kube: 500, sekisho: 403},
 	)
 	steps = append(steps, quota("gpus", `{"hard":{"requests.example.com/gpu":"2"}}`)...)
 	steps = append(steps,
 		step{what: "gpu quota status", method: "PUT", path: ns + "/resourcequotas/gpus/status", kube: 200,
 			body: `{"metadata":{"name":"gpus"},"spec":{"hard":{"requests.example.com/gpu":"2"}},"status":{"hard":{"requests.example.com/gpu":"2"},"used":{"requests.example.com/gpu":"0"}}}`},
-		step{what: "a gpu pod under its quota", method: "POST", path: ns + "/pods", body: pod("gpu", "", gpu), kube: 201},
+		step{what: "a gpu pod under its quota", method: "POST", path: ns + "/pods", body: pod("gpu", "", gpu), kube: 201, settle: time.Second},
 	)
 	differential(t, kube, sekisho, steps)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // do sends a JSON request as kubernetes-super-admin and returns the status
@@ -61,6 +62,9 @@ type step struct {
 	// same requires equal bodies too, compared as the corpus compares
 	// stored objects.
 	same bool
+	// settle waits before the step: kube-apiserver's quota admission reads
+	// ResourceQuotas from a cache that follows writes a moment later.
+	settle time.Duration
 }
 
 // differential runs the same requests against both servers, in order, and
@@ -68,6 +72,7 @@ type step struct {
 func differential(t *testing.T, kube, sekisho *server, steps []step) {
 	t.Helper()
 	for _, st := range steps {
+		time.Sleep(st.settle)
 		kc, kb := kube.sendHeaders(t, st.method, st.path, st.contentType, st.body, st.header)
 		sc, sb := sekisho.sendHeaders(t, st.method, st.path, st.contentType, st.body, st.header)
 		wantKube, wantSekisho := st.kube, st.sekisho
