@@ -15,7 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	apfbootstrap "k8s.io/apiserver/pkg/apis/flowcontrol/bootstrap"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
+	"github.com/sekisho/sekisho/internal/aggregator"
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/store"
@@ -54,6 +56,13 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 	group := func(gv schema.GroupVersion, resource string) *catalog.Resource {
 		res, _ := reg.Lookup(gv.WithResource(resource))
 		return res
+	}
+	// The Local APIServices kube-apiserver registers for the versions it
+	// serves itself.
+	for _, svc := range aggregator.LocalAPIServices(reg.GroupVersions()) {
+		if err := ensure(group(apiregistrationv1.SchemeGroupVersion, "apiservices"), svc); err != nil {
+			return err
+		}
 	}
 	for _, pc := range systemPriorityClasses() {
 		if err := ensure(group(schedulingv1.SchemeGroupVersion, "priorityclasses"), pc); err != nil {

@@ -148,6 +148,39 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 		}
 	}
 
+	// The Local APIServices each server registers for its own versions:
+	// the same names, priorities and condition, but for the versions
+	// sekisho does not serve (autoscaling/v1; apiextensions.k8s.io, whose
+	// custom resources it does not serve).
+	locals := func(s *server) []string {
+		var list struct {
+			Items []struct {
+				Metadata struct {
+					Name   string
+					Labels map[string]string
+				}
+				Spec struct {
+					GroupPriorityMinimum, VersionPriority int32
+				}
+				Status struct{ Conditions []condition }
+			}
+		}
+		s.get(t, "/apis/apiregistration.k8s.io/v1/apiservices", "", &list)
+		var out []string
+		for _, i := range list.Items {
+			if i.Metadata.Labels["kube-aggregator.kubernetes.io/automanaged"] == "" || i.Metadata.Name == "v1.autoscaling" || i.Metadata.Name == "v1.apiextensions.k8s.io" {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s %s %d/%d %+v", i.Metadata.Name, i.Metadata.Labels["kube-aggregator.kubernetes.io/automanaged"],
+				i.Spec.GroupPriorityMinimum, i.Spec.VersionPriority, i.Status.Conditions))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if k, s := locals(kube), locals(sekisho); len(k) < 15 || strings.Join(k, "\n") != strings.Join(s, "\n") {
+		t.Errorf("Local APIServices\n kube-apiserver:\n  %s\n sekisho:\n  %s", strings.Join(k, "\n  "), strings.Join(s, "\n  "))
+	}
+
 	// Discovery: the group document, and the group's entry in aggregated
 	// discovery (what kubectl reads).
 	type groupDoc struct {
