@@ -61,3 +61,17 @@ func LocalAPIServices(served []schema.GroupVersion) []*apiregistrationv1.APIServ
 	}
 	return out
 }
+
+// LocalGroupPriority is kube-apiserver's groupPriorityMinimum for one of
+// its own groups, which orders discovery; false for a group it has none
+// for.
+func LocalGroupPriority(group string) (int32, bool) {
+	var best int32
+	found := false
+	for gv, p := range localPriorities {
+		if gv.Group == group && (!found || p.group > best) {
+			best, found = p.group, true
+		}
+	}
+	return best, found
+}

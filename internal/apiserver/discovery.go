@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,14 +97,41 @@ func newDiscoveryBase(reg *catalog.Catalog, serverAddress string) (*discoveryBas
 		item.Name = gv.Group
 		d.groupsDisc.Items = append(d.groupsDisc.Items, item)
 	}
+	sortGroups(d.groupList.Groups, d.groupsDisc.Items, nil)
 	return d, nil
+}
+
+// sortGroups orders the groups as kube-apiserver's discovery orders them:
+// by group priority, highest first (kube-apiserver's own for its groups,
+// the highest of its APIServices' for an aggregated one; extra gives
+// those), then by name. The aggregated discovery items follow the same
+// order.
+func sortGroups(groups []metav1.APIGroup, items []apidiscoveryv2.APIGroupDiscovery, extra map[string]int32) {
+	rank := func(name string) int32 {
+		if name == "apiregistration.k8s.io" {
+			return math.MaxInt32 // the aggregator's own group leads, as in kube-apiserver
+		}
+		p, _ := aggregator.LocalGroupPriority(name)
+		if e, ok := extra[name]; ok && e > p {
+			p = e
+		}
+		return p
+	}
+	byRank := func(x, y string) int {
+		if rx, ry := rank(x), rank(y); rx != ry {
+			return cmp.Compare(ry, rx)
+		}
+		return strings.Compare(x, y)
+	}
+	slices.SortStableFunc(groups, func(x, y metav1.APIGroup) int { return byRank(x.Name, y.Name) })
+	slices.SortStableFunc(items, func(x, y apidiscoveryv2.APIGroupDiscovery) int { return byRank(x.Name, y.Name) })
 }
 
 // merge builds the documents with the aggregated versions added: a
 // version of a group the catalog serves joins that group after its own
-// versions; other groups follow the catalog's, ordered as kube-aggregator
-// orders them (a group's highest priority, then name; version priority, then
-// Kubernetes' version order). In aggregated discovery a version appears
+// versions; every group is ordered as kube-aggregator orders them (a
+// group's highest priority, then name), and a group's aggregated
+// versions by version priority, then Kubernetes' version order. In aggregated discovery a version appears
 // once its server's resources have been read, stale while it is
 // unavailable.
 func (b *discoveryBase) merge(generation uint64, versions []aggregator.Version) (*discovery, error) {
@@ -150,14 +178,16 @@ func (b *discoveryBase) merge(generation uint64, versions []aggregator.Version) 
 			g := &groupList.Groups[i]
 			g.Versions = append(slices.Clip(g.Versions), gvd)
 			changed[v.Group] = true
-			if v.Resources == nil {
-				continue
-			}
+			// A version whose resources were never read is listed stale,
+			// with none, as kube-aggregator lists it.
 			freshness := apidiscoveryv2.DiscoveryFreshnessCurrent
-			if !v.Available {
+			if !v.Available || v.Resources == nil {
 				freshness = apidiscoveryv2.DiscoveryFreshnessStale
 			}
-			vd := apidiscoveryv2.APIVersionDiscovery{Version: v.Version, Resources: resourcesForDiscovery(v.Resources), Freshness: freshness}
+			vd := apidiscoveryv2.APIVersionDiscovery{Version: v.Version, Freshness: freshness}
+			if v.Resources != nil {
+				vd.Resources = resourcesForDiscovery(v.Resources)
+			}
 			j := slices.IndexFunc(groupsDisc.Items, func(g apidiscoveryv2.APIGroupDiscovery) bool { return g.Name == v.Group })
 			if j < 0 {
 				item := apidiscoveryv2.APIGroupDiscovery{}
@@ -167,6 +197,7 @@ func (b *discoveryBase) merge(generation uint64, versions []aggregator.Version) 
 			}
 			groupsDisc.Items[j].Versions = append(slices.Clip(groupsDisc.Items[j].Versions), vd)
 		}
+		sortGroups(groupList.Groups, groupsDisc.Items, groupPriority)
 		for _, g := range groupList.Groups {
 			if !changed[g.Name] {
 				continue

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -42,8 +43,23 @@ func TestDiscoveryMergesAggregatedVersions(t *testing.T) {
 		byName[g.Name] = g
 		order = append(order, g.Name)
 	}
-	if n := len(order); n < 2 || order[n-2] != "metrics.k8s.io" || order[n-1] != "widgets.example.com" {
-		t.Errorf("aggregated groups do not follow the catalog's, by name at equal priority: %v", order)
+	// kube-apiserver's order: its aggregator's group, then by group
+	// priority (apps 17800 ... storagemigration.k8s.io 15800), the
+	// aggregated groups at 100 by name, sekisho's own group (no priority)
+	// last.
+	want := []string{"apiregistration.k8s.io", "apps", "events.k8s.io"}
+	if len(order) < 6 || strings.Join(order[:3], " ") != strings.Join(want, " ") ||
+		strings.Join(order[len(order)-4:], " ") != "storagemigration.k8s.io metrics.k8s.io widgets.example.com sekisho.io" {
+		t.Errorf("group order: %v", order)
+	}
+	var aggOrder []string
+	var aggList apidiscoveryv2.APIGroupDiscoveryList
+	json.Unmarshal(d.aggregated["apis"], &aggList)
+	for _, g := range aggList.Items {
+		aggOrder = append(aggOrder, g.Name)
+	}
+	if strings.Join(aggOrder[:3], " ") != strings.Join(want, " ") {
+		t.Errorf("aggregated discovery's group order: %v", aggOrder)
 	}
 	w := byName["widgets.example.com"]
 	if len(w.Versions) != 2 || w.Versions[0].Version != "v2beta1" || w.PreferredVersion.Version != "v2beta1" {
@@ -72,8 +88,8 @@ func TestDiscoveryMergesAggregatedVersions(t *testing.T) {
 		len(v.Resources[0].Subresources) != 1 || v.Resources[0].Subresources[0].Subresource != "status" || v.Resources[0].ResponseKind.Kind != "Widget" {
 		t.Errorf("aggregated widgets.example.com/v1 = %+v", v)
 	}
-	if _, ok := found["widgets.example.com/v2beta1"]; ok {
-		t.Error("a version whose resources were never read is in aggregated discovery")
+	if v, ok := found["widgets.example.com/v2beta1"]; !ok || v.Freshness != apidiscoveryv2.DiscoveryFreshnessStale || len(v.Resources) != 0 {
+		t.Errorf("a version whose resources were never read, in aggregated discovery: %v %+v; want it stale, with none", ok, v)
 	}
 	if found["metrics.k8s.io/v1beta1"].Freshness != apidiscoveryv2.DiscoveryFreshnessStale {
 		t.Errorf("an unavailable version is not stale: %+v", found["metrics.k8s.io/v1beta1"])

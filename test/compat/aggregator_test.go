@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -181,6 +182,33 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 		t.Errorf("Local APIServices\n kube-apiserver:\n  %s\n sekisho:\n  %s", strings.Join(k, "\n  "), strings.Join(s, "\n  "))
 	}
 
+	// The order of the groups in discovery, which kubectl keeps.
+	groupOrder := func(s *server, accept string) string {
+		var v1 struct{ Groups []struct{ Name string } }
+		var v2 struct {
+			Items []struct{ Metadata struct{ Name string } }
+		}
+		var names []string
+		if accept == "" {
+			s.get(t, "/apis", "application/json", &v1)
+			for _, g := range v1.Groups {
+				names = append(names, g.Name)
+			}
+		} else {
+			s.get(t, "/apis", accept, &v2)
+			for _, g := range v2.Items {
+				names = append(names, g.Metadata.Name)
+			}
+		}
+		names = slices.DeleteFunc(names, func(n string) bool { return n == "apiextensions.k8s.io" || n == "sekisho.io" })
+		return strings.Join(names, " ")
+	}
+	for _, accept := range []string{"", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"} {
+		if k, s := groupOrder(kube, accept), groupOrder(sekisho, accept); k != s {
+			t.Errorf("/apis (%q) group order\n kube-apiserver %s\n sekisho        %s", accept, k, s)
+		}
+	}
+
 	// Discovery: the group document, and the group's entry in aggregated
 	// discovery (what kubectl reads).
 	type groupDoc struct {
@@ -194,7 +222,7 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 	if fmt.Sprint(kg) != fmt.Sprint(sg) {
 		t.Errorf("/apis/widgets.example.com\n kube-apiserver %+v\n sekisho        %+v", kg, sg)
 	}
-	aggregated := func(s *server) string {
+	aggregated := func(s *server, group string) string {
 		var list struct {
 			Items []struct {
 				Metadata struct{ Name string }
@@ -203,7 +231,7 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 		}
 		s.get(t, "/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", &list)
 		for _, g := range list.Items {
-			if g.Metadata.Name == "widgets.example.com" {
+			if g.Metadata.Name == group {
 				var v any
 				json.Unmarshal(g.Versions, &v)
 				out, _ := json.Marshal(v)
@@ -212,8 +240,10 @@ func TestAggregatedAPIMatchesKubeAPIServer(t *testing.T) {
 		}
 		return "(absent)"
 	}
-	if k, s := aggregated(kube), aggregated(sekisho); k != s {
-		t.Errorf("aggregated discovery of widgets.example.com\n kube-apiserver %s\n sekisho        %s", k, s)
+	for _, group := range []string{"widgets.example.com", "missing.example.com"} {
+		if k, s := aggregated(kube, group), aggregated(sekisho, group); k != s {
+			t.Errorf("aggregated discovery of %s\n kube-apiserver %s\n sekisho        %s", group, k, s)
+		}
 	}
 
 	// OpenAPI v3: both list the extension's document in their index and
