@@ -109,7 +109,7 @@ type RotateCAOptions struct {
 
 func (o RotateCAOptions) spec() (pki.CASpec, error) {
 	if o.CA != pki.CAKubernetes && o.CA != pki.CAFrontProxy {
-		return pki.CASpec{}, fmt.Errorf("--ca %q: want %s or %s (the etcd CA is rotated with its members, not yet by this command)", o.CA, pki.CAKubernetes, pki.CAFrontProxy)
+		return pki.CASpec{}, fmt.Errorf("--ca %q: want %s or %s (not the etcd CA: etcd reads its trust bundles only at start, so its members would go on trusting the old CA until restarted, etcd-io/etcd#11555)", o.CA, pki.CAKubernetes, pki.CAFrontProxy)
 	}
 	spec, _ := pki.CASpecByName(o.CA)
 	return spec, nil

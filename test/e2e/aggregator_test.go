@@ -231,6 +231,30 @@ spec:
 		t.Error("the renewed front-proxy client certificate was not presented")
 	}
 
+	// A broken front-proxy client certificate file is refused, named in
+	// the log, and the renewed one stays in force.
+	certFile := filepath.Join(s.dir, "pki", "front-proxy-client.crt")
+	good, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, renewedSerial := ext.last()
+	if err := os.WriteFile(certFile, []byte("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), "reload failed") && strings.Contains(s.logs.String(), certFile)
+	}) {
+		t.Errorf("a broken %s was not reported:\n%s", certFile, s.logs.String())
+	}
+	s.mustKubectl("get", "widgets")
+	if _, serial := ext.last(); serial != renewedSerial {
+		t.Errorf("with a broken file sekisho presented serial %s, want the last good %s", serial, renewedSerial)
+	}
+	if err := os.WriteFile(certFile, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// A caBundle that does not verify the extension: unavailable, with
 	// the reason on the APIService, and reads answer 503.
 	other, _ := pki.ECDSAP256.GenerateKey()
