@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -103,8 +104,10 @@ type Aggregator struct {
 	// the last pass: changes to others start no pass.
 	services atomic.Pointer[map[string]bool]
 
-	mu             sync.Mutex // one pass at a time; guards the maps below
-	clients        map[clientKey]*proxy.Client
+	clientsMu sync.RWMutex // guards clients, which requests read
+	clients   map[clientKey]*proxy.Client
+
+	mu             sync.Mutex                         // one pass at a time; guards the maps below
 	fetched        map[string]*metav1.APIResourceList // by APIService name
 	messageWritten map[string]time.Time               // by APIService name
 	openAPI        map[string]*openAPIDoc             // by APIService name
@@ -144,8 +147,7 @@ type backend struct {
 	a         *Aggregator
 	name      string
 	service   apiregistrationv1.ServiceReference
-	client    *proxy.Client
-	key       clientKey
+	key       clientKey // its transport: Aggregator.clientFor
 	available bool
 	reason    string // why not available, for the log
 }
@@ -176,16 +178,30 @@ func (a *Aggregator) ClientCertificate() *tls.Certificate {
 	return c
 }
 
-// CloseIdleConnections closes the idle connections to every backend:
-// after the front-proxy client certificate changes, the next request
-// opens a connection that presents the new one. Requests under way
-// finish on theirs.
-func (a *Aggregator) CloseIdleConnections() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, c := range a.clients {
-		c.CloseIdleConnections()
+// RenewClients replaces the transport to every backend, after the
+// front-proxy client certificate changes: every request from then on goes
+// over a new connection, which presents the new certificate. A connection
+// busy at the change (a watch) finishes its request on the old transport,
+// which nothing uses again; its idle connections are closed.
+func (a *Aggregator) RenewClients() {
+	a.clientsMu.Lock()
+	defer a.clientsMu.Unlock()
+	for k, old := range a.clients {
+		c, err := a.newClient(k)
+		if err != nil {
+			continue
+		}
+		a.clients[k] = c
+		old.CloseIdleConnections()
 	}
+}
+
+// clientFor is the transport in force for backends of one key; nil when
+// a pass has dropped it.
+func (a *Aggregator) clientFor(k clientKey) *proxy.Client {
+	a.clientsMu.RLock()
+	defer a.clientsMu.RUnlock()
+	return a.clients[k]
 }
 
 // Handler returns the handler of an aggregated version, or nil when no
@@ -217,21 +233,21 @@ func (a *Aggregator) OpenAPIV3() (uint64, map[string][]byte) {
 }
 
 // readOpenAPI reads the backend's OpenAPI v3 document of gv, conditionally
-// on the one read before: at the address the backend's own index
-// (/openapi/v3) gives for gv, as kube-aggregator finds it, or at
-// /openapi/v3/apis/<group>/<version> for a server with no index. A server
-// whose index does not list gv, or that answers no document, leaves none;
-// one that cannot be reached keeps the last.
+// on the one read before, as system:aggregator (as kube-aggregator reads
+// it): at /openapi/v3/apis/<group>/<version>, with the hash the backend's
+// own index (/openapi/v3) gives, or without for a server with no index. A
+// server whose index does not list gv, or that answers 404 for the
+// document, leaves none; any other failure keeps the last one read.
 func (a *Aggregator) readOpenAPI(ctx context.Context, b *backend, gv schema.GroupVersion, prev *openAPIDoc) *openAPIDoc {
 	loc, err := a.location(b.service)
 	if err != nil {
 		return prev
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a pass waits for it
 	defer cancel()
-	get := func(path string, header http.Header) (*http.Response, error) {
+	get := func(target string, header http.Header) (*http.Response, error) {
 		u := *loc
-		u.Path, u.RawQuery, _ = strings.Cut(path, "?")
+		u.Path, u.RawQuery, _ = strings.Cut(target, "?")
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return nil, err
@@ -240,51 +256,78 @@ func (a *Aggregator) readOpenAPI(ctx context.Context, b *backend, gv schema.Grou
 			req.Header[k] = v
 		}
 		req.Header.Set("Accept", "application/json")
-		setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
-		return b.client.Do(req)
+		// As kube-aggregator downloads them: system:aggregator, no
+		// groups (the backend adds system:authenticated).
+		setUserHeaders(req.Header, &authn.User{Name: "system:aggregator"})
+		client := b.a.clientFor(b.key)
+		if client == nil {
+			return nil, errors.New("no transport to the backend")
+		}
+		return client.Do(req)
+	}
+	drain := func(resp *http.Response) {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is used again
+		resp.Body.Close()
 	}
 	key := "apis/" + gv.Group + "/" + gv.Version
 	docPath := "/openapi/v3/" + key
+	query := ""
 	resp, err := get("/openapi/v3", nil)
 	if err != nil {
 		a.cfg.Log.Info("aggregator: cannot read an APIService's OpenAPI index", "groupVersion", gv.String(), "err", err)
 		return prev
 	}
-	if resp.StatusCode == http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
 		var index struct {
 			Paths map[string]struct {
 				ServerRelativeURL string `json:"serverRelativeURL"`
 			} `json:"paths"`
 		}
 		err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&index)
-		resp.Body.Close()
+		drain(resp)
+		if err != nil {
+			a.cfg.Log.Info("aggregator: an APIService's OpenAPI index is not JSON", "groupVersion", gv.String(), "err", err)
+			return prev
+		}
 		entry, listed := index.Paths[key]
-		if err != nil || !listed {
-			return nil
+		if !listed {
+			return nil // the backend describes no such version
 		}
-		if strings.HasPrefix(entry.ServerRelativeURL, "/openapi/v3/") {
-			docPath = entry.ServerRelativeURL
+		// Only the query (its hash) is taken from the index: the document
+		// is read at /openapi/v3/<group version> whatever the index says,
+		// so a backend cannot point the read anywhere else.
+		if p, q, _ := strings.Cut(entry.ServerRelativeURL, "?"); path.Clean(p) == docPath {
+			query = q
 		}
-	} else {
-		resp.Body.Close()
+	case http.StatusNotFound:
+		drain(resp) // no index: the document at its path, if any
+	default:
+		drain(resp)
+		return prev
 	}
 	header := http.Header{}
 	if prev != nil && prev.backend == b.key && prev.etag != "" {
 		header.Set("If-None-Match", prev.etag)
+	}
+	if query != "" {
+		docPath += "?" + query
 	}
 	resp, err = get(docPath, header)
 	if err != nil {
 		a.cfg.Log.Info("aggregator: cannot read an APIService's OpenAPI document", "groupVersion", gv.String(), "err", err)
 		return prev
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	switch {
 	case resp.StatusCode == http.StatusNotModified && prev != nil:
 		kept := *prev
 		kept.read = time.Now()
 		return &kept
-	case resp.StatusCode != http.StatusOK:
+	case resp.StatusCode == http.StatusNotFound:
 		return nil
+	case resp.StatusCode != http.StatusOK:
+		return prev // kept through a failure, as kube-aggregator keeps it
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil || !json.Valid(data) {
@@ -346,8 +389,8 @@ type check struct {
 	err       error
 	// openAPIDue asks for the backend's OpenAPI document, openAPIPrev
 	// the one read before (for its ETag); openAPI is what the read left.
-	openAPIDue           bool
-	openAPIPrev, openAPI *openAPIDoc
+	openAPIDue, openAPIRead bool
+	openAPIPrev, openAPI    *openAPIDoc
 }
 
 // Sync checks every APIService once, the discovery requests concurrently:
@@ -395,6 +438,7 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 			c.resources, c.err = a.discover(ctx, c.b, c.gv)
 			if c.err == nil && c.openAPIDue {
 				c.openAPI = a.readOpenAPI(ctx, c.b, c.gv, c.openAPIPrev)
+				c.openAPIRead = true
 			}
 		}()
 	}
@@ -414,7 +458,7 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 				c.cond = condition(apiregistrationv1.ConditionTrue, "Passed", "all checks passed")
 			}
 		}
-		if c.openAPIDue {
+		if c.openAPIRead {
 			if c.openAPI == nil {
 				delete(a.openAPI, c.svc.Name)
 			} else {
@@ -438,12 +482,14 @@ func (a *Aggregator) Sync(ctx context.Context) error {
 			firstErr = err
 		}
 	}
+	a.clientsMu.Lock()
 	for k, c := range a.clients {
 		if !usedClients[k] {
 			c.CloseIdleConnections()
 			delete(a.clients, k)
 		}
 	}
+	a.clientsMu.Unlock()
 	for name := range a.fetched {
 		if o, ok := a.cfg.APIServices.Get("", name); !ok || o.(*apiregistrationv1.APIService).Spec.Service == nil {
 			delete(a.fetched, name)
@@ -496,8 +542,8 @@ func (a *Aggregator) prepare(svc *apiregistrationv1.APIService, usedClients map[
 		port = *ref.Port
 	}
 	key := clientKey{caBundle: string(svc.Spec.CABundle), serverName: ref.Name + "." + ref.Namespace + ".svc", insecure: svc.Spec.InsecureSkipTLSVerify}
-	client, err := a.client(key)
-	c.b = &backend{a: a, name: svc.Name, service: *ref, client: client, key: key}
+	_, err := a.client(key)
+	c.b = &backend{a: a, name: svc.Name, service: *ref, key: key}
 	c.b.service.Port = &port
 	usedClients[key] = true
 	unavailable := func(reason, format string, args ...any) *check {
@@ -533,9 +579,20 @@ func (a *Aggregator) prepare(svc *apiregistrationv1.APIService, usedClients map[
 // client returns the transport for backends verified by one CA bundle
 // and name; a bundle with no certificate in it is an error.
 func (a *Aggregator) client(k clientKey) (*proxy.Client, error) {
+	a.clientsMu.Lock()
+	defer a.clientsMu.Unlock()
 	if c := a.clients[k]; c != nil {
 		return c, nil
 	}
+	c, err := a.newClient(k)
+	if err != nil {
+		return nil, err
+	}
+	a.clients[k] = c
+	return c, nil
+}
+
+func (a *Aggregator) newClient(k clientKey) (*proxy.Client, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: k.serverName, GetClientCertificate: a.cfg.ClientCertificate}
 	switch {
 	case k.insecure:
@@ -547,9 +604,7 @@ func (a *Aggregator) client(k clientKey) (*proxy.Client, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	c := proxy.NewClient(cfg)
-	a.clients[k] = c
-	return c, nil
+	return proxy.NewClient(cfg), nil
 }
 
 // discover reads the backend's discovery document of gv, as
@@ -569,7 +624,11 @@ func (a *Aggregator) discover(ctx context.Context, b *backend, gv schema.GroupVe
 	}
 	req.Header.Set("Accept", "application/json")
 	setUserHeaders(req.Header, &authn.User{Name: "system:kube-aggregator", Groups: []string{"system:masters"}})
-	resp, err := b.client.Do(req)
+	client := a.clientFor(b.key)
+	if client == nil {
+		return nil, errors.New("no transport to the backend")
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -762,7 +821,12 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
-	proxy.Forward(w, r, b.client, loc, proxy.ForwardOptions{
+	client := b.a.clientFor(b.key)
+	if client == nil {
+		proxy.WriteStatus(w, apierrors.NewServiceUnavailable("service unavailable").ErrStatus)
+		return
+	}
+	proxy.Forward(w, r, client, loc, proxy.ForwardOptions{
 		Log: log,
 		SetHeaders: func(h http.Header) {
 			setUserHeaders(h, u)

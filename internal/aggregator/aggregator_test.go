@@ -6,15 +6,18 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +45,10 @@ type extension struct {
 	mu       sync.Mutex
 	requests []*http.Request
 	certs    []string // the client certificate's CN, per request
+	// indexURL is where its OpenAPI index says its document is;
+	// openAPIFailing makes the document answer 503.
+	indexURL       string
+	openAPIFailing bool
 }
 
 func newExtension(t *testing.T, frontProxyCA *pki.CA) *extension {
@@ -52,7 +59,7 @@ func newExtension(t *testing.T, frontProxyCA *pki.CA) *extension {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &extension{caPEM: pki.EncodeCertificates(ca.Cert)}
+	e := &extension{caPEM: pki.EncodeCertificates(ca.Cert), indexURL: "/openapi/v3/apis/widgets.example.com/v1?hash=ABC"}
 	pool := x509.NewCertPool()
 	pool.AddCert(frontProxyCA.Cert)
 	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,8 +79,18 @@ func newExtension(t *testing.T, frontProxyCA *pki.CA) *extension {
 				},
 			})
 		case "/openapi/v3":
-			io.WriteString(w, `{"paths":{"apis/widgets.example.com/v1":{"serverRelativeURL":"/openapi/v3/apis/widgets.example.com/v1?hash=ABC"}}}`)
+			e.mu.Lock()
+			index := e.indexURL
+			e.mu.Unlock()
+			fmt.Fprintf(w, `{"paths":{"apis/widgets.example.com/v1":{"serverRelativeURL":%q}}}`, index)
 		case "/openapi/v3/apis/widgets.example.com/v1":
+			e.mu.Lock()
+			failing := e.openAPIFailing
+			e.mu.Unlock()
+			if failing {
+				http.Error(w, "down for a moment", http.StatusServiceUnavailable)
+				return
+			}
 			if r.Header.Get("If-None-Match") == `"doc-1"` {
 				w.WriteHeader(http.StatusNotModified)
 				return
@@ -103,6 +120,12 @@ func (e *extension) port() int32 {
 	_, p, _ := net.SplitHostPort(e.srv.Listener.Addr().String())
 	n, _ := strconv.Atoi(p)
 	return int32(n)
+}
+
+func (e *extension) all() []*http.Request {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.requests)
 }
 
 func (e *extension) last() (*http.Request, string, int) {
@@ -135,7 +158,7 @@ func clientCert(t *testing.T, ca *pki.CA) func(*tls.CertificateRequestInfo) (*tl
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair := &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: crypto.Signer(key)}
+	pair := &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: crypto.Signer(key), Leaf: cert}
 	return func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return pair, nil }
 }
 
@@ -240,9 +263,14 @@ func TestProxiesAsTheUserWithTheFrontProxyCertificate(t *testing.T) {
 	if c := f.sync("v1.widgets.example.com"); c.Status != apiregistrationv1.ConditionTrue || c.Reason != "Passed" {
 		t.Fatalf("condition = %+v, want True/Passed", c)
 	}
-	discovery, _, _ := ext.last()
-	if discovery.Header.Get("X-Remote-User") != "system:kube-aggregator" || discovery.Header.Get("X-Remote-Group") != "system:masters" {
-		t.Errorf("discovery check sent as %q %q, want system:kube-aggregator in system:masters", discovery.Header.Get("X-Remote-User"), discovery.Header.Values("X-Remote-Group"))
+	for _, r := range ext.all() {
+		user, groups := r.Header.Get("X-Remote-User"), r.Header.Values("X-Remote-Group")
+		switch {
+		case r.URL.Path == "/apis/widgets.example.com/v1" && (user != "system:kube-aggregator" || strings.Join(groups, ",") != "system:masters"):
+			t.Errorf("discovery check sent as %q %q, want system:kube-aggregator in system:masters", user, groups)
+		case strings.HasPrefix(r.URL.Path, "/openapi/") && (user != "system:aggregator" || len(groups) != 0):
+			t.Errorf("OpenAPI read as %q %q, want system:aggregator in no group", user, groups)
+		}
 	}
 	gen, versions := f.agg.Versions()
 	if gen == 0 || len(versions) != 1 || !versions[0].Available || versions[0].Resources == nil || len(versions[0].Resources.APIResources) != 2 {
@@ -464,5 +492,74 @@ func TestOpenAPIDocumentsRead(t *testing.T) {
 	}
 	if gen2, docs2 := f.agg.OpenAPIV3(); gen2 != gen || len(docs2) != 1 {
 		t.Errorf("an unchanged document changed the generation (%d -> %d) or went (%d)", gen, gen2, len(docs2))
+	}
+
+	// A failure to read it keeps the document.
+	due := func() {
+		f.agg.mu.Lock()
+		f.agg.openAPI["v1.widgets.example.com"].read = time.Now().Add(-2 * time.Minute)
+		f.agg.mu.Unlock()
+	}
+	ext.mu.Lock()
+	ext.openAPIFailing = true
+	ext.mu.Unlock()
+	due()
+	f.sync("v1.widgets.example.com")
+	if _, docs := f.agg.OpenAPIV3(); len(docs) != 1 {
+		t.Error("a failed read dropped the document")
+	}
+
+	// An index that points elsewhere moves nothing: the document is read
+	// at its own path, without the index's query.
+	ext.mu.Lock()
+	ext.openAPIFailing = false
+	ext.indexURL = "/openapi/v3/../../api/v1/namespaces/kube-system/secrets?hash=EVIL"
+	ext.requests, ext.certs = nil, nil
+	ext.mu.Unlock()
+	due()
+	f.sync("v1.widgets.example.com")
+	for _, r := range ext.all() {
+		if strings.HasPrefix(r.URL.Path, "/openapi/") && r.URL.Path != "/openapi/v3" && (r.URL.Path != "/openapi/v3/apis/widgets.example.com/v1" || r.URL.RawQuery != "") {
+			t.Errorf("the index moved the read to %s", r.URL)
+		}
+		if strings.Contains(r.URL.Path, "secrets") {
+			t.Errorf("the aggregator read %s", r.URL)
+		}
+	}
+}
+
+// TestRenewClientsPresentsTheNewCertificate checks that after the
+// front-proxy certificate changes and RenewClients, the next request,
+// though the backend keeps connections alive, presents the new one.
+func TestRenewClientsPresentsTheNewCertificate(t *testing.T) {
+	frontProxy := newCA(t, "front-proxy-ca")
+	ext := newExtension(t, frontProxy)
+	var current atomic.Pointer[tls.Certificate]
+	first, _ := clientCert(t, frontProxy)(nil)
+	current.Store(first)
+	f := newFixture(t, Config{ClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return current.Load(), nil }})
+	f.create(f.services, externalService("widgets", "127.0.0.1"))
+	f.create(f.apiServices, apiService("widgets.example.com", "v1", ref("widgets", ext.port()), ext.caPEM))
+	f.sync("v1.widgets.example.com")
+	serialOfLast := func() string {
+		req := httptest.NewRequest("GET", "/apis/widgets.example.com/v1/namespaces/default/widgets", nil)
+		rec := httptest.NewRecorder()
+		f.agg.Handler("widgets.example.com", "v1").ServeHTTP(rec, req.WithContext(authn.WithUser(req.Context(), &authn.User{Name: "alice"})))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("proxied request: %d %s", rec.Code, rec.Body)
+		}
+		ext.mu.Lock()
+		defer ext.mu.Unlock()
+		return ext.requests[len(ext.requests)-1].TLS.PeerCertificates[0].SerialNumber.String()
+	}
+	before := serialOfLast()
+	if again := serialOfLast(); again != before {
+		t.Fatalf("serial changed without a renewal: %s -> %s", before, again)
+	}
+	second, _ := clientCert(t, frontProxy)(nil)
+	current.Store(second)
+	f.agg.RenewClients()
+	if after := serialOfLast(); after == before || after != second.Leaf.SerialNumber.String() {
+		t.Errorf("after RenewClients the backend saw serial %s, want the new %s", after, second.Leaf.SerialNumber)
 	}
 }

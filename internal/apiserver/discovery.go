@@ -117,14 +117,18 @@ func sortGroups(groups []metav1.APIGroup, items []apidiscoveryv2.APIGroupDiscove
 		}
 		return p
 	}
-	byRank := func(x, y string) int {
+	byRank := func(x, y, tieX, tieY string) int {
 		if rx, ry := rank(x), rank(y); rx != ry {
 			return cmp.Compare(ry, rx)
 		}
-		return strings.Compare(x, y)
+		return strings.Compare(tieX, tieY)
 	}
-	slices.SortStableFunc(groups, func(x, y metav1.APIGroup) int { return byRank(x.Name, y.Name) })
-	slices.SortStableFunc(items, func(x, y apidiscoveryv2.APIGroupDiscovery) int { return byRank(x.Name, y.Name) })
+	// At equal priority kube-apiserver's group list follows the APIServices'
+	// names (<version>.<group>), its aggregated discovery the groups' names.
+	slices.SortStableFunc(groups, func(x, y metav1.APIGroup) int {
+		return byRank(x.Name, y.Name, x.PreferredVersion.Version+"."+x.Name, y.PreferredVersion.Version+"."+y.Name)
+	})
+	slices.SortStableFunc(items, func(x, y apidiscoveryv2.APIGroupDiscovery) int { return byRank(x.Name, y.Name, x.Name, y.Name) })
 }
 
 // merge builds the documents with the aggregated versions added: a

@@ -57,12 +57,8 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 		res, _ := reg.Lookup(gv.WithResource(resource))
 		return res
 	}
-	// The Local APIServices kube-apiserver registers for the versions it
-	// serves itself.
-	for _, svc := range aggregator.LocalAPIServices(reg.GroupVersions()) {
-		if err := ensure(group(apiregistrationv1.SchemeGroupVersion, "apiservices"), svc); err != nil {
-			return err
-		}
+	if err := registerLocalAPIServices(ctx, reg, w, ensure); err != nil {
+		return err
 	}
 	for _, pc := range systemPriorityClasses() {
 		if err := ensure(group(schedulingv1.SchemeGroupVersion, "priorityclasses"), pc); err != nil {
@@ -106,6 +102,47 @@ func bootstrap(ctx context.Context, reg *catalog.Catalog, w *store.Writer, o Opt
 
 // systemPriorityClasses are Kubernetes' two built-in priority classes;
 // kube-apiserver's validation reserves their names and values.
+// registerLocalAPIServices registers the Local APIServices kube-apiserver
+// registers at start for the versions it serves itself; as its
+// autoregistration does at start, an automanaged one takes this server's
+// priorities again, and one for a version no longer served goes.
+func registerLocalAPIServices(ctx context.Context, reg *catalog.Catalog, w *store.Writer, ensure func(*catalog.Resource, catalog.Object) error) error {
+	apiServices, _ := reg.Lookup(apiregistrationv1.SchemeGroupVersion.WithResource("apiservices"))
+	want := map[string]*apiregistrationv1.APIService{}
+	for _, svc := range aggregator.LocalAPIServices(reg.GroupVersions()) {
+		want[svc.Name] = svc
+		if err := ensure(apiServices, svc); err != nil {
+			return err
+		}
+	}
+	objs, err := w.ListObjects(ctx, apiServices, "", aggregator.AutomanagedLabel+"=onstart")
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		have := obj.(*apiregistrationv1.APIService)
+		t := store.Target{Resource: apiServices, Name: have.Name}
+		desired, ok := want[have.Name]
+		switch {
+		case !ok:
+			if _, _, err := w.Delete(ctx, t, store.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		case have.Spec.GroupPriorityMinimum != desired.Spec.GroupPriorityMinimum || have.Spec.VersionPriority != desired.Spec.VersionPriority ||
+			have.Spec.Service != nil:
+			_, err := w.Update(ctx, t, store.Options{}, func(cur catalog.Object) (catalog.Object, error) {
+				next := cur.(*apiregistrationv1.APIService)
+				next.Spec = desired.Spec
+				return next, nil
+			})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func systemPriorityClasses() []*schedulingv1.PriorityClass {
 	const systemCritical = 2000000000
 	return []*schedulingv1.PriorityClass{

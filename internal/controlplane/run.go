@@ -679,9 +679,9 @@ func startAggregator(ctx context.Context, o Options, log *slog.Logger, cat *cata
 	}
 	a := aggregator.New(cfg)
 	if pair != nil {
-		// A renewed certificate closes the idle connections to backends,
-		// so the next request presents it.
-		pair.OnChange = a.CloseIdleConnections
+		// A renewed certificate gets new transports to backends, so
+		// every request from then on presents it.
+		pair.OnChange = a.RenewClients
 		if err := pair.Start(ctx); err != nil {
 			return nil, fmt.Errorf("--proxy-client-cert-file/--proxy-client-key-file: %w", err)
 		}

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,7 @@ type Proxy struct {
 	// kubelets is the client to kubelets in force, replaced whole when
 	// the CA bundle that verifies them changes.
 	kubelets        atomic.Pointer[Client]
+	swapMu          sync.Mutex    // one replacement of kubelets at a time
 	clientCert      *keypair.Pair // nil without a client certificate
 	direct          *Client
 	pods, nodes     *catalog.Resource
@@ -136,12 +138,17 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.ClientCertFile != "" {
 		// Renewed files are taken at once, a broken pair refused with a
 		// log line and the last good one kept (keypair).
-		// A new certificate closes the idle connections to kubelets, so
-		// that the next request presents it.
+		// A new certificate gets a new transport to kubelets, so that
+		// every request from then on presents it; streams open on the old
+		// one finish there.
 		certs = &keypair.Pair{CertFile: cfg.ClientCertFile, KeyFile: cfg.ClientKeyFile, Log: cfg.Log,
 			OnChange: func() {
 				if p := self.Load(); p != nil {
-					p.kubelet().CloseIdleConnections()
+					p.swapMu.Lock()
+					defer p.swapMu.Unlock()
+					if old := p.kubelets.Swap(NewClient(p.kubelet().tls)); old != nil {
+						old.CloseIdleConnections()
+					}
 				}
 			}}
 		if err := certs.Start(ctx); err != nil {
@@ -166,6 +173,8 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 			}
 			next := tlsConfig.Clone()
 			next.RootCAs = pool
+			p.swapMu.Lock()
+			defer p.swapMu.Unlock()
 			if old := p.kubelets.Swap(NewClient(next)); old != nil {
 				old.CloseIdleConnections()
 			}

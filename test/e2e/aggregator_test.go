@@ -276,3 +276,38 @@ spec:
 		t.Error("the log carries PEM")
 	}
 }
+
+// TestLocalAPIServicesRegisteredAtStart checks the Local APIServices
+// the server registers for its own versions, as kube-apiserver does: they
+// are there and available, and at the next start an automanaged one
+// takes the server's priorities again and one for a version it no longer
+// serves goes; an APIService of the user's stays.
+func TestLocalAPIServicesRegisteredAtStart(t *testing.T) {
+	requireTools(t, "kubectl")
+	s := startServer(t)
+	if out := s.mustKubectl("get", "apiservice", "v1.apps", "-o", `jsonpath={.spec.groupPriorityMinimum}/{.status.conditions[?(@.type=="Available")].reason}`); out != "17800/Local" {
+		t.Errorf("v1.apps: %s, want 17800/Local", out)
+	}
+	s.mustKubectl("patch", "apiservice", "v1.apps", "--type=merge", "-p", `{"spec":{"groupPriorityMinimum":5}}`)
+	file := filepath.Join(t.TempDir(), "gone.yaml")
+	os.WriteFile(file, []byte(`apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.gone.example.com, labels: {kube-aggregator.kubernetes.io/automanaged: onstart}}
+spec: {group: gone.example.com, version: v1, groupPriorityMinimum: 100, versionPriority: 1}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.mine.example.com}
+spec: {group: mine.example.com, version: v1, groupPriorityMinimum: 100, versionPriority: 1}
+`), 0o600)
+	s.mustKubectl("apply", "-f", file)
+	s.stop()
+	s.start()
+	if out := s.mustKubectl("get", "apiservice", "v1.apps", "-o", "jsonpath={.spec.groupPriorityMinimum}"); out != "17800" {
+		t.Errorf("after a restart v1.apps has priority %s, want 17800 again", out)
+	}
+	if r := s.kubectl("get", "apiservice", "v1.gone.example.com"); r.code == 0 {
+		t.Error("an automanaged APIService for a version not served survived the restart")
+	}
+	s.mustKubectl("get", "apiservice", "v1.mine.example.com")
+}
