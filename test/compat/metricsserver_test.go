@@ -35,6 +35,31 @@ func (c *cluster) kubeconfigFor(s *server) string {
 	return path
 }
 
+// registerMetricsServer runs metrics-server against s and registers it
+// as its manifests do (an APIService that skips TLS verification, behind
+// a Service, here an ExternalName for 127.0.0.1), with extra objects
+// posted after, as path and body.
+func (c *cluster) registerMetricsServer(t *testing.T, s *server, extra ...[2]string) {
+	t.Helper()
+	kubeconfig := c.kubeconfigFor(s)
+	port := freePort(t)
+	c.run("metrics-server-"+s.name, metricsServerBin,
+		"--secure-port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--cert-dir="+t.TempDir(),
+		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--kubelet-insecure-tls")
+	steps := append([][2]string{
+		{"/api/v1/namespaces/kube-system/services", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"metrics-server","namespace":"kube-system"},"spec":{"type":"ExternalName","externalName":"127.0.0.1"}}`},
+		{"/apis/apiregistration.k8s.io/v1/apiservices", fmt.Sprintf(`{"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},`+
+			`"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"insecureSkipTLSVerify":true,`+
+			`"service":{"namespace":"kube-system","name":"metrics-server","port":%d}}}`, port)},
+	}, extra...)
+	for _, step := range steps {
+		if code, out := s.do(t, "POST", step[0], step[1]); code != http.StatusCreated {
+			t.Fatalf("%s: POST %s: %d %s", s.name, step[0], code, out)
+		}
+	}
+}
+
 // TestMetricsServerMatchesKubeAPIServer runs the real metrics-server, the
 // aggregated API server most clusters have, behind kube-apiserver and
 // behind sekisho, registered as its own manifests register it. It reads
@@ -48,26 +73,11 @@ func TestMetricsServerMatchesKubeAPIServer(t *testing.T) {
 	sekisho := c.startSekisho()
 	servers := []*server{kube, sekisho}
 	for _, s := range servers {
-		kubeconfig := c.kubeconfigFor(s)
-		port := freePort(t)
-		c.run("metrics-server-"+s.name, metricsServerBin,
-			"--secure-port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--cert-dir="+t.TempDir(),
-			"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
-			"--kubelet-insecure-tls")
-		for _, step := range []struct{ path, body string }{
-			{"/api/v1/namespaces/kube-system/services", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"metrics-server","namespace":"kube-system"},"spec":{"type":"ExternalName","externalName":"127.0.0.1"}}`},
-			{"/apis/apiregistration.k8s.io/v1/apiservices", fmt.Sprintf(`{"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},`+
-				`"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"insecureSkipTLSVerify":true,`+
-				`"service":{"namespace":"kube-system","name":"metrics-server","port":%d}}}`, port)},
-			{"/apis/rbac.authorization.k8s.io/v1/clusterroles", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"metrics-reader"},` +
+		c.registerMetricsServer(t, s,
+			[2]string{"/apis/rbac.authorization.k8s.io/v1/clusterroles", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"metrics-reader"},` +
 				`"rules":[{"apiGroups":["metrics.k8s.io"],"resources":["pods","nodes"],"verbs":["get","list"]}]}`},
-			{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"metrics-reader"},` +
-				`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"metrics-reader"},"subjects":[{"kind":"User","name":"reader"}]}`},
-		} {
-			if code, out := s.do(t, "POST", step.path, step.body); code != http.StatusCreated {
-				t.Fatalf("%s: POST %s: %d %s", s.name, step.path, code, out)
-			}
-		}
+			[2]string{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"metrics-reader"},` +
+				`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"metrics-reader"},"subjects":[{"kind":"User","name":"reader"}]}`})
 	}
 	for _, s := range servers {
 		deadline := time.Now().Add(90 * time.Second)
@@ -127,22 +137,7 @@ func TestMetricsServerMatchesKubeAPIServer(t *testing.T) {
 func TestMetricsServerThroughFrontProxyCARotation(t *testing.T) {
 	c := newCluster(t)
 	s := c.startSekisho()
-	kubeconfig := c.kubeconfigFor(s)
-	port := freePort(t)
-	c.run("metrics-server", metricsServerBin,
-		"--secure-port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--cert-dir="+t.TempDir(),
-		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
-		"--kubelet-insecure-tls")
-	for _, step := range []struct{ path, body string }{
-		{"/api/v1/namespaces/kube-system/services", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"metrics-server","namespace":"kube-system"},"spec":{"type":"ExternalName","externalName":"127.0.0.1"}}`},
-		{"/apis/apiregistration.k8s.io/v1/apiservices", fmt.Sprintf(`{"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},`+
-			`"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"insecureSkipTLSVerify":true,`+
-			`"service":{"namespace":"kube-system","name":"metrics-server","port":%d}}}`, port)},
-	} {
-		if code, out := s.do(t, "POST", step.path, step.body); code != http.StatusCreated {
-			t.Fatalf("POST %s: %d %s", step.path, code, out)
-		}
-	}
+	c.registerMetricsServer(t, s)
 	read := func() (int, string) { return s.do(t, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "") }
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		if code, _ := read(); code == http.StatusOK {
