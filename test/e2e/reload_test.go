@@ -190,6 +190,10 @@ func (s *server) jwksKeyIDs(t *testing.T) []string {
 // naming them, and the keys in force stay.
 func TestServiceAccountKeyRotates(t *testing.T) {
 	s := startServer(t)
+	// The service account controller creates "default" just after start.
+	if !waitFor(func() bool { return s.kubectl("-n", "default", "get", "sa", "default").code == 0 }) {
+		t.Fatal("no default service account")
+	}
 	tokenKeyID := func() (string, string) {
 		tok, _, _ := s.tokenRequest(t, "default", "default", `{}`)
 		return tok, jwtKeyID(t, tok)
