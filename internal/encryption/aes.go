@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // aesGCM is kube-apiserver's aesgcm provider: a random 12-byte nonce,
@@ -27,12 +28,17 @@ func newAESGCM(key []byte) (*aesGCM, error) {
 }
 
 func (g *aesGCM) Seal(_ context.Context, plain, key []byte) ([]byte, error) {
+	return g.appendSeal(nil, plain, key)
+}
+
+func (g *aesGCM) appendSeal(dst, plain, key []byte) ([]byte, error) {
 	n := g.aead.NonceSize()
-	out := make([]byte, n, n+len(plain)+g.aead.Overhead())
-	if _, err := rand.Read(out); err != nil {
+	out := slices.Grow(dst, n+len(plain)+g.aead.Overhead())
+	nonce := out[len(dst) : len(dst)+n]
+	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("aesgcm: no nonce: %w", err)
 	}
-	return g.aead.Seal(out, out[:n], plain, key), nil
+	return g.aead.Seal(out[:len(dst)+n], nonce, plain, key), nil
 }
 
 func (g *aesGCM) Open(_ context.Context, sealed, key []byte) ([]byte, bool, error) {

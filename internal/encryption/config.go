@@ -193,9 +193,19 @@ func decodeKey(k apiserverv1.Key) []byte {
 	return b
 }
 
+// appendSealer is a provider that seals into the tail of dst, so that a
+// value and its provider prefix are one allocation: on a busy write path
+// the second copy of every value showed as much CPU as the sealing.
+type appendSealer interface {
+	appendSeal(dst, plain, key []byte) ([]byte, error)
+}
+
 // Seal seals with the first provider.
 func (p *Providers) Seal(ctx context.Context, plain, key []byte) ([]byte, error) {
 	first := p.entries[0]
+	if a, ok := first.t.(appendSealer); ok {
+		return a.appendSeal(first.prefix[:len(first.prefix):len(first.prefix)], plain, key)
+	}
 	sealed, err := first.t.Seal(ctx, plain, key)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,12 @@ func TestStoredValuesAreKubeAPIServers(t *testing.T) {
 		if !bytes.HasPrefix(sealed, []byte(c.prefix)) || (c.prefix != "" && bytes.Contains(sealed, []byte("hunter2"))) {
 			t.Errorf("%s: sealed as %.40q", c.gr, sealed)
 		}
+		// Sealing again leaves the first value as it was: no two share
+		// memory (the prefix is copied, not appended to in place).
+		before := bytes.Clone(sealed)
+		if again, err := ours.For(c.gr).Seal(ctx, []byte("other"), storageKey); err != nil || !bytes.Equal(sealed, before) || (c.prefix != "" && bytes.Equal(again, sealed)) {
+			t.Errorf("%s: a second seal changed the first value, or repeated it: %v", c.gr, err)
+		}
 		got, stale, err := kube(c.gr).TransformFromStorage(ctx, sealed, value.DefaultContext(storageKey))
 		if err != nil || !bytes.Equal(got, plain) || stale {
 			t.Errorf("%s: kube-apiserver opens sekisho's value: %q stale=%v %v", c.gr, got, stale, err)

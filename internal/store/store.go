@@ -442,7 +442,7 @@ func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 		} else {
 			var sealed []byte
 			if sealed, err = s.seal(ctx, r, key, plain); err == nil {
-				rev, err = s.write(ctx, storage.Op{Type: storage.OpCreate, Key: key, Value: sealed}, charges)
+				rev, err = s.write(ctx, r, storage.Op{Type: storage.OpCreate, Key: key, Value: sealed}, plain, charges)
 			}
 		}
 		if errors.Is(err, storage.ErrExists) {
@@ -458,7 +458,6 @@ func (s *Store) create(ctx context.Context, r *catalog.Resource, obj catalog.Obj
 			return newEntry(r, plain, rev), nil
 		}
 		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
-		s.written(r, key, plain, rev)
 		return &Entry{plain: plain, Rev: rev, res: r, obj: obj}, nil
 	}
 }
@@ -523,9 +522,24 @@ type charge struct {
 	obj catalog.Object
 }
 
-// write makes one write, in one transaction with the objects it is
+// write makes one write of r, in one transaction with the objects it is
 // charged to, each conditionally on the resourceVersion it was read at.
-func (s *Store) write(ctx context.Context, op storage.Op, charges []charge) (int64, error) {
+// plain is op's value before sealing (nil for a delete); each value
+// written is shared as the entry of its revision (see written).
+func (s *Store) write(ctx context.Context, r *catalog.Resource, op storage.Op, plain []byte, charges []charge) (int64, error) {
+	if plain != nil {
+		s.events.pend(op.Key, op.Value, plain)
+		defer s.events.unpend(op.Key, op.Value)
+	}
+	rev, err := s.writeOps(ctx, op, charges)
+	if err == nil && plain != nil {
+		s.written(r, op.Key, plain, rev)
+	}
+	return rev, err
+}
+
+// writeOps makes the write of op and its charges.
+func (s *Store) writeOps(ctx context.Context, op storage.Op, charges []charge) (int64, error) {
 	// A request past its deadline writes nothing: its client has been
 	// told it timed out. (bbolt does not look at the context.)
 	if err := ctx.Err(); err != nil {
@@ -554,6 +568,8 @@ func (s *Store) write(ctx context.Context, op storage.Op, charges []charge) (int
 		if err != nil {
 			return 0, err
 		}
+		s.events.pend(key, sealed, plains[i])
+		defer s.events.unpend(key, sealed)
 		ops = append(ops, storage.Op{Type: storage.OpUpdate, Key: key, Value: sealed, IfRev: ifRev})
 	}
 	rev, err := s.KV.Txn(ctx, ops)
@@ -633,12 +649,11 @@ func (s *Store) replace(ctx context.Context, r *catalog.Resource, cur *read, nex
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.write(ctx, storage.Op{Type: storage.OpUpdate, Key: cur.item.Key, Value: sealed, IfRev: cur.item.ModRev}, charges)
+	rev, err := s.write(ctx, r, storage.Op{Type: storage.OpUpdate, Key: cur.item.Key, Value: sealed, IfRev: cur.item.ModRev}, plain, charges)
 	if err != nil {
 		return nil, err
 	}
 	next.SetResourceVersion(strconv.FormatInt(rev, 10))
-	s.written(r, cur.item.Key, plain, rev)
 	return &Entry{plain: plain, Rev: rev, res: r, obj: next}, nil
 }
 
@@ -657,7 +672,7 @@ func (s *Store) remove(ctx context.Context, r *catalog.Resource, cur *read, last
 		}
 		prev, rev, err = s.KV.Delete(ctx, cur.item.Key, cur.item.ModRev)
 	} else {
-		rev, err = s.write(ctx, storage.Op{Type: storage.OpDelete, Key: cur.item.Key, IfRev: cur.item.ModRev}, charges)
+		rev, err = s.write(ctx, r, storage.Op{Type: storage.OpDelete, Key: cur.item.Key, IfRev: cur.item.ModRev}, nil, charges)
 	}
 	if err != nil {
 		return nil, err

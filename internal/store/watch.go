@@ -137,6 +137,9 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	}
 	entryOf := func(value []byte, prev bool) (*Entry, bool, error) {
 		e, err := s.events.entry(eventKey{res: r, key: ev.Key, rev: ev.Rev, prev: prev}, func() (*Entry, error) {
+			if plain, ok := s.events.pending(ev.Key, value); ok {
+				return newEntry(r, plain, ev.Rev), nil
+			}
 			plain, err := s.open(ctx, r, ev.Key, value)
 			if err != nil {
 				return nil, err
@@ -208,6 +211,62 @@ type eventEntries struct {
 	byKey map[eventKey]*Entry
 	ring  []eventKey
 	next  int
+
+	// inFlight holds the values this process is writing, by storage key,
+	// until the write returns and its entry is shared: a watcher usually
+	// gets the write's event before the writer gets its revision, and
+	// takes the plain bytes from here instead of opening the sealed value
+	// again.
+	pendMu   sync.Mutex
+	inFlight map[string]pendingValue
+}
+
+// pendingValue is a value being written: the stored bytes and what they
+// were sealed from.
+type pendingValue struct{ sealed, plain []byte }
+
+// pend records that sealed, sealed from plain, is being written at key.
+// A value stored as it is needs nothing recorded: opening it is free.
+func (c *eventEntries) pend(key string, sealed, plain []byte) {
+	if len(sealed) == 0 || sameBytes(sealed, plain) {
+		return
+	}
+	c.pendMu.Lock()
+	if c.inFlight == nil {
+		c.inFlight = map[string]pendingValue{}
+	}
+	c.inFlight[key] = pendingValue{sealed: sealed, plain: plain}
+	c.pendMu.Unlock()
+}
+
+// unpend forgets the write of sealed at key, unless another write of the
+// key has taken its place.
+func (c *eventEntries) unpend(key string, sealed []byte) {
+	c.pendMu.Lock()
+	if p, ok := c.inFlight[key]; ok && sameBytes(p.sealed, sealed) {
+		delete(c.inFlight, key)
+	}
+	c.pendMu.Unlock()
+}
+
+// pending is the plain form of value when value is the very slice a write
+// of this process is storing at key. An event's value is that slice only
+// when the store handed the writer's bytes to its watchers; any other
+// bytes (from etcd, or another write of the key) are opened as usual.
+func (c *eventEntries) pending(key string, value []byte) ([]byte, bool) {
+	c.pendMu.Lock()
+	defer c.pendMu.Unlock()
+	p, ok := c.inFlight[key]
+	if !ok || !sameBytes(p.sealed, value) {
+		return nil, false
+	}
+	return p.plain, true
+}
+
+// sameBytes reports whether a and b are the same slice of the same
+// memory, not merely equal bytes.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 const sharedEventEntries = 1024

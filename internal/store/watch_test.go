@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/encryption"
 )
 
 // Every watcher of a change gets the same Entry, so it is decoded,
@@ -53,5 +56,68 @@ func TestWatchersShareEventEntries(t *testing.T) {
 	oc, _ := c.Entry.Object()
 	if oa != oc || oa.GetLabels()["tier"] != "db" {
 		t.Error("the shared entry decoded twice, or wrongly")
+	}
+}
+
+// A watcher of an encrypted resource gets the writer's own bytes for
+// every write this process made, whether its event arrives before or
+// after the writer learns the revision: nothing just sealed is opened
+// again. (Opening yields new bytes, so sharing the writer's slice is
+// what shows it was not opened.)
+func TestWatchersDoNotOpenWhatThisProcessSealed(t *testing.T) {
+	s := testStore(t)
+	ec, err := encryption.ParseConfig([]byte(`apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [configmaps]
+  providers:
+  - aesgcm:
+      keys:
+      - name: key1
+        secret: c2VjcmV0IGlzIHNlY3VyZSwgSSB0aGluaywgaXNuJ3Q=
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetEncryption(ec)
+	w := testWriter(t, s, nil)
+	res := catalog.ConfigMaps()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rev, _ := s.KV.Rev(ctx)
+	ch, err := s.Watch(ctx, res, WatchOptions{FromRev: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ch // the bookmark at the start
+	const n = 200
+	written := make(chan *Entry, n)
+	go func() {
+		for i := range n {
+			e, err := w.Create(dana, res, configMap(fmt.Sprintf("cm-%d", i), nil), Options{})
+			if err != nil {
+				t.Error(err)
+				close(written)
+				return
+			}
+			written <- e
+		}
+		close(written)
+	}()
+	opened := 0
+	for e := range written {
+		ev := <-ch
+		if ev.Entry.Rev != e.Rev {
+			t.Fatalf("event at %d, write at %d", ev.Entry.Rev, e.Rev)
+		}
+		if !sameBytes(ev.Entry.plain, e.plain) {
+			opened++
+		}
+	}
+	if opened > 0 {
+		t.Errorf("%d of %d events opened a value this process had just sealed", opened, n)
+	}
+	if stored, _ := s.KV.Get(ctx, Key(res, "ns", "cm-0")); !bytes.HasPrefix(stored.Value, []byte("k8s:enc:aesgcm:v1:key1:")) {
+		t.Fatalf("stored as %q", stored.Value[:min(len(stored.Value), 30)])
 	}
 }
