@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Encryption's cost (docs/benchmarks.md, "Encryption at rest").
+# ROUNDS (default 5) sets the rounds of overhead and cpu.
 #   overhead: GET (HTTP/2, 16 streams) and CREATE (64 writers) of 1 KiB
-#     Secrets, 10 s each, identity against up's aesgcm, alternating, five
-#     rounds;
+#     Secrets, 10 s each, identity against up's aesgcm, alternating,
+#     each server on a fresh data directory;
+#   cpu: CREATE alone, the same way, with the server's CPU time per
+#     request;
 #   reencrypt: 100,000 Secrets of 1 KiB, then `sekisho encryption rotate`
 #     while GETs run, with the pass's rate from the server log.
 # Needs /tmp/sekisho and /tmp/loadgen built from this tree.
@@ -11,18 +14,23 @@ set -u
 port=17470
 what=${1:-all}
 rm -rf /tmp/encperf-identity /tmp/encperf-aesgcm
-if [ "$what" = all ] || [ "$what" = overhead ]; then
-  for round in 1 2 3 4 5; do
+# alternate MEASURE: ROUNDS rounds of a fresh server storing Secrets as
+# they are, then one storing them with aesgcm, MEASURE run against each.
+alternate() {
+  for round in $(seq "${ROUNDS:-5}"); do
     for mode in identity aesgcm; do
       dir=/tmp/encperf-$mode
+      rm -rf $dir
       flags=""
       [ $mode = identity ] && flags="--encryption-provider-config="
       perf_start $dir $port $flags
-      perf_get_create "round $round $mode" $dir/super-admin.conf --resource secrets --value-bytes 1024
+      "$1" "round $round $mode" $dir/super-admin.conf --resource secrets --value-bytes 1024
       perf_stop
     done
   done
-fi
+}
+[ "$what" = all ] || [ "$what" = overhead ] && alternate perf_get_create
+[ "$what" = all ] || [ "$what" = cpu ] && alternate perf_create_cpu
 
 if [ "$what" = all ] || [ "$what" = reencrypt ]; then
   dir=/tmp/encperf-reencrypt

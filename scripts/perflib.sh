@@ -19,3 +19,19 @@ perf_get_create() {
   echo "$label GET    $(/tmp/loadgen --kubeconfig "$k" "$@" --scenario get --duration 10s --concurrency 16 --http2 | tail -1)"
   echo "$label CREATE $(/tmp/loadgen --kubeconfig "$k" "$@" --scenario create --duration 10s --concurrency 64 | tail -1)"
 }
+
+# perf_cpu_ticks prints the server's CPU time so far (user + system, in
+# clock ticks of 1/100 s).
+perf_cpu_ticks() { awk '{print $14 + $15}' "/proc/$perf_pid/stat"; }
+
+# perf_create_cpu LABEL KUBECONFIG [LOADGEN FLAGS...] prints a CREATE line
+# (64 writers, 10 s) with the server's CPU time per request: a figure
+# the machine's noise moves less than throughput.
+perf_create_cpu() {
+  local label=$1 k=$2; shift 2
+  local t0 out t1
+  t0=$(perf_cpu_ticks)
+  out=$(/tmp/loadgen --kubeconfig "$k" "$@" --scenario create --duration 10s --concurrency 64 --json | tail -1)
+  t1=$(perf_cpu_ticks)
+  echo "$label CREATE $(echo "$out" | jq -r --argjson ticks $((t1 - t0)) '"\(.requests) requests \(.errors) errors \(.perSecond | floor)/s, server CPU \($ticks * 10000 / .requests | floor) µs per request"')"
+}
