@@ -22,7 +22,7 @@ func TestScanReadsRotatedAndCompressedFilesInOrder(t *testing.T) {
 		var lines []string
 		for _, id := range ids {
 			ev := testEvent(id)
-			l, err := (&Log{cfg: LogConfig{Format: FormatJSON}}).line(ev)
+			l, err := (&Log{cfg: LogConfig{Format: FormatJSON}}).line(nil, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestScanReadsRotatedAndCompressedFilesInOrder(t *testing.T) {
 func TestFilter(t *testing.T) {
 	ev := testEvent("1") // alice as bob creates secrets default/s, allowed, 201
 	at := ev.RequestReceivedTimestamp.Time
-	line, err := (&Log{cfg: LogConfig{Format: FormatJSON}}).line(ev)
+	line, err := (&Log{cfg: LogConfig{Format: FormatJSON}}).line(nil, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestFilter(t *testing.T) {
 	}
 	// A name the log's encoder escapes is found as it is written.
 	ev.User.Username = "<img>&"
-	line, _ = (&Log{cfg: LogConfig{Format: FormatJSON}}).line(ev)
+	line, _ = (&Log{cfg: LogConfig{Format: FormatJSON}}).line(nil, ev)
 	if f := (Filter{User: "<img>&"}); !f.mightMatch(line) || !f.Matches(ev) {
 		t.Errorf("an escaped user name is not found: %s", line[:200])
 	}
@@ -159,7 +159,7 @@ func BenchmarkQuery(b *testing.B) {
 			ev.Annotations = map[string]string{AnnotationDecision: "forbid", AnnotationReason: ""}
 			ev.ResponseStatus = &metav1.Status{Code: 403}
 		}
-		line, _ := l.line(ev)
+		line, _ := l.line(nil, ev)
 		w.Write(line)
 		size += int64(len(line))
 	}

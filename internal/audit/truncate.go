@@ -43,10 +43,11 @@ const annotationTruncated = "audit.k8s.io/truncated"
 
 var errTooLarge = errors.New("the event is too large even after truncating")
 
-// encode is ev's JSON, truncated as t says.
-func (t Truncation) encode(ev *auditv1.Event) ([]byte, error) {
-	data, err := AppendEvent(make([]byte, 0, 1024), ev)
-	if err != nil || !t.Enabled || int64(len(data)) <= t.MaxEventSize {
+// encode appends ev's JSON, truncated as t says, to dst.
+func (t Truncation) encode(dst []byte, ev *auditv1.Event) ([]byte, error) {
+	start := len(dst)
+	data, err := AppendEvent(dst, ev)
+	if err != nil || !t.Enabled || int64(len(data)-start) <= t.MaxEventSize {
 		return data, err
 	}
 	if ev.RequestObject != nil || ev.ResponseObject != nil {
@@ -57,11 +58,11 @@ func (t Truncation) encode(ev *auditv1.Event) ([]byte, error) {
 			cut.Annotations[k] = v
 		}
 		cut.Annotations[annotationTruncated] = "true"
-		if data, err = AppendEvent(data[:0], &cut); err != nil {
+		if data, err = AppendEvent(data[:start], &cut); err != nil {
 			return nil, err
 		}
 	}
-	if int64(len(data)) > t.MaxEventSize {
+	if int64(len(data)-start) > t.MaxEventSize {
 		return nil, errTooLarge
 	}
 	return data, nil

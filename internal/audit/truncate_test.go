@@ -12,13 +12,18 @@ func TestTruncation(t *testing.T) {
 	tr := DefaultTruncation()
 	tr.Enabled, tr.MaxEventSize = true, 4096
 	small := testEvent("small")
-	if data, err := tr.encode(small); err != nil || !strings.Contains(string(data), `"requestObject"`) {
+	if data, err := tr.encode(nil, small); err != nil || !strings.Contains(string(data), `"requestObject"`) {
 		t.Errorf("a small event: %v %s", err, data)
+	}
+	// What the buffer already holds does not count towards the event.
+	held := strings.Repeat("p", 4000)
+	if data, err := tr.encode([]byte(held), small); err != nil || !strings.HasPrefix(string(data), held+`{"kind":"Event"`) || !strings.Contains(string(data), `"requestObject"`) {
+		t.Errorf("a small event after 4000 bytes: %v %.80s", err, data)
 	}
 	big := testEvent("big")
 	big.ResponseObject = &runtime.Unknown{Raw: []byte(`{"pad":"` + strings.Repeat("x", 8000) + `"}`)}
-	data, err := tr.encode(big)
-	if err != nil || strings.Contains(string(data), "Object") || !strings.Contains(string(data), `"audit.k8s.io/truncated":"true"`) ||
+	data, err := tr.encode([]byte("line 1\n"), big)
+	if err != nil || !strings.HasPrefix(string(data), "line 1\n{") || strings.Contains(string(data), "Object") || !strings.Contains(string(data), `"audit.k8s.io/truncated":"true"`) ||
 		!strings.Contains(string(data), `"authorization.k8s.io/decision":"allow"`) {
 		t.Errorf("a large event: %v %s", err, data)
 	}
@@ -27,11 +32,11 @@ func TestTruncation(t *testing.T) {
 	}
 	huge := testEvent("huge")
 	huge.RequestURI = "/api/v1/pods?" + strings.Repeat("a", 5000)
-	if _, err := tr.encode(huge); err != errTooLarge {
+	if _, err := tr.encode(nil, huge); err != errTooLarge {
 		t.Errorf("an event too large without its objects: %v", err)
 	}
 	tr.Enabled = false
-	if _, err := tr.encode(huge); err != nil {
+	if _, err := tr.encode(nil, huge); err != nil {
 		t.Errorf("truncation off: %v", err)
 	}
 }

@@ -140,7 +140,7 @@ func NewWebhook(cfg WebhookConfig, log *slog.Logger) (*Webhook, error) {
 
 // Process spools ev, and in the blocking modes waits for its delivery.
 func (w *Webhook) Process(ev *auditv1.Event) error {
-	data, err := w.cfg.Truncate.encode(ev)
+	data, err := w.cfg.Truncate.encode(make([]byte, 0, 1024), ev)
 	if err != nil {
 		return w.fail(ev, fmt.Errorf("cannot encode the event: %w", err))
 	}
