@@ -226,7 +226,8 @@ type eventEntries struct {
 type pendingValue struct{ sealed, plain []byte }
 
 // pend records that sealed, sealed from plain, is being written at key.
-// A value stored as it is needs nothing recorded: opening it is free.
+// A value stored as it is (of a resource the configuration leaves out)
+// needs nothing recorded: opening it is free.
 func (c *eventEntries) pend(key string, sealed, plain []byte) {
 	if len(sealed) == 0 || sameBytes(sealed, plain) {
 		return
