@@ -270,7 +270,7 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
-const sharedEventEntries = 1024
+const sharedEventEntries = 512
 
 func (c *eventEntries) entry(k eventKey, build func() (*Entry, error)) (*Entry, error) {
 	c.mu.Lock()
