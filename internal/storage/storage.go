@@ -115,15 +115,21 @@ type ListResult struct {
 type OpType uint8
 
 // Write kinds of a transaction, with the preconditions of Create, Update
-// and Delete.
+// and Delete. OpUnchangedSince writes nothing: it requires that no key
+// under the prefix Key was created or changed after revision IfRev (a key
+// deleted since is not seen), and fails with ErrConflict otherwise. A
+// decision made from a list read at IfRev (which quotas a namespace has)
+// stays true for the transaction's writes.
 const (
 	OpCreate OpType = iota + 1
 	OpUpdate
 	OpDelete
+	OpUnchangedSince
 )
 
 // Op is one write of a transaction. IfRev is the ModRev an update or a
-// delete requires; 0 requires none.
+// delete requires (0 requires none), or for OpUnchangedSince the revision
+// the prefix's keys must not be newer than.
 type Op struct {
 	Type  OpType
 	Key   string

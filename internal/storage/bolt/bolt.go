@@ -390,11 +390,18 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 		return 0, errors.New("storage: an empty transaction")
 	}
 	seen := make(map[string]bool, len(ops))
+	writes := 0
 	for _, o := range ops {
 		if seen[o.Key] {
 			return 0, fmt.Errorf("storage: key %q appears twice in one transaction", o.Key)
 		}
 		seen[o.Key] = true
+		if o.Type != storage.OpUnchangedSince {
+			writes++
+		}
+	}
+	if writes == 0 {
+		return 0, errors.New("storage: a transaction with no write")
 	}
 	op := &writeOp{ops: ops, txn: true}
 	err := s.submit(ctx, op)
@@ -492,10 +499,16 @@ func (s *Store) apply(b *bbolt.Bucket, op *writeOp, rev int64, events []storage.
 	curs := make([]*storage.Item, len(op.ops))
 	for i, o := range op.ops {
 		key := []byte(o.Key)
-		if raw := b.Get(key); raw != nil {
-			curs[i] = decodeItem(key, raw)
+		var err error
+		if o.Type == storage.OpUnchangedSince {
+			err = unchangedSince(b, key, o.IfRev)
+		} else {
+			if raw := b.Get(key); raw != nil {
+				curs[i] = decodeItem(key, raw)
+			}
+			err = precondition(o, curs[i])
 		}
-		if err := precondition(o, curs[i]); err != nil {
+		if err != nil {
 			if op.txn {
 				err = &storage.TxnError{Index: i, Err: err}
 			}
@@ -504,6 +517,9 @@ func (s *Store) apply(b *bbolt.Bucket, op *writeOp, rev int64, events []storage.
 		}
 	}
 	for i, o := range op.ops {
+		if o.Type == storage.OpUnchangedSince {
+			continue
+		}
 		e, err := put(b, o, curs[i], rev)
 		if err != nil {
 			return events, false, err
@@ -533,6 +549,18 @@ func precondition(o storage.Op, cur *storage.Item) error {
 		}
 	default:
 		return fmt.Errorf("unknown write kind %d", o.Type)
+	}
+	return nil
+}
+
+// unchangedSince is OpUnchangedSince's precondition: no key under
+// prefix has a ModRev after rev.
+func unchangedSince(b *bbolt.Bucket, prefix []byte, rev int64) error {
+	c := b.Cursor()
+	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+		if int64(binary.BigEndian.Uint64(raw[8:])) > rev { // the ModRev, as decodeItem reads it
+			return storage.ErrConflict
+		}
 	}
 	return nil
 }

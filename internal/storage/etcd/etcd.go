@@ -277,7 +277,7 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 	}
 	seen := make(map[string]bool, len(ops))
 	cmps := make([]clientv3.Cmp, len(ops))
-	then := make([]clientv3.Op, len(ops))
+	then := make([]clientv3.Op, 0, len(ops))
 	reads := make([]clientv3.Op, len(ops))
 	for i, o := range ops {
 		if seen[o.Key] {
@@ -289,22 +289,30 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 		switch o.Type {
 		case storage.OpCreate:
 			cmps[i] = clientv3.Compare(clientv3.CreateRevision(k), "=", 0)
-			then[i] = clientv3.OpPut(k, string(o.Value))
+			then = append(then, clientv3.OpPut(k, string(o.Value)))
 		case storage.OpUpdate:
 			cmps[i] = precondition(k, o.IfRev)
-			then[i] = clientv3.OpPut(k, string(o.Value))
+			then = append(then, clientv3.OpPut(k, string(o.Value)))
 		case storage.OpDelete:
 			cmps[i] = precondition(k, o.IfRev)
-			then[i] = clientv3.OpDelete(k)
+			then = append(then, clientv3.OpDelete(k))
+		case storage.OpUnchangedSince:
+			// Over a range, etcd requires the comparison of every key in
+			// it (and of none, when it is empty).
+			cmps[i] = clientv3.Compare(clientv3.ModRevision(k), "<", o.IfRev+1).WithPrefix()
+			reads[i] = clientv3.OpGet(k, clientv3.WithPrefix(), clientv3.WithMinModRev(o.IfRev+1), clientv3.WithCountOnly())
 		default:
 			return 0, fmt.Errorf("storage: unknown operation %d", o.Type)
 		}
+	}
+	if len(then) == 0 {
+		return 0, errors.New("storage: a transaction with no write")
 	}
 	// A value written by the transaction tells whether it landed.
 	var witness string
 	var value []byte
 	for _, o := range ops {
-		if o.Type != storage.OpDelete {
+		if o.Type == storage.OpCreate || o.Type == storage.OpUpdate {
 			witness, value = o.Key, o.Value
 			break
 		}
@@ -321,6 +329,10 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 	for i, o := range ops {
 		kvs := resp.Responses[i].GetResponseRange().Kvs
 		switch {
+		case o.Type == storage.OpUnchangedSince:
+			if resp.Responses[i].GetResponseRange().Count > 0 {
+				return 0, &storage.TxnError{Index: i, Err: storage.ErrConflict}
+			}
 		case o.Type == storage.OpCreate && len(kvs) > 0:
 			return 0, &storage.TxnError{Index: i, Err: storage.ErrExists}
 		case o.Type != storage.OpCreate && len(kvs) == 0:

@@ -41,6 +41,7 @@ func Run(t *testing.T, newKV NewFunc) {
 		{"Txn", testTxn},
 		{"TxnAllOrNothing", testTxnAllOrNothing},
 		{"TxnCounter", testTxnCounter},
+		{"TxnUnchangedSince", testTxnUnchangedSince},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -546,6 +547,66 @@ func testTxnAllOrNothing(t *testing.T, kv storage.KV) {
 	keys, values, _ := listAll(t, kv, prefix, storage.ListOptions{})
 	if after != before || fmt.Sprint(keys, values) != fmt.Sprint([]string{prefix + "a", prefix + "b"}, []string{"1", "1"}) {
 		t.Fatalf("failed transactions changed the store: rev %d -> %d, %v %v", before, after, keys, values)
+	}
+}
+
+// testTxnUnchangedSince: OpUnchangedSince lets a write through while no
+// key under its prefix is newer than the revision named, whether the
+// prefix is empty or not, and refuses it, writing nothing, once one is
+// created or changed; a deletion is not seen; a prefix is a prefix of
+// keys, so a sibling's writes do not count.
+func testTxnUnchangedSince(t *testing.T, kv storage.KV) {
+	guard := prefix + "quotas/ns/"
+	n := 0
+	write := func(since int64) error {
+		n++
+		_, err := kv.Txn(ctx(t), []storage.Op{
+			{Type: storage.OpCreate, Key: fmt.Sprintf("%sobj-%d", prefix, n), Value: []byte("x")},
+			{Type: storage.OpUnchangedSince, Key: guard, IfRev: since},
+		})
+		return err
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var te *storage.TxnError
+		if !errors.As(err, &te) || te.Index != 1 || !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("%s: %v, want write 1 to fail with a conflict", what, err)
+		}
+	}
+	empty, _ := kv.Rev(ctx(t))
+	if err := write(empty); err != nil {
+		t.Fatalf("an empty prefix: %v", err)
+	}
+	mustCreate(t, kv, prefix+"quotas/ns-other/q", "1")
+	if err := write(empty); err != nil {
+		t.Fatalf("a key under a sibling prefix counted: %v", err)
+	}
+	q := mustCreate(t, kv, guard+"q", "1")
+	before, _ := kv.Rev(ctx(t))
+	refused("a key created after the revision", write(q-1))
+	if err := write(q); err != nil {
+		t.Fatalf("a key created at the revision: %v", err)
+	}
+	after, _ := kv.Rev(ctx(t))
+	if after != before+1 {
+		t.Fatalf("revision %d -> %d over one refused and one made transaction", before, after)
+	}
+	if _, err := kv.Get(ctx(t), fmt.Sprintf("%sobj-%d", prefix, n-1)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the refused transaction's write: %v", err)
+	}
+	u, err := kv.Update(ctx(t), guard+"q", []byte("2"), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused("a key changed after the revision", write(q))
+	if _, _, err := kv.Delete(ctx(t), guard+"q", u); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(u); err != nil {
+		t.Fatalf("a key deleted after the revision: %v", err)
+	}
+	if _, err := kv.Txn(ctx(t), []storage.Op{{Type: storage.OpUnchangedSince, Key: guard, IfRev: u}}); err == nil {
+		t.Fatal("a transaction with no write was accepted")
 	}
 }
 
