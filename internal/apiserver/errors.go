@@ -22,6 +22,9 @@ func toStatus(err error) (metav1.Status, bool) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return apierrors.NewTimeoutError("request did not complete within requested timeout - context deadline exceeded", 0).ErrStatus, true
 	}
+	if errors.Is(err, storage.ErrOutcomeUnknown) {
+		return apierrors.NewServiceUnavailable("the storage is unavailable (etcd lost its quorum or leader during the write), and the write may or may not have been applied: read the object before writing it again").ErrStatus, false
+	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return apierrors.NewServiceUnavailable("the storage is unavailable (etcd has no quorum); try again later").ErrStatus, false
 	}

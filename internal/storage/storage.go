@@ -27,6 +27,10 @@ var (
 	// ErrUnavailable: the store cannot serve now (etcd without quorum);
 	// the request may be tried again later.
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrOutcomeUnknown comes with ErrUnavailable for a write the store
+	// took and could not say the fate of (etcd lost its leader or quorum
+	// under it): it may yet be applied.
+	ErrOutcomeUnknown = errors.New("storage: the write may or may not have been applied")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: closed")
 )

@@ -121,12 +121,15 @@ func unknownOutcome(err error) bool {
 func (s *Store) commit(ctx context.Context, key string, value []byte, txn func(context.Context) (*clientv3.TxnResponse, error)) (*clientv3.TxnResponse, int64, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := whileElecting(ctx, txn)
-		if err == nil || !unknownOutcome(err) || value == nil || attempt == 3 || ctx.Err() != nil {
+		if err == nil || !unknownOutcome(err) {
 			return resp, 0, err
+		}
+		if value == nil || attempt == 3 || ctx.Err() != nil {
+			return resp, 0, fmt.Errorf("%w: %w", storage.ErrOutcomeUnknown, err)
 		}
 		got, gerr := whileElecting(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) { return s.c.Get(ctx, s.key(key)) })
 		if gerr != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("%w: %w", storage.ErrOutcomeUnknown, err)
 		}
 		if len(got.Kvs) > 0 && bytes.Equal(got.Kvs[0].Value, value) {
 			return nil, got.Kvs[0].ModRevision, nil
