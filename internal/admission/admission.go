@@ -45,6 +45,22 @@ type Attributes struct {
 	// usage), which Chargers set. The writer stores them in the write's own
 	// storage transaction, each conditionally on its resourceVersion.
 	Charges []Charge
+	// ChargedFrom are the lists Chargers decided the charges from (which
+	// quotas a namespace has). The writer makes the write only if none of
+	// their objects was created or changed after the list's revision, and
+	// otherwise charges it again.
+	ChargedFrom []ChargeBasis
+	// Recharges counts how often the write has been charged again: a
+	// Charger then reads what it charges from storage, not a cache.
+	Recharges int
+}
+
+// ChargeBasis is a list a Charger read: every object of Resource in
+// Namespace, complete as of revision Rev.
+type ChargeBasis struct {
+	Resource  schema.GroupVersionResource
+	Namespace string
+	Rev       int64
 }
 
 // Charge is one object a plugin changes along with the write it admits.
@@ -145,7 +161,8 @@ func (c *Chain) Recharge(ctx context.Context, a *Attributes) error {
 	if c == nil {
 		return errNoChain
 	}
-	a.Charges = nil
+	a.Charges, a.ChargedFrom = nil, nil
+	a.Recharges++
 	for _, v := range c.Validators {
 		if _, ok := v.(Charger); !ok {
 			continue
@@ -162,7 +179,7 @@ func (c *Chain) Validate(ctx context.Context, a *Attributes) error {
 	if c == nil {
 		return errNoChain
 	}
-	a.Charges = nil
+	a.Charges, a.ChargedFrom = nil, nil
 	for _, v := range c.Validators {
 		if err := v.Validate(ctx, a); err != nil {
 			return timedOut(ctx, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/sekisho/sekisho/internal/admission"
 	"github.com/sekisho/sekisho/internal/admission/plugins"
 	"github.com/sekisho/sekisho/internal/admission/plugins/ownerreferencespermissionenforcement"
+	"github.com/sekisho/sekisho/internal/admission/plugins/resourcequota"
 	"github.com/sekisho/sekisho/internal/aggregator"
 	"github.com/sekisho/sekisho/internal/apiserver"
 	"github.com/sekisho/sekisho/internal/apiserverendpoints"
@@ -146,7 +147,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	_, serviceCIDR, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	portLow, portHigh, _ := parsePortRange(o.ServiceNodePortRange)
 	allocator := &serviceip.Allocator{KV: kv, CIDR: serviceCIDR, PortLow: portLow, PortHigh: portHigh, Log: log, Grace: time.Minute}
-	chain, err := admissionChain(o, log, cat, st, allocator, authorization, inf.namespaces)
+	chain, err := admissionChain(o, log, cat, st, allocator, authorization, inf)
 	if err != nil {
 		return err
 	}
@@ -297,7 +298,7 @@ func merge[K comparable, V any](maps ...map[K]V) map[K]V {
 
 // admissionChain builds the admission plugins the server runs, in
 // kube-apiserver's order.
-func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization, namespaces *informer.Informer) (*admission.Chain, error) {
+func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store.Store, allocator *serviceip.Allocator, z *authorization, inf *informers) (*admission.Chain, error) {
 	var config map[string][]byte
 	if o.AdmissionControlConfigFile != "" {
 		var err error
@@ -315,14 +316,14 @@ func admissionChain(o Options, log *slog.Logger, reg *catalog.Catalog, st *store
 			res, ok := reg.Lookup(gvr)
 			return ok && res.Namespaced
 		},
-		Namespace:       cachedGetter(namespaces, getter[*corev1.Namespace](st, reg, "namespaces")),
+		Namespace:       cachedGetter(inf.namespaces, getter[*corev1.Namespace](st, reg, "namespaces")),
 		Pod:             namespacedGetter[*corev1.Pod](st, reg, "pods"),
 		Node:            getter[*corev1.Node](st, reg, "nodes"),
 		ServiceAccount:  namespacedGetter[*corev1.ServiceAccount](st, reg, "serviceaccounts"),
 		LimitRanges:     namespacedLister[*corev1.LimitRange](st, reg, corev1.SchemeGroupVersion.WithResource("limitranges")),
 		PriorityClasses: lister[*schedulingv1.PriorityClass](st, reg, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")),
 		StorageClasses:  lister[*storagev1.StorageClass](st, reg, storagev1.SchemeGroupVersion.WithResource("storageclasses")),
-		ResourceQuotas:  namespacedLister[*corev1.ResourceQuota](st, reg, corev1.SchemeGroupVersion.WithResource("resourcequotas")),
+		ResourceQuotas:  quotaLister(st, inf.resourceQuotas),
 		Mappings:        resourceMappings(reg),
 		RuntimeClass:    clusterGetter[*nodev1.RuntimeClass](st, reg, nodev1.SchemeGroupVersion.WithResource("runtimeclasses")),
 		IngressClasses:  lister[*networkingv1.IngressClass](st, reg, networkingv1.SchemeGroupVersion.WithResource("ingressclasses")),
@@ -350,6 +351,40 @@ func cachedGetter[T catalog.Object](cache *informer.Informer, get func(ctx conte
 			return obj.DeepCopyObject().(T), nil
 		}
 		return get(ctx, name)
+	}
+}
+
+// quotaLister lists a namespace's ResourceQuotas from the cache when it
+// has synced, and from storage when asked for fresh ones; a list with
+// an object that does not read is an error, not a shorter list, since a
+// quota left out would not be enforced.
+func quotaLister(st *store.Store, cache *informer.Informer) resourcequota.Lister {
+	return func(ctx context.Context, namespace string, fresh bool) ([]*corev1.ResourceQuota, int64, error) {
+		if !fresh {
+			if objs, rev, ok := cache.ListIn(namespace); ok {
+				out := make([]*corev1.ResourceQuota, len(objs))
+				for i, o := range objs {
+					out[i] = o.(*corev1.ResourceQuota)
+				}
+				return out, rev, nil
+			}
+		}
+		res, err := st.List(ctx, cache.Resource, store.ListOptions{Namespace: namespace})
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(res.Unreadable) > 0 {
+			return nil, 0, res.Unreadable[0]
+		}
+		out := make([]*corev1.ResourceQuota, len(res.Items))
+		for i, e := range res.Items {
+			obj, err := e.Object()
+			if err != nil {
+				return nil, 0, err
+			}
+			out[i] = obj.(*corev1.ResourceQuota)
+		}
+		return out, res.Rev, nil
 	}
 }
 

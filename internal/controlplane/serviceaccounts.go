@@ -27,6 +27,8 @@ import (
 // informers are the in-memory caches the control plane keeps.
 type informers struct {
 	namespaces, serviceAccounts, secrets, configMaps, pods, nodes *informer.Informer
+	// resourceQuotas are read by ResourceQuota admission.
+	resourceQuotas *informer.Informer
 }
 
 func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *informers {
@@ -37,11 +39,12 @@ func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *info
 	return &informers{
 		namespaces: core("namespaces"), serviceAccounts: core("serviceaccounts"),
 		secrets: core("secrets"), configMaps: core("configmaps"), pods: core("pods"), nodes: core("nodes"),
+		resourceQuotas: core("resourcequotas"),
 	}
 }
 
 func (i *informers) all() []*informer.Informer {
-	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.configMaps, i.pods, i.nodes}
+	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.configMaps, i.pods, i.nodes, i.resourceQuotas}
 }
 
 // ServiceAccountUID and the rest implement serviceaccount.Lookup.

@@ -34,6 +34,7 @@ type Informer struct {
 	Lean bool
 
 	mu       sync.RWMutex
+	rev      int64 // every change up to this revision is applied
 	objs     map[string]catalog.Object
 	versions map[string]string // Lean: key → resourceVersion
 	handlers []Handler
@@ -80,6 +81,30 @@ func (i *Informer) List() []catalog.Object {
 	return out
 }
 
+// ListIn returns the cached objects of namespace, and the revision the
+// cache is complete as of: every change up to it has been applied, so an
+// object of the namespace created or changed since has a later
+// resourceVersion. ok is false until the cache has synced, and always for
+// a Lean informer. The objects are shared: not to be changed.
+func (i *Informer) ListIn(namespace string) (objs []catalog.Object, rev int64, ok bool) {
+	select {
+	case <-i.synced:
+	default:
+		return nil, 0, false
+	}
+	if i.Lean {
+		return nil, 0, false
+	}
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	for _, o := range i.objs {
+		if o.GetNamespace() == namespace {
+			objs = append(objs, o)
+		}
+	}
+	return objs, i.rev, i.rev > 0
+}
+
 // Synced is closed once the cache holds the complete initial state.
 func (i *Informer) Synced() <-chan struct{} { return i.synced }
 
@@ -123,8 +148,10 @@ func (i *Informer) Run(ctx context.Context) {
 			}
 			if ev.Type == store.WatchBookmark {
 				if relist {
-					i.replace(fresh)
+					i.replace(fresh, ev.Rev)
 					relist, fresh = false, nil
+				} else {
+					i.advance(ev.Rev)
 				}
 				from = max(from, ev.Rev)
 				continue
@@ -141,7 +168,7 @@ func (i *Informer) Run(ctx context.Context) {
 				fresh[Key(obj.GetNamespace(), obj.GetName())] = obj
 				continue
 			}
-			i.apply(ev.Type, obj)
+			i.apply(ev.Type, obj, ev.Rev)
 		}
 		if ctx.Err() == nil {
 			sleep(ctx, 100*time.Millisecond)
@@ -149,9 +176,18 @@ func (i *Informer) Run(ctx context.Context) {
 	}
 }
 
-// replace installs a complete list, telling handlers what changed.
-func (i *Informer) replace(fresh map[string]catalog.Object) {
+// advance records that nothing changed up to rev.
+func (i *Informer) advance(rev int64) {
 	i.mu.Lock()
+	i.rev = max(i.rev, rev)
+	i.mu.Unlock()
+}
+
+// replace installs a complete list as of rev, telling handlers what
+// changed.
+func (i *Informer) replace(fresh map[string]catalog.Object, rev int64) {
+	i.mu.Lock()
+	i.rev = rev
 	old, oldVersions := i.objs, i.versions
 	if i.Lean {
 		i.versions = make(map[string]string, len(fresh))
@@ -207,9 +243,14 @@ func (i *Informer) stub(key string) catalog.Object {
 	return o
 }
 
-func (i *Informer) apply(eventType string, obj catalog.Object) {
+// apply applies one change, made at rev. (The changes of one transaction
+// share a revision and are applied one by one: the charges of a quota's
+// usage, which are made so, are each conditional on their own
+// resourceVersion.)
+func (i *Informer) apply(eventType string, obj catalog.Object, rev int64) {
 	k := Key(obj.GetNamespace(), obj.GetName())
 	i.mu.Lock()
+	i.rev = max(i.rev, rev)
 	var old catalog.Object
 	switch {
 	case i.Lean && eventType == store.WatchDeleted:

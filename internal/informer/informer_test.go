@@ -29,10 +29,10 @@ func TestRelistAndEvents(t *testing.T) {
 				_, isCM := obj.(*corev1.ConfigMap)
 				events = append(events, fmt.Sprintf("%s %s/%s rv=%s cm=%v old=%v", ev, obj.GetNamespace(), obj.GetName(), obj.GetResourceVersion(), isCM, old != nil))
 			})
-			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "1"), "ns/b": cm("ns", "b", "2")})
-			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "3")})
-			i.apply(store.WatchAdded, cm("ns", "c", "4"))
-			i.apply(store.WatchDeleted, cm("ns", "c", "5"))
+			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "1"), "ns/b": cm("ns", "b", "2")}, 2)
+			i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "3")}, 3)
+			i.apply(store.WatchAdded, cm("ns", "c", "4"), 4)
+			i.apply(store.WatchDeleted, cm("ns", "c", "5"), 5)
 			oldOnModify := !lean // only a full informer has the previous object
 			want := []string{
 				"ADDED ns/a rv=1 cm=true old=false", "ADDED ns/b rv=2 cm=true old=false",
@@ -60,5 +60,39 @@ func TestRelistAndEvents(t *testing.T) {
 				t.Error("not synced after a relist")
 			}
 		})
+	}
+}
+
+// ListIn answers only once synced, with a namespace's objects and the
+// revision every change up to which is applied: the list's, then each
+// event's and each bookmark's.
+func TestListInNamesItsRevision(t *testing.T) {
+	i := New(nil, catalog.ConfigMaps(), slog.Default())
+	names := func(objs []catalog.Object) []string {
+		var out []string
+		for _, o := range objs {
+			out = append(out, o.GetName())
+		}
+		return out
+	}
+	if _, _, ok := i.ListIn("ns"); ok {
+		t.Fatal("an informer that has not synced answered")
+	}
+	i.replace(map[string]catalog.Object{"ns/a": cm("ns", "a", "3"), "other/b": cm("other", "b", "4")}, 10)
+	if objs, rev, ok := i.ListIn("ns"); !ok || rev != 10 || fmt.Sprint(names(objs)) != "[a]" {
+		t.Fatalf("after the list at 10: %v %d %v", names(objs), rev, ok)
+	}
+	i.apply(store.WatchModified, cm("other", "b", "12"), 12)
+	if _, rev, _ := i.ListIn("ns"); rev != 12 {
+		t.Fatalf("after an event at 12: %d", rev)
+	}
+	i.advance(15)
+	i.advance(14)
+	if objs, rev, _ := i.ListIn("ns"); rev != 15 || len(objs) != 1 {
+		t.Fatalf("after bookmarks at 15 then 14: %d %v", rev, names(objs))
+	}
+	i.Lean = true
+	if _, _, ok := i.ListIn("ns"); ok {
+		t.Fatal("a lean informer, which keeps no objects, answered")
 	}
 }

@@ -468,6 +468,9 @@ type read struct {
 	item  *storage.Item
 	entry *Entry
 	obj   catalog.Object
+	// recharges counts the passes of the write loop whose charges went
+	// stale (errRecharge).
+	recharges int
 }
 
 func (s *Store) read(ctx context.Context, r *catalog.Resource, key, name string) (*read, error) {
@@ -516,10 +519,16 @@ const maxRecharges = 10000
 // is.
 var errRecharge = errors.New("store: an object charged with the write changed; charging again")
 
-// charge is an admission.Charge with its resource resolved.
+// charge is an admission.Charge with its resource resolved: an object
+// written with the write, conditionally on its resourceVersion; or, when
+// obj is nil, an admission.ChargeBasis: the objects of res in namespace,
+// none of which may be newer than since (storage.OpUnchangedSince).
 type charge struct {
 	res *catalog.Resource
 	obj catalog.Object
+
+	namespace string
+	since     int64
 }
 
 // write makes one write of r, in one transaction with the objects it is
@@ -556,6 +565,10 @@ func (s *Store) writeOps(ctx context.Context, op storage.Op, charges []charge) (
 	ops := []storage.Op{op}
 	plains := make([][]byte, len(charges))
 	for i, c := range charges {
+		if c.obj == nil {
+			ops = append(ops, storage.Op{Type: storage.OpUnchangedSince, Key: Prefix(c.res, c.namespace), IfRev: c.since})
+			continue
+		}
 		ifRev, err := strconv.ParseInt(c.obj.GetResourceVersion(), 10, 64)
 		if err != nil || ifRev <= 0 {
 			return 0, fmt.Errorf("store: a charged %s has no resourceVersion", c.res.Kind)
@@ -583,6 +596,9 @@ func (s *Store) writeOps(ctx context.Context, op storage.Op, charges []charge) (
 		return 0, err
 	}
 	for i, c := range charges {
+		if c.obj == nil {
+			continue
+		}
 		c.obj.SetResourceVersion(strconv.FormatInt(rev, 10))
 		s.written(c.res, ops[i+1].Key, plains[i], rev)
 	}
@@ -606,6 +622,7 @@ func (s *Store) guaranteedUpdate(ctx context.Context, r *catalog.Resource, names
 		if err != nil {
 			return nil, false, err
 		}
+		cur.recharges = recharges
 		c, err := decide(cur)
 		if err != nil {
 			return nil, false, err

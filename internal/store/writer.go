@@ -46,9 +46,11 @@ type keyLocks struct{ m sync.Map }
 // lock takes the locks of the charged objects' keys, in key order, and
 // returns their release.
 func (l *keyLocks) lock(charges []charge) func() {
-	keys := make([]string, len(charges))
-	for i, c := range charges {
-		keys[i] = Key(c.res, c.obj.GetNamespace(), c.obj.GetName())
+	keys := make([]string, 0, len(charges))
+	for _, c := range charges {
+		if c.obj != nil {
+			keys = append(keys, Key(c.res, c.obj.GetNamespace(), c.obj.GetName()))
+		}
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
@@ -65,22 +67,38 @@ func (l *keyLocks) lock(charges []charge) func() {
 	}
 }
 
-// resolve gives admission's charges their resources.
-func (w *Writer) resolve(charges []admission.Charge) ([]charge, error) {
-	if len(charges) == 0 {
+// resolve gives admission's charges, and the lists they were decided
+// from, their resources.
+func (w *Writer) resolve(a *admission.Attributes) ([]charge, error) {
+	if len(a.Charges) == 0 && len(a.ChargedFrom) == 0 {
 		return nil, nil
 	}
-	out := make([]charge, len(charges))
-	for i, c := range charges {
+	lookup := func(gvr schema.GroupVersionResource) (*catalog.Resource, error) {
+		if w.Resources != nil {
+			if res, found := w.Resources(gvr); found {
+				return res, nil
+			}
+		}
+		return nil, apierrors.NewInternalError(fmt.Errorf("cannot write a charge to %s: not served", gvr))
+	}
+	out := make([]charge, 0, len(a.Charges)+len(a.ChargedFrom))
+	for _, c := range a.Charges {
 		obj, ok := c.Object.(catalog.Object)
-		if w.Resources == nil || !ok {
+		if !ok {
 			return nil, apierrors.NewInternalError(fmt.Errorf("cannot write a charge to %s", c.Resource))
 		}
-		res, found := w.Resources(c.Resource)
-		if !found {
-			return nil, apierrors.NewInternalError(fmt.Errorf("cannot write a charge to %s: not served", c.Resource))
+		res, err := lookup(c.Resource)
+		if err != nil {
+			return nil, err
 		}
-		out[i] = charge{res: res, obj: obj}
+		out = append(out, charge{res: res, obj: obj})
+	}
+	for _, b := range a.ChargedFrom {
+		res, err := lookup(b.Resource)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, charge{res: res, namespace: b.Namespace, since: b.Rev})
 	}
 	return out, nil
 }
@@ -229,7 +247,7 @@ func (w *Writer) createObject(ctx context.Context, r *catalog.Resource, obj cata
 		}
 	}()
 	for recharges := 0; ; recharges++ {
-		charges, err := w.resolve(attrs.Charges)
+		charges, err := w.resolve(attrs)
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +298,7 @@ func (w *Writer) update(ctx context.Context, t Target, o Options, apply ChangeFu
 		if err != nil {
 			return nil, err
 		}
-		next, charges, err := w.admitUpdate(ctx, t, obj, cur.obj, o, applied)
+		next, charges, err := w.admitUpdate(ctx, t, obj, cur.obj, o, applied, cur.recharges)
 		if err != nil {
 			return nil, err
 		}
@@ -340,7 +358,7 @@ func (w *Writer) Apply(ctx context.Context, t Target, patch runtime.Object, forc
 // store, given the current one, records who changed which fields, and
 // admits and validates it. It returns what admission charged the update
 // to (admission.Charge).
-func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, o Options, applied bool) (catalog.Object, []charge, error) {
+func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Object, o Options, applied bool, recharges int) (catalog.Object, []charge, error) {
 	r := t.Resource
 	if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
 		return nil, nil, ErrConflict(r, cur.GetName())
@@ -379,6 +397,7 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 	if err != nil {
 		return nil, nil, err
 	}
+	attrs.Recharges = recharges
 	if err := w.admission.Mutate(ctx, attrs); err != nil {
 		return nil, nil, err
 	}
@@ -407,7 +426,7 @@ func (w *Writer) admitUpdate(ctx context.Context, t Target, obj, cur catalog.Obj
 	if err := w.admission.Validate(ctx, attrs); err != nil {
 		return nil, nil, err
 	}
-	charges, err := w.resolve(attrs.Charges)
+	charges, err := w.resolve(attrs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -352,6 +353,92 @@ func TestChargesRaceWithoutLoss(t *testing.T) {
 	obj, _ = s.GetObject(dana, quotas, "ns", "counter")
 	if got := obj.(*corev1.ResourceQuota).Status.Used["count"]; got.Value() != 2*n {
 		t.Errorf("a dry run was charged: %s", got.String())
+	}
+}
+
+// basisCharger decides its (empty) charges from a list of quotas as of
+// rev, as the ResourceQuota plugin does from its cache, and from the
+// store's current revision when charging again.
+type basisCharger struct {
+	s         *Store
+	quota     *catalog.Resource
+	rev       int64
+	recharges []int
+}
+
+func (c *basisCharger) Charges() {}
+
+func (c *basisCharger) Validate(ctx context.Context, a *admission.Attributes) error {
+	if a.Kind.Kind != "ConfigMap" {
+		return nil
+	}
+	c.recharges = append(c.recharges, a.Recharges)
+	rev := c.rev
+	if a.Recharges > 0 {
+		var err error
+		if rev, err = c.s.KV.Rev(ctx); err != nil {
+			return err
+		}
+	}
+	a.ChargedFrom = append(a.ChargedFrom, admission.ChargeBasis{Resource: c.quota.GroupVersionResource(), Namespace: "ns", Rev: rev})
+	return nil
+}
+
+// A write whose charges were decided from a list of quotas older than a
+// quota of its namespace is not made as decided: it is charged again,
+// from storage, on create and on update. A quota of another namespace
+// does not count.
+func TestChargesFromAStaleListAreChargedAgain(t *testing.T) {
+	s := testStore(t)
+	quotas, cms := catalog.ResourceQuotas(), catalog.ConfigMaps()
+	before, err := s.KV.Rev(dana)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charger := &basisCharger{s: s, quota: quotas, rev: before}
+	chain := admission.AllowAll()
+	chain.Validators = append(chain.Validators, charger)
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
+		return quotas, gvr == quotas.GroupVersionResource()
+	}
+	for _, ns := range []string{"other", "ns"} {
+		q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: ns}}
+		if _, err := testWriter(t, s, nil).Create(dana, quotas, q, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if ns == "other" {
+			if _, err := w.Create(dana, cms, configMap("cm-0", nil), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(charger.recharges) != "[0]" {
+				t.Fatalf("a quota in another namespace made the write charge again: %v", charger.recharges)
+			}
+			charger.recharges = nil
+		}
+	}
+	if _, err := w.Create(dana, cms, configMap("cm-1", nil), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Update(dana, ObjectTarget(cms, "ns", "cm-1"), Options{}, func(cur catalog.Object) (catalog.Object, error) {
+		cur.(*corev1.ConfigMap).Data = map[string]string{"k": "changed"}
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(charger.recharges) != "[0 1 0 1]" {
+		t.Fatalf("charges of a create and an update decided from a list older than a quota: passes %v, want [0 1 0 1]", charger.recharges)
+	}
+	charger.recharges = nil
+	if charger.rev, err = s.KV.Rev(dana); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(dana, cms, configMap("cm-2", nil), Options{}); err != nil || fmt.Sprint(charger.recharges) != "[0]" {
+		t.Fatalf("charges decided from a current list: %v, passes %v", err, charger.recharges)
 	}
 }
 

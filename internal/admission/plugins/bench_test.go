@@ -59,7 +59,7 @@ func teamDeps() Deps {
 		"limits.cpu": resource.MustParse("5"), "limits.memory": resource.MustParse("4Gi")}
 	quotas := []*corev1.ResourceQuota{{ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: "team", ResourceVersion: "42"},
 		Spec: corev1.ResourceQuotaSpec{Hard: hard}, Status: corev1.ResourceQuotaStatus{Hard: hard, Used: used}}}
-	d.ResourceQuotas = func(context.Context, string) ([]*corev1.ResourceQuota, error) { return quotas, nil }
+	d.ResourceQuotas = func(context.Context, string, bool) ([]*corev1.ResourceQuota, int64, error) { return quotas, 42, nil }
 	return d
 }
 

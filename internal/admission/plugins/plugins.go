@@ -81,9 +81,9 @@ type Deps struct {
 	RuntimeClass func(ctx context.Context, name string) (*nodev1.RuntimeClass, error)
 	// IngressClasses lists the stored ingress classes.
 	IngressClasses func(ctx context.Context) ([]*networkingv1.IngressClass, error)
-	// ResourceQuotas lists the ResourceQuotas of a namespace as stored
-	// now.
-	ResourceQuotas func(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
+	// ResourceQuotas lists the ResourceQuotas of a namespace
+	// (resourcequota.Plugin.Quotas).
+	ResourceQuotas resourcequota.Lister
 }
 
 // Implemented lists the plugins a flag can name, in the order they run.

@@ -57,7 +57,7 @@ func deps(z authz.Authorizer) Deps {
 		Pods:            func(context.Context, string) ([]*corev1.Pod, error) { return nil, nil },
 		PriorityClasses: func(context.Context) ([]*schedulingv1.PriorityClass, error) { return nil, nil },
 		StorageClasses:  func(context.Context) ([]*storagev1.StorageClass, error) { return nil, nil },
-		ResourceQuotas:  func(context.Context, string) ([]*corev1.ResourceQuota, error) { return nil, nil },
+		ResourceQuotas:  func(context.Context, string, bool) ([]*corev1.ResourceQuota, int64, error) { return nil, 1, nil },
 		RuntimeClass: func(_ context.Context, name string) (*nodev1.RuntimeClass, error) {
 			return nil, apierrors.NewNotFound(nodev1.Resource("runtimeclasses"), name)
 		},

@@ -28,11 +28,16 @@ const PluginName = "ResourceQuota"
 
 // Plugin charges writes to the quotas of their namespace.
 type Plugin struct {
-	// Quotas reads the ResourceQuotas of a namespace as stored now, each
-	// with its resourceVersion. The plugin does not change them.
-	Quotas   func(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
+	// Quotas lists the ResourceQuotas of a namespace, each with its
+	// resourceVersion, and the revision the list is complete as of. A
+	// cache may answer, unless fresh asks for them as stored now. The
+	// plugin does not change them.
+	Quotas   Lister
 	Registry quota.Registry
 }
+
+// Lister lists the ResourceQuotas of a namespace; see Plugin.Quotas.
+type Lister func(ctx context.Context, namespace string, fresh bool) (quotas []*corev1.ResourceQuota, rev int64, err error)
 
 var quotasResource = corev1.SchemeGroupVersion.WithResource("resourcequotas")
 
@@ -97,7 +102,15 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if !p.Registry.For(w.Resource).Handles(w.Op, w.Subresource, w.Object, w.Old) {
 		return nil
 	}
-	quotas, err := p.Quotas(ctx, a.Namespace)
+	// The first charge may read a cache: the write is made only if no
+	// quota of the namespace was created or changed after the list's
+	// revision (a.ChargedFrom), and each quota charged is written
+	// conditionally on its own resourceVersion. When it was, the write is
+	// charged again, from storage.
+	quotas, rev, err := p.Quotas(ctx, a.Namespace, a.Recharges > 0)
+	if err == nil && rev <= 0 {
+		err = errors.New("the list of quotas has no revision")
+	}
 	if err != nil {
 		// Not an API status: the server answers as the cause calls for (503
 		// when the store has no quorum, 504 past the deadline, else its
@@ -121,5 +134,6 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	for _, q := range charged {
 		a.Charges = append(a.Charges, admission.Charge{Resource: quotasResource, Object: q})
 	}
+	a.ChargedFrom = append(a.ChargedFrom, admission.ChargeBasis{Resource: quotasResource, Namespace: a.Namespace, Rev: rev})
 	return nil
 }
