@@ -139,6 +139,10 @@ type Options struct {
 	// EtcdCountMetricPollPeriod is how often the stored objects of each
 	// resource are counted for /metrics; 0 counts none.
 	EtcdCountMetricPollPeriod time.Duration
+	// WatchCache is kube-apiserver's --watch-cache: on etcd, the server's
+	// consistent lists are served from caches of each resource's objects
+	// (store.EnableListCache). The embedded database has none.
+	WatchCache bool
 	// StorageBackend is kube-apiserver's --storage-backend: etcd3, or
 	// sekisho's bbolt; empty picks etcd3 when EtcdServers are set.
 	StorageBackend string
@@ -189,6 +193,7 @@ func DefaultOptions() Options {
 		EtcdPrefix:                  "/registry",
 		EtcdCompactionInterval:      5 * time.Minute,
 		EtcdCountMetricPollPeriod:   time.Minute,
+		WatchCache:                  true,
 		TLSMinVersion:               "VersionTLS12",
 		MaxRequestsInFlight:         400,
 		MaxMutatingRequestsInFlight: 200,

@@ -105,6 +105,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer closeKV()
 	st := store.NewStore(kv)
+	if _, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
+		st.EnableListCache(ctx)
+	}
 	cat := catalog.Builtin()
 	rewriter, err := startEncryption(ctx, o, log, st, cat)
 	if err != nil {

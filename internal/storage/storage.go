@@ -188,6 +188,13 @@ type KV interface {
 	Close() error
 }
 
+// ProgressRequester is a KV whose watches can be asked for a progress
+// event now (etcd's): each watch then gets an EventProgress at a
+// revision that follows every event it has been sent.
+type ProgressRequester interface {
+	RequestProgress(ctx context.Context)
+}
+
 // Expiring is a KV whose keys can be written to expire: etcd's, with
 // leases. kube-apiserver keeps its endpoint leases (masterleases) so;
 // the embedded database has one server and no such keys.

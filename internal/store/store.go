@@ -55,6 +55,7 @@ type Store struct {
 	encryption atomic.Pointer[encryption.Config]
 
 	events eventEntries
+	lists  listCaches
 }
 
 // NewStore returns a Store over kv with identity encryption.
@@ -885,6 +886,14 @@ func (o *ListOptions) filtered() bool {
 // List returns one page of objects. A continue token pins later pages to
 // the revision of the first.
 func (s *Store) List(ctx context.Context, r *catalog.Resource, o ListOptions) (*ListResult, error) {
+	if res, ok, err := s.cachedList(ctx, r, o); ok || err != nil {
+		return res, err
+	}
+	return s.listStorage(ctx, r, o)
+}
+
+// listStorage is List, read from storage.
+func (s *Store) listStorage(ctx context.Context, r *catalog.Resource, o ListOptions) (*ListResult, error) {
 	prefix := Prefix(r, o.Namespace)
 	kvOpts := storage.ListOptions{Rev: o.Rev}
 	if o.Continue != "" {

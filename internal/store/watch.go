@@ -36,6 +36,8 @@ type WatchEvent struct {
 	InitialEventsEnd bool
 	// Status is an ERROR event's.
 	Status *metav1.Status
+	// key is the storage key of the event's object.
+	key string
 }
 
 // WatchOptions extend ListOptions for a watch.
@@ -155,17 +157,17 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	switch ev.Type {
 	case storage.EventAdded:
 		e, ok, err := entryOf(ev.Value, false)
-		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev}, ok, err
+		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev, key: ev.Key}, ok, err
 	case storage.EventDeleted:
 		e, ok, err := entryOf(ev.Value, false)
-		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev}, ok, err
+		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev, key: ev.Key}, ok, err
 	}
 	cur, curOK, err := entryOf(ev.Value, false)
 	if err != nil {
 		return WatchEvent{}, false, err
 	}
 	if !o.filtered() {
-		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev}, true, nil
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
 	}
 	prev, prevOK, err := entryOf(ev.PrevValue, true)
 	if err != nil {
@@ -173,11 +175,11 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	}
 	switch {
 	case curOK && prevOK:
-		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev}, true, nil
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
 	case curOK:
-		return WatchEvent{Type: WatchAdded, Entry: cur, Rev: ev.Rev}, true, nil
+		return WatchEvent{Type: WatchAdded, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
 	case prevOK:
-		return WatchEvent{Type: WatchDeleted, Entry: prev, Rev: ev.Rev}, true, nil
+		return WatchEvent{Type: WatchDeleted, Entry: prev, Rev: ev.Rev, key: ev.Key}, true, nil
 	}
 	return WatchEvent{}, false, nil
 }

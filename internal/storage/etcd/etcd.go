@@ -365,6 +365,14 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 	return mapErr(err)
 }
 
+// RequestProgress implements storage.ProgressRequester. The watches share
+// one gRPC stream (all of them require a leader, and carry no other
+// metadata), and etcd answers a request on it with a progress note to
+// each of its watches once they are all synced.
+func (s *Store) RequestProgress(ctx context.Context) {
+	s.c.RequestProgress(clientv3.WithRequireLeader(ctx))
+}
+
 // Close implements storage.KV; the client is the caller's to close.
 func (s *Store) Close() error { return nil }
 
