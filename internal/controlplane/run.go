@@ -105,9 +105,6 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer closeKV()
 	st := store.NewStore(kv)
-	if _, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
-		st.EnableListCache(ctx)
-	}
 	cat := catalog.Builtin()
 	rewriter, err := startEncryption(ctx, o, log, st, cat)
 	if err != nil {
@@ -121,6 +118,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	if err != nil {
 		log.Error("some objects could not be moved to kube-apiserver's storage keys and stay where they were", "err", err)
+	}
+	if _, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
+		// Every stored resource's cache fills now (its values opened with
+		// the encryption configuration, at their current keys), as
+		// kube-apiserver's watch caches do, so that the first lists after
+		// a start are not the ones that wait for a cache.
+		st.EnableListCache(ctx, store.StoredResources(cat)...)
 	}
 	inf := newInformers(st, cat, log)
 

@@ -35,13 +35,32 @@ type listCaches struct {
 // with no resourceVersion and no continue token) from memory, as
 // kube-apiserver serves them from its watch cache: a cache of every object
 // of a resource, fed by a watch, answers once it has applied every change
-// up to storage's current revision (one quorum read on etcd). A resource
-// gets its cache at its first such list (which storage answers), and
-// loses it after listCacheIdle without one. Worth it where a list is a
+// up to storage's current revision (one quorum read on etcd). The warm
+// resources get their caches now; any other at its first such list
+// (which storage answers). A cache no list has used for listCacheIdle
+// stops, and starts again at the next list. Worth it where a list is a
 // network round that carries every object (etcd); bbolt's lists are
 // memory-mapped reads already. The caches stop when ctx ends.
-func (s *Store) EnableListCache(ctx context.Context) {
+func (s *Store) EnableListCache(ctx context.Context, warm ...*catalog.Resource) {
 	s.lists.ctx.Store(&ctx)
+	for _, r := range warm {
+		s.lists.start(ctx, s, r)
+	}
+}
+
+// start returns r's cache, starting it if it has none; started says it
+// did.
+func (l *listCaches) start(ctx context.Context, s *Store, r *catalog.Resource) (c *listCache, started bool) {
+	if v, ok := l.caches.Load(r); ok {
+		return v.(*listCache), false
+	}
+	c = &listCache{s: s, res: r, items: map[string]*Entry{}, moved: make(chan struct{})}
+	c.used.Store(time.Now().UnixNano())
+	if v, loaded := l.caches.LoadOrStore(r, c); loaded {
+		return v.(*listCache), false
+	}
+	go c.run(ctx)
+	return c, true
 }
 
 // cachedList answers a list from r's cache. ok is false when the cache
@@ -52,16 +71,10 @@ func (s *Store) cachedList(ctx context.Context, r *catalog.Resource, o ListOptio
 	if run == nil || !o.Shared || o.Rev != 0 || o.MinRev != 0 || o.Continue != "" {
 		return nil, false, nil
 	}
-	v, loaded := s.lists.caches.Load(r)
-	if !loaded {
-		c := &listCache{s: s, res: r, items: map[string]*Entry{}, moved: make(chan struct{})}
-		if v, loaded = s.lists.caches.LoadOrStore(r, c); !loaded {
-			c.used.Store(time.Now().UnixNano())
-			go c.run(*run)
-			return nil, false, nil
-		}
+	c, started := s.lists.start(*run, s, r)
+	if started {
+		return nil, false, nil
 	}
-	c := v.(*listCache)
 	c.used.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	synced := c.synced
