@@ -6,13 +6,17 @@
 # with one PKI, so one kubeconfig drives both. Each round measures GET
 # (HTTP/2, 16 streams), CREATE (64 writers), LIST (1,000 ConfigMaps),
 # then etcd-get and etcd-create straight to the members.
+# `kubeperf.sh cpu` measures GET and CREATE only, and prints with each
+# the CPU time per request of the API server, of the three members
+# together and of the load client: where a request's cost goes when all
+# of them share the machine's cores.
 # Needs /tmp/sekisho, /tmp/loadgen and kube-apiserver (KUBE_BIN, default
 # the compat suite's cache: test/compat/build-kube.sh builds it).
 set -u
 . "$(dirname "$0")/perflib.sh"
 kube=${KUBE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/sekisho/kube-v1.37.2}/kube-apiserver
 [ -x "$kube" ] || { echo "no $kube: run test/compat/build-kube.sh v1.37.2" >&2; exit 1; }
-dir=/tmp/kubeperf port=17590 rounds=${ROUNDS:-3}
+dir=/tmp/kubeperf port=17590 rounds=${ROUNDS:-3} mode=${1:-throughput}
 rm -rf $dir $dir-*
 perf_start $dir $port && perf_stop # the PKI
 pki=$dir/pki cluster="" servers=""
@@ -35,8 +39,30 @@ done
 etcd=(--etcd-servers "$servers" --etcd-cafile $pki/etcd/ca.crt
   --etcd-certfile $pki/apiserver-etcd-client.crt --etcd-keyfile $pki/apiserver-etcd-client.key)
 
+# ticks PID... prints the processes' CPU time so far, in 1/100 s.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+
+# cpu LABEL SCENARIO CONCURRENCY LOADGEN-FLAGS... runs one 10 s load and
+# prints its rate with the CPU time per request of the server (perf_pid),
+# the members and the load client.
+cpu() {
+  local label=$1 scenario=$2 conc=$3; shift 3
+  local s0 e0 s1 e1 out lg
+  s0=$(ticks $perf_pid); e0=$(ticks "${pids[@]}")
+  out=$({ /usr/bin/time -f "loadgen-cpu %U %S" /tmp/loadgen "$@" --scenario $scenario --duration 10s --concurrency $conc --json | tail -1; } 2>&1)
+  s1=$(ticks $perf_pid); e1=$(ticks "${pids[@]}")
+  lg=$(echo "$out" | awk '/^loadgen-cpu/ {print ($2 + $3) * 1000000}')
+  echo "$out" | grep '^{' | jq -r --arg l "$label" --argjson s $((s1 - s0)) --argjson e $((e1 - e0)) --argjson lg "${lg:-0}" \
+    '"\($l) \(.perSecond | floor)/s, CPU per request: server \($s * 10000 / .requests | floor) µs, etcd members \($e * 10000 / .requests | floor) µs, loadgen \($lg / .requests | floor) µs"'
+}
+
 measure() {
   local label=$1 k=$dir/super-admin.conf
+  if [ "$mode" = cpu ]; then
+    cpu "$label GET   " get 16 --kubeconfig $k --namespace lg-get --http2
+    cpu "$label CREATE" create 64 --kubeconfig $k --namespace lg-create
+    return
+  fi
   echo "$label GET    $(/tmp/loadgen --kubeconfig $k --namespace lg-get --scenario get --duration 10s --concurrency 16 --http2 | tail -1)"
   echo "$label CREATE $(/tmp/loadgen --kubeconfig $k --namespace lg-create --scenario create --duration 10s --concurrency 64 | tail -1)"
   echo "$label LIST   $(/tmp/loadgen --kubeconfig $k --namespace lg-list --scenario list --objects 1000 | tail -1)"
@@ -56,6 +82,12 @@ for round in $(seq "$rounds"); do
   for _ in $(seq 600); do curl -sk "https://127.0.0.1:$port/readyz" 2>/dev/null | grep -q ok && break; sleep 0.1; done
   measure "round $round kube-apiserver"
   perf_stop
+  if [ "$mode" = cpu ]; then
+    perf_pid=$$ # no server: its column is this shell's idle time
+    cpu "round $round etcd GET   " etcd-get 16 "${etcd[@]}"
+    cpu "round $round etcd CREATE" etcd-create 64 "${etcd[@]}"
+    continue
+  fi
   echo "round $round etcd GET    $(/tmp/loadgen --scenario etcd-get "${etcd[@]}" --duration 10s --concurrency 16 | tail -1)"
   echo "round $round etcd CREATE $(/tmp/loadgen --scenario etcd-create "${etcd[@]}" --duration 10s --concurrency 64 | tail -1)"
 done
