@@ -32,7 +32,7 @@ for i in 1 2 3; do
     --initial-cluster "$cluster" > $dir-m$i.log 2>&1 &
   pids+=($!)
 done
-trap 'kill ${pids[*]} 2>/dev/null' EXIT
+trap 'kill ${pids[*]} 2>/dev/null; wait ${pids[*]} 2>/dev/null' EXIT
 for i in 1 2 3; do
   for _ in $(seq 600); do grep -q "etcd member serving" $dir-m$i.log && break; sleep 0.1; done
 done
