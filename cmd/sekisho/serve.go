@@ -124,7 +124,7 @@ func serveFlags(fs *pflag.FlagSet, o *controlplane.Options, verbosity *int) {
 	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often a candidate tries to acquire, and a leader to renew, its lease")
 	fs.DurationVar(&o.EtcdCountMetricPollPeriod, "etcd-count-metric-poll-period", o.EtcdCountMetricPollPeriod, "how often to count each resource's stored objects for /metrics (apiserver_resource_objects); 0 turns the count off")
 	fs.DurationVar(&o.EtcdCompactionInterval, "etcd-compaction-interval", o.EtcdCompactionInterval, "compact etcd's history older than this, taking turns with other API servers (kube-apiserver's included) through compact_rev_key; 0 leaves it to etcd")
-	fs.BoolVar(&o.WatchCache, "watch-cache", o.WatchCache, "on etcd, serve consistent lists from an in-memory cache of each listed resource, caught up with etcd's current revision before it answers (as kube-apiserver's watch cache does); no effect on the embedded database")
+	fs.BoolVar(&o.WatchCache, "watch-cache", o.WatchCache, "on etcd, serve consistent gets and lists from an in-memory cache of each resource, caught up with etcd's current revision before it answers (as kube-apiserver's watch cache serves lists); no effect on the embedded database")
 	fs.StringVar(&o.StorageBackend, "storage-backend", o.StorageBackend, "etcd3 (with --etcd-servers) or bbolt (the embedded database, the default without --etcd-servers)")
 	fs.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "maximum concurrent non-mutating requests")
 	fs.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "maximum concurrent mutating requests")

@@ -140,7 +140,7 @@ type Options struct {
 	// resource are counted for /metrics; 0 counts none.
 	EtcdCountMetricPollPeriod time.Duration
 	// WatchCache is kube-apiserver's --watch-cache: on etcd, the server's
-	// consistent lists are served from caches of each resource's objects
+	// consistent gets and lists are served from caches of each resource's objects
 	// (store.EnableListCache). The embedded database has none.
 	WatchCache bool
 	// StorageBackend is kube-apiserver's --storage-backend: etcd3, or

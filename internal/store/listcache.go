@@ -28,11 +28,72 @@ var (
 type listCaches struct {
 	ctx    atomic.Pointer[context.Context] // set by EnableListCache
 	caches sync.Map                        // *catalog.Resource → *listCache
-	served atomic.Int64                    // lists a cache answered
+	revs   revReads
+	served atomic.Int64 // lists and gets a cache answered
+}
+
+// revReadTimeout bounds one read of storage's current revision that
+// several requests share.
+const revReadTimeout = 10 * time.Second
+
+// revReads shares the quorum reads of storage's current revision that
+// consistent reads from the caches need. A request joins the next read
+// to start after it arrived, never one already under way (which may have
+// begun before a write the request must see), so that however many
+// requests wait, one read is under way at a time: on etcd, 16 concurrent
+// gets cost a range or two, not 16.
+type revReads struct {
+	mu      sync.Mutex
+	running bool
+	next    *revRead
+}
+
+type revRead struct {
+	done chan struct{}
+	rev  int64
+	err  error
+}
+
+// get returns a revision read after the call began. The read itself runs
+// under run (with revReadTimeout), not ctx: other requests share it.
+func (b *revReads) get(ctx, run context.Context, read func(context.Context) (int64, error)) (int64, error) {
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &revRead{done: make(chan struct{})}
+	}
+	r := b.next
+	if !b.running {
+		b.startLocked(run, read)
+	}
+	b.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.rev, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (b *revReads) startLocked(run context.Context, read func(context.Context) (int64, error)) {
+	r := b.next
+	b.next, b.running = nil, true
+	go func() {
+		ctx, cancel := context.WithTimeout(run, revReadTimeout)
+		r.rev, r.err = read(ctx)
+		cancel()
+		close(r.done)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.running = false
+		if b.next != nil {
+			b.startLocked(run, read)
+		}
+	}()
 }
 
 // EnableListCache serves the server's consistent lists (ListOptions.Shared,
-// with no resourceVersion and no continue token) from memory, as
+// with no resourceVersion and no continue token), and its gets, from
+// memory, as
 // kube-apiserver serves them from its watch cache: a cache of every object
 // of a resource, fed by a watch, answers once it has applied every change
 // up to storage's current revision (one quorum read on etcd). The warm
@@ -75,25 +136,65 @@ func (s *Store) cachedList(ctx context.Context, r *catalog.Resource, o ListOptio
 	if started {
 		return nil, false, nil
 	}
-	c.used.Store(time.Now().UnixNano())
-	c.mu.Lock()
-	synced := c.synced
-	c.mu.Unlock()
-	if !synced {
-		return nil, false, nil
-	}
-	cur, err := s.KV.Rev(ctx)
-	if err != nil {
+	if ok, err := c.catchUp(ctx, *run); !ok || err != nil {
 		return nil, false, err
-	}
-	if !c.waitFor(ctx, cur) {
-		return nil, false, ctx.Err()
 	}
 	res, ok, err := c.list(r, o)
 	if ok {
 		s.lists.served.Add(1)
 	}
 	return res, ok, err
+}
+
+// cachedGet answers a get from r's cache, when it has one that can
+// answer: ok is false when storage must.
+func (s *Store) cachedGet(ctx context.Context, r *catalog.Resource, namespace, name string) (e *Entry, ok bool, err error) {
+	run := s.lists.ctx.Load()
+	if run == nil {
+		return nil, false, nil
+	}
+	v, found := s.lists.caches.Load(r)
+	if !found {
+		return nil, false, nil
+	}
+	c := v.(*listCache)
+	if ok, err := c.catchUp(ctx, *run); !ok || err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	e, synced := c.items[Key(r, namespace, name)], c.synced
+	c.mu.Unlock()
+	if !synced {
+		return nil, false, nil
+	}
+	s.lists.served.Add(1)
+	if e == nil {
+		return nil, true, notFound(r, name)
+	}
+	return e, true, nil
+}
+
+// catchUp makes the cache current for a consistent read: it reads
+// storage's revision (shared with other requests) and waits until the
+// cache has applied every change up to it. ok is false when the cache
+// cannot answer: not synced, or behind since it last failed to catch up
+// (the read then goes to storage at once, not after another wait).
+func (c *listCache) catchUp(ctx, run context.Context) (ok bool, err error) {
+	c.used.Store(time.Now().UnixNano())
+	c.mu.Lock()
+	usable := c.synced && c.rev >= c.behindAt
+	c.mu.Unlock()
+	if !usable {
+		return false, nil
+	}
+	cur, err := c.s.lists.revs.get(ctx, run, c.s.KV.Rev)
+	if err != nil {
+		return false, err
+	}
+	if !c.waitFor(ctx, cur) {
+		return false, ctx.Err()
+	}
+	return true, nil
 }
 
 // listCache holds every object of one resource, by storage key, as of
@@ -108,8 +209,11 @@ type listCache struct {
 	keys   []string // the keys of items, sorted, unless dirty
 	dirty  bool
 	rev    int64
-	synced bool          // items is a complete list, every value read
-	moved  chan struct{} // closed, and replaced, when rev advances or synced changes
+	synced bool // items is a complete list, every value read
+	// behindAt is a revision the cache failed to catch up with in time:
+	// until it has, reads do not wait for it.
+	behindAt int64
+	moved    chan struct{} // closed, and replaced, when rev advances or synced changes
 }
 
 // run keeps the cache until ctx ends or no list has used it for
@@ -292,6 +396,9 @@ func (c *listCache) waitFor(ctx context.Context, rev int64) bool {
 		case <-ask:
 			askNow()
 		case <-deadline.C:
+			c.mu.Lock()
+			c.behindAt = max(c.behindAt, rev)
+			c.mu.Unlock()
 			return false
 		case <-ctx.Done():
 			return false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +149,17 @@ func TestListCacheAnswersAsStorageWould(t *testing.T) {
 		if rev > 0 && found == gone {
 			t.Fatalf("after writing %s/%s at %d (deleted: %v), the list at %d has it: %v", ns, name, rev, gone, res.Rev, found)
 		}
+		// A get reads the cache too, and sees the write.
+		before := s.lists.served.Load()
+		e, err := s.Get(dana, cms, ns, name)
+		switch {
+		case s.lists.served.Load() == before:
+			t.Fatalf("a get of %s/%s was not answered by the cache", ns, name)
+		case rev > 0 && gone && err == nil:
+			t.Fatalf("a get after deleting %s/%s at %d found it at %d", ns, name, rev, e.Rev)
+		case rev > 0 && !gone && (err != nil || e.Rev != rev):
+			t.Fatalf("a get after writing %s/%s at %d: %v %v", ns, name, rev, e, err)
+		}
 		compare(ListOptions{})
 		sel, _ := labels.Parse("k=v1")
 		compare(ListOptions{Labels: sel, Namespace: ns})
@@ -168,8 +180,8 @@ func TestListCacheAnswersAsStorageWould(t *testing.T) {
 			t.Fatalf("the second page of 7:\n%s\nwant\n%s", g, w)
 		}
 	}
-	if n := s.lists.served.Load() - served; n < 4*60 {
-		t.Errorf("the cache answered %d of %d lists", n, 4*60)
+	if n := s.lists.served.Load() - served; n < 5*60 {
+		t.Errorf("the cache answered %d of %d lists and gets", n, 5*60)
 	}
 
 	// Writes to another resource move etcd's revision past the cache's:
@@ -211,4 +223,52 @@ func TestListCacheStopsWhenIdle(t *testing.T) {
 		}
 	}
 	waitServed(t, s, cms)
+}
+
+// Requests that arrive while a read of the revision is under way share
+// the next one, which starts after they arrived; one read at a time.
+func TestRevReadsShareTheNextRead(t *testing.T) {
+	var b revReads
+	started := make(chan int64, 10)
+	release := make(chan struct{})
+	var reads atomic.Int64
+	read := func(context.Context) (int64, error) {
+		n := reads.Add(1)
+		started <- n
+		<-release
+		return n, nil
+	}
+	ctx := context.Background()
+	first := make(chan int64)
+	go func() {
+		rev, _ := b.get(ctx, ctx, read)
+		first <- rev
+	}()
+	<-started // read 1 is under way
+	const later = 10
+	revs := make(chan int64, later)
+	for range later {
+		go func() {
+			rev, _ := b.get(ctx, ctx, read)
+			revs <- rev
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // the later requests wait
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d reads under way at once", n)
+	}
+	release <- struct{}{}
+	if rev := <-first; rev != 1 {
+		t.Fatalf("the first request got read %d", rev)
+	}
+	<-started // read 2, for the later requests
+	release <- struct{}{}
+	for range later {
+		if rev := <-revs; rev != 2 {
+			t.Fatalf("a request that arrived during read 1 got read %d, want 2", rev)
+		}
+	}
+	if n := reads.Load(); n != 2 {
+		t.Fatalf("%d reads for 1 + %d requests, want 2", n, later)
+	}
 }

@@ -332,6 +332,9 @@ func (s *Store) Get(ctx context.Context, r *catalog.Resource, namespace, name st
 	if err := ctx.Err(); err != nil { // the request's deadline has passed
 		return nil, err
 	}
+	if e, ok, err := s.cachedGet(ctx, r, namespace, name); ok || err != nil {
+		return e, err
+	}
 	it, err := s.KV.Get(ctx, Key(r, namespace, name))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, notFound(r, name)
