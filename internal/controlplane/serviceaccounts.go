@@ -36,11 +36,15 @@ func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *info
 		res, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource(resource))
 		return informer.New(st, res, log)
 	}
-	return &informers{
+	inf := &informers{
 		namespaces: core("namespaces"), serviceAccounts: core("serviceaccounts"),
 		secrets: core("secrets"), configMaps: core("configmaps"), pods: core("pods"), nodes: core("nodes"),
 		resourceQuotas: core("resourcequotas"),
 	}
+	// Quota admission charges from it: a quota that does not read must
+	// send admission to storage (which fails on it), not go unseen.
+	inf.resourceQuotas.Strict = true
+	return inf
 }
 
 func (i *informers) all() []*informer.Informer {

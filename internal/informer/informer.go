@@ -32,9 +32,17 @@ type Informer struct {
 	// nothing, and an object found deleted on a relist reaches handlers as
 	// an empty object with only its namespace and name. Set before Run.
 	Lean bool
+	// Strict holds the cache to every object: a value that does not read
+	// makes it relist, with the watch's initial list failing on such a
+	// value, and until a relist has read every value ListIn answers
+	// nothing (its caller reads storage, which reports the value). For
+	// caches whose answers must be whole, such as the quotas admission
+	// charges. Set before Run.
+	Strict bool
 
 	mu       sync.RWMutex
 	rev      int64 // every change up to this revision is applied
+	whole    bool  // the cache holds every object: not during a relist, nor after a value that did not read
 	objs     map[string]catalog.Object
 	versions map[string]string // Lean: key → resourceVersion
 	handlers []Handler
@@ -97,6 +105,9 @@ func (i *Informer) ListIn(namespace string) (objs []catalog.Object, rev int64, o
 	}
 	i.mu.RLock()
 	defer i.mu.RUnlock()
+	if !i.whole {
+		return nil, 0, false
+	}
 	for _, o := range i.objs {
 		if o.GetNamespace() == namespace {
 			objs = append(objs, o)
@@ -123,12 +134,18 @@ func (i *Informer) WaitForSync(ctx context.Context) bool {
 func (i *Informer) Run(ctx context.Context) {
 	var from int64
 	for ctx.Err() == nil {
-		events, err := i.Store.Watch(ctx, i.Resource, store.WatchOptions{FromRev: from})
+		if from == 0 {
+			i.setWhole(false)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		events, err := i.Store.Watch(wctx, i.Resource, store.WatchOptions{FromRev: from, FailOnUnreadable: i.Strict})
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			cancel()
 			from = 0
 			continue
 		}
 		if err != nil {
+			cancel()
 			i.Log.Warn("informer: watch failed", "resource", i.Resource.Name, "err", err)
 			sleep(ctx, time.Second)
 			continue
@@ -158,6 +175,12 @@ func (i *Informer) Run(ctx context.Context) {
 			}
 			shared, err := ev.Entry.Object()
 			if err != nil {
+				if i.Strict {
+					i.Log.Warn("informer: a value does not read; relisting", "resource", i.Resource.Name, "err", err)
+					i.setWhole(false)
+					from = 0
+					break
+				}
 				continue
 			}
 			// A watch event's object is shared with every other watcher
@@ -168,12 +191,23 @@ func (i *Informer) Run(ctx context.Context) {
 				fresh[Key(obj.GetNamespace(), obj.GetName())] = obj
 				continue
 			}
-			i.apply(ev.Type, obj, ev.Rev)
+			rev := ev.Rev
+			if ev.More {
+				rev-- // the transaction is whole only with its last event
+			}
+			i.apply(ev.Type, obj, rev)
 		}
+		cancel() // ends the watch, whether or not it ended itself
 		if ctx.Err() == nil {
 			sleep(ctx, 100*time.Millisecond)
 		}
 	}
+}
+
+func (i *Informer) setWhole(whole bool) {
+	i.mu.Lock()
+	i.whole = whole
+	i.mu.Unlock()
 }
 
 // advance records that nothing changed up to rev.
@@ -187,7 +221,7 @@ func (i *Informer) advance(rev int64) {
 // changed.
 func (i *Informer) replace(fresh map[string]catalog.Object, rev int64) {
 	i.mu.Lock()
-	i.rev = rev
+	i.rev, i.whole = rev, true
 	old, oldVersions := i.objs, i.versions
 	if i.Lean {
 		i.versions = make(map[string]string, len(fresh))
@@ -243,10 +277,7 @@ func (i *Informer) stub(key string) catalog.Object {
 	return o
 }
 
-// apply applies one change, made at rev. (The changes of one transaction
-// share a revision and are applied one by one: the charges of a quota's
-// usage, which are made so, are each conditional on their own
-// resourceVersion.)
+// apply applies one change; every change up to rev is then applied.
 func (i *Informer) apply(eventType string, obj catalog.Object, rev int64) {
 	k := Key(obj.GetNamespace(), obj.GetName())
 	i.mu.Lock()

@@ -86,6 +86,9 @@ type Event struct {
 	// empty for EventAdded.
 	PrevValue  []byte
 	PrevModRev int64
+	// More says that the next event has the same revision: a transaction
+	// changed several keys, and its change is whole only with the last.
+	More bool
 }
 
 // ListOptions shape a List call.

@@ -29,6 +29,7 @@ type listCaches struct {
 	ctx    atomic.Pointer[context.Context] // set by EnableListCache
 	caches sync.Map                        // *catalog.Resource → *listCache
 	revs   revReads
+	asking atomic.Bool  // a progress request is under way
 	served atomic.Int64 // lists and gets a cache answered
 }
 
@@ -224,27 +225,44 @@ func (c *listCache) run(ctx context.Context) {
 	defer c.s.lists.caches.CompareAndDelete(c.res, c)
 	defer c.unsync()
 	var from int64
+	retry := listCacheRetry
 	for ctx.Err() == nil {
+		if c.idle() {
+			return
+		}
 		if from == 0 {
 			var ok bool
 			if from, ok = c.fill(ctx); !ok {
-				pause(ctx, listCacheRetry)
+				// A value that does not read fails every list until it
+				// is repaired: retry, but less and less often.
+				pause(ctx, retry)
+				retry = min(2*retry, time.Minute)
 				continue
 			}
+			retry = listCacheRetry
 		}
 		no := false
-		events, err := c.s.Watch(ctx, c.res, WatchOptions{FromRev: from, SendInitialEvents: &no})
+		wctx, cancel := context.WithCancel(ctx)
+		events, err := c.s.Watch(wctx, c.res, WatchOptions{FromRev: from, SendInitialEvents: &no})
 		if err != nil {
+			cancel()
 			c.unsync()
 			from = 0
 			pause(ctx, listCacheRetry)
 			continue
 		}
 		from = c.follow(events)
+		cancel() // ends the watch, whether or not it ended itself
 		if from < 0 {
 			return // idle
 		}
+		pause(ctx, 100*time.Millisecond)
 	}
+}
+
+// idle reports whether no read has used the cache for listCacheIdle.
+func (c *listCache) idle() bool {
+	return time.Since(time.Unix(0, c.used.Load())) > listCacheIdle
 }
 
 // fill replaces the items with a list of every object, and reports the
@@ -290,20 +308,24 @@ func (c *listCache) follow(events <-chan WatchEvent) int64 {
 		switch ev.Type {
 		case WatchError:
 			c.unsync()
-			go drain(events)
 			return 0
 		case WatchBookmark:
-			if time.Since(time.Unix(0, c.used.Load())) > listCacheIdle {
-				go drain(events)
+			if c.idle() {
 				return -1
 			}
 			c.advance(nil, "", ev.Rev)
 			continue
 		}
+		// A transaction's change is whole only with its last event: the
+		// revision is not reached before it.
+		rev := ev.Rev
+		if ev.More {
+			rev--
+		}
 		if ev.Type == WatchDeleted {
-			c.advance(nil, ev.key, ev.Rev)
+			c.advance(nil, ev.key, rev)
 		} else {
-			c.advance(ev.Entry, ev.key, ev.Rev)
+			c.advance(ev.Entry, ev.key, rev)
 		}
 	}
 	c.mu.Lock()
@@ -317,13 +339,6 @@ func pause(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-	}
-}
-
-// drain reads what is left of a watch the cache no longer follows; the
-// watch ends with the cache's context.
-func drain(events <-chan WatchEvent) {
-	for range events {
 	}
 }
 
@@ -371,7 +386,16 @@ func (c *listCache) waitFor(ctx context.Context, rev int64) bool {
 	// may wait for the watch stream, and must not bind etcd's client to
 	// this list's context.
 	run := *c.s.lists.ctx.Load()
-	askNow := func() { go progress.RequestProgress(run) }
+	askNow := func() {
+		// One request at a time, whoever waits: each makes etcd send a
+		// note to every watch on the stream.
+		if c.s.lists.asking.CompareAndSwap(false, true) {
+			go func() {
+				defer c.s.lists.asking.Store(false)
+				progress.RequestProgress(run)
+			}()
+		}
+	}
 	deadline := time.NewTimer(listCacheWait)
 	defer deadline.Stop()
 	var ask <-chan time.Time

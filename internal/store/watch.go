@@ -36,6 +36,9 @@ type WatchEvent struct {
 	InitialEventsEnd bool
 	// Status is an ERROR event's.
 	Status *metav1.Status
+	// More says that the next event has the same revision: the change
+	// of a transaction is whole only with its last event.
+	More bool
 	// key is the storage key of the event's object.
 	key string
 }
@@ -50,6 +53,10 @@ type WatchOptions struct {
 	// only when FromRev is 0); true sends the state at (or after) FromRev
 	// followed by a bookmark marking the end; false sends none.
 	SendInitialEvents *bool
+	// FailOnUnreadable fails the watch when its initial list meets a
+	// value that does not read, instead of leaving the object out: for
+	// in-process caches whose answers must be whole (the quotas).
+	FailOnUnreadable bool
 }
 
 // Watch streams changes to r's objects that match the selectors. When
@@ -68,6 +75,9 @@ func (s *Store) Watch(ctx context.Context, r *catalog.Resource, o WatchOptions) 
 		list, err := s.List(ctx, r, ListOptions{Namespace: o.Namespace, Labels: o.Labels, Fields: o.Fields, MinRev: o.FromRev})
 		if err != nil {
 			return nil, err
+		}
+		if o.FailOnUnreadable && len(list.Unreadable) > 0 {
+			return nil, list.Unreadable[0]
 		}
 		initialItems, from = list.Items, list.Rev
 	} else if from == 0 {
@@ -157,17 +167,17 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	switch ev.Type {
 	case storage.EventAdded:
 		e, ok, err := entryOf(ev.Value, false)
-		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev, key: ev.Key}, ok, err
+		return WatchEvent{Type: WatchAdded, Entry: e, Rev: ev.Rev, key: ev.Key, More: ev.More}, ok, err
 	case storage.EventDeleted:
 		e, ok, err := entryOf(ev.Value, false)
-		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev, key: ev.Key}, ok, err
+		return WatchEvent{Type: WatchDeleted, Entry: e, Rev: ev.Rev, key: ev.Key, More: ev.More}, ok, err
 	}
 	cur, curOK, err := entryOf(ev.Value, false)
 	if err != nil {
 		return WatchEvent{}, false, err
 	}
 	if !o.filtered() {
-		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key, More: ev.More}, true, nil
 	}
 	prev, prevOK, err := entryOf(ev.PrevValue, true)
 	if err != nil {
@@ -175,11 +185,11 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 	}
 	switch {
 	case curOK && prevOK:
-		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
+		return WatchEvent{Type: WatchModified, Entry: cur, Rev: ev.Rev, key: ev.Key, More: ev.More}, true, nil
 	case curOK:
-		return WatchEvent{Type: WatchAdded, Entry: cur, Rev: ev.Rev, key: ev.Key}, true, nil
+		return WatchEvent{Type: WatchAdded, Entry: cur, Rev: ev.Rev, key: ev.Key, More: ev.More}, true, nil
 	case prevOK:
-		return WatchEvent{Type: WatchDeleted, Entry: prev, Rev: ev.Rev, key: ev.Key}, true, nil
+		return WatchEvent{Type: WatchDeleted, Entry: prev, Rev: ev.Rev, key: ev.Key, More: ev.More}, true, nil
 	}
 	return WatchEvent{}, false, nil
 }

@@ -44,13 +44,16 @@ type Writer struct {
 type keyLocks struct{ m sync.Map }
 
 // lock takes the locks of the charged objects' keys, in key order, and
-// returns their release.
+// returns their release; nil when no object is charged.
 func (l *keyLocks) lock(charges []charge) func() {
 	keys := make([]string, 0, len(charges))
 	for _, c := range charges {
 		if c.obj != nil {
 			keys = append(keys, Key(c.res, c.obj.GetNamespace(), c.obj.GetName()))
 		}
+	}
+	if len(keys) == 0 {
+		return nil // charged with no object (a list's revision alone): nothing to take turns on
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)

@@ -482,6 +482,9 @@ func (s *Store) commit(batch []*writeOp) {
 		return
 	}
 	if len(events) > 0 {
+		for i := range events[:len(events)-1] {
+			events[i].More = events[i+1].Rev == events[i].Rev
+		}
 		s.rev.Store(rev)
 		s.win.publish(events, rev)
 	}

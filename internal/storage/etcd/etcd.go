@@ -67,7 +67,7 @@ func mapErr(err error) error {
 		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost),
 		errors.Is(err, rpctypes.ErrLeaderChanged), errors.Is(err, rpctypes.ErrTimeoutWaitAppliedIndex),
 		status.Code(err) == codes.Unavailable:
-		return fmt.Errorf("%w: %v", storage.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	case errors.Is(err, rpctypes.ErrCompacted):
 		return fmt.Errorf("%w: %v", storage.ErrCompacted, err)
 	case errors.Is(err, rpctypes.ErrFutureRev):
@@ -303,7 +303,8 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 			// Over a range, etcd requires the comparison of every key in
 			// it (and of none, when it is empty).
 			cmps[i] = clientv3.Compare(clientv3.ModRevision(k), "<", o.IfRev+1).WithPrefix()
-			reads[i] = clientv3.OpGet(k, clientv3.WithPrefix(), clientv3.WithMinModRev(o.IfRev+1), clientv3.WithCountOnly())
+			// (etcd counts before it filters: the keys are read, not counted.)
+			reads[i] = clientv3.OpGet(k, clientv3.WithPrefix(), clientv3.WithMinModRev(o.IfRev+1), clientv3.WithKeysOnly())
 		default:
 			return 0, fmt.Errorf("storage: unknown operation %d", o.Type)
 		}
@@ -333,7 +334,7 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 		kvs := resp.Responses[i].GetResponseRange().Kvs
 		switch {
 		case o.Type == storage.OpUnchangedSince:
-			if resp.Responses[i].GetResponseRange().Count > 0 {
+			if len(kvs) > 0 {
 				return 0, &storage.TxnError{Index: i, Err: storage.ErrConflict}
 			}
 		case o.Type == storage.OpCreate && len(kvs) > 0:
@@ -431,11 +432,14 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 					}
 					continue
 				}
-				for _, ev := range resp.Events {
+				for i, ev := range resp.Events {
 					if ev.Kv.ModRevision <= after {
 						continue
 					}
-					if !send(wctx, out, s.event(ev)) {
+					e := s.event(ev)
+					// etcd sends a revision's events in one response.
+					e.More = i+1 < len(resp.Events) && resp.Events[i+1].Kv.ModRevision == ev.Kv.ModRevision
+					if !send(wctx, out, e) {
 						return
 					}
 				}

@@ -487,12 +487,18 @@ func testTxn(t *testing.T, kv storage.KV) {
 		t.Fatalf("deleted key: %v", err)
 	}
 	types := map[string]storage.EventType{}
+	var more []bool
 	for range 3 {
 		e := next(t, w)
 		if e.Rev != rev {
 			t.Fatalf("event %s %s at %d, want %d", e.Type, e.Key, e.Rev, rev)
 		}
 		types[e.Key] = e.Type
+		more = append(more, e.More)
+	}
+	// Only the last event of the transaction says it is whole.
+	if fmt.Sprint(more) != "[true true false]" {
+		t.Fatalf("the transaction's events say more: %v, want [true true false]", more)
 	}
 	want := map[string]storage.EventType{prefix + "a": storage.EventModified, prefix + "b": storage.EventAdded, prefix + "gone": storage.EventDeleted}
 	if fmt.Sprint(types) != fmt.Sprint(want) {
