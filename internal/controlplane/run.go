@@ -119,12 +119,16 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		log.Error("some objects could not be moved to kube-apiserver's storage keys and stay where they were", "err", err)
 	}
-	if _, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
-		// Every stored resource's cache fills now (its values opened with
-		// the encryption configuration, at their current keys), as
-		// kube-apiserver's watch caches do, so that the first lists after
-		// a start are not the ones that wait for a cache.
-		st.EnableListCache(ctx, store.StoredResources(cat)...)
+	if e, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
+		if err := e.ProgressOrdered(ctx); err != nil {
+			log.Warn("consistent reads go to etcd, not to caches", "reason", err)
+		} else {
+			// Every stored resource's cache fills now (its values opened
+			// with the encryption configuration, at their current keys),
+			// as kube-apiserver's watch caches do, so that the first lists
+			// after a start are not the ones that wait for a cache.
+			st.EnableListCache(ctx, store.StoredResources(cat)...)
+		}
 	}
 	inf := newInformers(st, cat, log)
 

@@ -374,6 +374,43 @@ func (s *Store) RequestProgress(ctx context.Context) {
 	s.c.RequestProgress(clientv3.WithRequireLeader(ctx))
 }
 
+// ProgressOrdered checks that every member the client reaches runs an
+// etcd whose requested progress notes follow every event sent before
+// them (etcd-io/etcd#15220): 3.4.31 and later 3.4s, 3.5.13 and later
+// 3.5s, 3.6 and later, the versions kube-apiserver requires before it
+// serves consistent reads from its watch cache. It names the first
+// member that does not, or cannot say.
+func (s *Store) ProgressOrdered(ctx context.Context) error {
+	for _, ep := range s.c.Endpoints() {
+		st, err := s.c.Status(ctx, ep)
+		if err != nil {
+			return fmt.Errorf("the version of etcd at %s: %w", ep, err)
+		}
+		if !progressOrdered(st.Version) {
+			return fmt.Errorf("etcd at %s is %s: its progress notes may overtake events (3.4.31+, 3.5.13+ or 3.6+ needed)", ep, st.Version)
+		}
+	}
+	return nil
+}
+
+// progressOrdered reports whether an etcd version sends requested
+// progress notes in order with events.
+func progressOrdered(version string) bool {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return false
+	}
+	switch {
+	case major != 3:
+		return major > 3
+	case minor == 4:
+		return patch >= 31
+	case minor == 5:
+		return patch >= 13
+	}
+	return minor > 5
+}
+
 // Close implements storage.KV; the client is the caller's to close.
 func (s *Store) Close() error { return nil }
 

@@ -74,3 +74,16 @@ func TestCompactionTakesTurns(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Consistent reads from a cache need an etcd whose progress notes follow
+// the events before them.
+func TestProgressOrderedVersions(t *testing.T) {
+	for v, want := range map[string]bool{
+		"3.4.30": false, "3.4.31": true, "3.5.12": false, "3.5.13": true, "3.5.21": true,
+		"3.6.0": true, "3.7.0-alpha.0": true, "3.3.27": false, "4.0.0": true, "": false, "x": false,
+	} {
+		if got := progressOrdered(v); got != want {
+			t.Errorf("etcd %q: %v, want %v", v, got, want)
+		}
+	}
+}
