@@ -4,7 +4,8 @@
 # kube-apiserver"). The members are `sekisho etcd` processes on 127.0.0.1,
 # .2 and .3 over mutual TLS; the two API servers take turns on one port
 # with one PKI, so one kubeconfig drives both. Each round measures GET
-# (HTTP/2, 16 streams), CREATE (64 writers), LIST (1,000 ConfigMaps),
+# (HTTP/2, 16 streams), CREATE (64 writers), LIST (100 lists of 1,000
+# ConfigMaps, one after another),
 # then etcd-get and etcd-create straight to the members.
 # `kubeperf.sh cpu` measures GET and CREATE only, and prints with each
 # the CPU time per request of the API server, of the three members
@@ -65,7 +66,7 @@ measure() {
   fi
   echo "$label GET    $(/tmp/loadgen --kubeconfig $k --namespace lg-get --scenario get --duration 10s --concurrency 16 --http2 | tail -1)"
   echo "$label CREATE $(/tmp/loadgen --kubeconfig $k --namespace lg-create --scenario create --duration 10s --concurrency 64 | tail -1)"
-  echo "$label LIST   $(/tmp/loadgen --kubeconfig $k --namespace lg-list --scenario list --objects 1000 | tail -1)"
+  echo "$label LIST   $(/tmp/loadgen --kubeconfig $k --namespace lg-list --scenario list --objects 1000 --lists 100 | tail -1)"
 }
 
 for round in $(seq "$rounds"); do

@@ -46,6 +46,7 @@ type options struct {
 	duration    time.Duration
 	concurrency int
 	objects     int
+	lists       int
 	watchers    int
 	events      int
 	namespace   string
@@ -79,6 +80,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run get and create")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent requests (and connections, without --http2)")
 	flag.IntVar(&o.objects, "objects", 10000, "objects the list and fill scenarios make sure exist")
+	flag.IntVar(&o.lists, "lists", 20, "lists the list scenario makes, one after another")
 	flag.IntVar(&o.watchers, "watchers", 1000, "concurrent watches for the watch scenario")
 	flag.IntVar(&o.events, "events", 50, "writes the watch scenario measures")
 	flag.IntVar(&o.bindings, "bindings", 0, "RoleBindings the ssar scenario creates first (existing ones are kept)")
@@ -310,7 +312,7 @@ func (c *client) listScenario(ctx context.Context, o options) (result, error) {
 	var lat []time.Duration
 	start := time.Now()
 	n := 0
-	for range 20 {
+	for range max(o.lists, 1) {
 		t0 := time.Now()
 		code, body, err := c.do(ctx, "GET", o.collection(), nil)
 		if err != nil || code != 200 {
