@@ -266,6 +266,22 @@ func TestWriteItemJSON(t *testing.T) {
 	}
 }
 
+// chargingWriter is a writer whose admission is charger alone, charging
+// objects of quotas.
+func chargingWriter(t *testing.T, s *Store, charger admission.Validator, quotas *catalog.Resource) *Writer {
+	t.Helper()
+	chain := admission.AllowAll()
+	chain.Validators = append(chain.Validators, charger)
+	w, err := NewWriter(s, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
+		return quotas, gvr == quotas.GroupVersionResource()
+	}
+	return w
+}
+
 // counterCharger charges every create and update of a config map to one
 // counter (a ResourceQuota's status.used["count"]), read from the store
 // as it is now, as the ResourceQuota plugin charges its quotas.
@@ -301,15 +317,7 @@ func TestChargesRaceWithoutLoss(t *testing.T) {
 	s := testStore(t)
 	quotas := catalog.ResourceQuotas()
 	charger := &counterCharger{s: s, quota: quotas}
-	chain := admission.AllowAll()
-	chain.Validators = append(chain.Validators, charger)
-	w, err := NewWriter(s, chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
-		return quotas, gvr == quotas.GroupVersionResource()
-	}
+	w := chargingWriter(t, s, charger, quotas)
 	counter := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "counter", Namespace: "ns"},
 		Status: corev1.ResourceQuotaStatus{Used: corev1.ResourceList{"count": resource.MustParse("0")}}}
 	if _, err := testWriter(t, s, nil).Create(dana, quotas, counter, Options{}); err != nil {
@@ -396,15 +404,7 @@ func TestChargesFromAStaleListAreChargedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	charger := &basisCharger{s: s, quota: quotas, rev: before}
-	chain := admission.AllowAll()
-	chain.Validators = append(chain.Validators, charger)
-	w, err := NewWriter(s, chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Resources = func(gvr schema.GroupVersionResource) (*catalog.Resource, bool) {
-		return quotas, gvr == quotas.GroupVersionResource()
-	}
+	w := chargingWriter(t, s, charger, quotas)
 	for _, ns := range []string{"other", "ns"} {
 		q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: ns}}
 		if _, err := testWriter(t, s, nil).Create(dana, quotas, q, Options{}); err != nil {
