@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,17 +103,32 @@ func setUp(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// freePort returns a TCP port nothing listens on at the moment.
+// handedOut holds every port freePort has returned in this process: a
+// port is only free until its server binds it, and in the meantime another
+// freePort (a kube-apiserver's, an etcd member's) must not return it again.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a TCP port nothing listens on at the moment, and that
+// no earlier call in this process returned.
 func freePort(t testing.TB) int {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	// Below Linux's ephemeral range (32768-60999): a port the kernel hands
 	// out for :0 is one it may hand again to any outgoing connection in
 	// the moment before the server binds it.
-	for range 100 {
+	for range 1000 {
 		port := 20000 + rand.IntN(12000)
+		if handedOut.ports[port] {
+			continue
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			l.Close()
+			handedOut.ports[port] = true
 			return port
 		}
 	}

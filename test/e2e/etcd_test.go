@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,6 +140,13 @@ func TestUpWithItsOwnEtcd(t *testing.T) {
 func freePortPair(t *testing.T) int {
 	for range 100 {
 		p := unsharedPort(t)
+		handedOut.Lock()
+		taken := handedOut.ports[p+1]
+		handedOut.ports[p+1] = true
+		handedOut.Unlock()
+		if taken {
+			continue
+		}
 		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1)); err == nil {
 			l.Close()
 			return p
@@ -148,15 +156,30 @@ func freePortPair(t *testing.T) int {
 	return 0
 }
 
+// handedOut holds every port unsharedPort has returned in this process:
+// a port is only free until its server binds it, and in the meantime
+// another call must not return it again.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
 // unsharedPort is a free port below the kernel's ephemeral range
 // (32768 and up), so that no outgoing connection (etcd members dial each
-// other all the time) takes it between now and the server's bind.
+// other all the time) takes it between now and the server's bind, and one
+// no earlier call in this process returned.
 func unsharedPort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
 		p := 20000 + rand.IntN(12000)
+		if handedOut.ports[p] {
+			continue
+		}
 		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
 			l.Close()
+			handedOut.ports[p] = true
 			return p
 		}
 	}

@@ -54,16 +54,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// freePort asks the kernel for a port that is free right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort is a port free right now, below the kernel's ephemeral range
+// and never handed out before in this process (unsharedPort).
+func freePort(t testing.TB) int { return unsharedPort(t) }
 
 // withoutRootCAConfigMaps turns off the kube-root-ca.crt publisher, for
 // tests that count or watch every ConfigMap of a namespace: it adds one
