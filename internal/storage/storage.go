@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -89,6 +90,35 @@ type Event struct {
 	// More says that the next event has the same revision: a transaction
 	// changed several keys, and its change is whole only with the last.
 	More bool
+}
+
+// UnderPrefix returns the events whose keys are under prefix, with More
+// set as a watcher of prefix must see it: a transaction ends with its
+// last event under prefix, though it may change other keys after it.
+// events must hold whole transactions. When every event is under prefix,
+// events itself is returned.
+func UnderPrefix(events []Event, prefix string) []Event {
+	all := true
+	for i := range events {
+		if !strings.HasPrefix(events[i].Key, prefix) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return events
+	}
+	var out []Event
+	for _, ev := range events {
+		if strings.HasPrefix(ev.Key, prefix) {
+			if n := len(out); n > 0 && out[n-1].Rev == ev.Rev {
+				out[n-1].More = true
+			}
+			ev.More = false
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // ListOptions shape a List call.

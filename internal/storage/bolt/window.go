@@ -2,7 +2,7 @@ package bolt
 
 import (
 	"context"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,15 +55,12 @@ func (w *window) publish(events []storage.Event, rev int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i := range events {
-		e := events[i]
-		w.events = append(w.events, e)
-		w.bytes += eventSize(&e)
-		for wt := range w.watchers {
-			if strings.HasPrefix(e.Key, wt.prefix) {
-				if !wt.push(e, w.maxQueue) {
-					delete(w.watchers, wt)
-				}
-			}
+		w.events = append(w.events, events[i])
+		w.bytes += eventSize(&events[i])
+	}
+	for wt := range w.watchers {
+		if mine := storage.UnderPrefix(events, wt.prefix); len(mine) > 0 && !wt.push(mine, w.maxQueue) {
+			delete(w.watchers, wt)
 		}
 	}
 	w.lastRev = rev
@@ -128,13 +125,8 @@ func (w *window) since(rev, toRev int64, prefix string) ([]storage.Event, error)
 	if rev < w.compacted {
 		return nil, storage.ErrCompacted
 	}
-	var out []storage.Event
-	for i := w.firstAfter(rev); i < len(w.events) && w.events[i].Rev <= toRev; i++ {
-		if strings.HasPrefix(w.events[i].Key, prefix) {
-			out = append(out, w.events[i])
-		}
-	}
-	return out, nil
+	from, to := w.firstAfter(rev), w.firstAfter(toRev)
+	return slices.Clone(storage.UnderPrefix(w.events[from:to], prefix)), nil
 }
 
 // firstAfter returns the index of the first event with Rev > rev. Events
@@ -173,11 +165,7 @@ func (w *window) watch(ctx context.Context, prefix string, fromRev int64) (<-cha
 		signal: make(chan struct{}, 1),
 		out:    make(chan storage.Event, 64),
 	}
-	for i := w.firstAfter(fromRev); i < len(w.events); i++ {
-		if strings.HasPrefix(w.events[i].Key, prefix) {
-			wt.queue = append(wt.queue, w.events[i])
-		}
-	}
+	wt.queue = slices.Clone(storage.UnderPrefix(w.events[w.firstAfter(fromRev):], prefix))
 	w.watchers[wt] = struct{}{}
 	go wt.run(ctx, func() {
 		w.mu.Lock()
@@ -242,17 +230,19 @@ func (wt *watcher) notify() {
 	}
 }
 
-// push queues e; it returns false when the watcher is too far behind and
-// has been stopped.
-func (wt *watcher) push(e storage.Event, maxQueue int) bool {
+// push queues the events of one commit, all or none (a watcher never
+// gets part of a transaction; an idle one gets even a commit larger than
+// maxQueue); it returns false when the watcher is too far behind and has
+// been stopped.
+func (wt *watcher) push(events []storage.Event, maxQueue int) bool {
 	wt.mu.Lock()
-	if len(wt.queue) >= maxQueue {
+	if len(wt.queue) > 0 && len(wt.queue)+len(events) > maxQueue {
 		wt.stopped = true
 		wt.mu.Unlock()
 		wt.notify()
 		return false
 	}
-	wt.queue = append(wt.queue, e)
+	wt.queue = append(wt.queue, events...)
 	wt.mu.Unlock()
 	wt.notify()
 	return true

@@ -34,6 +34,7 @@ func Run(t *testing.T, newKV NewFunc) {
 		{"WatchFromNow", testWatchFromNow},
 		{"WatchFromPastRevision", testWatchFromPast},
 		{"WatchPrefixIsolation", testWatchPrefix},
+		{"WatchPrefixTransactionEnds", testWatchPrefixTxn},
 		{"WatchCancel", testWatchCancel},
 		{"WatchProgress", testWatchProgress},
 		{"ConcurrentWrites", testConcurrentWrites},
@@ -327,6 +328,32 @@ func testWatchPrefix(t *testing.T, kv storage.KV) {
 	r := mustCreate(t, kv, prefix+"ns1/y", "yes")
 	if e := next(t, w); e.Rev != r || string(e.Value) != "yes" {
 		t.Fatalf("got %+v", e)
+	}
+}
+
+// testWatchPrefixTxn: a transaction that changes keys under a watched
+// prefix and after it ends, for that watcher, with its last event under
+// the prefix. A watcher waiting for the rest of a transaction would
+// otherwise wait for a change that never comes to it.
+func testWatchPrefixTxn(t *testing.T, kv storage.KV) {
+	w, err := kv.Watch(ctx(t), prefix+"ns1/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Txn(ctx(t), []storage.Op{
+		{Type: storage.OpCreate, Key: prefix + "ns1/a", Value: []byte("a")},
+		{Type: storage.OpCreate, Key: prefix + "ns1/b", Value: []byte("b")},
+		{Type: storage.OpCreate, Key: prefix + "ns2/c", Value: []byte("c")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := next(t, w), next(t, w)
+	if first.Rev != rev || second.Rev != rev || first.Key != prefix+"ns1/a" || second.Key != prefix+"ns1/b" {
+		t.Fatalf("got %+v and %+v, want ns1/a and ns1/b at %d", first, second, rev)
+	}
+	if !first.More || second.More {
+		t.Errorf("More: %v then %v, want true then false", first.More, second.More)
 	}
 }
 

@@ -1,0 +1,359 @@
+// Package watchhub shares one storage watch among every watcher of the
+// keys under one prefix. kube-apiserver's watch cache keeps one etcd
+// watch per resource however many clients watch it; without a hub each
+// watcher (an in-process informer, the list cache, every client's watch)
+// is its own etcd watch, and etcd encodes and sends each change once per
+// watcher.
+package watchhub
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/sekisho/sekisho/internal/storage"
+)
+
+// Source is the storage a hub watches.
+type Source interface {
+	Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error)
+	Rev(ctx context.Context) (int64, error)
+}
+
+// Defaults for Hub's History and MaxQueue.
+const (
+	DefaultHistory  = 1024
+	DefaultMaxQueue = 10000
+)
+
+// Hub shares one watch of the keys under Root among its watchers. The
+// source watch starts with the first watcher, at its revision, and stops
+// when the last leaves. A watcher that starts before the hub's position
+// is replayed the changes it missed from the hub's recent history, or,
+// when they are older than that, gets a watch of its own.
+//
+// A watcher that falls MaxQueue events behind has its channel closed, as
+// a storage watch closes on a watcher too far behind: the watcher
+// resumes from the last revision it saw, and the hub never waits for it.
+type Hub struct {
+	src  Source
+	root string
+	// History is how many recent events are kept for watchers that start
+	// a little behind; MaxQueue is how many events a watcher may have
+	// waiting.
+	History, MaxQueue int
+
+	mu      sync.Mutex
+	subs    map[*watcher]struct{}
+	running bool
+	stop    context.CancelFunc
+	// gen numbers the source watches: a stopped one's late events are
+	// not the running one's.
+	gen int64
+	// pos is the revision every change up to which has been dispatched:
+	// a transaction's revision is reached with its last event.
+	pos int64
+	// history holds the last changes dispatched, whole transactions,
+	// oldest first; it covers every change after base.
+	history []storage.Event
+	base    int64
+	// Shared and Own count the watches served by the hub and those that
+	// needed a storage watch of their own.
+	shared, own int64
+}
+
+// New returns a hub for the keys under root.
+func New(src Source, root string) *Hub {
+	return &Hub{src: src, root: root, History: DefaultHistory, MaxQueue: DefaultMaxQueue, subs: map[*watcher]struct{}{}}
+}
+
+// watcher is one watch served by the hub: the hub queues its events, and
+// its goroutine hands them on.
+type watcher struct {
+	prefix string
+	from   int64
+	out    chan storage.Event
+	signal chan struct{} // a token when the queue has events or stopped is set
+
+	mu      sync.Mutex
+	queue   []storage.Event
+	stopped bool // the watch ends once the queue is delivered
+}
+
+// push queues events, all or none; false means they do not fit. A
+// watcher with nothing queued takes even a transaction larger than
+// maxQueue.
+func (w *watcher) push(events []storage.Event, maxQueue int) bool {
+	w.mu.Lock()
+	fits := len(w.queue) == 0 || len(w.queue)+len(events) <= maxQueue
+	if fits {
+		w.queue = append(w.queue, events...)
+	}
+	w.mu.Unlock()
+	if fits && len(events) > 0 {
+		w.notify()
+	}
+	return fits
+}
+
+// progress queues a progress note when nothing else waits: one behind
+// events says nothing they will not.
+func (w *watcher) progress(rev int64) {
+	w.mu.Lock()
+	idle := len(w.queue) == 0
+	if idle {
+		w.queue = append(w.queue, storage.Event{Type: storage.EventProgress, Rev: rev})
+	}
+	w.mu.Unlock()
+	if idle {
+		w.notify()
+	}
+}
+
+func (w *watcher) notify() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers the queue until the watch stops or ctx ends.
+func (w *watcher) run(ctx context.Context) {
+	defer close(w.out)
+	var batch []storage.Event
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.signal:
+		}
+		w.mu.Lock()
+		batch, w.queue = w.queue, batch[:0]
+		stopped := w.stopped
+		w.mu.Unlock()
+		for _, ev := range batch {
+			select {
+			case w.out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		clear(batch)
+		if stopped {
+			w.mu.Lock()
+			rest := len(w.queue)
+			w.mu.Unlock()
+			if rest == 0 {
+				return
+			}
+			w.notify() // what was queued before the stop, then the end
+		}
+	}
+}
+
+// Watch streams changes to keys under prefix (which must start with the
+// hub's root) with revisions after fromRev (0: from now on), as
+// storage.KV's Watch does.
+func (h *Hub) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
+	if !strings.HasPrefix(prefix, h.root) {
+		return h.src.Watch(ctx, prefix, fromRev)
+	}
+	checked := fromRev == 0 // fromRev is known to be written
+	if fromRev == 0 {
+		// From now on: after every write acknowledged so far.
+		rev, err := h.src.Rev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fromRev = rev
+	}
+	for {
+		h.mu.Lock()
+		switch {
+		case !h.running:
+			err := h.startLocked(fromRev)
+			if err != nil {
+				h.mu.Unlock()
+				return nil, err
+			}
+		case fromRev > h.pos && !checked:
+			// Changes after the hub's position are on their way, unless
+			// fromRev has not been written yet: a storage watch refuses
+			// that, and so does the hub.
+			h.mu.Unlock()
+			rev, err := h.src.Rev(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if fromRev > rev {
+				return nil, storage.ErrFutureRevision
+			}
+			checked = true
+			continue
+		}
+		w := &watcher{prefix: prefix, from: fromRev, out: make(chan storage.Event), signal: make(chan struct{}, 1)}
+		if fromRev < h.pos && !h.replayLocked(w) {
+			// Older than the history, or more than fits: a watch of its own.
+			h.own++
+			h.mu.Unlock()
+			return h.src.Watch(ctx, prefix, fromRev)
+		}
+		h.subs[w] = struct{}{}
+		h.shared++
+		h.mu.Unlock()
+		go func() {
+			w.run(ctx)
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.dropLocked(w)
+		}()
+		return w.out, nil
+	}
+}
+
+// Counts returns how many watches the hub served, and how many needed a
+// storage watch of their own.
+func (h *Hub) Counts() (shared, own int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shared, h.own
+}
+
+// startLocked opens the source watch at from.
+func (h *Hub) startLocked(from int64) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	events, err := h.src.Watch(ctx, h.root, from)
+	if err != nil {
+		cancel()
+		return err
+	}
+	h.gen++
+	h.running, h.stop, h.pos, h.base, h.history = true, cancel, from, from, nil
+	go h.run(ctx, h.gen, events)
+	return nil
+}
+
+// replayLocked sends w the kept changes after its revision, if the
+// history covers them and they fit its buffer.
+func (h *Hub) replayLocked(w *watcher) bool {
+	if w.from < h.base {
+		return false
+	}
+	i := len(h.history)
+	for i > 0 && h.history[i-1].Rev > w.from {
+		i--
+	}
+	return w.push(storage.UnderPrefix(h.history[i:], w.prefix), h.MaxQueue)
+}
+
+// run dispatches the source watch's events, a transaction at a time, and
+// resumes the source watch from the hub's position when it ends.
+func (h *Hub) run(ctx context.Context, gen int64, events <-chan storage.Event) {
+	var txn []storage.Event
+	for {
+		ev, ok := <-events
+		if !ok {
+			if events = h.resume(ctx, gen); events == nil {
+				return
+			}
+			txn = txn[:0] // the resumed watch sends the whole transaction again
+			continue
+		}
+		if ev.Type == storage.EventProgress {
+			h.progress(gen, ev.Rev)
+			continue
+		}
+		txn = append(txn, ev)
+		if ev.More {
+			continue
+		}
+		h.dispatch(gen, txn)
+		txn = txn[:0]
+	}
+}
+
+// resume reopens the source watch after the hub's position. It returns
+// nil, having closed every watcher, when the hub has stopped or the
+// watch cannot be reopened (the revision compacted away, storage
+// unreachable): each watcher then resumes by itself, and learns why.
+func (h *Hub) resume(ctx context.Context, gen int64) <-chan storage.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen != gen || !h.running {
+		return nil // stopped: a later start has its own watch
+	}
+	if events, err := h.src.Watch(ctx, h.root, h.pos); err == nil {
+		return events
+	}
+	for w := range h.subs {
+		h.dropLocked(w)
+	}
+	h.stop()
+	h.running = false
+	return nil
+}
+
+func (h *Hub) progress(gen, rev int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen != gen || !h.running || rev < h.pos {
+		return
+	}
+	h.pos = rev
+	for w := range h.subs {
+		if rev >= w.from {
+			w.progress(rev)
+		}
+	}
+}
+
+// dispatch hands one transaction's events to each watcher whose prefix
+// holds some of them, marked so that the last the watcher gets ends it.
+func (h *Hub) dispatch(gen int64, txn []storage.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rev := txn[0].Rev
+	if h.gen != gen || !h.running || rev <= h.pos {
+		return // already dispatched (a resumed watch's replay)
+	}
+	h.pos = rev
+	h.history = append(h.history, txn...)
+	if len(h.history) > 2*h.History {
+		// Keep the last History events (whole transactions); trimming
+		// only past twice that keeps its cost per event constant.
+		cut := len(h.history) - h.History
+		for cut < len(h.history) && h.history[cut].Rev == h.history[cut-1].Rev {
+			cut++
+		}
+		h.base = h.history[cut-1].Rev
+		n := copy(h.history, h.history[cut:])
+		clear(h.history[n:])
+		h.history = h.history[:n]
+	}
+	for w := range h.subs {
+		if rev <= w.from {
+			continue
+		}
+		if !w.push(storage.UnderPrefix(txn, w.prefix), h.MaxQueue) {
+			h.dropLocked(w)
+		}
+	}
+}
+
+// dropLocked stops w (its channel closes once what it has queued is
+// delivered) and forgets it; the source watch stops with the last
+// watcher.
+func (h *Hub) dropLocked(w *watcher) {
+	if _, ok := h.subs[w]; !ok {
+		return
+	}
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.notify()
+	delete(h.subs, w)
+	if len(h.subs) == 0 && h.running {
+		h.stop()
+		h.running = false
+	}
+}
