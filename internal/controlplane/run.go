@@ -120,6 +120,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		log.Error("some objects could not be moved to kube-apiserver's storage keys and stay where they were", "err", err)
 	}
 	if e, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
+		// One etcd watch per resource, however many watch it.
+		st.EnableSharedWatches()
 		if err := e.ProgressOrdered(ctx); err != nil {
 			log.Warn("consistent reads go to etcd, not to caches", "reason", err)
 		} else {

@@ -71,10 +71,21 @@ func waitServed(t *testing.T, s *Store, r *catalog.Resource) {
 // holds every write acknowledged before it, through creates, updates and
 // deletes; a list of a resource nobody writes is answered from the cache
 // too, caught up through etcd's progress notes.
+//
+// With shared watches the cache, like every other watcher of the
+// resource, follows the resource's one etcd watch.
 func TestListCacheAnswersAsStorageWould(t *testing.T) {
+	t.Run("own watch", func(t *testing.T) { testListCacheAnswers(t, false) })
+	t.Run("shared watch", func(t *testing.T) { testListCacheAnswers(t, true) })
+}
+
+func testListCacheAnswers(t *testing.T, shared bool) {
 	s := etcdStore(t, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if shared {
+		s.EnableSharedWatches()
+	}
 	s.EnableListCache(ctx)
 	w := testWriter(t, s, nil)
 	cms, secrets := catalog.ConfigMaps(), catalog.Secrets()
@@ -196,6 +207,9 @@ func TestListCacheAnswersAsStorageWould(t *testing.T) {
 	compare(ListOptions{})
 	if s.lists.served.Load() == before {
 		t.Error("a list after writes to other resources only was not answered by the cache")
+	}
+	if n, _ := s.SharedWatchCounts(); shared != (n > 0) {
+		t.Errorf("shared watches enabled: %v; watches shared: %d", shared, n)
 	}
 }
 

@@ -56,6 +56,7 @@ type Store struct {
 
 	events eventEntries
 	lists  listCaches
+	hubs   watchHubs
 }
 
 // NewStore returns a Store over kv with identity encryption.

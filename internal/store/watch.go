@@ -87,7 +87,7 @@ func (s *Store) Watch(ctx context.Context, r *catalog.Resource, o WatchOptions) 
 		}
 		from = rev
 	}
-	raw, err := s.KV.Watch(ctx, prefix, from)
+	raw, err := s.hubs.watch(ctx, s.KV, r, prefix, from)
 	switch {
 	case errors.Is(err, storage.ErrCompacted):
 		return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", from))

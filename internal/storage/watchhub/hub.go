@@ -22,7 +22,7 @@ type Source interface {
 
 // Defaults for Hub's History and MaxQueue.
 const (
-	DefaultHistory  = 1024
+	DefaultHistory  = 512
 	DefaultMaxQueue = 10000
 )
 
@@ -96,18 +96,18 @@ func (w *watcher) push(events []storage.Event, maxQueue int) bool {
 	return fits
 }
 
-// progress queues a progress note when nothing else waits: one behind
-// events says nothing they will not.
+// progress queues a progress note, or moves the one last queued on:
+// a reader waiting for a revision (a list cache catching up) learns of
+// it as soon as it has the events before it.
 func (w *watcher) progress(rev int64) {
 	w.mu.Lock()
-	idle := len(w.queue) == 0
-	if idle {
+	if n := len(w.queue); n > 0 && w.queue[n-1].Type == storage.EventProgress {
+		w.queue[n-1].Rev = rev
+	} else {
 		w.queue = append(w.queue, storage.Event{Type: storage.EventProgress, Rev: rev})
 	}
 	w.mu.Unlock()
-	if idle {
-		w.notify()
-	}
+	w.notify()
 }
 
 func (w *watcher) notify() {
