@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sekisho/sekisho/internal/storage"
+	"github.com/sekisho/sekisho/internal/storage/watchqueue"
 )
 
 // window keeps the most recent events in memory. It feeds watchers, lets a
@@ -59,7 +60,7 @@ func (w *window) publish(events []storage.Event, rev int64) {
 		w.bytes += eventSize(&events[i])
 	}
 	for wt := range w.watchers {
-		if mine := storage.UnderPrefix(events, wt.prefix); len(mine) > 0 && !wt.push(mine, w.maxQueue) {
+		if mine := storage.UnderPrefix(events, wt.prefix); len(mine) > 0 && !wt.q.Push(mine) {
 			delete(w.watchers, wt)
 		}
 	}
@@ -160,28 +161,25 @@ func (w *window) watch(ctx context.Context, prefix string, fromRev int64) (<-cha
 	if fromRev > w.lastRev {
 		return nil, storage.ErrFutureRevision
 	}
-	wt := &watcher{
-		prefix: prefix,
-		signal: make(chan struct{}, 1),
-		out:    make(chan storage.Event, 64),
-	}
-	wt.queue = slices.Clone(storage.UnderPrefix(w.events[w.firstAfter(fromRev):], prefix))
+	wt := &watcher{prefix: prefix, q: watchqueue.New(w.maxQueue, 64)}
+	wt.q.Push(storage.UnderPrefix(w.events[w.firstAfter(fromRev):], prefix))
 	w.watchers[wt] = struct{}{}
-	go wt.run(ctx, func() {
+	go func() {
+		wt.q.Run(ctx)
 		w.mu.Lock()
 		delete(w.watchers, wt)
 		w.mu.Unlock()
-	})
-	wt.notify()
-	return wt.out, nil
+	}()
+	return wt.q.Events(), nil
 }
 
-// progress tells idle watchers that they have seen everything up to lastRev.
+// progress tells watchers that they have seen everything up to lastRev
+// once they have the events queued for them.
 func (w *window) progress() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for wt := range w.watchers {
-		wt.progress(w.lastRev)
+		wt.q.Progress(w.lastRev)
 	}
 }
 
@@ -190,7 +188,7 @@ func (w *window) close() {
 	defer w.mu.Unlock()
 	w.closed = true
 	for wt := range w.watchers {
-		wt.stop()
+		wt.q.Stop()
 		delete(w.watchers, wt)
 	}
 	w.cond.Broadcast()
@@ -210,100 +208,9 @@ func (w *window) runProgress(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// watcher buffers events for one watch. The window appends to queue under
-// the window's lock; the watcher's goroutine drains it into out, so a slow
-// consumer never blocks a commit.
+// watcher is one watch of the keys under prefix; the window queues its
+// events under the window's lock, and the queue's goroutine hands them on.
 type watcher struct {
 	prefix string
-	signal chan struct{}
-	out    chan storage.Event
-
-	mu      sync.Mutex
-	queue   []storage.Event
-	stopped bool
-}
-
-func (wt *watcher) notify() {
-	select {
-	case wt.signal <- struct{}{}:
-	default:
-	}
-}
-
-// push queues the events of one commit, all or none (a watcher never
-// gets part of a transaction; an idle one gets even a commit larger than
-// maxQueue); it returns false when the watcher is too far behind and has
-// been stopped.
-func (wt *watcher) push(events []storage.Event, maxQueue int) bool {
-	wt.mu.Lock()
-	if len(wt.queue) > 0 && len(wt.queue)+len(events) > maxQueue {
-		wt.stopped = true
-		wt.mu.Unlock()
-		wt.notify()
-		return false
-	}
-	wt.queue = append(wt.queue, events...)
-	wt.mu.Unlock()
-	wt.notify()
-	return true
-}
-
-// progress queues a progress event if nothing else is waiting to be sent.
-func (wt *watcher) progress(rev int64) {
-	wt.mu.Lock()
-	idle := len(wt.queue) == 0
-	if idle {
-		wt.queue = append(wt.queue, storage.Event{Type: storage.EventProgress, Rev: rev})
-	}
-	wt.mu.Unlock()
-	if idle {
-		wt.notify()
-	}
-}
-
-func (wt *watcher) stop() {
-	wt.mu.Lock()
-	wt.stopped = true
-	wt.mu.Unlock()
-	wt.notify()
-}
-
-func (wt *watcher) run(ctx context.Context, unregister func()) {
-	defer close(wt.out)
-	defer unregister()
-	var batch []storage.Event
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wt.signal:
-		}
-		wt.mu.Lock()
-		batch, wt.queue = wt.queue, batch[:0]
-		stopped := wt.stopped
-		wt.mu.Unlock()
-		for _, e := range batch {
-			select {
-			case wt.out <- e:
-			case <-ctx.Done():
-				return
-			}
-		}
-		clear(batch)
-		if stopped {
-			// Deliver what was queued before the stop, then end.
-			wt.mu.Lock()
-			rest := wt.queue
-			wt.queue = nil
-			wt.mu.Unlock()
-			for _, e := range rest {
-				select {
-				case wt.out <- e:
-				case <-ctx.Done():
-					return
-				}
-			}
-			return
-		}
-	}
+	q      *watchqueue.Queue
 }

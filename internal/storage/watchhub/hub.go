@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/sekisho/sekisho/internal/storage"
+	"github.com/sekisho/sekisho/internal/storage/watchqueue"
 )
 
 // Source is the storage a hub watches.
@@ -67,88 +68,11 @@ func New(src Source, root string) *Hub {
 	return &Hub{src: src, root: root, History: DefaultHistory, MaxQueue: DefaultMaxQueue, subs: map[*watcher]struct{}{}}
 }
 
-// watcher is one watch served by the hub: the hub queues its events, and
-// its goroutine hands them on.
+// watcher is one watch served by the hub.
 type watcher struct {
 	prefix string
 	from   int64
-	out    chan storage.Event
-	signal chan struct{} // a token when the queue has events or stopped is set
-
-	mu      sync.Mutex
-	queue   []storage.Event
-	stopped bool // the watch ends once the queue is delivered
-}
-
-// push queues events, all or none; false means they do not fit. A
-// watcher with nothing queued takes even a transaction larger than
-// maxQueue.
-func (w *watcher) push(events []storage.Event, maxQueue int) bool {
-	w.mu.Lock()
-	fits := len(w.queue) == 0 || len(w.queue)+len(events) <= maxQueue
-	if fits {
-		w.queue = append(w.queue, events...)
-	}
-	w.mu.Unlock()
-	if fits && len(events) > 0 {
-		w.notify()
-	}
-	return fits
-}
-
-// progress queues a progress note, or moves the one last queued on:
-// a reader waiting for a revision (a list cache catching up) learns of
-// it as soon as it has the events before it.
-func (w *watcher) progress(rev int64) {
-	w.mu.Lock()
-	if n := len(w.queue); n > 0 && w.queue[n-1].Type == storage.EventProgress {
-		w.queue[n-1].Rev = rev
-	} else {
-		w.queue = append(w.queue, storage.Event{Type: storage.EventProgress, Rev: rev})
-	}
-	w.mu.Unlock()
-	w.notify()
-}
-
-func (w *watcher) notify() {
-	select {
-	case w.signal <- struct{}{}:
-	default:
-	}
-}
-
-// run delivers the queue until the watch stops or ctx ends.
-func (w *watcher) run(ctx context.Context) {
-	defer close(w.out)
-	var batch []storage.Event
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.signal:
-		}
-		w.mu.Lock()
-		batch, w.queue = w.queue, batch[:0]
-		stopped := w.stopped
-		w.mu.Unlock()
-		for _, ev := range batch {
-			select {
-			case w.out <- ev:
-			case <-ctx.Done():
-				return
-			}
-		}
-		clear(batch)
-		if stopped {
-			w.mu.Lock()
-			rest := len(w.queue)
-			w.mu.Unlock()
-			if rest == 0 {
-				return
-			}
-			w.notify() // what was queued before the stop, then the end
-		}
-	}
+	q      *watchqueue.Queue
 }
 
 // Watch streams changes to keys under prefix (which must start with the
@@ -191,7 +115,7 @@ func (h *Hub) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan s
 			checked = true
 			continue
 		}
-		w := &watcher{prefix: prefix, from: fromRev, out: make(chan storage.Event), signal: make(chan struct{}, 1)}
+		w := &watcher{prefix: prefix, from: fromRev, q: watchqueue.New(h.MaxQueue, 0)}
 		if fromRev < h.pos && !h.replayLocked(w) {
 			// Older than the history, or more than fits: a watch of its own.
 			h.own++
@@ -202,12 +126,12 @@ func (h *Hub) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan s
 		h.shared++
 		h.mu.Unlock()
 		go func() {
-			w.run(ctx)
+			w.q.Run(ctx)
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.dropLocked(w)
 		}()
-		return w.out, nil
+		return w.q.Events(), nil
 	}
 }
 
@@ -243,7 +167,7 @@ func (h *Hub) replayLocked(w *watcher) bool {
 	for i > 0 && h.history[i-1].Rev > w.from {
 		i--
 	}
-	return w.push(storage.UnderPrefix(h.history[i:], w.prefix), h.MaxQueue)
+	return w.q.Push(storage.UnderPrefix(h.history[i:], w.prefix))
 }
 
 // run dispatches the source watch's events, a transaction at a time, and
@@ -302,7 +226,7 @@ func (h *Hub) progress(gen, rev int64) {
 	h.pos = rev
 	for w := range h.subs {
 		if rev >= w.from {
-			w.progress(rev)
+			w.q.Progress(rev)
 		}
 	}
 }
@@ -334,7 +258,7 @@ func (h *Hub) dispatch(gen int64, txn []storage.Event) {
 		if rev <= w.from {
 			continue
 		}
-		if !w.push(storage.UnderPrefix(txn, w.prefix), h.MaxQueue) {
+		if mine := storage.UnderPrefix(txn, w.prefix); len(mine) > 0 && !w.q.Push(mine) {
 			h.dropLocked(w)
 		}
 	}
@@ -347,10 +271,7 @@ func (h *Hub) dropLocked(w *watcher) {
 	if _, ok := h.subs[w]; !ok {
 		return
 	}
-	w.mu.Lock()
-	w.stopped = true
-	w.mu.Unlock()
-	w.notify()
+	w.q.Stop()
 	delete(h.subs, w)
 	if len(h.subs) == 0 && h.running {
 		h.stop()
