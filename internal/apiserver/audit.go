@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -43,13 +45,23 @@ type auditRecord struct {
 	mu            sync.Mutex
 	event         auditv1.Event // what every stage's event starts from
 	requestObject []byte        // JSON, not yet redacted
+	// done says the last stage has taken event: what a handler still
+	// running adds is too late for it.
+	done bool
 }
 
-type auditRecordKey struct{}
-
 func auditRecordFrom(ctx context.Context) *auditRecord {
-	rec, _ := ctx.Value(auditRecordKey{}).(*auditRecord)
-	return rec
+	if ri := RequestInfoFrom(ctx); ri != nil {
+		return ri.audit
+	}
+	return nil
+}
+
+// audited is a request's audit record and the writer that watches its
+// response, allocated together.
+type audited struct {
+	rec auditRecord
+	aw  auditWriter
 }
 
 // withAudit records each request by the audit policy in force when it
@@ -68,7 +80,9 @@ func (s *Server) withAudit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := newAuditRecord(r, ri, u, d, received)
+		a := &audited{}
+		rec := &a.rec
+		fillAuditRecord(rec, r, ri, u, d, received)
 		err := auditor.Check()
 		if err == nil && !d.Omits(auditv1.StageRequestReceived) {
 			err = auditor.Process(rec.stage(auditv1.StageRequestReceived, nil))
@@ -80,7 +94,8 @@ func (s *Server) withAudit(next http.Handler) http.Handler {
 				Message: "the audit backend failed; the request was not served"})
 			return
 		}
-		aw := &auditWriter{ResponseWriter: w, s: s, r: r, rec: rec,
+		aw := &a.aw
+		*aw = auditWriter{ResponseWriter: w, s: s, r: r, rec: rec,
 			longRunning: isLongRunning(ri), keepBody: d.Level == auditv1.LevelRequestResponse && !isLongRunning(ri)}
 		defer func() {
 			if v := recover(); v != nil {
@@ -93,7 +108,8 @@ func (s *Server) withAudit(next http.Handler) http.Handler {
 			}
 			aw.complete()
 		}()
-		next.ServeHTTP(aw, r.WithContext(context.WithValue(r.Context(), auditRecordKey{}, rec)))
+		ri.audit = rec
+		next.ServeHTTP(aw, r)
 	})
 }
 
@@ -135,17 +151,21 @@ func userInfo(u *authn.User) authnv1.UserInfo {
 const maxUserAgent = 1024
 
 func newAuditRecord(r *http.Request, ri *RequestInfo, u *authn.User, d audit.Decision, received time.Time) *auditRecord {
+	rec := &auditRecord{}
+	fillAuditRecord(rec, r, ri, u, d, received)
+	return rec
+}
+
+func fillAuditRecord(rec *auditRecord, r *http.Request, ri *RequestInfo, u *authn.User, d audit.Decision, received time.Time) {
 	ar := auditRequest(u, ri, r)
-	rec := &auditRecord{decision: d, target: audit.Target{Group: ri.APIGroup, Resource: ri.Resource, Subresource: ri.Subresource}}
+	rec.decision, rec.target = d, audit.Target{Group: ri.APIGroup, Resource: ri.Resource, Subresource: ri.Subresource}
 	ev := &rec.event
 	ev.Level = d.Level
 	ev.AuditID = types.UID(auditID(r.Context()))
 	ev.RequestURI = r.URL.RequestURI()
 	ev.Verb = ar.Verb
 	ev.User = userInfo(u)
-	for _, ip := range utilnet.SourceIPs(r) {
-		ev.SourceIPs = append(ev.SourceIPs, ip.String())
-	}
+	ev.SourceIPs = sourceIPs(r)
 	ev.UserAgent = r.UserAgent()
 	if len(ev.UserAgent) > maxUserAgent {
 		ev.UserAgent = ev.UserAgent[:maxUserAgent] + "...TRUNCATED"
@@ -155,7 +175,25 @@ func newAuditRecord(r *http.Request, ri *RequestInfo, u *authn.User, d audit.Dec
 			APIGroup: ri.APIGroup, APIVersion: ri.APIVersion, Subresource: ri.Subresource}
 	}
 	ev.RequestReceivedTimestamp = metav1.NewMicroTime(received)
-	return rec
+}
+
+// sourceIPs are the request's source addresses as kube-apiserver records
+// them: X-Forwarded-For, X-Real-Ip, then the peer. A request with neither
+// header from an IPv4 peer, nearly every one, skips the parsing and
+// formatting, which give back the peer's address as written.
+func sourceIPs(r *http.Request) []string {
+	if r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("X-Real-Ip") == "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			if addr, err := netip.ParseAddr(host); err == nil && addr.Is4() {
+				return []string{host}
+			}
+		}
+	}
+	var out []string
+	for _, ip := range utilnet.SourceIPs(r) {
+		out = append(out, ip.String())
+	}
+	return out
 }
 
 // stage returns the event of one stage: a copy of the record's event as
@@ -176,12 +214,27 @@ func (rec *auditRecord) stage(stage auditv1.Stage, status *metav1.Status) *audit
 	return &ev
 }
 
+// final returns the event of the last stage: the record's own event,
+// which nothing changes after it (done), with the response status given.
+func (rec *auditRecord) final(stage auditv1.Stage, status *metav1.Status) *auditv1.Event {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.done = true
+	ev := &rec.event
+	ev.Stage = stage
+	ev.StageTimestamp = metav1.NewMicroTime(time.Now())
+	ev.ResponseStatus = status
+	return ev
+}
+
 // auditImpersonation records whom an impersonating request acts as.
 func auditImpersonation(ctx context.Context, as *authn.User) {
 	if rec := auditRecordFrom(ctx); rec != nil {
 		info := userInfo(as)
 		rec.mu.Lock()
-		rec.event.ImpersonatedUser = &info
+		if !rec.done {
+			rec.event.ImpersonatedUser = &info
+		}
 		rec.mu.Unlock()
 	}
 }
@@ -201,6 +254,9 @@ func auditRequestObject(ctx context.Context, obj catalog.Object) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	if rec.done {
+		return
+	}
 	if ref := rec.event.ObjectRef; ref != nil {
 		if ref.Namespace == "" {
 			ref.Namespace = obj.GetNamespace()
@@ -232,7 +288,9 @@ func auditRequestPatch(ctx context.Context, patchType string, body []byte) {
 		}
 	}
 	rec.mu.Lock()
-	rec.requestObject = data
+	if !rec.done {
+		rec.requestObject = data
+	}
 	rec.mu.Unlock()
 }
 
@@ -253,6 +311,9 @@ type auditWriter struct {
 	body     bytes.Buffer
 	overflow bool
 	started  bool
+	// statusOf holds the status of a response that wrote none, so that
+	// recording it allocates nothing.
+	statusOf metav1.Status
 }
 
 func (aw *auditWriter) WriteHeader(code int) {
@@ -324,10 +385,11 @@ func (aw *auditWriter) complete() {
 		case code == 0:
 			code = http.StatusOK
 		}
-		status = &metav1.Status{Code: int32(code)}
+		aw.statusOf = metav1.Status{Code: int32(code)}
+		status = &aw.statusOf
 	}
-	ev := rec.stage(auditv1.StageResponseComplete, status)
-	ev.Annotations = audit.AnnotationsFrom(aw.r.Context()).Map()
+	ev := rec.final(auditv1.StageResponseComplete, status)
+	ev.Annotations = audit.AnnotationsFrom(aw.r.Context()).Take()
 	if rec.decision.Level != auditv1.LevelMetadata && rec.requestObject != nil {
 		ev.RequestObject = auditObject(audit.Redact(rec.target, rec.requestObject, rec.decision.OmitManagedFields))
 	}

@@ -31,6 +31,11 @@ type RequestInfo struct {
 	// FieldSelector and LabelSelector are the query's selectors.
 	FieldSelector string
 	LabelSelector string
+
+	// audit is the request's audit record, when the policy records it:
+	// kept here, in the context value every request has, rather than in
+	// one more (withAudit).
+	audit *auditRecord
 }
 
 type requestInfoKey struct{}

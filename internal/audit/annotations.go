@@ -52,6 +52,20 @@ func Annotate(ctx context.Context, key, value string) bool {
 	return true
 }
 
+// Take returns the annotations and forgets them: what is annotated from
+// then on starts afresh. It is for the last stage's event, which keeps
+// the map without a copy.
+func (a *Annotations) Take() map[string]string {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.m
+	a.m = nil
+	return m
+}
+
 // Map returns a copy of the annotations.
 func (a *Annotations) Map() map[string]string {
 	a.mu.Lock()

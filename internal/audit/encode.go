@@ -145,7 +145,8 @@ func appendUserInfo(dst []byte, u *authnv1.UserInfo) []byte {
 
 // appendSortedMap writes a map as encoding/json does: keys in order.
 func appendSortedMap[V any](dst []byte, m map[string]V, value func([]byte, V) []byte) []byte {
-	keys := make([]string, 0, len(m))
+	var few [8]string // an event's annotations, without an allocation
+	keys := few[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
@@ -227,12 +228,52 @@ func appendMicroTime(dst []byte, t metav1.MicroTime) []byte {
 	if t.IsZero() {
 		return append(dst, "null"...)
 	}
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = u.AppendFormat(dst, metav1.RFC3339Micro)
+		return append(dst, '"')
+	}
+	// metav1.RFC3339Micro, written out: time's layout interpreter was a
+	// fifth of what encoding an event cost.
+	hour, minute, second := u.Clock()
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, metav1.RFC3339Micro)
-	return append(dst, '"')
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, second, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, u.Nanosecond()/1000, 6)
+	return append(dst, 'Z', '"')
+}
+
+// appendDigits writes n, not negative, in exactly width digits.
+func appendDigits(dst []byte, n, width int) []byte {
+	var buf [6]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(dst, buf[:width]...)
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainASCII marks the ASCII bytes a JSON string holds as they are.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
 
 // appendString writes s as encoding/json does with HTML escaping:
 // quotes, backslashes and control characters escaped, <, > and & as
@@ -243,7 +284,7 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if plainASCII[b] {
 				i++
 				continue
 			}

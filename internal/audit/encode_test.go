@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -78,4 +79,25 @@ func BenchmarkEncodeEvent(b *testing.B) {
 			json.Marshal(ev)
 		}
 	})
+}
+
+// The hand-written timestamps are metav1's: random instants across four
+// centuries, the edges of the years written in four digits, and beyond.
+func TestAppendMicroTimeIsMetav1s(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	times := []time.Time{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, 0).In(time.FixedZone("x", 3600))}
+	for range 10000 {
+		times = append(times, time.UnixMicro(rng.Int64N(400*365*86400*1e6)-200*365*86400*1e6).Add(time.Duration(rng.IntN(1000))))
+	}
+	for _, tm := range times {
+		mt := metav1.NewMicroTime(tm)
+		want, err := json.Marshal(mt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendMicroTime(nil, mt); !bytes.Equal(got, want) {
+			t.Fatalf("%v: %s, metav1 writes %s", tm, got, want)
+		}
+	}
 }
