@@ -120,11 +120,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		log.Error("some objects could not be moved to kube-apiserver's storage keys and stay where they were", "err", err)
 	}
 	if e, onEtcd := kv.(*etcd.Store); onEtcd && o.WatchCache {
-		// One etcd watch per resource, however many watch it.
-		st.EnableSharedWatches()
 		if err := e.ProgressOrdered(ctx); err != nil {
-			log.Warn("consistent reads go to etcd, not to caches", "reason", err)
+			log.Warn("consistent reads go to etcd, not to caches, and each watch is an etcd watch of its own", "reason", err)
 		} else {
+			// One etcd watch per resource, however many watch it: a
+			// shared watch takes etcd's progress notes for every watcher,
+			// so they must not overtake events.
+			st.EnableSharedWatches()
 			// Every stored resource's cache fills now (its values opened
 			// with the encryption configuration, at their current keys),
 			// as kube-apiserver's watch caches do, so that the first lists

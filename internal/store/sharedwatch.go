@@ -14,7 +14,9 @@ import (
 // has been called.
 type watchHubs struct {
 	enabled atomic.Bool
-	hubs    sync.Map // *catalog.Resource → *watchhub.Hub
+	// hubs are by storage prefix: resources stored together (events and
+	// events.k8s.io's view of them) share one.
+	hubs sync.Map // Prefix(r, "") → *watchhub.Hub
 }
 
 // EnableSharedWatches makes every watch of a resource (in-process
@@ -40,9 +42,10 @@ func (h *watchHubs) watch(ctx context.Context, kv storage.KV, r *catalog.Resourc
 	if !h.enabled.Load() {
 		return kv.Watch(ctx, prefix, from)
 	}
-	v, ok := h.hubs.Load(r)
+	root := Prefix(r, "")
+	v, ok := h.hubs.Load(root)
 	if !ok {
-		v, _ = h.hubs.LoadOrStore(r, watchhub.New(kv, Prefix(r, "")))
+		v, _ = h.hubs.LoadOrStore(root, watchhub.New(kv, root))
 	}
 	return v.(*watchhub.Hub).Watch(ctx, prefix, from)
 }

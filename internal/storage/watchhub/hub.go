@@ -21,10 +21,11 @@ type Source interface {
 	Rev(ctx context.Context) (int64, error)
 }
 
-// Defaults for Hub's History and MaxQueue.
+// Defaults for Hub's History, HistoryBytes and MaxQueue.
 const (
-	DefaultHistory  = 512
-	DefaultMaxQueue = 10000
+	DefaultHistory      = 512
+	DefaultHistoryBytes = 8 << 20
+	DefaultMaxQueue     = 10000
 )
 
 // Hub shares one watch of the keys under Root among its watchers. The
@@ -39,10 +40,10 @@ const (
 type Hub struct {
 	src  Source
 	root string
-	// History is how many recent events are kept for watchers that start
-	// a little behind; MaxQueue is how many events a watcher may have
-	// waiting.
-	History, MaxQueue int
+	// History and HistoryBytes bound the recent events kept for watchers
+	// that start a little behind; MaxQueue is how many events a watcher
+	// may have waiting.
+	History, HistoryBytes, MaxQueue int
 
 	mu      sync.Mutex
 	subs    map[*watcher]struct{}
@@ -56,8 +57,12 @@ type Hub struct {
 	pos int64
 	// history holds the last changes dispatched, whole transactions,
 	// oldest first; it covers every change after base.
-	history []storage.Event
-	base    int64
+	history      []storage.Event
+	historyBytes int
+	base         int64
+	// dispatched is the revision of the last transaction dispatched: a
+	// resumed watch's replay of it is not dispatched again.
+	dispatched int64
 	// Shared and Own count the watches served by the hub and those that
 	// needed a storage watch of their own.
 	shared, own int64
@@ -65,7 +70,7 @@ type Hub struct {
 
 // New returns a hub for the keys under root.
 func New(src Source, root string) *Hub {
-	return &Hub{src: src, root: root, History: DefaultHistory, MaxQueue: DefaultMaxQueue, subs: map[*watcher]struct{}{}}
+	return &Hub{src: src, root: root, History: DefaultHistory, HistoryBytes: DefaultHistoryBytes, MaxQueue: DefaultMaxQueue, subs: map[*watcher]struct{}{}}
 }
 
 // watcher is one watch served by the hub.
@@ -95,11 +100,12 @@ func (h *Hub) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan s
 		h.mu.Lock()
 		switch {
 		case !h.running:
-			err := h.startLocked(fromRev)
-			if err != nil {
-				h.mu.Unlock()
+			h.mu.Unlock()
+			if err := h.start(ctx, fromRev); err != nil {
 				return nil, err
 			}
+			checked = true // the source watch started there
+			continue
 		case fromRev > h.pos && !checked:
 			// Changes after the hub's position are on their way, unless
 			// fromRev has not been written yet: a storage watch refuses
@@ -143,17 +149,34 @@ func (h *Hub) Counts() (shared, own int64) {
 	return h.shared, h.own
 }
 
-// startLocked opens the source watch at from.
-func (h *Hub) startLocked(from int64) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	events, err := h.src.Watch(ctx, h.root, from)
+// start opens the source watch at from, unless another watcher's start
+// got there first. The source watch lives past the caller, but opening it
+// (a storage round trip) ends with the caller's ctx; the hub's lock is
+// not held meanwhile, so a storage that does not answer holds up no one
+// else.
+func (h *Hub) start(ctx context.Context, from int64) error {
+	hctx, cancel := context.WithCancel(context.Background())
+	detach := context.AfterFunc(ctx, cancel)
+	events, err := h.src.Watch(hctx, h.root, from)
+	if !detach() {
+		cancel()
+		return ctx.Err()
+	}
 	if err != nil {
 		cancel()
 		return err
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running {
+		cancel() // another start won; its watch serves this one too
+		return nil
+	}
 	h.gen++
-	h.running, h.stop, h.pos, h.base, h.history = true, cancel, from, from, nil
-	go h.run(ctx, h.gen, events)
+	h.running, h.stop = true, cancel
+	h.pos, h.base, h.dispatched = from, from, from
+	h.history, h.historyBytes = nil, 0
+	go h.run(hctx, h.gen, events)
 	return nil
 }
 
@@ -202,18 +225,27 @@ func (h *Hub) run(ctx context.Context, gen int64, events <-chan storage.Event) {
 // unreachable): each watcher then resumes by itself, and learns why.
 func (h *Hub) resume(ctx context.Context, gen int64) <-chan storage.Event {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.gen != gen || !h.running {
+		h.mu.Unlock()
 		return nil // stopped: a later start has its own watch
 	}
-	if events, err := h.src.Watch(ctx, h.root, h.pos); err == nil {
+	// Nothing moves the position while this goroutine, the only one
+	// dispatching, is here; the lock is not held across the round trip.
+	pos := h.pos
+	h.mu.Unlock()
+	events, err := h.src.Watch(ctx, h.root, pos)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen != gen || !h.running {
+		return nil // stopped meanwhile: ctx has ended, and the watch with it
+	}
+	if err == nil {
 		return events
 	}
 	for w := range h.subs {
 		h.dropLocked(w)
 	}
-	h.stop()
-	h.running = false
+	h.stopLocked()
 	return nil
 }
 
@@ -237,22 +269,16 @@ func (h *Hub) dispatch(gen int64, txn []storage.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rev := txn[0].Rev
-	if h.gen != gen || !h.running || rev <= h.pos {
+	if h.gen != gen || !h.running || rev <= h.dispatched {
 		return // already dispatched (a resumed watch's replay)
 	}
-	h.pos = rev
+	h.dispatched, h.pos = rev, max(h.pos, rev)
 	h.history = append(h.history, txn...)
-	if len(h.history) > 2*h.History {
-		// Keep the last History events (whole transactions); trimming
-		// only past twice that keeps its cost per event constant.
-		cut := len(h.history) - h.History
-		for cut < len(h.history) && h.history[cut].Rev == h.history[cut-1].Rev {
-			cut++
-		}
-		h.base = h.history[cut-1].Rev
-		n := copy(h.history, h.history[cut:])
-		clear(h.history[n:])
-		h.history = h.history[:n]
+	for i := range txn {
+		h.historyBytes += eventBytes(&txn[i])
+	}
+	if len(h.history) > 2*h.History || h.historyBytes > 2*h.HistoryBytes {
+		h.trimLocked()
 	}
 	for w := range h.subs {
 		if rev <= w.from {
@@ -262,6 +288,37 @@ func (h *Hub) dispatch(gen int64, txn []storage.Event) {
 			h.dropLocked(w)
 		}
 	}
+}
+
+// trimLocked keeps the last History events, at most HistoryBytes of them,
+// in whole transactions; trimming only past twice that keeps its cost
+// per event constant.
+func (h *Hub) trimLocked() {
+	cut, bytes := 0, h.historyBytes
+	for cut < len(h.history) && (len(h.history)-cut > h.History || bytes > h.HistoryBytes) {
+		bytes -= eventBytes(&h.history[cut])
+		cut++
+	}
+	for cut > 0 && cut < len(h.history) && h.history[cut].Rev == h.history[cut-1].Rev {
+		bytes -= eventBytes(&h.history[cut])
+		cut++
+	}
+	if cut == 0 {
+		return
+	}
+	h.base = h.history[cut-1].Rev
+	n := copy(h.history, h.history[cut:])
+	clear(h.history[n:])
+	h.history, h.historyBytes = h.history[:n], bytes
+}
+
+func eventBytes(ev *storage.Event) int { return len(ev.Key) + len(ev.Value) + len(ev.PrevValue) + 64 }
+
+// stopLocked ends the source watch and forgets its history.
+func (h *Hub) stopLocked() {
+	h.stop()
+	h.running = false
+	h.history, h.historyBytes = nil, 0
 }
 
 // dropLocked stops w (its channel closes once what it has queued is
@@ -274,7 +331,6 @@ func (h *Hub) dropLocked(w *watcher) {
 	w.q.Stop()
 	delete(h.subs, w)
 	if len(h.subs) == 0 && h.running {
-		h.stop()
-		h.running = false
+		h.stopLocked()
 	}
 }

@@ -182,7 +182,7 @@ func write(t *testing.T, kv storage.KV, n int, rng *rand.Rand) int64 {
 func TestSameEventsAsStorage(t *testing.T) {
 	src := &counting{Store: openBolt(t)}
 	hub := New(src, "/registry/things/")
-	hub.History = 50
+	hub.History, hub.HistoryBytes = 50, 3000 // about 30 of these events
 	ctx := t.Context()
 	rng := rand.New(rand.NewPCG(1, 2))
 	type pair struct {
@@ -386,5 +386,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stalled is a source whose watches do not open until their context
+// ends, as with an etcd that does not answer.
+type stalled struct{ *bolt.Store }
+
+func (s stalled) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A storage that does not answer holds up only the watches that wait
+// for it, each until its own context ends: not the hub's lock, and not
+// other watchers.
+func TestStalledSourceHoldsUpNoOne(t *testing.T) {
+	s := openBolt(t)
+	hub := New(stalled{s}, "/registry/things/")
+	rev, _ := s.Rev(t.Context())
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			_, err := hub.Watch(ctx, "/registry/things/", rev)
+			done <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	counted := make(chan struct{})
+	go func() { hub.Counts(); close(counted) }()
+	select {
+	case <-counted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hub's lock is held while a watch opens")
+	}
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a watch whose context ended while storage stalled: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a watch outlived its context while storage stalled")
+		}
 	}
 }

@@ -43,7 +43,9 @@ func (q *Queue) Push(events []storage.Event) bool {
 		q.mu.Unlock()
 		return false
 	}
-	fits := len(q.events) == 0 || len(q.events)+len(events) <= q.max
+	// A progress note alone is nothing waiting.
+	idle := len(q.events) == 0 || len(q.events) == 1 && q.events[0].Type == storage.EventProgress
+	fits := idle || len(q.events)+len(events) <= q.max
 	if fits {
 		q.events = append(q.events, events...)
 	} else {
@@ -59,9 +61,13 @@ func (q *Queue) Push(events []storage.Event) bool {
 // as soon as it has the events before it.
 func (q *Queue) Progress(rev int64) {
 	q.mu.Lock()
-	if n := len(q.events); n > 0 && q.events[n-1].Type == storage.EventProgress {
+	switch n := len(q.events); {
+	case q.stopped:
+		// It may have stopped for events it did not take: no progress
+		// past them.
+	case n > 0 && q.events[n-1].Type == storage.EventProgress:
 		q.events[n-1].Rev = rev
-	} else if !q.stopped {
+	default:
 		q.events = append(q.events, storage.Event{Type: storage.EventProgress, Rev: rev})
 	}
 	q.mu.Unlock()
