@@ -101,10 +101,11 @@ func (h *Hub) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan s
 		switch {
 		case !h.running:
 			h.mu.Unlock()
-			if err := h.start(ctx, fromRev); err != nil {
+			started, err := h.start(ctx, fromRev)
+			if err != nil {
 				return nil, err
 			}
-			checked = true // the source watch started there
+			checked = checked || started // the source watch started there
 			continue
 		case fromRev > h.pos && !checked:
 			// Changes after the hub's position are on their way, unless
@@ -150,34 +151,34 @@ func (h *Hub) Counts() (shared, own int64) {
 }
 
 // start opens the source watch at from, unless another watcher's start
-// got there first. The source watch lives past the caller, but opening it
+// got there first (started is false). The source watch lives past the caller, but opening it
 // (a storage round trip) ends with the caller's ctx; the hub's lock is
 // not held meanwhile, so a storage that does not answer holds up no one
 // else.
-func (h *Hub) start(ctx context.Context, from int64) error {
+func (h *Hub) start(ctx context.Context, from int64) (started bool, err error) {
 	hctx, cancel := context.WithCancel(context.Background())
 	detach := context.AfterFunc(ctx, cancel)
 	events, err := h.src.Watch(hctx, h.root, from)
 	if !detach() {
 		cancel()
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	if err != nil {
 		cancel()
-		return err
+		return false, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.running {
 		cancel() // another start won; its watch serves this one too
-		return nil
+		return false, nil
 	}
 	h.gen++
 	h.running, h.stop = true, cancel
 	h.pos, h.base, h.dispatched = from, from, from
 	h.history, h.historyBytes = nil, 0
 	go h.run(hctx, h.gen, events)
-	return nil
+	return true, nil
 }
 
 // replayLocked sends w the kept changes after its revision, if the
