@@ -8,8 +8,10 @@ package watchhub
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sekisho/sekisho/internal/storage"
 	"github.com/sekisho/sekisho/internal/storage/watchqueue"
@@ -220,9 +222,11 @@ func (h *Hub) run(ctx context.Context, gen int64, events <-chan storage.Event) {
 	}
 }
 
-// resume reopens the source watch after the hub's position. It returns
-// nil, having closed every watcher, when the hub has stopped or the
-// watch cannot be reopened (the revision compacted away, storage
+// resume reopens the source watch after the hub's position, trying a
+// few times over about two seconds (a storage member restarting, an
+// election), so that a short outage costs the watchers nothing. It
+// returns nil, having closed every watcher, when the hub has stopped or
+// the watch cannot be reopened (the revision compacted away, storage
 // unreachable): each watcher then resumes by itself, and learns why.
 func (h *Hub) resume(ctx context.Context, gen int64) <-chan storage.Event {
 	h.mu.Lock()
@@ -231,10 +235,25 @@ func (h *Hub) resume(ctx context.Context, gen int64) <-chan storage.Event {
 		return nil // stopped: a later start has its own watch
 	}
 	// Nothing moves the position while this goroutine, the only one
-	// dispatching, is here; the lock is not held across the round trip.
+	// dispatching, is here; the lock is not held across the round trips.
 	pos := h.pos
 	h.mu.Unlock()
-	events, err := h.src.Watch(ctx, h.root, pos)
+	var events <-chan storage.Event
+	err := errors.New("no revision to resume from") // 0 would mean "from now"
+	for wait := resumeWait; pos > 0; wait *= 2 {
+		if events, err = h.src.Watch(ctx, h.root, pos); err == nil || errors.Is(err, storage.ErrCompacted) || wait > maxResumeWait {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.gen != gen || !h.running {
@@ -249,6 +268,9 @@ func (h *Hub) resume(ctx context.Context, gen int64) <-chan storage.Event {
 	h.stopLocked()
 	return nil
 }
+
+// How resume waits between its tries: 100, 200, 400, 800 ms.
+var resumeWait, maxResumeWait = 100 * time.Millisecond, 800 * time.Millisecond
 
 func (h *Hub) progress(gen, rev int64) {
 	h.mu.Lock()

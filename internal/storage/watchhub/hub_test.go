@@ -50,9 +50,17 @@ type counting struct {
 	mu      sync.Mutex
 	open    int
 	cancels []context.CancelFunc
+	// failing is how many of the next watches fail, as during an outage.
+	failing atomic.Int32
 }
 
+var errOutage = errors.New("storage unreachable")
+
 func (c *counting) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan storage.Event, error) {
+	if c.failing.Add(-1) >= 0 {
+		return nil, errOutage
+	}
+	c.failing.Store(0)
 	ctx, cancel := context.WithCancel(ctx)
 	events, err := c.Store.Watch(ctx, prefix, fromRev)
 	if err != nil {
@@ -301,7 +309,7 @@ func TestSourceWatchResumes(t *testing.T) {
 	src := &counting{Store: openBolt(t)}
 	hub := New(src, "/registry/things/")
 	ctx := t.Context()
-	from, _ := src.Rev(ctx)
+	from, _ := src.Create(ctx, "/registry/other", []byte("v")) // a revision to resume from
 	w, err := hub.Watch(ctx, "/registry/things/", from)
 	if err != nil {
 		t.Fatal(err)
@@ -431,5 +439,37 @@ func TestStalledSourceHoldsUpNoOne(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a watch outlived its context while storage stalled")
 		}
+	}
+}
+
+// A source watch that cannot be reopened for a moment (a member
+// restarting) is retried: the watchers lose nothing and keep the shared
+// watch. One that stays down closes them, and they resume by themselves.
+func TestShortOutageCostsWatchersNothing(t *testing.T) {
+	src := &counting{Store: openBolt(t)}
+	hub := New(src, "/registry/things/")
+	ctx := t.Context()
+	from, _ := src.Create(ctx, "/registry/other", []byte("v")) // a revision to resume from
+	w, err := hub.Watch(ctx, "/registry/things/", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := src.Create(ctx, "/registry/things/a", []byte("v"))
+	src.failing.Store(3)
+	src.endAll()
+	last, _ := src.Create(ctx, "/registry/things/b", []byte("v"))
+	got, ok := collect(t, "watcher", w, last)
+	if !ok || len(got) != 2 || got[0].rev != first || got[1].rev != last {
+		t.Fatalf("through a short outage: %v (open: %v)", got, ok)
+	}
+	src.failing.Store(1000)
+	src.endAll()
+	select {
+	case _, open := <-w:
+		if open {
+			t.Fatal("an event while storage was down")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher was not closed while storage stayed down")
 	}
 }
