@@ -494,7 +494,7 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 		namespaces = append(namespaces, (&rqcontroller.Controller{Catalog: reg, Store: st, Log: log}).Run)
 	}
 	if on.enabled(rootCAPublisherController) {
-		publisher := &rootcapublisher.Controller{Store: st, ConfigMaps: core("configmaps"), Namespaces: inf.namespaces, Maps: inf.configMaps,
+		publisher := &rootcapublisher.Controller{Store: st, ConfigMaps: core("configmaps"), Namespaces: inf.namespaces, Maps: inf.rootCAMaps,
 			RootCA: rootCA, Resync: reloadInterval * 2, Log: log}
 		publisher.Register() // before the informers start
 		namespaces = append(namespaces, publisher.Run)
@@ -513,7 +513,7 @@ func startControllers(ctx context.Context, o Options, log *slog.Logger, reg *cat
 	sac.Register(core("serviceaccounts"), core("secrets")) // before the informers start
 	tokens := []func(context.Context){sac.Run}
 	if o.EnableBootstrapTokenAuth && (on.enabled(tokenCleanerController) || on.enabled(bootstrapSignerController)) {
-		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.configMaps, Server: externalURL, CAPEM: rootCA, Log: log,
+		bc := &bootstrapcontroller.Controller{Store: st, Secrets: inf.secrets, ConfigMaps: inf.clusterInfo, Server: externalURL, CAPEM: rootCA, Log: log,
 			Clean: on.enabled(tokenCleanerController), Sign: on.enabled(bootstrapSignerController)}
 		bc.Register(core("secrets"), core("configmaps"))
 		tokens = append(tokens, bc.Run)

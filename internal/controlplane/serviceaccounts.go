@@ -16,9 +16,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
 	sa "github.com/sekisho/sekisho/internal/authn/serviceaccount"
+	"github.com/sekisho/sekisho/internal/bootstraptoken"
 	"github.com/sekisho/sekisho/internal/catalog"
+	"github.com/sekisho/sekisho/internal/controllers/rootcapublisher"
 	"github.com/sekisho/sekisho/internal/informer"
 	"github.com/sekisho/sekisho/internal/pki"
 	"github.com/sekisho/sekisho/internal/store"
@@ -26,7 +30,12 @@ import (
 
 // informers are the in-memory caches the control plane keeps.
 type informers struct {
-	namespaces, serviceAccounts, secrets, configMaps, pods, nodes *informer.Informer
+	namespaces, serviceAccounts, secrets, pods, nodes *informer.Informer
+	// rootCAMaps are the kube-root-ca.crt ConfigMaps of every namespace,
+	// and clusterInfo kube-public's cluster-info: the ConfigMaps the
+	// controllers read. Caching every ConfigMap would hold the cluster's
+	// ConfigMaps in memory and decode and copy each one written.
+	rootCAMaps, clusterInfo *informer.Informer
 	// resourceQuotas are read by ResourceQuota admission.
 	resourceQuotas *informer.Informer
 }
@@ -38,9 +47,13 @@ func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *info
 	}
 	inf := &informers{
 		namespaces: core("namespaces"), serviceAccounts: core("serviceaccounts"),
-		secrets: core("secrets"), configMaps: core("configmaps"), pods: core("pods"), nodes: core("nodes"),
+		secrets: core("secrets"), pods: core("pods"), nodes: core("nodes"),
+		rootCAMaps: core("configmaps"), clusterInfo: core("configmaps"),
 		resourceQuotas: core("resourcequotas"),
 	}
+	inf.rootCAMaps.Fields = fields.OneTermEqualSelector("metadata.name", rootcapublisher.Name)
+	inf.clusterInfo.Namespace = metav1.NamespacePublic
+	inf.clusterInfo.Fields = fields.OneTermEqualSelector("metadata.name", bootstraptoken.ClusterInfoConfigMap)
 	// Quota admission charges from it: a quota that does not read must
 	// send admission to storage (which fails on it), not go unseen.
 	inf.resourceQuotas.Strict = true
@@ -48,7 +61,7 @@ func newInformers(st *store.Store, reg *catalog.Catalog, log *slog.Logger) *info
 }
 
 func (i *informers) all() []*informer.Informer {
-	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.configMaps, i.pods, i.nodes, i.resourceQuotas}
+	return []*informer.Informer{i.namespaces, i.serviceAccounts, i.secrets, i.rootCAMaps, i.clusterInfo, i.pods, i.nodes, i.resourceQuotas}
 }
 
 // ServiceAccountUID and the rest implement serviceaccount.Lookup.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/sekisho/sekisho/internal/catalog"
 	"github.com/sekisho/sekisho/internal/store"
@@ -39,6 +40,15 @@ type Informer struct {
 	// caches whose answers must be whole, such as the quotas admission
 	// charges. Set before Run.
 	Strict bool
+	// Namespace and Fields narrow the cache to the objects of one
+	// namespace ("" for all) that match a field selector: a controller
+	// that reads one ConfigMap of each namespace need not hold, decode
+	// and copy every ConfigMap of the cluster. A selector on
+	// metadata.name and metadata.namespace alone is decided from the
+	// storage key, so the objects it leaves out are never decoded. Set
+	// before Run.
+	Namespace string
+	Fields    fields.Selector
 
 	mu       sync.RWMutex
 	rev      int64 // every change up to this revision is applied
@@ -93,14 +103,15 @@ func (i *Informer) List() []catalog.Object {
 // cache is complete as of: every change up to it has been applied, so an
 // object of the namespace created or changed since has a later
 // resourceVersion. ok is false until the cache has synced, and always for
-// a Lean informer. The objects are shared: not to be changed.
+// a Lean informer or one narrowed by Fields or to another namespace. The
+// objects are shared: not to be changed.
 func (i *Informer) ListIn(namespace string) (objs []catalog.Object, rev int64, ok bool) {
 	select {
 	case <-i.synced:
 	default:
 		return nil, 0, false
 	}
-	if i.Lean {
+	if i.Lean || i.Fields != nil && !i.Fields.Empty() || i.Namespace != "" && i.Namespace != namespace {
 		return nil, 0, false
 	}
 	i.mu.RLock()
@@ -138,7 +149,10 @@ func (i *Informer) Run(ctx context.Context) {
 			i.setWhole(false)
 		}
 		wctx, cancel := context.WithCancel(ctx)
-		events, err := i.Store.Watch(wctx, i.Resource, store.WatchOptions{FromRev: from, FailOnUnreadable: i.Strict})
+		events, err := i.Store.Watch(wctx, i.Resource, store.WatchOptions{
+			ListOptions: store.ListOptions{Namespace: i.Namespace, Fields: i.Fields},
+			FromRev:     from, FailOnUnreadable: i.Strict,
+		})
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 			cancel()
 			from = 0

@@ -22,18 +22,7 @@ import (
 // later as an event, makes it answer nothing; a lax one leaves the object
 // out and answers.
 func TestStrictInformerAnswersOnlyWhole(t *testing.T) {
-	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kv.Close()
-	st := store.NewStore(kv)
-	w, err := store.NewWriter(st, admission.AllowAll())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(authn.AsAPIServer(context.Background()))
-	defer cancel()
+	kv, st, w, ctx := boltStore(t)
 	quotas := catalog.ResourceQuotas()
 	create := func(name string) {
 		t.Helper()
@@ -84,4 +73,23 @@ func TestStrictInformerAnswersOnlyWhole(t *testing.T) {
 	if n, ok := answers(start(false)); !ok || n != 1 {
 		t.Fatalf("a lax informer: %d, %v; want the readable quota alone", n, ok)
 	}
+}
+
+// boltStore is a store on a fresh bbolt file, a writer that admits
+// everything and a context that ends with the test, acting as the API
+// server.
+func boltStore(t *testing.T) (*bolt.Store, *store.Store, *store.Writer, context.Context) {
+	kv, err := bolt.Open(bolt.Options{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kv.Close() })
+	st := store.NewStore(kv)
+	w, err := store.NewWriter(st, admission.AllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(authn.AsAPIServer(context.Background()))
+	t.Cleanup(cancel)
+	return kv, st, w, ctx
 }

@@ -462,7 +462,7 @@ func (c *listCache) list(r *catalog.Resource, o ListOptions) (*ListResult, bool,
 	res := &ListResult{Rev: c.rev}
 	c.mu.Unlock()
 	for i, e := range entries {
-		ok, err := o.matches(r, e)
+		ok, err := o.matches(r, keys[i], e)
 		if err != nil {
 			return nil, false, err
 		}

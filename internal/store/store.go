@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -848,8 +849,19 @@ func decodeContinue(token, prefix string) (int64, string, error) {
 	return t.Rev, prefix + t.Start, nil
 }
 
-// matches reports whether an entry passes the selectors.
-func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
+// matches reports whether an entry stored at key passes the selectors.
+// Field requirements on metadata.name and metadata.namespace are decided
+// from the key first, so an object they leave out is never decoded (a
+// kubelet watches its pods' ConfigMaps and Secrets by name).
+func (o *ListOptions) matches(r *catalog.Resource, key string, e *Entry) (bool, error) {
+	fieldsDecided := true
+	if o.Fields != nil && !o.Fields.Empty() {
+		ok, all := matchKeyFields(r, key, o.Fields)
+		if !ok {
+			return false, nil
+		}
+		fieldsDecided = all
+	}
 	if o.Labels != nil && !o.Labels.Empty() {
 		set, err := e.labelSet()
 		if err != nil {
@@ -859,7 +871,7 @@ func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
 			return false, nil
 		}
 	}
-	if o.Fields != nil && !o.Fields.Empty() {
+	if !fieldsDecided {
 		set, err := e.fieldSet()
 		if err != nil {
 			return false, err
@@ -869,6 +881,49 @@ func (o *ListOptions) matches(r *catalog.Resource, e *Entry) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// matchKeyFields checks sel's requirements on metadata.name and
+// metadata.namespace against the object's storage key. ok is false when
+// one of them fails; all is true when sel has no other requirement, so
+// that the key alone decides.
+func matchKeyFields(r *catalog.Resource, key string, sel fields.Selector) (ok, all bool) {
+	// Names and namespaces hold no "/": the key ends with them.
+	cut := strings.LastIndexByte(key, '/')
+	if cut < 0 {
+		return true, false
+	}
+	name, namespace := key[cut+1:], ""
+	if r.Namespaced {
+		rest := key[:cut]
+		namespace = rest[strings.LastIndexByte(rest, '/')+1:]
+	}
+	all = true
+	for _, req := range sel.Requirements() {
+		var v string
+		switch req.Field {
+		case "metadata.name":
+			v = name
+		case "metadata.namespace":
+			v = namespace
+		default:
+			all = false
+			continue
+		}
+		switch req.Operator {
+		case selection.Equals, selection.DoubleEquals:
+			if v != req.Value {
+				return false, true
+			}
+		case selection.NotEquals:
+			if v == req.Value {
+				return false, true
+			}
+		default:
+			all = false
+		}
+	}
+	return true, all
 }
 
 // FieldSet is the set of fields an object can be selected by.
@@ -954,7 +1009,7 @@ func (s *Store) listStorage(ctx context.Context, r *catalog.Resource, o ListOpti
 			if err != nil {
 				return nil, err
 			}
-			ok, err := o.matches(r, e)
+			ok, err := o.matches(r, it.Key, e)
 			if err != nil {
 				return nil, err
 			}

@@ -161,7 +161,7 @@ func (s *Store) translate(ctx context.Context, r *catalog.Resource, o *ListOptio
 		if err != nil {
 			return nil, false, err
 		}
-		ok, err := o.matches(r, e)
+		ok, err := o.matches(r, ev.Key, e)
 		return e, ok, err
 	}
 	switch ev.Type {

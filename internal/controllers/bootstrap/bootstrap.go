@@ -27,8 +27,10 @@ import (
 
 // Controller cleans expired tokens and signs cluster-info.
 type Controller struct {
-	Store      *store.Writer
-	Secrets    *informer.Informer
+	Store   *store.Writer
+	Secrets *informer.Informer
+	// ConfigMaps is an informer that holds kube-public's cluster-info
+	// (and may hold other ConfigMaps).
 	ConfigMaps *informer.Informer
 	// Server and the CA bundle in force go into the cluster-info
 	// kubeconfig; CAPEM is read at each pass, so a reloaded CA reaches it.

@@ -33,7 +33,8 @@ type Controller struct {
 	Store      *store.Writer
 	ConfigMaps *catalog.Resource
 	Namespaces *informer.Informer
-	// Maps is the informer of ConfigMaps in every namespace.
+	// Maps is an informer of the ConfigMaps named Name in every namespace
+	// (it may hold others too).
 	Maps *informer.Informer
 	// RootCA is the PEM bundle in force; nil or empty publishes nothing.
 	RootCA func() []byte
