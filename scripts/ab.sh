@@ -3,7 +3,8 @@
 #
 # Compares the throughput of two sekisho binaries: for each run it starts
 # each binary on a fresh data dir in turn, drives it with loadgen for 10 s
-# as admin.conf (RBAC decides every request) and prints loadgen's summary.
+# as admin.conf (RBAC decides every request) and prints loadgen's summary
+# with the server's CPU time per request and its resident memory after.
 # Alternating the binaries spreads a noisy machine's drift over both.
 # SCENARIO (get, create; default get) and CONCURRENCY (default 16) choose
 # the load.
@@ -30,7 +31,12 @@ for _ in $(seq 1 "$runs"); do
 		done
 		sleep 1
 		printf '%-6s ' "$which"
-		"$loadgen" --kubeconfig "$work/data/admin.conf" --scenario "${SCENARIO:-get}" --duration 10s --concurrency "${CONCURRENCY:-16}" "$@" 2>&1 | tail -1
+		t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		line=$("$loadgen" --kubeconfig "$work/data/admin.conf" --scenario "${SCENARIO:-get}" --duration 10s --concurrency "${CONCURRENCY:-16}" "$@" 2>&1 | tail -1)
+		t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		n=$(echo "$line" | awk '{print $2}')
+		rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+		echo "$line server CPU $(( (t1 - t0) * 10000 / (n > 0 ? n : 1) )) µs a request, RSS $rss MiB"
 		kill -INT "$pid"
 		wait "$pid" || true
 	done

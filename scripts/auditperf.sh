@@ -24,6 +24,7 @@ if [ "${1:-}" = latency ]; then
       dir=/tmp/auditperf-$mode
       flags=""
       [ $mode = off ] && flags="--audit-policy-file="
+      rm -rf $dir # a fresh store each time: grown by earlier rounds, each mode's would differ
       perf_start $dir $port $flags
       echo "round $round $mode GET    $(/tmp/loadgen --kubeconfig $dir/super-admin.conf --scenario get --duration 10s --concurrency 2 --http2 | tail -1)"
       echo "round $round $mode CREATE $(/tmp/loadgen --kubeconfig $dir/super-admin.conf --scenario create --duration 10s --concurrency 4 | tail -1)"
@@ -40,6 +41,7 @@ for round in 1 2 3 4 5; do
       metadata) flags="" ;;
       rr) flags="--audit-policy-file=/tmp/perf-rr-policy.yaml" ;;
     esac
+    rm -rf $dir # a fresh store each time: grown by earlier rounds, each mode's would differ
     perf_start $dir $port $flags
     perf_get_create "round $round $mode" $dir/super-admin.conf
     perf_stop

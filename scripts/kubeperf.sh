@@ -69,8 +69,18 @@ measure() {
   echo "$label LIST   $(/tmp/loadgen --kubeconfig $k --namespace lg-list --scenario list --objects 1000 --lists 100 | tail -1)"
 }
 
+# kube-apiserver audits as sekisho up does: the policy up wrote, a log
+# of its own with the same retention, blocking writes (the default of
+# both). AUDIT=off runs both without audit.
+kube_audit=(--audit-policy-file=$dir/audit-policy.yaml --audit-log-path=$dir-kube-audit/audit.log
+  --audit-log-maxage=30 --audit-log-maxbackup=10 --audit-log-maxsize=100)
+sekisho_audit=()
+if [ "${AUDIT:-on}" = off ]; then
+  kube_audit=() sekisho_audit=(--audit-policy-file=)
+fi
+
 for round in $(seq "$rounds"); do
-  perf_start $dir $port "${etcd[@]}"
+  perf_start $dir $port "${etcd[@]}" "${sekisho_audit[@]}"
   measure "round $round sekisho"
   perf_stop
   "$kube" --advertise-address=127.0.0.1 --bind-address=127.0.0.1 --secure-port=$port \
@@ -78,7 +88,7 @@ for round in $(seq "$rounds"); do
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file=$pki/sa.pub --service-account-signing-key-file=$pki/sa.key \
     --service-cluster-ip-range=10.96.0.0/12 --tls-cert-file=$pki/apiserver.crt \
-    --tls-private-key-file=$pki/apiserver.key "${etcd[@]}" > $dir-kube.log 2>&1 &
+    --tls-private-key-file=$pki/apiserver.key "${etcd[@]}" "${kube_audit[@]}" > $dir-kube.log 2>&1 &
   perf_pid=$!
   for _ in $(seq 600); do curl -sk "https://127.0.0.1:$port/readyz" 2>/dev/null | grep -q ok && break; sleep 0.1; done
   measure "round $round kube-apiserver"
