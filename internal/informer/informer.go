@@ -45,8 +45,8 @@ type Informer struct {
 	// that reads one ConfigMap of each namespace need not hold, decode
 	// and copy every ConfigMap of the cluster. A selector on
 	// metadata.name and metadata.namespace alone is decided from the
-	// storage key, so the objects it leaves out are never decoded. Set
-	// before Run.
+	// storage key, so the objects it leaves out are opened (decrypted)
+	// but never decoded. Set before Run.
 	Namespace string
 	Fields    fields.Selector
 

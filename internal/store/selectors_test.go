@@ -61,7 +61,8 @@ func TestKeyFieldsDecideAsTheObjectDoes(t *testing.T) {
 // What the key decides is never decoded: a value that does not decode
 // is passed over by a selector on another name, and included, as an
 // unselected list includes it, by one its key satisfies; a selector on
-// any other field must decode it, and says so.
+// any other field must decode it, and says so. A key of another shape,
+// and fields.Nothing(), are left to the object.
 func TestKeyFieldsDoNotDecode(t *testing.T) {
 	res := catalog.Secrets()
 	broken := newEntry(res, []byte("k8s\x00not protobuf"), 1)
@@ -72,6 +73,23 @@ func TestKeyFieldsDoNotDecode(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%q: %v, %v; want %v without decoding", text, got, err, want)
 		}
+	}
+	// A key of another shape under the resource's prefix (one level
+	// short, as a Service left in an old layout would be) is left to the
+	// object, not read as namespace/name.
+	maps := catalog.ConfigMaps()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"}}
+	data, err := encode(maps, cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := ListOptions{Fields: fields.ParseSelectorOrDie("metadata.namespace=ns")}
+	if ok, err := stray.matches(maps, Prefix(maps, "")+"a", newEntry(maps, data, 1)); !ok || err != nil {
+		t.Errorf("a key one level short was decided by its shape: %v, %v", ok, err)
+	}
+	nothing := ListOptions{Fields: fields.Nothing()}
+	if ok, _ := nothing.matches(res, key, newEntry(res, []byte("{}"), 1)); ok {
+		t.Error("fields.Nothing() matched")
 	}
 	opts := ListOptions{Fields: fields.ParseSelectorOrDie("type=Opaque")}
 	if _, err := opts.matches(res, key, broken); err == nil {

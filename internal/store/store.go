@@ -888,18 +888,27 @@ func (o *ListOptions) matches(r *catalog.Resource, key string, e *Entry) (bool, 
 // one of them fails; all is true when sel has no other requirement, so
 // that the key alone decides.
 func matchKeyFields(r *catalog.Resource, key string, sel fields.Selector) (ok, all bool) {
-	// Names and namespaces hold no "/": the key ends with them.
-	cut := strings.LastIndexByte(key, '/')
-	if cut < 0 {
+	// Names and namespaces hold no "/". A key of another shape under the
+	// resource's prefix (a Service left in an old layout, one level
+	// short) is left to the object.
+	depth := 0
+	if r.Namespaced {
+		depth = 1
+	}
+	rest, found := strings.CutPrefix(key, Prefix(r, ""))
+	if !found || strings.Count(rest, "/") != depth {
 		return true, false
 	}
-	name, namespace := key[cut+1:], ""
+	namespace, name := "", rest
 	if r.Namespaced {
-		rest := key[:cut]
-		namespace = rest[strings.LastIndexByte(rest, '/')+1:]
+		namespace, name, _ = strings.Cut(rest, "/")
+	}
+	reqs := sel.Requirements()
+	if len(reqs) == 0 { // fields.Nothing(), which is not Empty
+		return true, false
 	}
 	all = true
-	for _, req := range sel.Requirements() {
+	for _, req := range reqs {
 		var v string
 		switch req.Field {
 		case "metadata.name":
