@@ -104,16 +104,17 @@ func validateMode(flag, mode string) error {
 }
 
 // Log writes events to a file, one line each, rotated by size, age and
-// count (lumberjack). In blocking modes a request waits for its events'
-// write(2), so an event of a finished request is in the file even if
-// the server is killed; in batch mode events wait in a bounded buffer,
+// count (lumberjack). In blocking modes a request waits for the write(2)
+// that holds its event's line, so an event of a finished request is in
+// the file even if the server is killed; in batch mode events wait in a bounded buffer,
 // and are dropped (counted and logged) when it is full.
 type Log struct {
 	cfg LogConfig
 	log *slog.Logger
 
-	mu  sync.Mutex // one line, one write(2)
-	out io.Writer
+	mu     sync.Mutex // one write(2) at a time
+	out    io.Writer
+	groups groupCommit // blocking modes
 
 	queue   chan *auditv1.Event
 	limit   *rate.Limiter
@@ -132,6 +133,7 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 		log = slog.Default()
 	}
 	l := &Log{cfg: cfg, log: log}
+	l.groups.write = l.writeOut
 	if cfg.Path == "-" {
 		l.out = os.Stdout
 	} else {
@@ -225,9 +227,9 @@ func (l *Log) run() {
 	}
 }
 
-// write writes one event's line with one write(2). (Writing the lines
-// of concurrent requests together, in one write, measured no faster on
-// two cores; see docs/benchmarks.md.)
+// write writes one event's line: in blocking modes through group
+// commit (lines of requests that finish together share a write(2)), in
+// batch mode from the queue's goroutine.
 func (l *Log) write(ev *auditv1.Event) error {
 	buf := lineBuffers.Get().(*[]byte)
 	line, err := l.line((*buf)[:0], ev)
@@ -236,9 +238,11 @@ func (l *Log) write(ev *auditv1.Event) error {
 		l.drop(ev, err.Error())
 		return err
 	}
-	l.mu.Lock()
-	_, err = l.out.Write(line)
-	l.mu.Unlock()
+	if l.queue == nil {
+		err = l.groups.commit(line)
+	} else {
+		err = l.writeOut(line)
+	}
 	if cap(line) <= maxPooledLine {
 		*buf = line[:0]
 		lineBuffers.Put(buf)
@@ -248,6 +252,14 @@ func (l *Log) write(ev *auditv1.Event) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
+}
+
+// writeOut makes one write(2) of whole lines.
+func (l *Log) writeOut(p []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.out.Write(p)
+	return err
 }
 
 // line appends ev's line to dst.
