@@ -11,6 +11,9 @@
 # the CPU time per request of the API server, of the three members
 # together and of the load client: where a request's cost goes when all
 # of them share the machine's cores.
+# `kubeperf.sh ab BEFORE AFTER` compares two sekisho binaries on the same
+# members instead: CREATE only (64 writers), alternating, ROUNDS rounds
+# (default 4), with each server's CPU time per create.
 # Needs /tmp/sekisho, /tmp/loadgen and kube-apiserver (KUBE_BIN, default
 # the compat suite's cache: test/compat/build-kube.sh builds it).
 set -u
@@ -77,6 +80,18 @@ kube_audit=(--audit-policy-file=$dir/audit-policy.yaml --audit-log-path=$dir-kub
 sekisho_audit=()
 if [ "${AUDIT:-on}" = off ]; then
   kube_audit=() sekisho_audit=(--audit-policy-file=)
+fi
+
+if [ "$mode" = ab ]; then
+  for round in $(seq "${ROUNDS:-4}"); do
+    for b in "$2" "$3"; do
+      SEKISHO_BIN=$b perf_start $dir $port "${etcd[@]}"
+      sleep 1
+      perf_create_cpu "round $round $b" $dir/super-admin.conf --namespace lg-create
+      perf_stop
+    done
+  done
+  exit 0
 fi
 
 for round in $(seq "$rounds"); do

@@ -2,10 +2,11 @@
 # /tmp/sekisho, and measure GET and CREATE with /tmp/loadgen.
 
 # perf_start DIR PORT [FLAGS...] starts `sekisho up` in DIR (its log in
-# DIR.log) and waits until /readyz answers; perf_pid is its pid.
+# DIR.log) and waits until /readyz answers; perf_pid is its pid. The
+# binary is /tmp/sekisho, or $SEKISHO_BIN.
 perf_start() {
   local dir=$1 port=$2; shift 2
-  /tmp/sekisho up --data-dir "$dir" --secure-port "$port" "$@" > "$dir.log" 2>&1 &
+  "${SEKISHO_BIN:-/tmp/sekisho}" up --data-dir "$dir" --secure-port "$port" "$@" > "$dir.log" 2>&1 &
   perf_pid=$!
   for _ in $(seq 300); do curl -sk "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 }
