@@ -13,7 +13,12 @@
 # of them share the machine's cores.
 # `kubeperf.sh ab BEFORE AFTER` compares two sekisho binaries on the same
 # members instead: CREATE only (64 writers), alternating, ROUNDS rounds
-# (default 4), with each server's CPU time per create.
+# (default 4), with the CPU time per create of the server, the members
+# and the load client.
+# `kubeperf.sh profile [FILE]` runs sekisho alone under the CREATE load
+# (64 writers, 20 s) and saves a 15 s CPU profile of it to FILE (default
+# /tmp/sekisho-create.pprof), for `go tool pprof`, and what it allocated
+# from start to the end of the load to FILE.allocs.
 # Needs /tmp/sekisho, /tmp/loadgen and kube-apiserver (KUBE_BIN, default
 # the compat suite's cache: test/compat/build-kube.sh builds it).
 set -u
@@ -87,10 +92,24 @@ if [ "$mode" = ab ]; then
     for b in "$2" "$3"; do
       SEKISHO_BIN=$b perf_start $dir $port "${etcd[@]}"
       sleep 1
-      perf_create_cpu "round $round $b" $dir/super-admin.conf --namespace lg-create
+      cpu "round $round $b CREATE" create 64 --kubeconfig $dir/super-admin.conf --namespace lg-create
       perf_stop
     done
   done
+  exit 0
+fi
+
+if [ "$mode" = profile ]; then
+  perf_start $dir $port "${etcd[@]}" "${sekisho_audit[@]}" --profiling
+  sleep 1
+  out=${2:-/tmp/sekisho-create.pprof}
+  /tmp/loadgen --kubeconfig $dir/super-admin.conf --namespace lg-create --scenario create --duration 20s --concurrency 64 | tail -1 &
+  lg=$!
+  sleep 3
+  kubectl --kubeconfig $dir/super-admin.conf get --raw '/debug/pprof/profile?seconds=15' > "$out"
+  wait $lg
+  kubectl --kubeconfig $dir/super-admin.conf get --raw '/debug/pprof/allocs' > "$out.allocs"
+  perf_stop
   exit 0
 fi
 

@@ -569,11 +569,11 @@ func openStorage(ctx context.Context, o Options, log *slog.Logger) (storage.KV, 
 		}
 		return kv, "bbolt", func() { kv.Close() }, nil
 	}
-	client, err := etcd.Dial(ctx, o.etcdDial(), log)
+	client, leader, err := etcd.DialLeaderWrites(ctx, o.etcdDial(), log)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	kv := etcd.New(etcd.Options{Client: client, Prefix: strings.TrimSuffix(o.EtcdPrefix, "/registry")})
+	kv := etcd.New(etcd.Options{Client: client, Leader: leader, Prefix: strings.TrimSuffix(o.EtcdPrefix, "/registry")})
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := kv.Rev(pctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/sekisho/sekisho/internal/storage/etcd"
 	"github.com/sekisho/sekisho/internal/storage/etcd/etcdtest"
 )
 
@@ -259,7 +261,8 @@ func startEtcdMembers(t *testing.T, dataDir string, n int) ([]*etcdMember, strin
 // TestThreeMemberEtcdOnLoopback forms a 3-member etcd cluster of `sekisho
 // etcd` processes on 127.0.0.1, .2 and .3 standing in for three machines,
 // each with its own certificates from `sekisho certs etcd-member`; the API
-// server spreads over the three, and goes on writing when one is killed.
+// server spreads its reads over the three and sends its writes to the
+// leader, and goes on writing when the leader is killed.
 func TestThreeMemberEtcdOnLoopback(t *testing.T) {
 	requireTools(t, "kubectl")
 	s := startServer(t) // writes the PKI and its etcd CA
@@ -268,15 +271,52 @@ func TestThreeMemberEtcdOnLoopback(t *testing.T) {
 	s.extra = etcdFlags(filepath.Join(s.dir, "pki"), clients)
 	s.start()
 	s.mustKubectl("create", "configmap", "before", "--from-literal=k=v")
+	leader := etcdLeader(t, filepath.Join(s.dir, "pki"), members)
+	if !waitFor(func() bool {
+		return strings.Contains(s.logs.String(), `msg="etcd: writes go to the leader" endpoint=`+leader.client)
+	}) {
+		t.Fatalf("the server does not say it writes to the leader, %s:\n%s", leader.client, s.logs.String())
+	}
 
-	// kill -9 one member: two of three keep the quorum.
-	members[0].kill()
+	// kill -9 the leader: two of three keep the quorum, elect another,
+	// and the server's writes find it.
+	leader.kill()
 	for i := range 5 {
 		s.mustKubectl("create", "configmap", fmt.Sprintf("after-%d", i), "--from-literal=k=v")
 	}
 	if out := s.mustKubectl("get", "configmaps", "-o", "name"); !strings.Contains(out, "configmap/before") || !strings.Contains(out, "configmap/after-4") {
 		t.Errorf("after losing a member: %s", out)
 	}
+}
+
+// etcdLeader returns the member that leads, asked with the API server's
+// etcd client certificate.
+func etcdLeader(t *testing.T, pki string, members []*etcdMember) *etcdMember {
+	t.Helper()
+	var eps []string
+	for _, m := range members {
+		eps = append(eps, m.client)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := etcd.Dial(ctx, etcd.DialOptions{Endpoints: eps, CAFile: filepath.Join(pki, "etcd/ca.crt"),
+		CertFile: filepath.Join(pki, "apiserver-etcd-client.crt"), KeyFile: filepath.Join(pki, "apiserver-etcd-client.key")},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range members {
+		st, err := c.Status(ctx, m.client)
+		if err != nil {
+			t.Fatalf("status of %s: %v", m.name, err)
+		}
+		if st.Leader != 0 && st.Header.MemberId == st.Leader {
+			return m
+		}
+	}
+	t.Fatal("no member leads")
+	return nil
 }
 
 // stoppedServerAndEtcd makes a data directory with `up` (stopped again)

@@ -67,8 +67,37 @@ func (o DialOptions) CheckEndpoints() error {
 // certificate has taken clusters down, kubernetes/kops#12620). A pair
 // that does not load, mid-rotation, leaves the last good one in use.
 func Dial(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Client, error) {
-	if err := o.CheckEndpoints(); err != nil {
+	cfg, err := dialConfig(ctx, o, log)
+	if err != nil {
 		return nil, err
+	}
+	return clientv3.New(cfg)
+}
+
+// DialLeaderWrites connects as Dial does, and when there are several
+// endpoints also routes writes to the leader (LeaderWrites, following it
+// until ctx ends; nil with one endpoint): give both to New.
+func DialLeaderWrites(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Client, *LeaderWrites, error) {
+	cfg, err := dialConfig(ctx, o, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := newLeaderWrites(c, cfg, log)
+	if l != nil {
+		go l.run(ctx)
+	}
+	return c, l, nil
+}
+
+// dialConfig is the client configuration Dial connects with; its TLS
+// files are followed until ctx ends, for every client made from it.
+func dialConfig(ctx context.Context, o DialOptions, log *slog.Logger) (clientv3.Config, error) {
+	if err := o.CheckEndpoints(); err != nil {
+		return clientv3.Config{}, err
 	}
 	// The client's own logs are JSON on stderr; its failures reach
 	// the server log as the errors of the requests they fail.
@@ -76,7 +105,7 @@ func Dial(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Clien
 	if o.CAFile != "" {
 		t, err := newReloadingTLS(ctx, o, log)
 		if err != nil {
-			return nil, err
+			return clientv3.Config{}, err
 		}
 		cfg.TLS = t.Config
 		// Each connection's handshake takes the CA bundle and the client
@@ -86,7 +115,7 @@ func Dial(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Clien
 		// replace the ones clientv3 makes from cfg.TLS.
 		cfg.DialOptions = append(cfg.DialOptions, grpc.WithTransportCredentials(&reloadingCreds{base: t.Config, roots: t.roots}))
 	}
-	return clientv3.New(cfg)
+	return cfg, nil
 }
 
 // reloadEvery is how often the TLS files are checked for a change.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/sekisho/sekisho/internal/clusterpki"
 	"github.com/sekisho/sekisho/internal/pki"
@@ -146,20 +147,32 @@ func TestDialChecksTheServerName(t *testing.T) {
 
 // TestConformanceOnThreeMembersOverMutualTLS runs the storage suite,
 // unchanged, against a 3-member etcd whose clients and peers use the
-// cluster PKI's etcd certificates, reached with apiserver-etcd-client.
+// cluster PKI's etcd certificates, reached with apiserver-etcd-client,
+// writes routed to the leader as the server routes them.
 func TestConformanceOnThreeMembersOverMutualTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, leader, _ := threeMembers(t, ctx)
+	runConformance(t, c, leader)
+}
+
+// threeMembers starts a 3-member etcd over mutual TLS with the PKI's
+// certificates and dials it as the server does; it returns the members'
+// client URLs too.
+func threeMembers(t *testing.T, ctx context.Context) (*clientv3.Client, *LeaderWrites, []string) {
 	dir := testPKI(t)
 	ca := filepath.Join(dir, "etcd/ca.crt")
 	urls := etcdtest.StartCluster(t, 3,
 		transport.TLSInfo{CertFile: filepath.Join(dir, "etcd/server.crt"), KeyFile: filepath.Join(dir, "etcd/server.key"), TrustedCAFile: ca},
 		transport.TLSInfo{CertFile: filepath.Join(dir, "etcd/peer.crt"), KeyFile: filepath.Join(dir, "etcd/peer.key"), TrustedCAFile: ca})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c, err := Dial(ctx, DialOptions{Endpoints: urls, CAFile: ca,
+	c, leader, err := DialLeaderWrites(ctx, DialOptions{Endpoints: urls, CAFile: ca,
 		CertFile: filepath.Join(dir, "apiserver-etcd-client.crt"), KeyFile: filepath.Join(dir, "apiserver-etcd-client.key")}, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	runConformance(t, c)
+	if leader == nil {
+		t.Fatal("three endpoints, and no leader routing")
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, leader, urls
 }

@@ -33,11 +33,14 @@ type Options struct {
 	// ProgressInterval is how often an idle watch asks etcd for a
 	// progress notification; 0 is 5 s.
 	ProgressInterval time.Duration
+	// Leader, when set, carries write transactions to the leader.
+	Leader *LeaderWrites
 }
 
 // Store is a storage.KV over etcd.
 type Store struct {
 	c        *clientv3.Client
+	leader   *LeaderWrites
 	prefix   string
 	progress time.Duration
 }
@@ -47,12 +50,26 @@ func New(opts Options) *Store {
 	if opts.ProgressInterval == 0 {
 		opts.ProgressInterval = 5 * time.Second
 	}
-	return &Store{c: opts.Client, prefix: opts.Prefix, progress: opts.ProgressInterval}
+	return &Store{c: opts.Client, leader: opts.Leader, prefix: opts.Prefix, progress: opts.ProgressInterval}
 }
 
 var _ storage.KV = (*Store)(nil)
 
 func (s *Store) key(k string) string { return s.prefix + k }
+
+// writeTxn commits the transaction build makes, on the leader's
+// connection when one is known, else on the client of every endpoint.
+func (s *Store) writeTxn(ctx context.Context, build func(clientv3.Txn) clientv3.Txn) (*clientv3.TxnResponse, error) {
+	c := s.leader.writes()
+	if c == nil {
+		return build(s.c.Txn(ctx)).Commit()
+	}
+	resp, err := build(c.kv.Txn(ctx)).Commit()
+	if err != nil {
+		s.leader.failed(c, err)
+	}
+	return resp, err
+}
 
 func (s *Store) item(kv *mvccpb.KeyValue) *storage.Item {
 	return &storage.Item{Key: string(kv.Key[len(s.prefix):]), Value: kv.Value, CreateRev: kv.CreateRevision, ModRev: kv.ModRevision}
@@ -190,7 +207,9 @@ func (s *Store) List(ctx context.Context, prefix string, opts storage.ListOption
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	k := s.key(key)
 	resp, landed, err := s.commit(ctx, key, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(value))).Commit()
+		return s.writeTxn(ctx, func(t clientv3.Txn) clientv3.Txn {
+			return t.If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(value)))
+		})
 	})
 	if err != nil || landed > 0 {
 		return landed, mapErr(err)
@@ -240,7 +259,9 @@ func failed(resp *clientv3.TxnResponse, at int) error {
 func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int64) (int64, error) {
 	k := s.key(key)
 	resp, landed, err := s.commit(ctx, key, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpPut(k, string(value))).Else(clientv3.OpGet(k)).Commit()
+		return s.writeTxn(ctx, func(t clientv3.Txn) clientv3.Txn {
+			return t.If(precondition(k, ifRev)).Then(clientv3.OpPut(k, string(value))).Else(clientv3.OpGet(k))
+		})
 	})
 	if err != nil || landed > 0 {
 		return landed, mapErr(err)
@@ -255,7 +276,9 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, ifRev int6
 func (s *Store) Delete(ctx context.Context, key string, ifRev int64) (*storage.Item, int64, error) {
 	k := s.key(key)
 	resp, err := whileElecting(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return s.c.Txn(ctx).If(precondition(k, ifRev)).Then(clientv3.OpDelete(k, clientv3.WithPrevKV())).Else(clientv3.OpGet(k)).Commit()
+		return s.writeTxn(ctx, func(t clientv3.Txn) clientv3.Txn {
+			return t.If(precondition(k, ifRev)).Then(clientv3.OpDelete(k, clientv3.WithPrevKV())).Else(clientv3.OpGet(k))
+		})
 	})
 	if err != nil {
 		return nil, 0, mapErr(err)
@@ -322,7 +345,7 @@ func (s *Store) Txn(ctx context.Context, ops []storage.Op) (int64, error) {
 		}
 	}
 	resp, landed, err := s.commit(ctx, witness, value, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return s.c.Txn(ctx).If(cmps...).Then(then...).Else(reads...).Commit()
+		return s.writeTxn(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(then...).Else(reads...) })
 	})
 	if err != nil || landed > 0 {
 		return landed, mapErr(err)

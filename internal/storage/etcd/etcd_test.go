@@ -23,16 +23,16 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	runConformance(t, c)
+	runConformance(t, c, nil)
 }
 
 // runConformance runs the storage suite on c, each store under a prefix
 // of its own.
-func runConformance(t *testing.T, c *clientv3.Client) {
+func runConformance(t *testing.T, c *clientv3.Client, leader *LeaderWrites) {
 	n := 0
 	storagetest.Run(t, func(t *testing.T) storage.KV {
 		n++
-		return New(Options{Client: c, Prefix: fmt.Sprintf("/test-%d", n), ProgressInterval: 200 * time.Millisecond})
+		return New(Options{Client: c, Leader: leader, Prefix: fmt.Sprintf("/test-%d", n), ProgressInterval: 200 * time.Millisecond})
 	})
 }
 
