@@ -15,6 +15,10 @@
 # members instead: CREATE only (64 writers), alternating, ROUNDS rounds
 # (default 4), with the CPU time per create of the server, the members
 # and the load client.
+# `kubeperf.sh routes` drives the members with the raw etcd client only:
+# creates sent to each member alone (the leader named first), then spread
+# over the three as etcd's client spreads them, ROUNDS rounds (default 4),
+# with the CPU time per create.
 # `kubeperf.sh profile [FILE]` runs sekisho alone under the CREATE load
 # (64 writers, 20 s) and saves a 15 s CPU profile of it to FILE (default
 # /tmp/sekisho-create.pprof), for `go tool pprof`, and what it allocated
@@ -95,6 +99,21 @@ if [ "$mode" = ab ]; then
       cpu "round $round $b CREATE" create 64 --kubeconfig $dir/super-admin.conf --namespace lg-create
       perf_stop
     done
+  done
+  exit 0
+fi
+
+if [ "$mode" = routes ]; then
+  perf_pid=$$ # no server
+  for i in 1 2 3; do
+    curl -s --cacert $pki/etcd/ca.crt --cert $pki/apiserver-etcd-client.crt --key $pki/apiserver-etcd-client.key \
+      https://127.0.0.$i:17591/metrics | grep -q '^etcd_server_is_leader 1' && echo "m$i leads"
+  done
+  for round in $(seq "${ROUNDS:-4}"); do
+    for i in 1 2 3; do
+      cpu "round $round m$i alone  " etcd-create 64 --etcd-servers https://127.0.0.$i:17591 "${etcd[@]:2}"
+    done
+    cpu "round $round all three" etcd-create 64 "${etcd[@]}"
   done
   exit 0
 fi

@@ -124,19 +124,23 @@ func (l *LeaderWrites) run(ctx context.Context) {
 			continue
 		case <-t.C:
 		}
-		l.check(ctx)
-		t.Reset(l.every)
+		if l.check(ctx) {
+			t.Reset(l.every)
+		} else {
+			t.Reset(time.Second) // an election, or members down: look again soon
+		}
 	}
 }
 
-// check looks up the leader and points the writes at it.
-func (l *LeaderWrites) check(ctx context.Context) {
+// check looks up the leader and points the writes at it; it reports
+// whether it found one.
+func (l *LeaderWrites) check(ctx context.Context) bool {
 	ep := l.find(ctx)
 	if ep == "" {
 		if l.lead.Swap(nil) != nil {
 			l.log.Info("etcd: no leader among the endpoints known; writes go to every member")
 		}
-		return
+		return false
 	}
 	if ep != l.endpoint {
 		if l.conn == nil {
@@ -146,7 +150,7 @@ func (l *LeaderWrites) check(ctx context.Context) {
 			if err != nil {
 				l.log.Warn("etcd: cannot connect to the leader; writes go to every member", "endpoint", ep, "err", err)
 				l.lead.Store(nil)
-				return
+				return false
 			}
 			l.conn = newLeaderConn(c)
 		} else {
@@ -157,6 +161,7 @@ func (l *LeaderWrites) check(ctx context.Context) {
 		l.log.Info("etcd: writes go to the leader", "endpoint", ep)
 	}
 	l.lead.Store(l.conn)
+	return true
 }
 
 // find returns the configured endpoint whose member leads, or "".
