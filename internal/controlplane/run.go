@@ -577,6 +577,7 @@ func openStorage(ctx context.Context, o Options, log *slog.Logger) (storage.KV, 
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := kv.Rev(pctx); err != nil {
+		leader.Close()
 		client.Close()
 		return nil, "", nil, fmt.Errorf("--etcd-servers %s: %w", strings.Join(o.EtcdServers, ","), err)
 	}
@@ -584,7 +585,7 @@ func openStorage(ctx context.Context, o Options, log *slog.Logger) (storage.KV, 
 		go kv.RunCompactor(ctx, o.EtcdCompactionInterval, log)
 	}
 	log.Info("storage: etcd", "servers", strings.Join(o.EtcdServers, ","), "prefix", o.EtcdPrefix)
-	return kv, "etcd-0", func() { client.Close() }, nil
+	return kv, "etcd-0", func() { leader.Close(); client.Close() }, nil
 }
 
 // componentStatuses answers kubectl get componentstatuses: the

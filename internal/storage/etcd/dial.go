@@ -76,7 +76,8 @@ func Dial(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Clien
 
 // DialLeaderWrites connects as Dial does, and when there are several
 // endpoints also routes writes to the leader (LeaderWrites, following it
-// until ctx ends; nil with one endpoint): give both to New.
+// until ctx ends; nil with one endpoint): give both to New, and close
+// the LeaderWrites before the client.
 func DialLeaderWrites(ctx context.Context, o DialOptions, log *slog.Logger) (*clientv3.Client, *LeaderWrites, error) {
 	cfg, err := dialConfig(ctx, o, log)
 	if err != nil {
@@ -88,7 +89,9 @@ func DialLeaderWrites(ctx context.Context, o DialOptions, log *slog.Logger) (*cl
 	}
 	l := newLeaderWrites(c, cfg, log)
 	if l != nil {
-		go l.run(ctx)
+		var lctx context.Context
+		lctx, l.cancel = context.WithCancel(ctx)
+		go l.run(lctx)
 	}
 	return c, l, nil
 }

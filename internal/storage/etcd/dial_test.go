@@ -174,5 +174,6 @@ func threeMembers(t *testing.T, ctx context.Context) (*clientv3.Client, *LeaderW
 		t.Fatal("three endpoints, and no leader routing")
 	}
 	t.Cleanup(func() { c.Close() })
+	t.Cleanup(leader.Close) // first: the leader's connection before the client
 	return c, leader, urls
 }

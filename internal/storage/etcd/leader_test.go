@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -108,9 +109,9 @@ func TestOneEndpointHasNoRouting(t *testing.T) {
 	}
 }
 
-// TestWritesLeaveADeadLeader: when the member writes go to cannot be
-// reached (a leader killed), a write fails over to every member at once
-// instead of waiting for the connection until its deadline.
+// TestWritesLeaveADeadLeader: when the member writes went to cannot be
+// reached (a leader killed), a write takes every member's client at once
+// instead of waiting for the leader's connection until its deadline.
 func TestWritesLeaveADeadLeader(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -128,26 +129,63 @@ func TestWritesLeaveADeadLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dc.Close()
-	// As run would leave it had the leader died: writes on its connection.
+	// As run would leave it had the leader just died: writes routed to
+	// a connection that cannot be made.
 	stale := &LeaderWrites{all: c, cfg: cfg, log: discard(), kick: make(chan struct{}, 1)}
 	stale.lead.Store(newLeaderConn(dc))
 	s := New(Options{Client: c, Leader: stale})
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
-	start := time.Now()
-	if _, err := s.Create(wctx, "/dead/1", []byte("v")); err != nil {
-		t.Fatalf("a write whose leader is gone: %v", err)
-	}
-	t.Logf("the write took %v", time.Since(start))
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("a write whose leader is gone took %v", took)
+	for i := range 3 {
+		start := time.Now()
+		if _, err := s.Create(wctx, fmt.Sprintf("/dead/%d", i), []byte("v")); err != nil {
+			t.Fatalf("a write whose leader is gone: %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("a write whose leader is gone took %v", took)
+		}
 	}
 	if stale.writes() != nil {
-		t.Error("writes stayed on the dead member")
+		t.Error("writes go to a connection that is not ready")
 	}
-	select {
-	case <-stale.kick:
-	default:
-		t.Error("the failure did not ask for the leader again")
+}
+
+// TestLeaderWriteFailures: a write failing for want of the member takes
+// writes off the leader's connection and asks for the leader again; one
+// that ran out of time asks again and leaves them there; a refused
+// precondition or another error does neither.
+func TestLeaderWriteFailures(t *testing.T) {
+	l := &LeaderWrites{kick: make(chan struct{}, 1)}
+	conn, other := &leaderConn{}, &leaderConn{}
+	kicked := func() bool {
+		select {
+		case <-l.kick:
+			return true
+		default:
+			return false
+		}
+	}
+	for _, c := range []struct {
+		err      error
+		on       *leaderConn
+		dropped  bool
+		lookedUp bool
+	}{
+		{status.Error(codes.Unavailable, "connection refused"), conn, true, true},
+		{rpctypes.ErrGRPCNoLeader, conn, true, true},
+		{status.Error(codes.Unavailable, "connection refused"), other, false, true}, // the last leader's
+		{status.Error(codes.DeadlineExceeded, "context deadline exceeded"), conn, false, true},
+		{context.DeadlineExceeded, conn, false, true},
+		{status.Error(codes.Canceled, "context canceled"), conn, false, false},
+		{rpctypes.ErrGRPCRequestTooLarge, conn, false, false},
+	} {
+		l.lead.Store(conn)
+		l.failed(c.on, c.err)
+		if dropped := l.lead.Load() == nil; dropped != c.dropped {
+			t.Errorf("%v: writes taken off the leader: %v, want %v", c.err, dropped, c.dropped)
+		}
+		if k := kicked(); k != c.lookedUp {
+			t.Errorf("%v: leader looked up again: %v, want %v", c.err, k, c.lookedUp)
+		}
 	}
 }
