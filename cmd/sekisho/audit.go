@@ -125,9 +125,10 @@ func newAuditQueryCommand() *cobra.Command {
 		Long: `Reads the audit log and its rotated copies (gzipped ones too), oldest
 first, and prints one row for each request that matches every filter:
 when, who (and as whom), the verb, the object, the HTTP status, the
-authorizers' decision and, for a refusal, why. A line that is not an
-event, such as a last line cut short by a crash, is skipped with a
-warning.`,
+authorizers' decision and, for a refusal, why. It first waits (at most
+2s) for the lines of requests already answered to reach the log from its
+ring file. A line that is not an event, such as a last line cut short by
+a crash, is skipped with a warning.`,
 		Example: `  sekisho audit query --decision forbid --since 1h
   sekisho audit query --user alice --resource secrets --namespace prod -o json`,
 		Args: cobra.NoArgs,
@@ -136,19 +137,26 @@ warning.`,
 			if err != nil {
 				return err
 			}
+			warn := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg) }
+			if err := audit.WaitForLog(path, logSettleTimeout); err != nil {
+				warn(err.Error())
+			}
 			files, err := audit.LogFiles(path)
 			if err != nil {
 				return err
 			}
 			p := newPrinter(cmd.OutOrStdout(), a.output)
 			defer p.flush()
-			warn := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg) }
 			return audit.Scan(files, &a.filter, warn, p.print)
 		},
 	}
 	a.register(cmd)
 	return cmd
 }
+
+// logSettleTimeout is how long query and tail wait for the lines of
+// requests already answered to reach the log from its ring file.
+const logSettleTimeout = 2 * time.Second
 
 func newAuditTailCommand() *cobra.Command {
 	var a auditFlags
@@ -174,6 +182,9 @@ func newAuditTailCommand() *cobra.Command {
 				line []byte
 			}
 			var last []match
+			if err := audit.WaitForLog(path, logSettleTimeout); err != nil {
+				warn(err.Error())
+			}
 			files, err := audit.LogFiles(path)
 			if err != nil && !follow {
 				return err

@@ -104,17 +104,22 @@ func validateMode(flag, mode string) error {
 }
 
 // Log writes events to a file, one line each, rotated by size, age and
-// count (lumberjack). In blocking modes a request waits for the write(2)
-// that holds its event's line, so an event of a finished request is in
-// the file even if the server is killed; in batch mode events wait in a bounded buffer,
-// and are dropped (counted and logged) when it is full.
+// count (lumberjack). In blocking modes a request's line is in the
+// kernel's hands before the request returns, so the event of a finished
+// request reaches the log even if the server is killed: copied into the
+// log's ring file, a shared mapping that a goroutine writes to the log in
+// batches (ring), or, where there is no ring (standard output, or a
+// system without shared mappings), written by the request itself through
+// group commit. In batch mode events wait in a bounded buffer, and are
+// dropped (counted and logged) when it is full.
 type Log struct {
 	cfg LogConfig
 	log *slog.Logger
 
 	mu     sync.Mutex // one write(2) at a time
 	out    io.Writer
-	groups groupCommit // blocking modes
+	ring   *ring       // blocking modes, to a file
+	groups groupCommit // blocking modes, without a ring
 
 	queue   chan *auditv1.Event
 	limit   *rate.Limiter
@@ -151,6 +156,13 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 			return nil, fmt.Errorf("--audit-log-path: %w", err)
 		}
 		l.out = &lumberjack.Logger{Filename: cfg.Path, MaxAge: cfg.MaxAge, MaxBackups: cfg.MaxBackups, MaxSize: cfg.MaxSize, Compress: cfg.Compress}
+		if cfg.Mode != ModeBatch {
+			r, err := openRing(cfg.Path+".ring", cfg.Path, l.writeOut, log)
+			if err != nil {
+				log.Warn("audit: no ring file; each request writes its own line", "err", err)
+			}
+			l.ring = r
+		}
 	}
 	if cfg.Mode == ModeBatch {
 		if cfg.ThrottleEnable {
@@ -227,9 +239,9 @@ func (l *Log) run() {
 	}
 }
 
-// write writes one event's line: in blocking modes through group
-// commit (lines of requests that finish together share a write(2)), in
-// batch mode from the queue's goroutine.
+// write writes one event's line: in blocking modes into the ring, or
+// through group commit (lines of requests that finish together share a
+// write(2)); in batch mode from the queue's goroutine.
 func (l *Log) write(ev *auditv1.Event) error {
 	buf := lineBuffers.Get().(*[]byte)
 	line, err := l.line((*buf)[:0], ev)
@@ -238,14 +250,34 @@ func (l *Log) write(ev *auditv1.Event) error {
 		l.drop(ev, err.Error())
 		return err
 	}
-	if l.queue == nil {
+	defer func() {
+		if cap(line) <= maxPooledLine {
+			*buf = line[:0]
+			lineBuffers.Put(buf)
+		}
+	}()
+	switch {
+	case l.ring != nil:
+		var kept bool
+		kept, err = l.ring.append(line)
+		switch {
+		case err == nil:
+			return nil
+		case !kept && errors.Is(err, errRingBroken):
+			break // written below, as without a ring
+		case kept && l.cfg.Mode == ModeBlocking:
+			return nil // it waits in the ring for the log; the ring has logged the failure
+		case kept: // blocking-strict refuses while the log fails
+			return fmt.Errorf("audit log: %w", err)
+		default:
+			l.drop(ev, "the log cannot be written and its ring is full: "+err.Error())
+			return fmt.Errorf("audit log: %w", err)
+		}
 		err = l.groups.commit(line)
-	} else {
+	case l.queue == nil:
+		err = l.groups.commit(line)
+	default:
 		err = l.writeOut(line)
-	}
-	if cap(line) <= maxPooledLine {
-		*buf = line[:0]
-		lineBuffers.Put(buf)
 	}
 	if err != nil {
 		l.log.Error("cannot write an audit event", "auditID", ev.AuditID, "file", l.cfg.Path, "err", err)
@@ -287,12 +319,16 @@ func (l *Log) Close() error {
 		close(l.queue)
 		<-l.done
 	}
+	var err error
+	if l.ring != nil {
+		err = l.ring.close()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if c, ok := l.out.(io.Closer); ok && l.cfg.Path != "-" {
-		return c.Close()
+		return errors.Join(err, c.Close())
 	}
-	return nil
+	return err
 }
 
 // LegacyLine is an event in --audit-log-format=legacy: one line of

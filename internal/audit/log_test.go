@@ -109,12 +109,15 @@ func TestLogFilesAre0600AndRotateBySize(t *testing.T) {
 	// lumberjack removes old backups in the background.
 	var files []string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if files, _ = filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(files) == 3 {
+		if files, _ = filepath.Glob(filepath.Join(filepath.Dir(path), "*.log")); len(files) == 3 {
 			break
 		}
 	}
 	if len(files) != 3 {
 		t.Fatalf("files: %v, want the log and 2 backups", files)
+	}
+	if info, err := os.Stat(path + ".ring"); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the ring file: %v %v", info, err)
 	}
 	for _, f := range files {
 		info, err := os.Stat(f)
@@ -156,12 +159,17 @@ func TestLogModes(t *testing.T) {
 	}
 	// blocking: a failed write is logged, and the request goes on;
 	// blocking-strict: it refuses the request.
+	// The first line goes into the ring before the write fails: the
+	// next request is the one to see it.
 	for mode, wantErr := range map[string]bool{ModeBlocking: false, ModeBlockingStrict: true} {
 		l := open(mode)
 		l.out = failingWriter{}
-		if err := l.Process(testEvent("1")); (err != nil) != wantErr {
+		l.Process(testEvent("1"))
+		waitFor(t, func() bool { l.ring.mu.Lock(); defer l.ring.mu.Unlock(); return l.ring.err != nil })
+		if err := l.Process(testEvent("2")); (err != nil) != wantErr {
 			t.Errorf("%s: a failed write gave %v", mode, err)
 		}
+		l.Close()
 	}
 	// batch: a full buffer drops and counts; Close writes what waits.
 	l := open(ModeBatch)

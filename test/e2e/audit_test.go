@@ -13,15 +13,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sekisho/sekisho/internal/audit"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 // auditLog is the log up writes in its data directory.
 func (s *server) auditLog() string { return filepath.Join(s.dir, "audit", "audit.log") }
 
+// settledAuditLog reads the audit log once the lines of the requests
+// answered so far have reached it from its ring file.
+func settledAuditLog(t *testing.T, path string) []byte {
+	t.Helper()
+	if err := audit.WaitForLog(path, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // auditEvents reads every event of the audit log; each line must be one.
 func auditEvents(t *testing.T, path string) []auditv1.Event {
 	t.Helper()
+	if err := audit.WaitForLog(path, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +187,7 @@ func TestAuditRecordsEachRequest(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a bad token: %d", resp.StatusCode)
 	}
-	data, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := settledAuditLog(t, log)
 	for _, secret := range []string{"x9m4c8v2b6n1z5q3", "MHcCAQEEIPr0c3ss1ngK3yM4t3r1aL", base64.StdEncoding.EncodeToString([]byte("x9m4c8v2b6n1z5q3")), "hunter2", base64.StdEncoding.EncodeToString([]byte("hunter2-hunter2")), "7-4-1-1-9", "9-9-9-3-3", token, strings.Split(token, ".")[2], "not-a-token-but-secret"} {
 		if strings.Contains(string(data), secret) {
 			t.Errorf("the audit log holds a credential: %.20s...", secret)
@@ -330,9 +345,12 @@ func TestUpAuditsByDefault(t *testing.T) {
 	}
 
 	// SIGKILL in the middle of writes: every line left is a whole event,
-	// except at most a last partial one.
-	stop := make(chan struct{})
+	// except at most a last partial one; and once the server is back, the
+	// event of every request answered before the kill is in the log.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	answered := -1
 	go func() {
+		defer close(stopped)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -342,12 +360,14 @@ func TestUpAuditsByDefault(t *testing.T) {
 			req, _ := http.NewRequest("GET", s.url(fmt.Sprintf("/api/v1/namespaces/default/configmaps?i=%d", i)), nil)
 			if resp, err := admin.Do(req); err == nil {
 				resp.Body.Close()
+				answered = i
 			}
 		}
 	}()
 	time.Sleep(300 * time.Millisecond)
 	s.kill()
 	close(stop)
+	<-stopped
 	data, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
@@ -359,8 +379,28 @@ func TestUpAuditsByDefault(t *testing.T) {
 			t.Fatalf("line %d of %d after SIGKILL: %v\n%.200s", i+1, len(lines), err, line)
 		}
 	}
-	if len(lines) < 20 {
-		t.Errorf("only %d events before the kill", len(lines))
+	if answered < 20 {
+		t.Errorf("only %d requests answered before the kill", answered+1)
+	}
+	s.start()
+	data, err = os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for line := range strings.Lines(string(data)) {
+		var ev auditv1.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("after the restart, a broken line: %v\n%.200s", err, line)
+		}
+		if ev.Stage == auditv1.StageResponseComplete {
+			recorded[ev.RequestURI] = true
+		}
+	}
+	for i := 0; i <= answered; i++ {
+		if uri := fmt.Sprintf("/api/v1/namespaces/default/configmaps?i=%d", i); !recorded[uri] {
+			t.Fatalf("request %d of %d was answered before the kill and is not in the log", i, answered+1)
+		}
 	}
 }
 
@@ -421,7 +461,7 @@ func TestAuditQueryAndTail(t *testing.T) {
 
 	// A log whose last line was cut short: skipped, with a warning.
 	cut := filepath.Join(t.TempDir(), "audit.log")
-	data, _ := os.ReadFile(s.auditLog())
+	data := settledAuditLog(t, s.auditLog())
 	os.WriteFile(cut, append(data, `{"kind":"Event","apiVer`...), 0o600)
 	r := sekisho(t, "audit", "query", "--log", cut, "--name", "wanted")
 	if r.code != 0 || !strings.Contains(r.stderr, "skipped a partial last line") || !strings.Contains(r.stdout, "configmaps default/wanted") {
@@ -446,11 +486,13 @@ func TestAuditLogRotatesBySize(t *testing.T) {
 		}
 	}
 	var files []string
-	// lumberjack compresses and prunes in the background.
+	// lumberjack compresses and prunes in the background. The log, two
+	// compressed copies, and the log's ring file.
 	if !waitFor(func() bool {
 		files, _ = filepath.Glob(filepath.Join(s.dir, "audit", "*"))
 		gz, _ := filepath.Glob(filepath.Join(s.dir, "audit", "*.gz"))
-		return len(files) == 3 && len(gz) == 2
+		_, err := os.Stat(s.auditLog() + ".ring")
+		return len(files) == 4 && len(gz) == 2 && err == nil
 	}) {
 		t.Fatalf("after 8 events of 600 KB with 1 MB files and 2 backups: %v", files)
 	}

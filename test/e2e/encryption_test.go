@@ -203,7 +203,7 @@ func TestTamperedSecretIsAnErrorAndTheRestIsServed(t *testing.T) {
 	if r := s.kubectl("get", "secrets", "-o", "name"); r.code != 0 || strings.Contains(r.stderr, "left out") {
 		t.Errorf("the list after the delete: %s %s", r.stdout, r.stderr)
 	}
-	if auditLog, _ := os.ReadFile(s.auditLog()); !strings.Contains(string(auditLog), "apiserver.k8s.io/unsafe-delete-ignore-read-error") {
+	if auditLog := settledAuditLog(t, s.auditLog()); !strings.Contains(string(auditLog), "apiserver.k8s.io/unsafe-delete-ignore-read-error") {
 		t.Error("the audit log does not mark the unsafe delete")
 	}
 }

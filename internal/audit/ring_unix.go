@@ -1,0 +1,32 @@
+//go:build unix
+
+package audit
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapFile maps the first n bytes of f, shared and writable: what is
+// copied into the mapping is the file's.
+func mapFile(f *os.File, n int) ([]byte, error) {
+	return unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+}
+
+func unmapFile(mem []byte) error {
+	if mem == nil {
+		return nil
+	}
+	return unix.Munmap(mem)
+}
+
+// lockFile takes f for this process alone: two servers sharing one ring
+// would each append the other's lines. The lock goes with the process.
+func lockFile(f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("in use by another process: %w", err)
+	}
+	return nil
+}
