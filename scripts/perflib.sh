@@ -30,9 +30,17 @@ perf_cpu_ticks() { awk '{print $14 + $15}' "/proc/$perf_pid/stat"; }
 # the machine's noise moves less than throughput.
 perf_create_cpu() {
   local label=$1 k=$2; shift 2
+  perf_scenario_cpu create "$label CREATE" "$k" --concurrency 64 "$@"
+}
+
+# perf_scenario_cpu SCENARIO LABEL KUBECONFIG [LOADGEN FLAGS...] runs one
+# loadgen scenario for 10 s and prints its line with the server's CPU
+# time per request.
+perf_scenario_cpu() {
+  local scenario=$1 label=$2 k=$3; shift 3
   local t0 out t1
   t0=$(perf_cpu_ticks)
-  out=$(/tmp/loadgen --kubeconfig "$k" "$@" --scenario create --duration 10s --concurrency 64 --json | tail -1)
+  out=$(/tmp/loadgen --kubeconfig "$k" --scenario "$scenario" --duration 10s --json "$@" | tail -1)
   t1=$(perf_cpu_ticks)
-  echo "$label CREATE $(echo "$out" | jq -r --argjson ticks $((t1 - t0)) '"\(.requests) requests \(.errors) errors \(.perSecond | floor)/s, server CPU \($ticks * 10000 / .requests | floor) µs per request"')"
+  echo "$label $(echo "$out" | jq -r --argjson ticks $((t1 - t0)) '"\(.requests) requests \(.errors) errors \(.perSecond | floor)/s, server CPU \($ticks * 10000 / .requests | floor) µs per request"')"
 }

@@ -92,19 +92,26 @@ const maxChunk = 256 << 10
 // at lines' ends (a longer line goes whole).
 func writeLines(write func([]byte) error, buf []byte) error {
 	for len(buf) > 0 {
-		n := len(buf)
-		if n > maxChunk {
-			n = bytes.LastIndexByte(buf[:maxChunk], '\n') + 1
-			if n == 0 {
-				if n = bytes.IndexByte(buf, '\n') + 1; n == 0 {
-					n = len(buf)
-				}
-			}
-		}
+		n := lineChunk(buf)
 		if err := write(buf[:n]); err != nil {
 			return err
 		}
 		buf = buf[n:]
 	}
 	return nil
+}
+
+// lineChunk is the length of the first chunk of buf, whole lines, that
+// writeLines writes in one write(2).
+func lineChunk(buf []byte) int {
+	n := len(buf)
+	if n > maxChunk {
+		n = bytes.LastIndexByte(buf[:maxChunk], '\n') + 1
+		if n == 0 {
+			if n = bytes.IndexByte(buf, '\n') + 1; n == 0 {
+				n = len(buf)
+			}
+		}
+	}
+	return n
 }

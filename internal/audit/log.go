@@ -138,7 +138,7 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 		log = slog.Default()
 	}
 	l := &Log{cfg: cfg, log: log}
-	l.groups.write = l.writeOut
+	l.groups.write = func(p []byte) error { _, err := l.writeOut(p); return err }
 	if cfg.Path == "-" {
 		l.out = os.Stdout
 	} else {
@@ -156,7 +156,7 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 			return nil, fmt.Errorf("--audit-log-path: %w", err)
 		}
 		l.out = &lumberjack.Logger{Filename: cfg.Path, MaxAge: cfg.MaxAge, MaxBackups: cfg.MaxBackups, MaxSize: cfg.MaxSize, Compress: cfg.Compress}
-		if cfg.Mode != ModeBatch {
+		if cfg.Mode != ModeBatch && sharedMappings {
 			r, err := openRing(cfg.Path+".ring", cfg.Path, l.writeOut, log)
 			if err != nil {
 				log.Warn("audit: no ring file; each request writes its own line", "err", err)
@@ -263,8 +263,8 @@ func (l *Log) write(ev *auditv1.Event) error {
 		switch {
 		case err == nil:
 			return nil
-		case !kept && errors.Is(err, errRingBroken):
-			break // written below, as without a ring
+		case !kept && (errors.Is(err, errRingBroken) || errors.Is(err, errRingClosed)):
+			break // written below, as without a ring (lumberjack reopens the file after Close)
 		case kept && l.cfg.Mode == ModeBlocking:
 			return nil // it waits in the ring for the log; the ring has logged the failure
 		case kept: // blocking-strict refuses while the log fails
@@ -277,7 +277,7 @@ func (l *Log) write(ev *auditv1.Event) error {
 	case l.queue == nil:
 		err = l.groups.commit(line)
 	default:
-		err = l.writeOut(line)
+		_, err = l.writeOut(line)
 	}
 	if err != nil {
 		l.log.Error("cannot write an audit event", "auditID", ev.AuditID, "file", l.cfg.Path, "err", err)
@@ -286,12 +286,12 @@ func (l *Log) write(ev *auditv1.Event) error {
 	return nil
 }
 
-// writeOut makes one write(2) of whole lines.
-func (l *Log) writeOut(p []byte) error {
+// writeOut makes one write(2) of whole lines, and says how many bytes
+// the file took.
+func (l *Log) writeOut(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := l.out.Write(p)
-	return err
+	return l.out.Write(p)
 }
 
 // line appends ev's line to dst.

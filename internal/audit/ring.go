@@ -34,7 +34,7 @@ type ring struct {
 	mem   []byte // the mapping: header, then data
 	data  []byte
 	size  uint64
-	write func([]byte) error // one write(2) of whole lines to the log
+	write func([]byte) (int, error) // one write(2) of whole lines to the log
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -77,7 +77,7 @@ var (
 // Lines an earlier run left in it are first appended to the log through
 // write, those the log already ends with excepted: logPath is read for
 // that.
-func openRing(path, logPath string, write func([]byte) error, log *slog.Logger) (*ring, error) {
+func openRing(path, logPath string, write func([]byte) (int, error), log *slog.Logger) (*ring, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -100,11 +100,11 @@ func (r *ring) open(logPath string) error {
 	if err := r.f.Chmod(0o600); err != nil {
 		return err
 	}
-	pending, err := r.leftOver()
+	pending, written, err := r.leftOver()
 	if err != nil {
 		return err
 	}
-	if err := r.appendLeftOver(logPath, pending); err != nil {
+	if err := r.appendLeftOver(logPath, pending, written); err != nil {
 		return err
 	}
 	// The data's blocks are written once, so that copying a line into the
@@ -141,8 +141,10 @@ func (r *ring) open(logPath string) error {
 }
 
 // appendLeftOver appends to the log the lines an earlier run left in the
-// ring, but for those the log already ends with.
-func (r *ring) appendLeftOver(logPath string, pending []byte) error {
+// ring, from written on, but for those the log already ends with. The
+// header's written follows each chunk the log takes, so a start that
+// fails half way, or dies, leaves no line to be appended twice.
+func (r *ring) appendLeftOver(logPath string, pending []byte, written uint64) error {
 	if len(pending) == 0 {
 		return nil
 	}
@@ -150,49 +152,64 @@ func (r *ring) appendLeftOver(logPath string, pending []byte) error {
 	if err != nil || done == len(pending) {
 		return err
 	}
-	if err := writeLines(r.write, pending[done:]); err != nil {
-		return fmt.Errorf("appending what the last run left to the log: %w", err)
-	}
+	rest := pending[done:]
 	r.log.Warn("audit: the log's last lines were in its ring file, and are appended now",
-		"ring", r.path, "bytes", len(pending)-done, "lines", bytes.Count(pending[done:], []byte("\n")))
+		"ring", r.path, "bytes", len(rest), "lines", bytes.Count(rest, []byte("\n")))
+	written += uint64(done)
+	for len(rest) > 0 {
+		n, err := r.write(rest[:lineChunk(rest)])
+		written += uint64(n)
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], written)
+		if _, werr := r.f.WriteAt(w[:], offWritten); err == nil {
+			err = werr
+		}
+		if err != nil {
+			return fmt.Errorf("appending what the last run left to the log: %w", err)
+		}
+		rest = rest[n:]
+	}
 	return nil
 }
 
 // leftOver reads the lines the ring holds that were not written to the
-// log: none in a new file or one that is not a ring.
-func (r *ring) leftOver() ([]byte, error) {
+// log, and where they start: none in a new file or one that is not a
+// ring.
+func (r *ring) leftOver() (pending []byte, written uint64, err error) {
 	var hdr [32]byte
 	if _, err := r.f.ReadAt(hdr[:], 0); err == io.EOF {
-		return nil, nil
+		return nil, 0, nil
 	} else if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	size := binary.LittleEndian.Uint64(hdr[offSize:])
 	head := binary.LittleEndian.Uint64(hdr[offHead:])
-	written := binary.LittleEndian.Uint64(hdr[offWritten:])
+	written = binary.LittleEndian.Uint64(hdr[offWritten:])
 	st, err := r.f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if string(hdr[:len(ringMagic)]) != ringMagic || int64(size)+ringHeader != st.Size() || written > head || head-written > size {
 		if head != 0 || written != 0 {
 			r.log.Error("audit: the log's ring file is not one sekisho wrote; what it held is not appended to the log", "ring", r.path)
 		}
-		return nil, nil
+		return nil, 0, nil
 	}
 	n := head - written
-	pending := make([]byte, n)
+	pending = make([]byte, n)
 	at := written % size
 	first := min(n, size-at)
 	if _, err := r.f.ReadAt(pending[:first], ringHeader+int64(at)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if _, err := r.f.ReadAt(pending[first:], ringHeader); err != nil && n > first {
-		return nil, err
+	if n > first {
+		if _, err := r.f.ReadAt(pending[first:], ringHeader); err != nil {
+			return nil, 0, err
+		}
 	}
 	// head moves only after a whole line is in: what follows the last
 	// newline cannot be there, but is not appended if it is.
-	return pending[:bytes.LastIndexByte(pending, '\n')+1], nil
+	return pending[:bytes.LastIndexByte(pending, '\n')+1], written, nil
 }
 
 // logEndsWith is how much of pending the log at path already ends with:
@@ -238,7 +255,10 @@ func (r *ring) append(line []byte) (kept bool, err error) {
 		if err := r.unusable(); err != nil {
 			return false, err
 		}
-		return true, r.write(line)
+		if _, err := r.write(line); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	for r.head+n-r.written > r.size {
 		if err := r.unusable(); err != nil {
@@ -357,12 +377,12 @@ func (r *ring) stopping() bool {
 }
 
 // drainOnce writes what the ring holds, or reports that it is empty (or
-// will not be written), in which case the mover is idle again.
+// can no longer be read), in which case the mover is idle again.
 func (r *ring) drainOnce(scratch *[]byte) (empty bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	from, to := r.written, r.head
-	if from == to || r.broken {
+	if from == to {
 		r.moving = false
 		r.room.Broadcast()
 		return true, nil
@@ -391,15 +411,14 @@ func (r *ring) drainOnce(scratch *[]byte) (empty bool, err error) {
 		r.log.Info("audit: the log is written again", "file", r.path)
 		r.err = nil
 	}
-	r.written = to
-	binary.LittleEndian.PutUint64(r.mem[offWritten:], r.written)
-	r.room.Broadcast()
 	return false, nil
 }
 
-// writeRange writes the bytes from..to to the log. No one else touches
-// them until written moves past them. A fault reading the mapping is
-// errRingBroken.
+// writeRange writes the bytes from..to to the log, in chunks of whole
+// lines, and moves written past each byte the log takes (a chunk cut
+// short by a failing write is finished, not repeated, by the next try).
+// No one else touches the bytes until written moves past them. A fault
+// in the mapping is errRingBroken.
 func (r *ring) writeRange(from, to uint64, scratch *[]byte) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -413,7 +432,24 @@ func (r *ring) writeRange(from, to uint64, scratch *[]byte) (err error) {
 		*scratch = append(append((*scratch)[:0], lines...), r.data[:n-uint64(len(lines))]...)
 		lines = *scratch
 	}
-	return writeLines(r.write, lines)
+	for len(lines) > 0 {
+		w, err := r.write(lines[:lineChunk(lines)])
+		r.advance(uint64(w))
+		if err != nil {
+			return err
+		}
+		lines = lines[w:]
+	}
+	return nil
+}
+
+// advance moves written past n more bytes the log has taken.
+func (r *ring) advance(n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock() // also if the store below faults
+	r.written += n
+	binary.LittleEndian.PutUint64(r.mem[offWritten:], r.written)
+	r.room.Broadcast()
 }
 
 // backOff waits before the mover tries a failed write again.
@@ -463,38 +499,53 @@ func WaitForLog(path string, timeout time.Duration) error {
 		return err
 	}
 	defer f.Close()
-	target, _, ok := ringCounters(f)
-	if !ok {
-		return nil
+	deadline := time.Now().Add(timeout)
+	var target uint64
+	for {
+		head, _, isRing, ok := ringCounters(f)
+		if !isRing {
+			return nil
+		}
+		if ok {
+			target = head
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: cannot read its counters", path+".ring")
+		}
+		time.Sleep(time.Millisecond)
 	}
-	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
-		head, written, ok := ringCounters(f)
-		if !ok || written >= target || head < target { // head < target: the ring was reset by a restart
+	for {
+		head, written, isRing, ok := ringCounters(f)
+		// head below target: a restart has appended the ring and reset it.
+		if !isRing || ok && (written >= target || head < target) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the log's last %d bytes are still in %s: a running server writes them to the log within milliseconds, and one that died does when it starts again", target-written, path+".ring")
+			return fmt.Errorf("the log's last %d bytes are still in %s: a running server writes them to the log within milliseconds, and one that died does when it starts again", target-min(written, target), path+".ring")
 		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
-// ringCounters reads a ring file's head and written; the server may be
-// moving them, so they count only when two reads agree.
-func ringCounters(f *os.File) (head, written uint64, ok bool) {
+// ringCounters reads a ring file's head and written. The server may be
+// moving them: each counts once two reads of it agree (ok), which a
+// busy ring allows within a few tries.
+func ringCounters(f *os.File) (head, written uint64, isRing, ok bool) {
 	var a, b [32]byte
 	for range 10 {
 		if _, err := f.ReadAt(a[:], 0); err != nil {
-			return 0, 0, false
+			return 0, 0, false, false
+		}
+		if string(a[:len(ringMagic)]) != ringMagic {
+			return 0, 0, false, false
 		}
 		if _, err := f.ReadAt(b[:], 0); err != nil {
-			return 0, 0, false
+			return 0, 0, false, false
 		}
-		if a == b {
-			if string(a[:len(ringMagic)]) != ringMagic {
-				return 0, 0, false
-			}
-			return binary.LittleEndian.Uint64(a[offHead:]), binary.LittleEndian.Uint64(a[offWritten:]), true
+		if bytes.Equal(a[offHead:offHead+8], b[offHead:offHead+8]) && bytes.Equal(a[offWritten:offWritten+8], b[offWritten:offWritten+8]) {
+			return binary.LittleEndian.Uint64(a[offHead:]), binary.LittleEndian.Uint64(a[offWritten:]), true, true
 		}
 	}
-	return 0, 0, false
+	return 0, 0, true, false
 }

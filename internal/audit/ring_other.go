@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix || openbsd
 
 package audit
 
@@ -7,7 +7,11 @@ import (
 	"os"
 )
 
-// mapFile: no shared mappings here; the log writes each line itself.
+// sharedMappings: not here; the log's requests write their lines
+// themselves.
+const sharedMappings = false
+
+// mapFile: no shared mappings here.
 func mapFile(*os.File, int) ([]byte, error) {
 	return nil, errors.New("no shared file mappings on this system")
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !openbsd
 
 package audit
 
@@ -27,27 +27,32 @@ func testLines(n int) [][]byte {
 	return lines
 }
 
-// memLog collects what a ring writes; while gate is set, writes wait on it.
+// memLog collects what a ring writes; while gate is set, writes wait on
+// it; while fail is, they fail; short cuts the next write in half.
 type memLog struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	writes int
 	gate   chan struct{}
 	fail   error
+	short  bool
 }
 
-func (m *memLog) write(p []byte) error {
+func (m *memLog) write(p []byte) (int, error) {
 	if m.gate != nil {
 		<-m.gate
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
-		return m.fail
+		return 0, m.fail
 	}
-	m.buf.Write(p)
 	m.writes++
-	return nil
+	if m.short {
+		m.short = false
+		return m.buf.Write(p[:len(p)/2])
+	}
+	return m.buf.Write(p)
 }
 
 func (m *memLog) bytes() []byte {
@@ -163,6 +168,45 @@ func TestRingReportsAFailingLog(t *testing.T) {
 	r.close()
 }
 
+// TestRingFinishesAShortWrite: a write the log takes only part of, with
+// an error, is finished by the next try, not repeated; a line too long
+// for the ring that cannot be written is refused.
+func TestRingFinishesAShortWrite(t *testing.T) {
+	out := memLog{short: true}
+	r, err := openRing(filepath.Join(t.TempDir(), "a.ring"), "", func(p []byte) (int, error) {
+		n, err := out.write(p)
+		if n < len(p) {
+			return n, errors.New("no space left on device")
+		}
+		return n, err
+	}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := testLines(1000) // about 1 MB: four chunks, the first cut short
+	for _, line := range lines[:len(lines)/2] {
+		r.append(line)
+	}
+	waitFor(t, func() bool { return bytes.Equal(out.bytes(), bytes.Join(lines[:len(lines)/2], nil)) })
+	for _, line := range lines[len(lines)/2:] {
+		r.append(line)
+	}
+	r.close()
+	if got, want := out.bytes(), bytes.Join(lines, nil); !bytes.Equal(got, want) {
+		t.Errorf("the log differs from the lines: %d bytes, want %d", len(got), len(want))
+	}
+
+	out = memLog{fail: errors.New("disk full")}
+	r, err = openRing(filepath.Join(t.TempDir(), "b.ring"), "", out.write, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if kept, err := r.append(append(bytes.Repeat([]byte("y"), ringMaxLine+1), '\n')); kept || err == nil {
+		t.Errorf("a long line the log refuses: kept %v, %v", kept, err)
+	}
+}
+
 // TestRingLeftOverReachesTheLogOnce: lines a server left in its ring (it
 // died before the mover wrote them, or while it wrote them) are appended
 // to the log at the next start, each once, partial last line completed.
@@ -196,7 +240,7 @@ func TestRingLeftOverReachesTheLogOnce(t *testing.T) {
 			// Its lock goes with it (the mapping would keep it here).
 			syscall.Flock(int(dead.f.Fd()), syscall.LOCK_UN)
 			f, _ := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-			next, err := openRing(ringPath, logPath, func(p []byte) error { _, err := f.Write(p); return err }, quietLog())
+			next, err := openRing(ringPath, logPath, f.Write, quietLog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +250,7 @@ func TestRingLeftOverReachesTheLogOnce(t *testing.T) {
 			}
 			next.close()
 			// A third start finds nothing left over.
-			third, err := openRing(ringPath, logPath, func([]byte) error { t.Error("a third start wrote"); return nil }, quietLog())
+			third, err := openRing(ringPath, logPath, func(p []byte) (int, error) { t.Error("a third start wrote"); return len(p), nil }, quietLog())
 			if err != nil {
 				t.Fatal(err)
 			}

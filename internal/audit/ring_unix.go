@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !openbsd
 
 package audit
 
@@ -8,6 +8,11 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// sharedMappings: here a file's shared mapping is its page cache, so
+// what is copied into it is what a read of the file returns, and outlives
+// the process. (OpenBSD, without a unified buffer cache, is left out.)
+const sharedMappings = true
 
 // mapFile maps the first n bytes of f, shared and writable: what is
 // copied into the mapping is the file's.
