@@ -273,6 +273,7 @@ func (r *ring) append(line []byte) (kept bool, err error) {
 	if err := r.copyIn(line); err != nil {
 		r.broken = true
 		r.log.Error("audit: the log's ring file faulted; lines are written directly from now on", "ring", r.path, "err", err)
+		r.kick(false) // the mover tries once to write what the ring held
 		return false, errRingBroken
 	}
 	r.kick(false)
