@@ -156,12 +156,10 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 			return nil, fmt.Errorf("--audit-log-path: %w", err)
 		}
 		l.out = &lumberjack.Logger{Filename: cfg.Path, MaxAge: cfg.MaxAge, MaxBackups: cfg.MaxBackups, MaxSize: cfg.MaxSize, Compress: cfg.Compress}
-		if cfg.Mode != ModeBatch && sharedMappings {
-			r, err := openRing(cfg.Path+".ring", cfg.Path, l.writeOut, log)
-			if err != nil {
-				log.Warn("audit: no ring file; each request writes its own line", "err", err)
+		if sharedMappings {
+			if err := l.openRing(); err != nil {
+				return nil, err
 			}
-			l.ring = r
 		}
 	}
 	if cfg.Mode == ModeBatch {
@@ -173,6 +171,28 @@ func NewLog(cfg LogConfig, log *slog.Logger) (*Log, error) {
 		go l.run()
 	}
 	return l, nil
+}
+
+// openRing opens the ring file of the blocking modes. In batch mode it
+// only appends to the log what an earlier run in a blocking mode left in
+// one, if there is one.
+func (l *Log) openRing() error {
+	path := l.cfg.Path + ".ring"
+	if l.cfg.Mode == ModeBatch {
+		if _, err := os.Stat(path); err != nil {
+			return nil
+		}
+	}
+	r, err := openRing(path, l.cfg.Path, l.writeOut, l.log)
+	switch {
+	case err != nil:
+		l.log.Warn("audit: no ring file; each request writes its own line", "err", err)
+	case l.cfg.Mode == ModeBatch:
+		return r.close()
+	default:
+		l.ring = r
+	}
+	return nil
 }
 
 // Process writes ev, or queues it in batch mode.
@@ -280,6 +300,7 @@ func (l *Log) write(ev *auditv1.Event) error {
 		_, err = l.writeOut(line)
 	}
 	if err != nil {
+		l.dropped.Add(1)
 		l.log.Error("cannot write an audit event", "auditID", ev.AuditID, "file", l.cfg.Path, "err", err)
 		return fmt.Errorf("audit log: %w", err)
 	}

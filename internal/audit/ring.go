@@ -26,8 +26,9 @@ import (
 //
 // The file: a header page (ringMagic, the data's size, head and
 // written, little-endian uint64s), then the data. head counts the bytes
-// ever copied in, written those of them written to the log; both only
-// grow, and a byte's place in the data is its count modulo the size.
+// ever copied in, written those of them written to the log up to the
+// last line end; both only grow, and a byte's place in the data is its
+// count modulo the size.
 type ring struct {
 	path  string
 	f     *os.File
@@ -149,25 +150,33 @@ func (r *ring) appendLeftOver(logPath string, pending []byte, written uint64) er
 		return nil
 	}
 	done, err := logEndsWith(logPath, pending)
-	if err != nil || done == len(pending) {
+	if err != nil {
 		return err
+	}
+	// The header's written moves from line end to line end only: a start
+	// that stops part way finds the log ending inside the line it was
+	// writing, and finishes that line from its start (logEndsWith).
+	save := func(took int) error {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], written+uint64(bytes.LastIndexByte(pending[:took], '\n')+1))
+		_, err := r.f.WriteAt(w[:], offWritten)
+		return err
+	}
+	if done == len(pending) {
+		return save(done)
 	}
 	rest := pending[done:]
 	r.log.Warn("audit: the log's last lines were in its ring file, and are appended now",
 		"ring", r.path, "bytes", len(rest), "lines", bytes.Count(rest, []byte("\n")))
-	written += uint64(done)
-	for len(rest) > 0 {
-		n, err := r.write(rest[:lineChunk(rest)])
-		written += uint64(n)
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], written)
-		if _, werr := r.f.WriteAt(w[:], offWritten); err == nil {
-			err = werr
+	for took := done; took < len(pending); {
+		n, err := r.write(pending[took : took+lineChunk(pending[took:])])
+		took += n
+		if serr := save(took); err == nil {
+			err = serr
 		}
 		if err != nil {
 			return fmt.Errorf("appending what the last run left to the log: %w", err)
 		}
-		rest = rest[n:]
 	}
 	return nil
 }
@@ -255,7 +264,10 @@ func (r *ring) append(line []byte) (kept bool, err error) {
 		if err := r.unusable(); err != nil {
 			return false, err
 		}
-		if _, err := r.write(line); err != nil {
+		if n, err := r.write(line); err != nil {
+			if n > 0 { // end the piece the log took, so the next line stays whole
+				r.write([]byte{'\n'})
+			}
 			return false, err
 		}
 		return true, nil
@@ -297,7 +309,7 @@ func (r *ring) copyIn(line []byte) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%v", p)
+			err = faultError(p)
 		}
 	}()
 	at := r.head % r.size
@@ -392,7 +404,7 @@ func (r *ring) drainOnce(scratch *[]byte) (empty bool, err error) {
 	err = r.writeRange(from, to, scratch)
 	r.mu.Lock()
 	switch {
-	case errors.Is(err, errRingBroken):
+	case errors.Is(err, errRingBroken) || err != nil && r.broken: // a faulted ring gets one try
 		r.log.Error("audit: the log's ring file faulted; lines are written directly from now on", "ring", r.path, "err", err)
 		r.broken, r.moving = true, false
 		r.room.Broadcast()
@@ -424,7 +436,7 @@ func (r *ring) writeRange(from, to uint64, scratch *[]byte) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", errRingBroken, p)
+			err = faultError(p)
 		}
 	}()
 	at, n := from%r.size, to-from
@@ -434,8 +446,16 @@ func (r *ring) writeRange(from, to uint64, scratch *[]byte) (err error) {
 		lines = *scratch
 	}
 	for len(lines) > 0 {
-		w, err := r.write(lines[:lineChunk(lines)])
-		r.advance(uint64(w))
+		chunk := lines[:lineChunk(lines)]
+		w, err := r.write(chunk)
+		after := -1 // bytes written past the last line end among them
+		if i := bytes.LastIndexByte(chunk[:w], '\n'); i >= 0 {
+			after = w - i - 1
+		}
+		r.advance(uint64(w), after)
+		if isFault(err) { // the kernel met the fault copying from the mapping
+			return fmt.Errorf("%w: %v", errRingBroken, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -444,12 +464,27 @@ func (r *ring) writeRange(from, to uint64, scratch *[]byte) (err error) {
 	return nil
 }
 
-// advance moves written past n more bytes the log has taken.
-func (r *ring) advance(n uint64) {
+// faultError is the error of a fault in the mapping, recovered as a panic
+// (debug.SetPanicOnFault); any other panic goes on.
+func faultError(p any) error {
+	if _, fault := p.(interface{ Addr() uintptr }); !fault {
+		panic(p)
+	}
+	return fmt.Errorf("%w: %v", errRingBroken, p)
+}
+
+// advance moves written past n more bytes the log has taken, the last
+// after of them past a line's end (-1: no line ends among them). The
+// header keeps that line end, so that a restart finds the log ending
+// inside the line it was writing, never past a line's start, and what
+// it appends finishes that line.
+func (r *ring) advance(n uint64, after int) {
 	r.mu.Lock()
 	defer r.mu.Unlock() // also if the store below faults
 	r.written += n
-	binary.LittleEndian.PutUint64(r.mem[offWritten:], r.written)
+	if after >= 0 {
+		binary.LittleEndian.PutUint64(r.mem[offWritten:], r.written-uint64(after))
+	}
 	r.room.Broadcast()
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -324,8 +325,10 @@ func TestLogSurvivesKill9(t *testing.T) {
 	}
 	cmd.Process.Kill() // within the mover's linger: the last lines are in the ring only
 	cmd.Wait()
+	// Started again in batch mode, which has no ring of its own: it still
+	// appends what the blocking run left.
 	cfg := DefaultLogConfig()
-	cfg.Path = logPath
+	cfg.Path, cfg.Mode = logPath, ModeBatch
 	l, err := NewLog(cfg, quietLog())
 	if err != nil {
 		t.Fatal(err)
@@ -393,4 +396,96 @@ func TestWaitForLog(t *testing.T) {
 	if err := <-waited; err != nil || !bytes.Equal(out.bytes(), bytes.Join(lines, nil)) {
 		t.Fatalf("after the lines moved: %v, %d bytes", err, len(out.bytes()))
 	}
+}
+
+// TestRingRecoversAfterAShortWrite: a server whose log took part of a
+// line (a full disk) and that then died; the next start finishes that
+// line, though it was cut inside a run of equal bytes that a search for
+// the log's end could match at the wrong place.
+func TestRingRecoversAfterAShortWrite(t *testing.T) {
+	dir := t.TempDir()
+	ringPath, logPath := filepath.Join(dir, "audit.log.ring"), filepath.Join(dir, "audit.log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gate := make(chan struct{})
+	defer close(gate)
+	var once sync.Once
+	var cut atomic.Bool
+	lines := testLines(3)
+	dead, err := openRing(ringPath, logPath, func(p []byte) (int, error) {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			<-gate // the retry never returns: the server dies first
+			return 0, errors.New("dead")
+		}
+		// One line and a part of the second's padding of x.
+		n, _ := f.Write(p[:len(lines[0])+len(lines[1])/2])
+		cut.Store(true)
+		return n, errors.New("no space left on device")
+	}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range lines {
+		dead.append(line)
+	}
+	waitFor(t, func() bool { dead.mu.Lock(); defer dead.mu.Unlock(); return dead.err != nil && cut.Load() })
+	syscall.Flock(int(dead.f.Fd()), syscall.LOCK_UN)
+	next, err := openRing(ringPath, logPath, f.Write, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.close()
+	if got, want := mustRead(t, logPath), bytes.Join(lines, nil); !bytes.Equal(got, want) {
+		t.Errorf("the log after the restart: %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// TestLogSurvivesATruncatedRing: the ring file cut short under a running
+// log faults the next copy; the server does not crash, and that line and
+// the ones after are written directly.
+func TestLogSurvivesATruncatedRing(t *testing.T) {
+	cfg := DefaultLogConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "audit.log")
+	l, err := NewLog(cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		l.Process(testEvent(strconv.Itoa(i)))
+	}
+	if err := WaitForLog(cfg.Path, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(cfg.Path+".ring", 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 20; i++ {
+		if err := l.Process(testEvent(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	seen := map[string]bool{}
+	for line := range bytes.Lines(mustRead(t, cfg.Path)) {
+		if ev, ok := DecodeEvent(line); ok {
+			seen[string(ev.AuditID)] = true
+		}
+	}
+	if len(seen) != 20 {
+		t.Errorf("%d events of 20 in the log", len(seen))
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

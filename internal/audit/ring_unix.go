@@ -3,6 +3,7 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -35,3 +36,7 @@ func lockFile(f *os.File) error {
 	}
 	return nil
 }
+
+// isFault is a write(2) that met a fault reading its buffer: the ring's
+// mapping, cut short under it.
+func isFault(err error) bool { return errors.Is(err, unix.EFAULT) }
