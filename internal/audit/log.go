@@ -290,7 +290,7 @@ func (l *Log) write(ev *auditv1.Event) error {
 		case kept: // blocking-strict refuses while the log fails
 			return fmt.Errorf("audit log: %w", err)
 		default:
-			l.drop(ev, "the log cannot be written and its ring is full: "+err.Error())
+			l.drop(ev, "the log cannot be written and the ring cannot hold the line: "+err.Error())
 			return fmt.Errorf("audit log: %w", err)
 		}
 		err = l.groups.commit(line)
