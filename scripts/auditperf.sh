@@ -27,53 +27,43 @@ modes_from() {
     printf '%s ' "${!k}"
   done
 }
-if [ "${1:-}" = cpu ]; then
-  # The server's CPU time a request, audit off and at up's policy: what
-  # audit costs a request, which the machine's noise moves less than
-  # throughput.
+# rounds MEASURE MODE... runs five rounds: in each, for every mode in
+# turn, a fresh server (a store grown by earlier rounds would differ from
+# mode to mode) measured by `MEASURE LABEL KUBECONFIG`.
+rounds() {
+  local measure=$1; shift
+  local round mode dir flags
   for round in 1 2 3 4 5; do
-    for mode in $(modes_from $round off metadata); do
+    for mode in $(modes_from $round "$@"); do
       dir=/tmp/auditperf-$mode
-      flags=""
-      [ $mode = off ] && flags="--audit-policy-file="
+      case $mode in
+        off) flags="--audit-policy-file=" ;;
+        metadata) flags="" ;;
+        rr) flags="--audit-policy-file=/tmp/perf-rr-policy.yaml" ;;
+      esac
       rm -rf $dir
       perf_start $dir $port $flags
-      perf_scenario_cpu get "round $round $mode GET" $dir/super-admin.conf --concurrency 16 --http2
-      perf_create_cpu "round $round $mode" $dir/super-admin.conf
+      $measure "round $round $mode" $dir/super-admin.conf
       perf_stop
     done
   done
-  exit 0
-fi
-if [ "${1:-}" = latency ]; then
-  # Latency without a queue: with few requests in flight a request's p99
-  # is its own cost, where with 64 writers it is mostly the wait behind
-  # the others, and moves with throughput.
-  for round in 1 2 3 4 5; do
-    for mode in $(modes_from $round off metadata); do
-      dir=/tmp/auditperf-$mode
-      flags=""
-      [ $mode = off ] && flags="--audit-policy-file="
-      rm -rf $dir # a fresh store each time: grown by earlier rounds, each mode's would differ
-      perf_start $dir $port $flags
-      echo "round $round $mode GET    $(/tmp/loadgen --kubeconfig $dir/super-admin.conf --scenario get --duration 10s --concurrency 2 --http2 | tail -1)"
-      echo "round $round $mode CREATE $(/tmp/loadgen --kubeconfig $dir/super-admin.conf --scenario create --duration 10s --concurrency 4 | tail -1)"
-      perf_stop
-    done
-  done
-  exit 0
-fi
-for round in 1 2 3 4 5; do
-  for mode in $(modes_from $round off metadata rr); do
-    dir=/tmp/auditperf-$mode
-    case $mode in
-      off) flags="--audit-policy-file=" ;;
-      metadata) flags="" ;;
-      rr) flags="--audit-policy-file=/tmp/perf-rr-policy.yaml" ;;
-    esac
-    rm -rf $dir # a fresh store each time: grown by earlier rounds, each mode's would differ
-    perf_start $dir $port $flags
-    perf_get_create "round $round $mode" $dir/super-admin.conf
-    perf_stop
-  done
-done
+}
+# The server's CPU time a request, audit off and at up's policy: what
+# audit costs a request, which the machine's noise moves less than
+# throughput.
+measure_cpu() {
+  perf_scenario_cpu get "$1 GET" "$2" --concurrency 16 --http2
+  perf_create_cpu "$1" "$2"
+}
+# Latency without a queue: with few requests in flight a request's p99
+# is its own cost, where with 64 writers it is mostly the wait behind the
+# others, and moves with throughput.
+measure_latency() {
+  echo "$1 GET    $(/tmp/loadgen --kubeconfig "$2" --scenario get --duration 10s --concurrency 2 --http2 | tail -1)"
+  echo "$1 CREATE $(/tmp/loadgen --kubeconfig "$2" --scenario create --duration 10s --concurrency 4 | tail -1)"
+}
+case "${1:-}" in
+  cpu) rounds measure_cpu off metadata ;;
+  latency) rounds measure_latency off metadata ;;
+  *) rounds perf_get_create off metadata rr ;;
+esac
